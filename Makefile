@@ -1,0 +1,89 @@
+# Drover -- build, test, demo.
+#
+#   make            build/droverd, build/apps/*.so, build/tests/*
+#   make test       unit tests (TAP) and t/*.t, then the same under ASan/UBSan
+#   make deps       install the Debian packages the build and tests need
+
+CC       ?= cc
+BUILD    ?= build
+SAN      ?=
+
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g \
+              -fvisibility=hidden -Iworker_host/include -Iworker_host/src
+ifeq ($(SAN),1)
+CFLAGS_OPT  = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+              -fno-sanitize-recover=undefined
+LDFLAGS_SAN = -fsanitize=address,undefined
+else
+CFLAGS_OPT  = -O2
+LDFLAGS_SAN =
+endif
+CFLAGS     += $(CFLAGS_BASE) $(CFLAGS_OPT)
+
+UV_CFLAGS   := $(shell pkg-config --cflags libuv 2>/dev/null)
+UV_LIBS     := $(shell pkg-config --libs libuv 2>/dev/null || echo -luv)
+JSON_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null)
+JSON_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
+
+# Debian packages: to build, to test
+DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev
+DEPS_TEST  = perl nginx libfcgi-bin libclang-rt-14-dev
+
+HOST_SRC   = $(filter-out worker_host/src/ctl.c, \
+               $(wildcard worker_host/src/*.c))
+HOST_OBJ   = $(patsubst worker_host/src/%.c,$(BUILD)/obj/%.o,$(HOST_SRC))
+HOST_HDR   = $(wildcard worker_host/src/*.h) worker_host/include/drover.h
+
+APPS       = $(BUILD)/apps/hello.so $(BUILD)/apps/kit.so $(BUILD)/apps/model.so
+
+UNIT_SRC   = $(wildcard worker_host/tests/test_*.c)
+UNIT_BIN   = $(patsubst worker_host/tests/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps test test-unit test-t test-asan demo clean
+
+all: $(BUILD)/droverd $(APPS) $(UNIT_BIN)
+
+$(BUILD)/obj/%.o: worker_host/src/%.c $(HOST_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(UV_CFLAGS) -c -o $@ $<
+
+# -rdynamic: apps resolve the SDK functions (DROVER_API) from droverd itself
+$(BUILD)/droverd: $(HOST_OBJ)
+	$(CC) $(LDFLAGS_SAN) -rdynamic -o $@ $^ $(UV_LIBS) -ldl
+
+$(BUILD)/apps/kit.so: apps/kit.c worker_host/include/drover.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(JSON_CFLAGS) -fPIC -shared -o $@ $< $(JSON_LIBS)
+
+$(BUILD)/apps/%.so: apps/%.c worker_host/include/drover.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
+
+# unit tests link every host object but main.o
+$(BUILD)/tests/%: worker_host/tests/%.c worker_host/tests/tap.h $(HOST_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(UV_CFLAGS) -o $@ $< \
+	    $(filter-out $(BUILD)/obj/main.o,$(HOST_OBJ)) \
+	    $(LDFLAGS_SAN) -rdynamic $(UV_LIBS) -ldl
+
+deps:
+	@./scripts/deps.sh $(DEPS_BUILD) $(DEPS_TEST)
+
+test: deps
+	$(MAKE) test-unit test-t
+	$(MAKE) test-asan
+
+test-unit: all
+	prove --exec '' $(UNIT_BIN)
+
+test-t: all
+	DROVER_BUILD=$(abspath $(BUILD)) prove -I t/lib t/
+
+test-asan:
+	$(MAKE) BUILD=build/asan SAN=1 test-unit test-t
+
+demo: deps all
+	@./scripts/demo.sh
+
+clean:
+	rm -rf $(BUILD) build

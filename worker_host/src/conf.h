@@ -1,0 +1,80 @@
+/*
+ * conf.h -- droverd's configuration, in the nginx-like grammar of DESIGN.md.
+ */
+
+#ifndef DROVER_CONF_H
+#define DROVER_CONF_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define DROVER_CONF_MAX_WORKERS       256
+#define DROVER_CONF_MAX_INCLUDE_DEPTH 8
+#define DROVER_CONF_NAME_MAX          64
+
+
+typedef struct {
+    char     *name;
+    char     *value;
+} drover_app_param_t;
+
+
+typedef struct {
+    char     *path;            /* the shared socket path, without "unix:" */
+    mode_t    mode;            /* default 0660 */
+    uid_t     owner;           /* (uid_t) -1: leave as created */
+    gid_t     group;           /* (gid_t) -1: leave as created */
+    char     *file;            /* where it was declared, for messages */
+    unsigned  line;
+} drover_listen_conf_t;
+
+
+typedef struct drover_pool_conf_s  drover_pool_conf_t;
+
+struct drover_pool_conf_s {
+    char                  *name;
+    char                  *app;            /* absolute path of the .so */
+    drover_app_param_t    *params;
+    size_t                 nparams;
+    drover_listen_conf_t   listen;
+    unsigned               workers;        /* resolved: "auto" = cores */
+    unsigned               workers_auto;   /* 1 when given as "auto" */
+    int                    preload;        /* 1 (default) or 0 */
+    char                  *user;           /* NULL: droverd's own user */
+    char                  *group;          /* NULL: the user's group */
+    uid_t                  uid;            /* resolved, (uid_t) -1 if none */
+    gid_t                  gid;            /* resolved, (gid_t) -1 if none */
+    int                    log_level;      /* DROVER_LOG_*, -2: global */
+    unsigned               io_timeout_ms;  /* `io_timeout`, default 60s:
+                                              a front end stalled mid-record
+                                              or not reading the response */
+    char                  *file;           /* where `pool` was declared */
+    unsigned               line;
+    drover_pool_conf_t    *next;
+};
+
+
+typedef struct {
+    char                  *path;           /* the main file, as given */
+    int                    log_level;      /* DROVER_LOG_*, default NOTICE */
+    drover_pool_conf_t    *pools;          /* in declaration order */
+    size_t                 npools;
+} drover_conf_t;
+
+
+/*
+ * Parse and check FILE.  On success returns 0 and *out; on failure returns a
+ * negative errno-style code and writes one "FILE:LINE: message" line (no
+ * trailing newline) into err.  Checks everything that can be checked without
+ * running app code; the app's ABI symbol is checked by drover_app_check().
+ */
+int drover_conf_load(const char *path, drover_conf_t **out, char *err,
+    size_t errlen);
+
+void drover_conf_free(drover_conf_t *conf);
+
+/* the socket path of worker slot k: "<listen path>.<k>" */
+int drover_conf_slot_path(const drover_pool_conf_t *pool, unsigned slot,
+    char *buf, size_t size);
+
+#endif /* DROVER_CONF_H */

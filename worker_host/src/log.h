@@ -1,0 +1,35 @@
+/*
+ * log.h -- droverd's log: one line per event on stderr, nginx's format:
+ *     2026/11/26 13:21:26 [error] 1234#0: pool shop: worker 1 exited ...
+ * Each line is written with a single write(2) so lines from the manager,
+ * the preloaders and the workers sharing stderr never interleave.
+ */
+
+#ifndef DROVER_LOG_H
+#define DROVER_LOG_H
+
+#include "drover.h"
+
+/* besides drover.h's ERROR..DEBUG: a bug or a fatal start failure */
+#define DROVER_LOG_EMERG  (-1)
+#define DROVER_LOG_ALERT  0
+
+#define DROVER_LOG_LINE_MAX  2048
+
+void drover_log_set_level(int level);
+int drover_log_get_level(void);
+
+/* a level name ("warn") to its number, or -1 */
+int drover_log_level_parse(const char *name);
+const char *drover_log_level_name(int level);
+
+/*
+ * err: 0, or an errno value (positive) or a libuv error (negative) to
+ * append as ": strerror (N)".
+ */
+void drover_log_error(int level, int err, const char *fmt, ...)
+    DROVER_PRINTF(3, 4);
+
+#define drover_log_enabled(level)  ((level) <= drover_log_get_level())
+
+#endif /* DROVER_LOG_H */

@@ -1,0 +1,33 @@
+/*
+ * worker.h -- a worker process: the app's per-worker init, then FastCGI
+ * (responder role) on the slot's socket and the pool's shared socket, one
+ * request in the app at a time, until told to stop or orphaned.
+ */
+
+#ifndef DROVER_WORKER_H
+#define DROVER_WORKER_H
+
+#include <sys/types.h>
+
+#include "drover.h"
+#include "conf.h"
+
+typedef struct {
+    const drover_pool_conf_t  *pool;
+    const drover_app_t        *app;
+    void                      *app_state;   /* what app->init produced */
+    drover_ctx_t              *ctx;         /* ctx->slot is this slot */
+    int                        slot_fd;     /* listening, non-blocking */
+    int                        shared_fd;   /* listening, non-blocking */
+    pid_t                      manager_pid; /* exit when orphaned */
+} drover_worker_args_t;
+
+/*
+ * Runs in the forked worker process; never returns to the caller's loop.
+ * Returns the process exit code: 0 after a graceful stop (SIGTERM, SIGINT:
+ * finish the request in the app, close, fini), non-zero when worker_init
+ * fails or the manager is gone.
+ */
+int drover_worker_run(drover_worker_args_t *args);
+
+#endif /* DROVER_WORKER_H */
