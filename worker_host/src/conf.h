@@ -6,6 +6,7 @@
 #define DROVER_CONF_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define DROVER_CONF_MAX_WORKERS       256
@@ -72,6 +73,19 @@ int drover_conf_load(const char *path, drover_conf_t **out, char *err,
     size_t errlen);
 
 void drover_conf_free(drover_conf_t *conf);
+
+/*
+ * Write POOL as config text ("pool NAME { ... }", plus a log_level line)
+ * that drover_conf_load() reads back into an equal pool.  The manager hands
+ * this to the preloader and workers it execs, so they run exactly the
+ * configuration the manager checked, whatever happened on disk since.
+ */
+int drover_conf_dump_pool(const drover_conf_t *conf,
+    const drover_pool_conf_t *pool, FILE *f);
+
+/* the pool named NAME, or NULL */
+drover_pool_conf_t *drover_conf_find_pool(const drover_conf_t *conf,
+    const char *name);
 
 /* the socket path of worker slot k: "<listen path>.<k>" */
 int drover_conf_slot_path(const drover_pool_conf_t *pool, unsigned slot,
