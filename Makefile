@@ -27,7 +27,7 @@ JSON_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
 
 # Debian packages: to build, to test
 DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev
-DEPS_TEST  = perl nginx libfcgi-bin libclang-rt-14-dev
+DEPS_TEST  = perl nginx libfcgi-bin wrk openssl curl
 
 HOST_SRC   = $(filter-out worker_host/src/ctl.c, \
                $(wildcard worker_host/src/*.c))

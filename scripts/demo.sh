@@ -1,0 +1,115 @@
+#!/bin/sh
+# make demo: nginx with TLS on https://127.0.0.1:8443 in front of droverd
+# serving the model app (2 workers, preload on).  Ctrl-C stops both, and so
+# does closing the terminal.
+#
+# Until the drover_pass module lands, nginx reaches droverd with Debian's
+# stock fastcgi_pass and upstream keepalive -- the recipe in README.md.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build="$top/build"
+dir="$build/demo"
+port="${DROVER_DEMO_PORT:-8443}"
+
+rm -rf "$dir"
+mkdir -p "$dir/logs"
+chmod 0755 "$dir"
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$dir/demo.key" -out "$dir/demo.crt" 2>/dev/null
+
+user_line=""
+[ "$(id -u)" -eq 0 ] && user_line="    user         nobody;"
+
+cat > "$dir/droverd.conf" <<CONF
+log_level notice;
+
+pool model {
+    app          $build/apps/model.so;
+    app_param    size 64M;
+    listen       unix:$dir/model.sock mode=0660;
+    workers      2;
+    preload      on;
+$user_line
+}
+CONF
+
+cat > "$dir/nginx.conf" <<CONF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/logs/nginx-error.log notice;
+daemon off;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    fastcgi_temp_path $dir/fastcgi;
+    proxy_temp_path $dir/proxy;
+    scgi_temp_path $dir/scgi;
+    uwsgi_temp_path $dir/uwsgi;
+
+    upstream model {
+        server unix:$dir/model.sock;
+        keepalive 8;
+    }
+
+    server {
+        listen 127.0.0.1:$port ssl;
+        ssl_certificate     $dir/demo.crt;
+        ssl_certificate_key $dir/demo.key;
+
+        location / {
+            include /etc/nginx/fastcgi_params;
+            fastcgi_keep_conn on;
+            fastcgi_pass model;
+        }
+    }
+}
+CONF
+
+"$build/droverd" -t -c "$dir/droverd.conf"
+
+"$build/droverd" -c "$dir/droverd.conf" 2>"$dir/logs/droverd.log" &
+droverd_pid=$!
+/usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/nginx-error.log" &
+nginx_pid=$!
+
+stop() {
+    trap - INT TERM HUP EXIT
+    kill -TERM "$nginx_pid" "$droverd_pid" 2>/dev/null || true
+    wait "$nginx_pid" 2>/dev/null || true
+    wait "$droverd_pid" 2>/dev/null || true
+    echo
+    echo "demo stopped; logs are in $dir/logs"
+    exit 0
+}
+trap stop INT TERM HUP EXIT
+
+i=0
+until curl -ks -o /dev/null "https://127.0.0.1:$port/"; do
+    i=$((i + 1))
+    if [ $i -gt 100 ] || ! kill -0 "$droverd_pid" 2>/dev/null \
+            || ! kill -0 "$nginx_pid" 2>/dev/null; then
+        echo "demo: did not come up; logs:" >&2
+        cat "$dir/logs/droverd.log" "$dir/logs/nginx-error.log" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+
+cat <<MSG
+
+Drover demo: nginx (TLS) -> droverd, pool "model", 2 workers, 64 MiB preloaded.
+
+  curl -k https://127.0.0.1:$port/
+  curl -k 'https://127.0.0.1:$port/lookup?key=42'
+  wrk -t1 -c16 -d10s 'https://127.0.0.1:$port/lookup?key=42'
+
+droverd log: $dir/logs/droverd.log
+Press Ctrl-C to stop.
+MSG
+
+wait "$droverd_pid" || true
+stop

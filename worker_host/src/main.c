@@ -1,0 +1,188 @@
+/*
+ * main.c -- droverd's command line.
+ *
+ *   droverd [-c FILE]      run in the foreground (systemd style), log to stderr
+ *   droverd -t [-c FILE]   check the configuration, exit 0 or 1
+ *   droverd -v             print the version
+ *
+ * droverd also execs itself in internal roles (see preloader.h).
+ */
+
+#include "app.h"
+#include "conf.h"
+#include "log.h"
+#include "manager.h"
+#include "preloader.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+
+#define DROVER_VERSION        "0.1.0"
+#define DROVER_DEFAULT_CONF   "/etc/drover/droverd.conf"
+
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+        "usage: droverd [-t] [-c FILE]\n"
+        "       droverd -v\n"
+        "\n"
+        "  -c FILE  configuration file (default " DROVER_DEFAULT_CONF ")\n"
+        "  -t       check the configuration and the apps, then exit\n"
+        "  -v       print the version and exit\n"
+        "  -h       this help\n");
+}
+
+
+static int
+parse_pid(const char *s, pid_t *pid)
+{
+    char  *end;
+    long   v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+
+    if (errno != 0 || *end != '\0' || v <= 0) {
+        return -EINVAL;
+    }
+
+    *pid = (pid_t) v;
+    return 0;
+}
+
+
+static int
+internal_role(int argc, char **argv)
+{
+    char           *end;
+    pid_t           manager;
+    unsigned long   slot;
+
+    if (strcmp(argv[1], "--preloader") == 0 && argc == 4
+        && parse_pid(argv[3], &manager) == 0)
+    {
+        return drover_preloader_main(argv[2], manager);
+    }
+
+    if (strcmp(argv[1], "--worker") == 0 && argc == 5
+        && parse_pid(argv[4], &manager) == 0)
+    {
+        errno = 0;
+        slot = strtoul(argv[3], &end, 10);
+
+        if (errno == 0 && *end == '\0' && slot < DROVER_CONF_MAX_WORKERS) {
+            return drover_worker_main(argv[2], (unsigned) slot, manager);
+        }
+    }
+
+    fprintf(stderr, "droverd: %s is for droverd's own use\n", argv[1]);
+    return 2;
+}
+
+
+/*
+ * Load the config and check every app in a throwaway child.
+ */
+static int
+load_and_check(const char *path, drover_conf_t **out)
+{
+    int                  rc, bad;
+    char                 err[1024];
+    drover_conf_t       *conf;
+    drover_pool_conf_t  *p;
+
+    rc = drover_conf_load(path, &conf, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", err);
+        return rc;
+    }
+
+    bad = 0;
+
+    for (p = conf->pools; p != NULL; p = p->next) {
+        rc = drover_app_check(p, err, sizeof(err));
+        if (rc != 0) {
+            fprintf(stderr, "%s:%u: %s\n", p->file, p->line, err);
+            bad = rc;
+        }
+    }
+
+    if (bad != 0) {
+        drover_conf_free(conf);
+        return bad;
+    }
+
+    *out = conf;
+    return 0;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int             c, test;
+    const char     *path;
+    drover_conf_t  *conf;
+
+    if (argc >= 2 && strncmp(argv[1], "--", 2) == 0 && argv[1][2] != '\0') {
+        return internal_role(argc, argv);
+    }
+
+    path = DROVER_DEFAULT_CONF;
+    test = 0;
+
+    while ((c = getopt(argc, argv, "c:tvh")) != -1) {
+        switch (c) {
+
+        case 'c':
+            path = optarg;
+            break;
+
+        case 't':
+            test = 1;
+            break;
+
+        case 'v':
+            printf("droverd " DROVER_VERSION " (Drover ABI %d, libuv %s)\n",
+                   DROVER_ABI_VERSION, uv_version_string());
+            return 0;
+
+        case 'h':
+            usage(stdout);
+            return 0;
+
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+
+    if (optind != argc) {
+        fprintf(stderr, "droverd: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    if (load_and_check(path, &conf) != 0) {
+        fprintf(stderr, "droverd: configuration file %s test failed\n", path);
+        return 1;
+    }
+
+    if (test) {
+        printf("droverd: configuration file %s test is successful\n", path);
+        drover_conf_free(conf);
+        return 0;
+    }
+
+    drover_log_set_level(conf->log_level);
+
+    return drover_manager_run(conf);
+}

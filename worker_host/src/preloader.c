@@ -1,0 +1,283 @@
+/*
+ * preloader.c -- a pool's preloader loads the app and runs its init once,
+ * then forks workers on the manager's request, so every worker shares the
+ * preloaded state copy-on-write.  Also the exec'd worker of `preload off`.
+ *
+ * The preloader never touches libuv: workers it forks start their own loop
+ * in a clean process (libuv's fork handlers would otherwise act on fds that
+ * belong to someone else).
+ */
+
+#include "preloader.h"
+#include "app.h"
+#include "channel.h"
+#include "conf.h"
+#include "log.h"
+#include "proc.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+
+typedef struct {
+    drover_conf_t             *conf;
+    drover_pool_conf_t        *pool;
+    const drover_app_t        *app;
+    void                      *state;
+    drover_ctx_t               ctx;
+    pid_t                      manager;
+} drover_child_t;
+
+
+/*
+ * What every exec'd child does first: read the config the manager handed
+ * over, become the pool's user, load the app and run its init.
+ */
+static int
+child_setup(drover_child_t *c, const char *name, pid_t manager,
+    const char *role)
+{
+    int   rc, level;
+    char  path[64], err[1024];
+
+    memset(c, 0, sizeof(*c));
+    c->manager = manager;
+
+    signal(SIGPIPE, SIG_IGN);
+
+    if (getppid() != manager) {
+        return DROVER_EXIT_ORPHAN;
+    }
+
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", DROVER_FD_CONF);
+
+    rc = drover_conf_load(path, &c->conf, err, sizeof(err));
+    close(DROVER_FD_CONF);
+
+    if (rc != 0) {
+        drover_log_error(DROVER_LOG_ALERT, 0, "%s: the config from the "
+                         "manager does not load: %s", role, err);
+        return DROVER_EXIT_SETUP;
+    }
+
+    c->pool = drover_conf_find_pool(c->conf, name);
+    if (c->pool == NULL) {
+        drover_log_error(DROVER_LOG_ALERT, 0, "%s: no pool \"%s\" in the "
+                         "config from the manager", role, name);
+        return DROVER_EXIT_SETUP;
+    }
+
+    level = c->pool->log_level != -2 ? c->pool->log_level
+                                     : c->conf->log_level;
+    drover_log_set_level(level);
+
+    rc = drover_proc_drop_privileges(c->pool, err, sizeof(err));
+    if (rc != 0) {
+        drover_log_error(DROVER_LOG_ERROR, 0, "%s: %s", role, err);
+        return DROVER_EXIT_SETUP;
+    }
+
+    rc = drover_app_load(c->pool, &c->app, err, sizeof(err));
+    if (rc != 0) {
+        drover_log_error(DROVER_LOG_ERROR, 0, "%s: %s", role, err);
+        return DROVER_EXIT_SETUP;
+    }
+
+    c->ctx.pool = c->pool;
+    c->ctx.slot = -1;
+
+    if (c->app->init != NULL) {
+        rc = c->app->init(&c->ctx, &c->state);
+        if (rc != 0) {
+            drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: %s: app init "
+                             "failed (returned %d)", name, role, rc);
+            return DROVER_EXIT_INIT;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+child_serve(drover_child_t *c, unsigned slot, int slot_fd, int shared_fd)
+{
+    drover_worker_args_t  args;
+
+    c->ctx.slot = (int) slot;
+
+    memset(&args, 0, sizeof(args));
+    args.pool = c->pool;
+    args.app = c->app;
+    args.app_state = c->state;
+    args.ctx = &c->ctx;
+    args.slot_fd = slot_fd;
+    args.shared_fd = shared_fd;
+    args.manager_pid = c->manager;
+
+    return drover_worker_run(&args);
+}
+
+
+/*
+ * In the grandchild: wait until the forker has exited and we belong to the
+ * manager (the child subreaper), then die with it.
+ */
+static int
+worker_adopt(pid_t manager)
+{
+    int              i;
+    struct timespec  ts = { 0, 200 * 1000 };
+
+    for (i = 0; i < 10000; i++) {           /* at most about 2 s */
+        if (getppid() == manager) {
+            return drover_proc_die_with(manager);
+        }
+
+        nanosleep(&ts, NULL);
+    }
+
+    return -ESRCH;
+}
+
+
+static void
+preloader_fork_worker(drover_child_t *c, int chan, unsigned slot,
+    const int *fds)
+{
+    int                status;
+    pid_t              forker, worker;
+    drover_chan_msg_t  msg;
+
+    forker = fork();
+
+    if (forker == 0) {
+        /*
+         * The forker: fork the worker and exit at once, so the worker is
+         * reparented to the manager, which reaps it and sees its exit.
+         */
+        worker = fork();
+
+        if (worker == 0) {
+            close(chan);
+
+            if (worker_adopt(c->manager) != 0) {
+                _exit(DROVER_EXIT_ORPHAN);
+            }
+
+            exit(child_serve(c, slot, fds[0], fds[1]));
+        }
+
+        memset(&msg, 0, sizeof(msg));
+        msg.slot = slot;
+
+        if (worker == -1) {
+            msg.type = DROVER_CHAN_FORK_FAILED;
+            msg.err = errno;
+        } else {
+            msg.type = DROVER_CHAN_FORKED;
+            msg.pid = worker;
+        }
+
+        (void) drover_chan_send(chan, &msg, NULL, 0);
+        _exit(0);
+    }
+
+    if (forker == -1) {
+        memset(&msg, 0, sizeof(msg));
+        msg.type = DROVER_CHAN_FORK_FAILED;
+        msg.slot = slot;
+        msg.err = errno;
+        (void) drover_chan_send(chan, &msg, NULL, 0);
+        return;
+    }
+
+    while (waitpid(forker, &status, 0) == -1 && errno == EINTR) {
+        /* retry */
+    }
+}
+
+
+int
+drover_preloader_main(const char *name, pid_t manager)
+{
+    int                rc, nfds, fds[DROVER_CHAN_MAX_FDS];
+    drover_child_t     c;
+    drover_chan_msg_t  msg;
+
+    rc = child_setup(&c, name, manager, "preloader");
+    if (rc != 0) {
+        return rc;
+    }
+
+    memset(&msg, 0, sizeof(msg));
+    msg.type = DROVER_CHAN_READY;
+
+    if (drover_chan_send(DROVER_FD_CHANNEL, &msg, NULL, 0) != 0) {
+        return DROVER_EXIT_ORPHAN;
+    }
+
+    drover_log_error(DROVER_LOG_INFO, 0, "pool %s: preloader: app %s loaded",
+                     name, c.pool->app);
+
+    for ( ;; ) {
+        rc = drover_chan_recv(DROVER_FD_CHANNEL, &msg, fds, &nfds);
+
+        if (rc == -EPIPE) {
+            /* the manager closed its end: it stops or is gone */
+            return 0;
+        }
+
+        if (rc != 0) {
+            drover_log_error(DROVER_LOG_ALERT, -rc, "pool %s: preloader: "
+                             "bad message from the manager", name);
+            return DROVER_EXIT_SETUP;
+        }
+
+        if (msg.type != DROVER_CHAN_FORK || nfds != 2
+            || msg.slot >= c.pool->workers)
+        {
+            drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: preloader: "
+                             "unexpected message %u (slot %u, %d fds)",
+                             name, msg.type, msg.slot, nfds);
+            while (nfds > 0) {
+                close(fds[--nfds]);
+            }
+
+            continue;
+        }
+
+        preloader_fork_worker(&c, DROVER_FD_CHANNEL, msg.slot, fds);
+
+        close(fds[0]);
+        close(fds[1]);
+    }
+}
+
+
+int
+drover_worker_main(const char *name, unsigned slot, pid_t manager)
+{
+    int             rc;
+    drover_child_t  c;
+
+    rc = child_setup(&c, name, manager, "worker");
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (slot >= c.pool->workers) {
+        drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: worker slot %u out "
+                         "of range", name, slot);
+        return DROVER_EXIT_SETUP;
+    }
+
+    return child_serve(&c, slot, DROVER_FD_SLOT, DROVER_FD_SHARED);
+}

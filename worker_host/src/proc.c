@@ -1,0 +1,228 @@
+/*
+ * proc.c -- see proc.h.
+ */
+
+#include "proc.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+
+int
+drover_proc_spawn(char *const argv[], const int *fds, int nfds, pid_t *pid)
+{
+    int       i, fd, tmp[8];
+    pid_t     child, parent;
+    sigset_t  all;
+
+    if (nfds > 8) {
+        return -EINVAL;
+    }
+
+    parent = getpid();
+
+    child = fork();
+    if (child == -1) {
+        return -errno;
+    }
+
+    if (child > 0) {
+        *pid = child;
+        return 0;
+    }
+
+    /*
+     * The child of a libuv process: it runs nothing of the manager's loop
+     * and execs at once.  exec resets caught signals; the mask is inherited,
+     * so clear it.  Every fd of the manager is O_CLOEXEC except those we
+     * move to 3 .. 3 + nfds - 1 here.
+     */
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+
+    if (drover_proc_die_with(parent) != 0) {
+        _exit(1);
+    }
+
+    /* first out of the way of the targets, then onto them */
+    for (i = 0; i < nfds; i++) {
+        tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + nfds);
+        if (tmp[i] == -1) {
+            goto fail;
+        }
+    }
+
+    for (i = 0; i < nfds; i++) {
+        fd = 3 + i;
+        if (dup2(tmp[i], fd) == -1) {       /* dup2 clears FD_CLOEXEC */
+            goto fail;
+        }
+    }
+
+    execv("/proc/self/exe", argv);
+
+fail:
+
+    drover_log_error(DROVER_LOG_EMERG, errno, "cannot start %s %s",
+                     argv[0], argv[1]);
+    _exit(127);
+}
+
+
+int
+drover_proc_drop_privileges(const drover_pool_conf_t *pool, char *err,
+    size_t errlen)
+{
+    struct passwd  *pw;
+
+    if (geteuid() != 0 || pool->uid == (uid_t) -1) {
+        return 0;
+    }
+
+    pw = getpwuid(pool->uid);
+
+    if (pw != NULL) {
+        if (initgroups(pw->pw_name, pool->gid) != 0) {
+            snprintf(err, errlen, "pool \"%s\": initgroups(%s) failed: %s",
+                     pool->name, pw->pw_name, strerror(errno));
+            return -errno;
+        }
+
+    } else if (setgroups(0, NULL) != 0) {
+        snprintf(err, errlen, "pool \"%s\": setgroups() failed: %s",
+                 pool->name, strerror(errno));
+        return -errno;
+    }
+
+    if (setgid(pool->gid) != 0) {
+        snprintf(err, errlen, "pool \"%s\": setgid(%ld) failed: %s",
+                 pool->name, (long) pool->gid, strerror(errno));
+        return -errno;
+    }
+
+    if (setuid(pool->uid) != 0) {
+        snprintf(err, errlen, "pool \"%s\": setuid(%ld) failed: %s",
+                 pool->name, (long) pool->uid, strerror(errno));
+        return -errno;
+    }
+
+    /* a pool never runs as root: make sure there is no way back */
+    if (pool->uid != 0 && setuid(0) == 0) {
+        snprintf(err, errlen, "pool \"%s\": could regain root after "
+                 "setuid(%ld)", pool->name, (long) pool->uid);
+        return -EPERM;
+    }
+
+    return 0;
+}
+
+
+int
+drover_proc_die_with(pid_t manager)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+        return -errno;
+    }
+
+    /* it may have died before the prctl: then our parent is someone else */
+    if (getppid() != manager) {
+        return -ESRCH;
+    }
+
+    return 0;
+}
+
+
+void
+drover_proc_describe_exit(int status, char *buf, size_t size)
+{
+    if (WIFEXITED(status)) {
+        snprintf(buf, size, "exited with code %d", WEXITSTATUS(status));
+
+    } else if (WIFSIGNALED(status)) {
+        snprintf(buf, size, "killed by signal %d (%s)%s", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)),
+                 WCOREDUMP(status) ? ", core dumped" : "");
+    } else {
+        snprintf(buf, size, "ended with status 0x%x", (unsigned) status);
+    }
+}
+
+
+int
+drover_proc_conf_memfd(const drover_conf_t *conf,
+    const drover_pool_conf_t *pool)
+{
+    int      fd, rc;
+    FILE    *f;
+    char    *text;
+    size_t   len, off;
+    ssize_t  n;
+
+    text = NULL;
+    len = 0;
+
+    f = open_memstream(&text, &len);
+    if (f == NULL) {
+        return -errno;
+    }
+
+    rc = drover_conf_dump_pool(conf, pool, f);
+
+    if (fclose(f) != 0 && rc == 0) {
+        rc = -errno;
+    }
+
+    if (rc != 0) {
+        free(text);
+        return rc;
+    }
+
+    fd = memfd_create("droverd-pool", MFD_CLOEXEC);
+    if (fd == -1) {
+        rc = -errno;
+        free(text);
+        return rc;
+    }
+
+    for (off = 0; off < len; off += (size_t) n) {
+        n = write(fd, text + off, len - off);
+        if (n == -1) {
+            if (errno == EINTR) {
+                n = 0;
+                continue;
+            }
+
+            rc = -errno;
+            free(text);
+            close(fd);
+            return rc;
+        }
+    }
+
+    free(text);
+    return fd;
+}
+
+
+unsigned long long
+drover_proc_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (unsigned long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,52 @@
+/*
+ * proc.h -- process plumbing shared by the manager, the preloader and the
+ * workers: spawning droverd itself in another role, dropping privileges,
+ * dying with the manager, describing how a process ended.
+ */
+
+#ifndef DROVER_PROC_H
+#define DROVER_PROC_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "conf.h"
+
+/* the fds an exec'd child finds, see drover_proc_spawn() */
+#define DROVER_FD_CONF     3     /* memfd: the pool's config text */
+#define DROVER_FD_CHANNEL  4     /* preloader: seqpacket to the manager */
+#define DROVER_FD_SLOT     4     /* worker (preload off): slot socket */
+#define DROVER_FD_SHARED   5     /* worker (preload off): shared socket */
+
+/*
+ * fork() and exec droverd itself (/proc/self/exe) with argv, the child
+ * finding fds[i] at fd 3 + i and nothing else but 0-2.  The child dies with
+ * the calling process (PR_SET_PDEATHSIG).  0 and *pid, or a negative code.
+ */
+int drover_proc_spawn(char *const argv[], const int *fds, int nfds,
+    pid_t *pid);
+
+/*
+ * In the child: switch to the pool's user and group (only when root and the
+ * pool has them).  0, or a negative code with a message in err.
+ */
+int drover_proc_drop_privileges(const drover_pool_conf_t *pool, char *err,
+    size_t errlen);
+
+/*
+ * In a child of the manager: die with it (SIGKILL), and verify that it is
+ * still our parent.  Returns 0, or -ESRCH when it is already gone.
+ */
+int drover_proc_die_with(pid_t manager);
+
+/* "exited with code 3", "killed by signal 11 (Segmentation fault), core dumped" */
+void drover_proc_describe_exit(int status, char *buf, size_t size);
+
+/* a memfd holding the pool's config text; -errno on failure */
+int drover_proc_conf_memfd(const drover_conf_t *conf,
+    const drover_pool_conf_t *pool);
+
+/* now, in milliseconds of a monotonic clock */
+unsigned long long drover_proc_now_ms(void);
+
+#endif /* DROVER_PROC_H */
