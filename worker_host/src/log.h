@@ -19,7 +19,7 @@
 void drover_log_set_level(int level);
 int drover_log_get_level(void);
 
-/* a level name ("warn") to its number, or -1 */
+/* a level name ("warn") to its number, or -2 (-1 is DROVER_LOG_EMERG) */
 int drover_log_level_parse(const char *name);
 const char *drover_log_level_name(int level);
 

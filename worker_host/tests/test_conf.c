@@ -1,0 +1,939 @@
+/*
+ * test_conf.c -- the config grammar: a full config, the dump round trip, and
+ * every error with its exact FILE:LINE.
+ *
+ * Each case writes its own file in a fresh mkdtemp() directory, removed at
+ * the end.  Runs as root or not: pools name `user nobody` as root (the "no
+ * pool as root" rule) and no user otherwise ("@U" in a config text).
+ */
+
+#include "conf.h"
+#include "log.h"
+#include "tap.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char         dir[PATH_MAX];     /* realpath of the temp dir */
+static const char  *user_line;         /* what "@U" stands for */
+
+
+/* DIR/REL, in one of a few rotating buffers */
+static const char *
+at(const char *rel)
+{
+    static char  bufs[4][PATH_MAX + 64];
+    static int   i;
+
+    i = (i + 1) % 4;
+    if (snprintf(bufs[i], sizeof(bufs[i]), "%s/%s", dir, rel)
+        >= (int) sizeof(bufs[i]))
+    {
+        printf("Bail out! path too long: %s/%s\n", dir, rel);
+        exit(1);
+    }
+
+    return bufs[i];
+}
+
+
+static void
+mkdirs(const char *rel)
+{
+    char   path[PATH_MAX + 64];
+    char  *s;
+
+    snprintf(path, sizeof(path), "%s", at(rel));
+
+    for (s = path + strlen(dir) + 1; *s != '\0'; s++) {
+        if (*s == '/') {
+            *s = '\0';
+            mkdir(path, 0755);
+            *s = '/';
+        }
+    }
+}
+
+
+/* writes DIR/REL with "@U" replaced by the user line */
+static void
+put_len(const char *rel, const char *text, size_t len)
+{
+    FILE        *f;
+    const char  *s, *end = text + len;
+
+    mkdirs(rel);
+
+    f = fopen(at(rel), "w");
+    if (f == NULL) {
+        printf("Bail out! cannot write %s: %s\n", at(rel), strerror(errno));
+        exit(1);
+    }
+
+    for (s = text; s < end; s++) {
+        if (s + 1 < end && s[0] == '@' && s[1] == 'U') {
+            fputs(user_line, f);
+            s++;
+        } else {
+            fputc(*s, f);
+        }
+    }
+
+    fclose(f);
+}
+
+
+static void
+put(const char *rel, const char *text)
+{
+    put_len(rel, text, strlen(text));
+}
+
+
+/*
+ * Loads DIR/MAIN and checks it fails with one line starting
+ * "DIR/WHERE:LINE: " (or "DIR/WHERE: " for line 0) that contains NEEDLE.
+ */
+static void
+check_error_in(const char *name, const char *main_rel, const char *where,
+    unsigned line, const char *needle)
+{
+    int             rc;
+    char            err[2048], want[PATH_MAX + 64];
+    drover_conf_t  *conf;
+
+    memset(err, 'x', sizeof(err));
+    conf = (drover_conf_t *) &rc;     /* must be reset to NULL */
+
+    rc = drover_conf_load(at(main_rel), &conf, err, sizeof(err));
+    TAP_CHECK(rc < 0 && conf == NULL && strchr(err, '\n') == NULL,
+              "%s: fails with one line", name);
+
+    if (line > 0) {
+        snprintf(want, sizeof(want), "%s:%u: ", at(where), line);
+    } else {
+        snprintf(want, sizeof(want), "%s: ", at(where));
+    }
+
+    TAP_CHECK(strncmp(err, want, strlen(want)) == 0 && strstr(err, needle),
+              "%s: %s:%u: ...%s...", name, where, line, needle);
+
+    if (strncmp(err, want, strlen(want)) != 0 || !strstr(err, needle)) {
+        printf("#   got: %s\n", err);
+    }
+
+    if (rc == 0) {
+        drover_conf_free(conf);
+    }
+}
+
+
+/* one file, one error */
+static void
+expect_error(const char *name, const char *text, unsigned line,
+    const char *needle)
+{
+    char  rel[128];
+
+    snprintf(rel, sizeof(rel), "%s.conf", name);
+    put(rel, text);
+    check_error_in(name, rel, rel, line, needle);
+    unlink(at(rel));
+}
+
+
+static drover_conf_t *
+load_ok(const char *name, const char *rel)
+{
+    int             rc;
+    char            err[2048];
+    drover_conf_t  *conf;
+
+    err[0] = '\0';
+    rc = drover_conf_load(at(rel), &conf, err, sizeof(err));
+    TAP_CHECK(rc == 0 && conf != NULL, "%s: loads", name);
+
+    if (rc != 0) {
+        printf("#   error: %s\n", err);
+        return NULL;
+    }
+
+    return conf;
+}
+
+
+static unsigned
+cpus(void)
+{
+    long  n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (n < 1) {
+        n = 1;
+    }
+
+    return n > DROVER_CONF_MAX_WORKERS ? DROVER_CONF_MAX_WORKERS
+                                       : (unsigned) n;
+}
+
+
+static void
+test_good(void)
+{
+    char                 real[PATH_MAX], buf[256];
+    drover_conf_t       *conf;
+    drover_pool_conf_t  *a, *b;
+    struct passwd       *pw;
+
+    put("good/main.conf",
+        "# droverd.conf\n"
+        "log_level info;   # global\n"
+        "include pools/*.conf;\n"
+        "include 'empty.d/*.conf';  # a glob matching nothing is fine\n");
+
+    put("good/pools/a.conf",
+        "pool alpha {\n"
+        "    app ../../app.so;            # relative to this file\n"
+        "    app_param db \"/var/lib/a b.db\";\n"
+        "    app_param greeting 'say \"hi\"; bye';\n"
+        "    listen unix:sock/alpha.sock mode=0640 owner=0 group=0;\n"
+        "    workers 3;\n"
+        "    preload off;\n"
+        "    @U\n"
+        "    log_level debug;\n"
+        "    io_timeout 1500ms;\n"
+        "}\n");
+
+    put("good/pools/b.conf",
+        "pool beta\n"
+        "{\n"
+        "    include beta.d/*.inc;\n"
+        "}\n");
+
+    put("good/pools/beta.d/2.inc",
+        "@U workers auto; io_timeout 2m;\n"
+        "app_param second 2;\n");
+
+    put("good/pools/beta.d/1.inc",
+        "app \"../../../app.so\";\n"
+        "listen unix:/tmp/beta.sock;\n"
+        "app_param first 1;\n");
+
+    conf = load_ok("good", "good/main.conf");
+    if (conf == NULL) {
+        return;
+    }
+
+    ASSERT_STR_EQ(conf->path, at("good/main.conf"), "good: path as given");
+    ASSERT_EQ(conf->log_level, DROVER_LOG_INFO, "good: global log_level");
+    ASSERT_EQ(conf->npools, 2, "good: two pools");
+
+    a = conf->pools;
+    b = a ? a->next : NULL;
+    ASSERT_TRUE(a && b && b->next == NULL, "good: pool list");
+    if (a == NULL || b == NULL) {
+        drover_conf_free(conf);
+        return;
+    }
+
+    ASSERT_STR_EQ(a->name, "alpha", "good: files included in sorted order");
+    ASSERT_STR_EQ(a->file, at("good/pools/a.conf"), "good: pool file");
+    ASSERT_EQ(a->line, 1, "good: pool line");
+    ASSERT_STR_EQ(a->app, realpath(at("app.so"), real),
+                  "good: app resolved against its file's directory");
+    ASSERT_EQ(a->nparams, 2, "good: alpha has 2 app_params");
+    if (a->nparams == 2) {
+        ASSERT_STR_EQ(a->params[0].name, "db", "good: param 0 name");
+        ASSERT_STR_EQ(a->params[0].value, "/var/lib/a b.db",
+                      "good: double-quoted value");
+        ASSERT_STR_EQ(a->params[1].value, "say \"hi\"; bye",
+                      "good: single-quoted value with quotes and ;");
+    }
+    ASSERT_STR_EQ(a->listen.path, at("good/pools/sock/alpha.sock"),
+                  "good: relative listen path made absolute");
+    ASSERT_EQ(a->listen.mode, 0640, "good: listen mode");
+    ASSERT_EQ(a->listen.owner, 0, "good: listen owner");
+    ASSERT_EQ(a->listen.group, 0, "good: listen group");
+    ASSERT_STR_EQ(a->listen.file, at("good/pools/a.conf"), "good: listen file");
+    ASSERT_EQ(a->listen.line, 5, "good: listen line");
+    ASSERT_EQ(a->workers, 3, "good: workers 3");
+    ASSERT_EQ(a->workers_auto, 0, "good: workers not auto");
+    ASSERT_EQ(a->preload, 0, "good: preload off");
+    ASSERT_EQ(a->log_level, DROVER_LOG_DEBUG, "good: pool log_level");
+    ASSERT_EQ(a->io_timeout_ms, 1500, "good: io_timeout 1500ms");
+
+    if (geteuid() == 0) {
+        pw = getpwnam("nobody");
+        ASSERT_TRUE(pw && a->uid == pw->pw_uid && a->gid == pw->pw_gid
+                    && strcmp(a->user, "nobody") == 0 && a->group == NULL,
+                    "good: user nobody, gid its primary group");
+    } else {
+        ASSERT_TRUE(a->uid == (uid_t) -1 && a->gid == (gid_t) -1
+                    && a->user == NULL && a->group == NULL,
+                    "good: no user, no switch");
+    }
+
+    ASSERT_STR_EQ(b->name, "beta", "good: second pool");
+    ASSERT_STR_EQ(b->app, real, "good: app from an include inside a pool");
+    ASSERT_STR_EQ(b->listen.path, "/tmp/beta.sock", "good: absolute listen");
+    ASSERT_STR_EQ(b->listen.file, at("good/pools/beta.d/1.inc"),
+                  "good: listen file is the included one");
+    ASSERT_EQ(b->listen.mode, 0660, "good: default mode 0660");
+    ASSERT_TRUE(b->listen.owner == (uid_t) -1
+                && b->listen.group == (gid_t) -1,
+                "good: default owner/group untouched");
+    ASSERT_EQ(b->nparams, 2, "good: beta has 2 app_params");
+    if (b->nparams == 2) {
+        ASSERT_STR_EQ(b->params[0].name, "first",
+                      "good: 1.inc before 2.inc");
+    }
+    ASSERT_EQ(b->workers, cpus(), "good: workers auto = online CPUs");
+    ASSERT_EQ(b->workers_auto, 1, "good: workers_auto set");
+    ASSERT_EQ(b->preload, 1, "good: preload defaults on");
+    ASSERT_EQ(b->log_level, -2, "good: pool log_level defaults to global");
+    ASSERT_EQ(b->io_timeout_ms, 120000, "good: io_timeout 2m");
+
+    ASSERT_TRUE(drover_conf_find_pool(conf, "beta") == b
+                && drover_conf_find_pool(conf, "gamma") == NULL,
+                "good: find_pool");
+
+    ASSERT_EQ(drover_conf_slot_path(b, 12, buf, sizeof(buf)), 0,
+              "good: slot path");
+    ASSERT_STR_EQ(buf, "/tmp/beta.sock.12", "good: slot path text");
+    ASSERT_EQ(drover_conf_slot_path(b, 12, buf, 17), -ENAMETOOLONG,
+              "good: slot path too long for the buffer");
+
+    drover_conf_free(conf);
+}
+
+
+/* the defaults of a minimal pool and small value tables */
+static void
+test_values(void)
+{
+    static const struct {
+        const char  *text;
+        unsigned     ms;
+    } durations[] = {
+        { "30", 30000 }, { "30s", 30000 }, { "250ms", 250 },
+        { "2m", 120000 }, { "1h", 3600000 }, { "24h", 86400000 },
+        { "86400000ms", 86400000 }, { "1ms", 1 },
+    };
+    static const char  *bad_durations[] = {
+        "0", "0s", "25h", "86400001ms", "1d", "ms", "-1s", "1.5s",
+        "99999999999999999999999", "1441m",
+    };
+
+    char                 text[512], name[64];
+    size_t               i;
+    drover_conf_t       *conf;
+
+    put("min.conf", "pool m { app app.so; listen unix:m.sock; @U }");
+    conf = load_ok("minimal", "min.conf");
+    if (conf != NULL) {
+        ASSERT_TRUE(conf->log_level == DROVER_LOG_NOTICE
+                    && conf->pools->workers == cpus()
+                    && conf->pools->workers_auto == 1
+                    && conf->pools->preload == 1
+                    && conf->pools->io_timeout_ms == 60000
+                    && conf->pools->log_level == -2
+                    && conf->pools->listen.mode == 0660
+                    && conf->pools->nparams == 0,
+                    "minimal: defaults notice, auto, on, 60s, 0660");
+        drover_conf_free(conf);
+    }
+    unlink(at("min.conf"));
+
+    for (i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+        snprintf(text, sizeof(text), "pool d {\n app app.so;\n listen "
+                 "unix:d.sock;\n @U\n io_timeout %s;\n}\n",
+                 durations[i].text);
+        put("dur.conf", text);
+        snprintf(name, sizeof(name), "io_timeout %s", durations[i].text);
+        conf = load_ok(name, "dur.conf");
+        if (conf != NULL) {
+            ASSERT_EQ(conf->pools->io_timeout_ms, durations[i].ms, name);
+            drover_conf_free(conf);
+        }
+        unlink(at("dur.conf"));
+    }
+
+    for (i = 0; i < sizeof(bad_durations) / sizeof(bad_durations[0]); i++) {
+        snprintf(text, sizeof(text), "pool d {\n app app.so;\n listen "
+                 "unix:d.sock;\n @U\n io_timeout %s;\n}\n",
+                 bad_durations[i]);
+        snprintf(name, sizeof(name), "bad_io_timeout_%zu", i);
+        expect_error(name, text, 5, "\"io_timeout\" needs a duration");
+    }
+
+    /* the slot socket "<path>.<workers-1>" must fit in sun_path[108] */
+    {
+        char  path[128];
+
+        memset(path, 'a', sizeof(path));
+        path[0] = '/';
+        path[105] = '\0';           /* 105 + ".9" + NUL = 108: fits */
+
+        snprintf(text, sizeof(text), "pool s {\n app app.so;\n @U\n"
+                 " listen unix:%s;\n workers 10;\n}\n", path);
+        put("slot.conf", text);
+        conf = load_ok("socket path of exactly 108 bytes with its slot",
+                       "slot.conf");
+        drover_conf_free(conf);
+        unlink(at("slot.conf"));
+
+        snprintf(text, sizeof(text), "pool s {\n app app.so;\n @U\n"
+                 " listen unix:%s;\n workers 11;\n}\n", path);
+        expect_error("slot_too_long", text, 4, "must fit in 108 bytes");
+    }
+
+    /* a token of exactly the maximum length is fine */
+    {
+        char  *big = malloc(5000);
+
+        memset(big, 'v', 4096);
+        big[4096] = '\0';
+        {
+            FILE  *f = fopen(at("tok.conf"), "w");
+
+            fprintf(f, "pool t { app app.so; listen unix:t.sock; %s\n"
+                    "app_param big %s; }\n", user_line, big);
+            fclose(f);
+        }
+        conf = load_ok("token of 4096 bytes", "tok.conf");
+        if (conf != NULL) {
+            ASSERT_EQ(strlen(conf->pools->params[0].value), 4096,
+                      "token of 4096 bytes: kept whole");
+            drover_conf_free(conf);
+        }
+
+        {
+            FILE  *f = fopen(at("tok.conf"), "w");
+
+            fprintf(f, "pool t { app app.so; listen unix:t.sock; %s\n"
+                    "app_param big \"%sv\"; }\n", user_line, big);
+            fclose(f);
+        }
+        check_error_in("token_too_long", "tok.conf", "tok.conf", 2,
+                       "token longer than 4096 bytes");
+        unlink(at("tok.conf"));
+        free(big);
+    }
+}
+
+
+static int
+pools_equal(const drover_pool_conf_t *a, const drover_pool_conf_t *b)
+{
+    size_t  i;
+
+    if (strcmp(a->name, b->name) != 0 || strcmp(a->app, b->app) != 0
+        || a->nparams != b->nparams
+        || strcmp(a->listen.path, b->listen.path) != 0
+        || a->listen.mode != b->listen.mode
+        || a->listen.owner != b->listen.owner
+        || a->listen.group != b->listen.group
+        || a->workers != b->workers || a->preload != b->preload
+        || a->uid != b->uid || a->gid != b->gid
+        || a->log_level != b->log_level
+        || a->io_timeout_ms != b->io_timeout_ms)
+    {
+        return 0;
+    }
+
+    for (i = 0; i < a->nparams; i++) {
+        if (strcmp(a->params[i].name, b->params[i].name) != 0
+            || strcmp(a->params[i].value, b->params[i].value) != 0)
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static char *
+dump(const drover_conf_t *conf, const drover_pool_conf_t *pool)
+{
+    char    *text = NULL;
+    size_t   len = 0;
+    FILE    *f;
+
+    f = open_memstream(&text, &len);
+    if (drover_conf_dump_pool(conf, pool, f) != 0) {
+        printf("# dump failed\n");
+    }
+    fclose(f);
+    return text;
+}
+
+
+static void
+round_trip(const char *name, const char *rel, const char *pool_name)
+{
+    char                *text1, *text2;
+    char                 title[128];
+    drover_conf_t       *conf, *back;
+    drover_pool_conf_t  *pool, *pool2;
+
+    conf = load_ok(name, rel);
+    if (conf == NULL) {
+        return;
+    }
+
+    pool = drover_conf_find_pool(conf, pool_name);
+    text1 = dump(conf, pool);
+    put("dump.conf", "");
+    {
+        FILE  *f = fopen(at("dump.conf"), "w");
+
+        ASSERT_EQ(drover_conf_dump_pool(conf, pool, f), 0, "dump returns 0");
+        fclose(f);
+    }
+
+    snprintf(title, sizeof(title), "%s: dump loads back", name);
+    back = load_ok(title, "dump.conf");
+    if (back != NULL) {
+        pool2 = back->pools;
+        snprintf(title, sizeof(title), "%s: equal pool after the round trip",
+                 name);
+        ASSERT_TRUE(back->npools == 1 && pools_equal(pool, pool2)
+                    && back->log_level == conf->log_level, title);
+
+        text2 = dump(back, pool2);
+        snprintf(title, sizeof(title), "%s: dump of the dump is the same",
+                 name);
+        ASSERT_STR_EQ(text2, text1, title);
+        free(text2);
+        drover_conf_free(back);
+    } else {
+        printf("# dump was:\n%s", text1);
+    }
+
+    free(text1);
+    unlink(at("dump.conf"));
+    drover_conf_free(conf);
+}
+
+
+static void
+test_dump(void)
+{
+    char  user[128];
+
+    put("dir with space/my \"app\";.so", "");
+
+    put("rt.conf",
+        "log_level warn;\n"
+        "pool other { app app.so; listen unix:o.sock; @U }\n"
+        "pool rt {\n"
+        "    app 'dir with space/my \"app\";.so';\n"
+        "    app_param empty \"\";\n"
+        "    app_param spaced \"a b\tc\";\n"
+        "    app_param quotes 'say \"hi\" and \\'bye\\'';\n"
+        "    app_param punct \"x;y{z}#w\";\n"
+        "    app_param back 'C:\\\\dir\\\\ and \\n';\n"
+        "    app_param multi \"line one\nline two\";\n"
+        "    app_param plain value;\n"
+        "    listen \"unix:dir with space/s #1.sock\" mode=0600 group=0;\n"
+        "    workers 2;\n"
+        "    preload off;\n"
+        "    @U\n"
+        "    io_timeout 90s;\n"
+        "    log_level error;\n"
+        "}\n");
+
+    round_trip("round trip", "rt.conf", "rt");
+    round_trip("round trip of defaults", "rt.conf", "other");
+
+    /* the dump names users by number; a root child must accept that */
+    if (geteuid() == 0) {
+        snprintf(user, sizeof(user), "pool n { app app.so; listen unix:n.sock;"
+                 " user %lu; }\n", (unsigned long) getpwnam("nobody")->pw_uid);
+    } else {
+        snprintf(user, sizeof(user), "pool n { app app.so; listen unix:n.sock;"
+                 " user %lu; group %lu; }\n", (unsigned long) geteuid(),
+                 (unsigned long) getegid());
+    }
+    put("num.conf", user);
+    round_trip("numeric user", "num.conf", "n");
+    unlink(at("num.conf"));
+}
+
+
+static void
+test_syntax_errors(void)
+{
+    expect_error("eof_in_directive",
+                 "pool a {\n  app app.so;\n\n  workers 2", 4,
+                 "unexpected end of file: missing \";\" after \"workers\"");
+    expect_error("eof_at_main", "log_level info", 1,
+                 "unexpected end of file");
+    expect_error("eof_in_pool",
+                 "pool a {\n  app app.so;\n  listen unix:x.sock;\n\n# end\n",
+                 3, "pool \"a\" opened at line 1 has no closing \"}\"");
+    expect_error("unterminated_string",
+                 "\nlog_level \"info;\n\n\n", 2, "unterminated string");
+    expect_error("unterminated_single",
+                 "pool a {\n app 'app.so;\n}\n", 2, "unterminated string");
+    expect_error("unexpected_close", "log_level info;\n\n}\n", 3,
+                 "unexpected \"}\"");
+    expect_error("unexpected_semicolon", "log_level info;\n ;\n", 2,
+                 "unexpected \";\"");
+    expect_error("unexpected_open", "\n{\n", 2, "unexpected \"{\"");
+    expect_error("missing_semicolon_before_close",
+                 "pool a {\n  app app.so;\n  workers 2 }\n", 3,
+                 "missing \";\" after \"workers\"");
+    expect_error("missing_semicolon_at_eol",
+                 "pool a {\n  app app.so;\n  workers 2\n  preload on;\n}\n", 3,
+                 "missing \";\" after \"workers\" (line 4 starts with "
+                 "\"preload\")");
+    expect_error("missing_semicolon_main",
+                 "log_level info\npool a {\n}\n", 1,
+                 "missing \";\" after \"log_level\"");
+    expect_error("quote_in_word", "pool a {\n  app ap\"p.so\";\n}\n", 2,
+                 "unexpected quote");
+    expect_error("after_quote", "pool a {\n  app \"app.so\"x;\n}\n", 2,
+                 "right after a quoted string");
+    expect_error("unknown_directive", "log_level info;\nfoo bar;\n", 2,
+                 "unknown directive \"foo\"");
+    expect_error("unknown_in_pool", "pool a {\n\n  prestartx 1;\n}\n", 3,
+                 "unknown directive \"prestartx\"");
+    expect_error("pool_dir_at_main", "\nworkers 4;\n", 2,
+                 "\"workers\" is not allowed here");
+    expect_error("nested_pool", "pool a {\n  pool b {\n  }\n}\n", 2,
+                 "\"pool\" is not allowed inside pool \"a\"");
+    expect_error("pool_without_block", "\npool a;\n", 2,
+                 "\"pool\" needs a block");
+    expect_error("block_on_simple", "pool a {\n  workers 2 {\n", 2,
+                 "\"workers\" does not take a block");
+    expect_error("args_too_few", "pool a {\n  app app.so;\n  app;\n}\n", 3,
+                 "wrong number of arguments for \"app\": got 0");
+    expect_error("args_too_many", "pool a {\n  workers 1 2;\n}\n", 2,
+                 "wrong number of arguments for \"workers\": got 2");
+    expect_error("args_pool", "pool {\n}\n", 1,
+                 "wrong number of arguments for \"pool\"");
+    expect_error("args_listen", "pool a {\n listen unix:a a b c d e f g h i;"
+                 "\n}\n", 2, "wrong number of arguments for \"listen\": got 10");
+    expect_error("dup_main_log_level",
+                 "log_level info;\n\nlog_level warn;\n", 3, "duplicate "
+                 "\"log_level\", first set at ");
+}
+
+
+static void
+test_nul(void)
+{
+    /* expect_error() stops at the NUL: write the file by length */
+    put_len("nul.conf", "log_level info;\n\nlog_\0level info;\n", 33);
+    check_error_in("nul_byte_by_length", "nul.conf", "nul.conf", 3,
+                   "NUL byte");
+    unlink(at("nul.conf"));
+}
+
+
+static void
+test_directive_errors(void)
+{
+    char  text[512];
+
+    expect_error("dup_workers",
+                 "pool a {\n  workers 2;\n  app app.so;\n  workers 3;\n}\n", 4,
+                 "duplicate \"workers\", first set at ");
+    /* the first place is named with its own file and line */
+    {
+        char  want[PATH_MAX + 64];
+
+        snprintf(want, sizeof(want), "first set at %s:2", at("dup_w.conf"));
+        expect_error("dup_w", "pool a {\n  workers 2;\n  workers 3;\n}\n", 3,
+                     want);
+    }
+    expect_error("dup_app", "pool a {\n app app.so;\n app app.so;\n}\n", 3,
+                 "duplicate \"app\"");
+    expect_error("dup_listen",
+                 "pool a {\n listen unix:/x;\n listen unix:/y;\n}\n", 3,
+                 "duplicate \"listen\"");
+
+    snprintf(text, sizeof(text), "duplicate pool \"a\", first defined at %s:2",
+             at("dup_pool.conf"));
+    expect_error("dup_pool",
+                 "\npool a { app app.so; listen unix:a.sock; @U }\n"
+                 "pool b { app app.so; listen unix:b.sock; @U }\n"
+                 "pool a { app app.so; listen unix:c.sock; @U }\n", 4, text);
+
+    expect_error("bad_pool_name", "pool \"a b\" {\n}\n", 1,
+                 "bad pool name \"a b\"");
+    expect_error("long_pool_name",
+                 "\npool aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                 "aaaaaaaaaaa {\n}\n", 2, "bad pool name");
+    expect_error("no_pool", "# nothing\nlog_level info;\n", 1,
+                 "no pool defined");
+    expect_error("no_app", "\n\npool a {\n  listen unix:a.sock;\n  @U\n}\n", 3,
+                 "pool \"a\" has no \"app\"");
+    expect_error("no_listen", "pool a {\n  app app.so;\n  @U\n}\n", 1,
+                 "pool \"a\" has no \"listen\"");
+
+    expect_error("log_level_bad", "\nlog_level loud;\n", 2,
+                 "\"log_level\" needs one of emerg, alert");
+    expect_error("pool_log_level_bad",
+                 "pool a {\n app app.so;\n log_level verbose;\n}\n", 3,
+                 "got \"verbose\"");
+
+    expect_error("app_missing", "pool a {\n\n app nothere.so;\n}\n", 3,
+                 "No such file or directory");
+    expect_error("app_dir", "pool a {\n app .;\n}\n", 2,
+                 "is not a regular file");
+    expect_error("app_empty", "pool a {\n app \"\";\n}\n", 2,
+                 "\"app\" needs the path");
+    if (geteuid() != 0) {
+        put("unreadable.so", "");
+        chmod(at("unreadable.so"), 0);
+        expect_error("app_unreadable", "pool a {\n app unreadable.so;\n}\n",
+                     2, "is not readable");
+        unlink(at("unreadable.so"));
+    }
+
+    expect_error("app_param_dup",
+                 "pool a {\n app_param x 1;\n app_param y 1;\n app_param x 2;"
+                 "\n}\n", 4, "duplicate app_param \"x\"");
+    expect_error("app_param_name", "pool a {\n app_param \"a b\" 1;\n}\n", 2,
+                 "bad app_param name \"a b\"");
+    expect_error("app_param_args", "pool a {\n app_param x;\n}\n", 2,
+                 "wrong number of arguments for \"app_param\"");
+
+    expect_error("listen_tcp", "pool a {\n listen 127.0.0.1:9000;\n}\n", 2,
+                 "only unix: sockets are supported");
+    expect_error("listen_empty", "pool a {\n listen unix:;\n}\n", 2,
+                 "needs a socket path");
+    expect_error("listen_mode", "pool a {\n listen unix:a mode=0999;\n}\n",
+                 2, "octal mode from 0 to 0777, got \"0999\"");
+    expect_error("listen_mode_big", "pool a {\n listen unix:a mode=01000;\n}"
+                 "\n", 2, "got \"01000\"");
+    expect_error("listen_option", "pool a {\n listen unix:a backlog=5;\n}\n",
+                 2, "unknown listen option \"backlog=5\"");
+    expect_error("listen_option_dup",
+                 "pool a {\n listen unix:a mode=0600 mode=0640;\n}\n", 2,
+                 "duplicate listen option \"mode\"");
+    expect_error("listen_owner", "pool a {\n listen unix:a "
+                 "owner=no_such_user_zz;\n}\n", 2, "unknown user "
+                 "\"no_such_user_zz\"");
+    expect_error("listen_group", "pool a {\n listen unix:a "
+                 "group=no_such_group_zz;\n}\n", 2, "unknown group "
+                 "\"no_such_group_zz\"");
+
+    snprintf(text, sizeof(text), "already used by pool \"a\" at %s:1",
+             at("listen_dup.conf"));
+    expect_error("listen_dup",
+                 "pool a { app app.so; listen unix:/tmp/same.sock; @U }\n"
+                 "pool b {\n app app.so;\n listen unix:/tmp/same.sock;\n}\n",
+                 4, text);
+
+    expect_error("workers_word", "pool a {\n workers lots;\n}\n", 2,
+                 "\"workers\" needs a number from 1 to 256 or \"auto\", got "
+                 "\"lots\"");
+    expect_error("workers_zero", "pool a {\n workers 0;\n}\n", 2,
+                 "got \"0\"");
+    expect_error("workers_big", "pool a {\n workers 257;\n}\n", 2,
+                 "got \"257\"");
+    expect_error("workers_negative", "pool a {\n workers -1;\n}\n", 2,
+                 "got \"-1\"");
+    expect_error("workers_overflow",
+                 "pool a {\n workers 18446744073709551617;\n}\n", 2,
+                 "got \"18446744073709551617\"");
+    expect_error("preload_bad", "pool a {\n preload yes;\n}\n", 2,
+                 "\"preload\" needs \"on\" or \"off\", got \"yes\"");
+
+    expect_error("user_unknown", "pool a {\n user no_such_user_zz;\n}\n", 2,
+                 "unknown user \"no_such_user_zz\"");
+    expect_error("group_unknown", "pool a {\n group no_such_group_zz;\n}\n",
+                 2, "unknown group \"no_such_group_zz\"");
+}
+
+
+static void
+test_user_rules(void)
+{
+    char  text[512];
+
+    if (geteuid() == 0) {
+        expect_error("root_no_user",
+                     "\npool a {\n app app.so;\n listen unix:a.sock;\n}\n", 2,
+                     "pool \"a\" would run as root: set \"user\"");
+        expect_error("root_user_root",
+                     "pool a {\n app app.so;\n listen unix:a.sock;\n"
+                     " user root;\n}\n", 4, "would run as root (\"user root\")");
+        expect_error("root_user_0",
+                     "pool a {\n app app.so;\n user 0;\n listen unix:a.sock;\n"
+                     "}\n", 3, "would run as root");
+        expect_error("root_numeric_user_without_passwd",
+                     "pool a {\n app app.so;\n listen unix:a.sock;\n"
+                     " user 3999999999;\n}\n", 4,
+                     "has no passwd entry, so no primary group");
+
+        /* with a group, a uid without a passwd entry is fine */
+        put("numeric.conf", "pool a { app app.so; listen unix:a.sock;"
+            " user 3999999999; group 3999999998; }\n");
+        {
+            drover_conf_t  *conf = load_ok("root: numeric ids", "numeric.conf");
+
+            if (conf != NULL) {
+                ASSERT_TRUE(conf->pools->uid == 3999999999u
+                            && conf->pools->gid == 3999999998u,
+                            "root: numeric ids kept");
+                drover_conf_free(conf);
+            }
+        }
+        unlink(at("numeric.conf"));
+        return;
+    }
+
+    expect_error("not_root_user",
+                 "pool a {\n app app.so;\n listen unix:a.sock;\n\n"
+                 " user root;\n}\n", 5,
+                 "droverd is not running as root, so it cannot switch to "
+                 "user \"root\"");
+    snprintf(text, sizeof(text), "pool a {\n app app.so;\n listen unix:a.sock;"
+             "\n group %lu;\n}\n", (unsigned long) getegid() + 1);
+    expect_error("not_root_group", text, 4,
+                 "cannot switch to group");
+
+    snprintf(text, sizeof(text), "pool a {\n app app.so;\n listen unix:a.sock;"
+             "\n user %lu;\n}\n", (unsigned long) geteuid());
+    put("self.conf", text);
+    {
+        drover_conf_t  *conf = load_ok("not root: own user", "self.conf");
+
+        if (conf != NULL) {
+            ASSERT_TRUE(conf->pools->uid == geteuid()
+                        && conf->pools->gid == getegid(),
+                        "not root: own user and group");
+            drover_conf_free(conf);
+        }
+    }
+    unlink(at("self.conf"));
+}
+
+
+static void
+test_include_errors(void)
+{
+    char   text[PATH_MAX + 64];
+    char  *big;
+
+    expect_error("include_missing", "\ninclude nothere.conf;\n", 2,
+                 "included file \"nothere.conf\" does not exist");
+
+    put("loop.conf", "# includes itself\ninclude loop.conf;\n");
+    check_error_in("include_loop", "loop.conf", "loop.conf", 2,
+                   "includes nested more than 8 deep");
+    unlink(at("loop.conf"));
+
+    /* an error in an included file names that file and its line */
+    put("inc/bad.conf", "pool x {\n  app ../app.so;\n\n  workers many;\n}\n");
+    put("inc_main.conf", "log_level info;\ninclude inc/*.conf;\n");
+    check_error_in("error_in_included_file", "inc_main.conf", "inc/bad.conf",
+                   4, "got \"many\"");
+    unlink(at("inc/bad.conf"));
+    unlink(at("inc_main.conf"));
+
+    /* an included file inside a pool may not close it */
+    put("inpool/close.inc", "app ../app.so;\n}\n");
+    put("inpool.conf", "pool x {\n  include inpool/*.inc;\n}\n");
+    check_error_in("close_in_included_file", "inpool.conf",
+                   "inpool/close.inc", 2, "unexpected \"}\"");
+    unlink(at("inpool/close.inc"));
+    unlink(at("inpool.conf"));
+
+    mkdir(at("adir"), 0755);
+    expect_error("include_directory", "\n\ninclude adir;\n", 3,
+                 "is a directory");
+    rmdir(at("adir"));
+
+    /* a file over 1 MiB, reported at the include */
+    big = malloc(1024 * 1024 + 2);
+    memset(big, '#', 1024 * 1024 + 1);
+    big[1024 * 1024 + 1] = '\0';
+    put("big.conf", big);
+    expect_error("include_too_big", "log_level info;\ninclude big.conf;\n", 2,
+                 "is larger than 1 MiB");
+    check_error_in("main_too_big", "big.conf", "big.conf", 0,
+                   "is larger than 1 MiB");
+
+    /* exactly 1 MiB is fine (and then has no pool) */
+    big[1024 * 1024] = '\0';
+    put("big.conf", big);
+    check_error_in("main_1MiB", "big.conf", "big.conf", 1, "no pool defined");
+    unlink(at("big.conf"));
+    free(big);
+
+    check_error_in("main_missing", "missing.conf", "missing.conf", 0,
+                   "cannot open config file");
+
+    snprintf(text, sizeof(text), "included file \"%s/nope.conf\" does not "
+             "exist", dir);
+    put("abs.conf", "");
+    {
+        FILE  *f = fopen(at("abs.conf"), "w");
+
+        fprintf(f, "include \"%s/nope.conf\";\n", dir);
+        fclose(f);
+    }
+    check_error_in("include_absolute_missing", "abs.conf", "abs.conf", 1,
+                   text);
+    unlink(at("abs.conf"));
+}
+
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+    (void) st;
+    (void) flag;
+    (void) ftw;
+    return remove(path);
+}
+
+
+int
+main(void)
+{
+    char  tmpl[] = "/tmp/test_conf.XXXXXX";
+
+    if (mkdtemp(tmpl) == NULL || realpath(tmpl, dir) == NULL) {
+        printf("Bail out! mkdtemp: %s\n", strerror(errno));
+        return 1;
+    }
+
+    if (geteuid() == 0) {
+        if (getpwnam("nobody") == NULL) {
+            printf("Bail out! running as root needs a \"nobody\" user\n");
+            return 1;
+        }
+        user_line = "user nobody;";
+    } else {
+        user_line = "";
+    }
+
+    put("app.so", "");
+
+    test_good();
+    test_values();
+    test_dump();
+    test_syntax_errors();
+    test_nul();
+    test_directive_errors();
+    test_user_rules();
+    test_include_errors();
+
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+
+    return tap_done();
+}
