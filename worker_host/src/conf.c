@@ -186,6 +186,9 @@ static int conf_set_group(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 static int conf_set_io_timeout(conf_parser_t *p, conf_file_t *f,
     conf_block_t *b, conf_directive_t *d);
 static int conf_pool_finish(conf_parser_t *p, conf_block_t *b);
+static int conf_socket_of(const drover_pool_conf_t *pool, const char *path);
+static int conf_pool_check_sockets(conf_parser_t *p,
+    drover_pool_conf_t *pool);
 static int conf_pool_check_user(conf_parser_t *p, conf_block_t *b);
 static int conf_parse_uint(const char *s, int base, unsigned long max,
     unsigned long *out);
@@ -1580,7 +1583,75 @@ conf_pool_finish(conf_parser_t *p, conf_block_t *b)
                           pool->workers - 1, sizeof(slot));
     }
 
+    rc = conf_pool_check_sockets(p, pool);
+    if (rc != 0) {
+        return rc;
+    }
+
     return conf_pool_check_user(p, b);
+}
+
+
+/* 1 when path is pool's shared socket or one of its slot sockets */
+static int
+conf_socket_of(const drover_pool_conf_t *pool, const char *path)
+{
+    char           *end;
+    size_t          len;
+    unsigned long   k;
+
+    len = strlen(pool->listen.path);
+
+    if (strncmp(path, pool->listen.path, len) != 0) {
+        return 0;
+    }
+
+    if (path[len] == '\0') {
+        return 1;
+    }
+
+    if (path[len] != '.' || path[len + 1] < '0' || path[len + 1] > '9') {
+        return 0;
+    }
+
+    errno = 0;
+    k = strtoul(path + len + 1, &end, 10);
+
+    return errno == 0 && *end == '\0' && k < pool->workers
+           && (k == 0 || path[len + 1] != '0');
+}
+
+
+/*
+ * Slot sockets are "<listen>.<k>": one pool's socket must not be another
+ * pool's slot socket (x.sock with 2 workers owns x.sock.0 and x.sock.1).
+ */
+static int
+conf_pool_check_sockets(conf_parser_t *p, drover_pool_conf_t *pool)
+{
+    drover_pool_conf_t  *other;
+
+    for (other = p->conf->pools; other != NULL; other = other->next) {
+        if (other == pool || other->listen.path == NULL) {
+            continue;
+        }
+
+        if (conf_socket_of(other, pool->listen.path)
+            || conf_socket_of(pool, other->listen.path))
+        {
+            return conf_error(p, pool->listen.file, pool->listen.line,
+                              "socket \"%s\" of pool \"%s\" clashes with "
+                              "the sockets of pool \"%s\" (%s and its slot "
+                              "sockets %s.0 .. %s.%u, declared at %s:%u): "
+                              "give each pool its own socket path",
+                              pool->listen.path, pool->name, other->name,
+                              other->listen.path, other->listen.path,
+                              other->listen.path, other->workers - 1,
+                              other->listen.file, other->listen.line);
+        }
+    }
+
+    return 0;
 }
 
 

@@ -649,15 +649,16 @@ slot_exited(drover_slot_t *s, int status)
         s->quick_deaths++;
     }
 
+    /* the first early death is replaced at once too: it may be a kill */
     s->restarts++;
-    delay = backoff_ms(s->quick_deaths);
+    delay = backoff_ms(s->quick_deaths > 0 ? s->quick_deaths - 1 : 0);
 
     if (delay == 0) {
         slot_start(s);
         return;
     }
 
-    if (s->quick_deaths == 2 || s->quick_deaths % 10 == 0) {
+    if (s->quick_deaths == 3 || s->quick_deaths % 10 == 0) {
         drover_log_error(DROVER_LOG_WARN, 0, "pool %s: worker %u keeps "
                          "exiting early (%u times in a row); next start in "
                          "%u ms", p->conf->name, s->index, s->quick_deaths,

@@ -126,6 +126,19 @@ child_serve(drover_child_t *c, unsigned slot, int slot_fd, int shared_fd)
 }
 
 
+/* the config outlives the app (it holds what drover_app_param returns) */
+static int
+child_exit(drover_child_t *c, int code)
+{
+    if (c->conf != NULL) {
+        drover_conf_free(c->conf);
+        c->conf = NULL;
+    }
+
+    return code;
+}
+
+
 /*
  * In the grandchild: wait until the forker has exited and we belong to the
  * manager (the child subreaper), then die with it.
@@ -172,7 +185,7 @@ preloader_fork_worker(drover_child_t *c, int chan, unsigned slot,
                 _exit(DROVER_EXIT_ORPHAN);
             }
 
-            exit(child_serve(c, slot, fds[0], fds[1]));
+            exit(child_exit(c, child_serve(c, slot, fds[0], fds[1])));
         }
 
         memset(&msg, 0, sizeof(msg));
@@ -214,14 +227,14 @@ drover_preloader_main(const char *name, pid_t manager)
 
     rc = child_setup(&c, name, manager, "preloader");
     if (rc != 0) {
-        return rc;
+        return child_exit(&c, rc);
     }
 
     memset(&msg, 0, sizeof(msg));
     msg.type = DROVER_CHAN_READY;
 
     if (drover_chan_send(DROVER_FD_CHANNEL, &msg, NULL, 0) != 0) {
-        return DROVER_EXIT_ORPHAN;
+        return child_exit(&c, DROVER_EXIT_ORPHAN);
     }
 
     drover_log_error(DROVER_LOG_INFO, 0, "pool %s: preloader: app %s loaded",
@@ -232,13 +245,13 @@ drover_preloader_main(const char *name, pid_t manager)
 
         if (rc == -EPIPE) {
             /* the manager closed its end: it stops or is gone */
-            return 0;
+            return child_exit(&c, 0);
         }
 
         if (rc != 0) {
             drover_log_error(DROVER_LOG_ALERT, -rc, "pool %s: preloader: "
                              "bad message from the manager", name);
-            return DROVER_EXIT_SETUP;
+            return child_exit(&c, DROVER_EXIT_SETUP);
         }
 
         if (msg.type != DROVER_CHAN_FORK || nfds != 2
@@ -270,14 +283,15 @@ drover_worker_main(const char *name, unsigned slot, pid_t manager)
 
     rc = child_setup(&c, name, manager, "worker");
     if (rc != 0) {
-        return rc;
+        return child_exit(&c, rc);
     }
 
     if (slot >= c.pool->workers) {
         drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: worker slot %u out "
                          "of range", name, slot);
-        return DROVER_EXIT_SETUP;
+        return child_exit(&c, DROVER_EXIT_SETUP);
     }
 
-    return child_serve(&c, slot, DROVER_FD_SLOT, DROVER_FD_SHARED);
+    return child_exit(&c, child_serve(&c, slot, DROVER_FD_SLOT,
+                                      DROVER_FD_SHARED));
 }
