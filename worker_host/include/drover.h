@@ -173,7 +173,10 @@ DROVER_API int drover_resp_header(drover_req_t *req, const char *name,
 
 /*
  * Append to the body.  The status and headers are sent with the first
- * piece.  Data is sent as soon as a record fills, on drover_resp_flush() and
+ * piece.  If the request body has not all arrived when the first response
+ * byte goes out, up to 8 MiB of it is read in first and kept for
+ * drover_req_read(): nginx stops sending a request body once it has the
+ * response header, so answering early must not wait on the body.  Data is sent as soon as a record fills, on drover_resp_flush() and
  * when handle() returns.  Returns len, or -1 when the front end is gone.
  */
 DROVER_API ssize_t drover_resp_write(drover_req_t *req, const void *data,

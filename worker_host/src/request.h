@@ -1,0 +1,203 @@
+/*
+ * request.h -- private to worker.c and request.c: a worker's connections
+ * and the one request it runs in the app at a time.
+ *
+ * worker.c owns the event loop and the FastCGI conversation on each
+ * connection; request.c implements the SDK's drover_req_* and drover_resp_*
+ * on top of it.  While app->handle() runs, the loop is not running: the
+ * request reads and writes its connection directly, with poll() and
+ * pool->io_timeout_ms.
+ */
+
+#ifndef DROVER_REQUEST_H
+#define DROVER_REQUEST_H
+
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <uv.h>
+
+#include "drover.h"
+#include "fcgi.h"
+#include "worker.h"
+
+/* 4.1: reported as FCGI_MAX_CONNS and FCGI_MAX_REQS (one per connection) */
+#define DROVER_WORKER_MAX_CONNS  1024
+
+/* per-connection input buffer; larger records stream through it */
+#define DROVER__IN_SIZE          (64 * 1024)
+
+/*
+ * STDOUT records carry at most this much: the largest multiple of 8 that
+ * fits in 65535, so full records need no padding (3.3).
+ */
+#define DROVER__OUT_RECORD_MAX   65528
+
+/* room after the open record: its padding, the empty STDOUT, END_REQUEST */
+#define DROVER__OUT_RESERVE      64
+
+#define DROVER__OUT_SIZE                                                     \
+    (DROVER_FCGI_HEADER_LEN + DROVER__OUT_RECORD_MAX + DROVER__OUT_RESERVE)
+
+/*
+ * How much of a body not yet read is taken in before the first response
+ * byte goes out: nginx stops sending the request body once it has the
+ * response header, so an app that answers while the body is still coming
+ * would wait for it forever.
+ */
+#define DROVER__PREREAD_MAX      (8 * 1024 * 1024)
+
+/* the CGI header block an app may build */
+#define DROVER__RESP_HEADERS_MAX (64 * 1024)
+
+
+typedef struct drover__worker_s  drover__worker_t;
+typedef struct drover__conn_s    drover__conn_t;
+
+
+enum {
+    DROVER__REQ_NONE = 0,
+    DROVER__REQ_PARAMS,          /* BEGIN_REQUEST seen, params arriving */
+    DROVER__REQ_RUNNING          /* in app->handle() */
+};
+
+
+struct drover__conn_s {
+    uv_poll_t              poll;         /* data: unused */
+    drover__worker_t      *worker;
+    drover__conn_t        *prev;
+    drover__conn_t        *next;
+    int                    fd;
+
+    unsigned               closing:1;    /* uv_close() called */
+    unsigned               broken:1;     /* I/O or protocol failure: close
+                                            after the request, logged */
+    unsigned               over_limit:1; /* accepted past max conns */
+
+    drover_fcgi_parser_t   parser;
+    unsigned               kind;         /* what the record content is for */
+    uint8_t                body[DROVER_FCGI_BODY_LEN];
+    size_t                 body_len;
+    uint8_t               *mgmt;         /* FCGI_GET_VALUES content */
+    size_t                 mgmt_len;
+
+    uint8_t               *in;           /* DROVER__IN_SIZE */
+    size_t                 in_pos;
+    size_t                 in_len;
+
+    uint8_t               *params;       /* the PARAMS stream, reused */
+    size_t                 params_len;
+    size_t                 params_cap;
+
+    unsigned               req_id;       /* 0: no active request */
+    unsigned               req_phase;
+    unsigned               keep_conn:1;
+    unsigned               stdin_eof:1;
+    unsigned               aborted:1;    /* ABORT_REQUEST for req_id */
+
+    unsigned               drain_id;     /* discard this id's STDIN */
+    unsigned               close_after_drain:1;
+
+    uint64_t               deadline;     /* uv_now() ms, 0: idle */
+};
+
+
+struct drover_req_s {
+    drover__worker_t      *worker;
+    drover__conn_t        *conn;
+    unsigned               id;
+
+    drover_fcgi_param_t   *params;
+    size_t                 nparams;
+
+    const char            *path;         /* computed on first use */
+    const char            *query;
+
+    int                    status;
+    unsigned               content_type_set:1;
+    unsigned               headers_sent:1;   /* header block committed */
+    unsigned               wrote:1;          /* a body byte was sent */
+
+    char                  *body;             /* drover_req_read_all() */
+    size_t                 body_len;
+
+    /*
+     * The rest of the body, read before the first response byte goes out
+     * (see req_write in request.c); drover_req_read serves it first.
+     */
+    uint8_t               *pre;
+    size_t                 pre_len;
+    size_t                 pre_pos;
+    unsigned               pre_checked:1;
+    unsigned               pre_reading:1;    /* in req_preread() */
+    unsigned               finishing:1;      /* handle() has returned */
+};
+
+
+struct drover__worker_s {
+    uv_loop_t              loop;
+    drover_worker_args_t  *args;
+    const drover_pool_conf_t *pool;
+    int                    slot;
+
+    uv_poll_t              listeners[2];
+    int                    nlisteners;
+    unsigned               accepting:1;
+    uv_timer_t             accept_timer;     /* pause after EMFILE */
+    uv_timer_t             tick_timer;       /* orphan check, stalls */
+    uv_signal_t            sigterm;
+    uv_signal_t            sigint;
+    uint64_t               last_orphan_check;
+
+    drover__conn_t        *conns;
+    unsigned               nconns;
+
+    unsigned               stopping:1;
+    int                    exit_code;
+
+    /* the request in the app: one at a time, buffers reused */
+    drover_req_t           req;
+    drover_fcgi_param_t    params[DROVER_FCGI_PARAMS_COUNT_MAX];
+
+    uint8_t               *out;              /* DROVER__OUT_SIZE */
+    size_t                 out_len;          /* complete records */
+    size_t                 rec_len;          /* content of the open STDOUT
+                                                record at out + out_len */
+    char                  *hdrs;             /* "Name: value\r\n"... */
+    size_t                 hdrs_len;
+    size_t                 hdrs_cap;
+    char                  *scratch;          /* path, uri */
+    size_t                 scratch_cap;
+};
+
+
+/* worker.c */
+
+/*
+ * Handle buffered input.  Inside handle() (dst non-NULL) stop as soon as a
+ * piece of the active request's STDIN was copied to dst (*copied > 0).
+ * Returns 0, or a negative code with c->broken set (logged).
+ */
+int drover__conn_pump(drover__conn_t *c, uint8_t *dst, size_t len,
+    size_t *copied);
+
+/* block up to io_timeout_ms for more input; 0 or -1 (logged, broken) */
+int drover__conn_fill(drover__conn_t *c);
+
+/* write all of iov, blocking up to io_timeout_ms per stall; 0 or -1 */
+int drover__conn_writev(drover__conn_t *c, struct iovec *iov, int iovcnt);
+
+void drover__worker_log(drover__worker_t *w, int level, int err,
+    const char *fmt, ...) DROVER_PRINTF(4, 5);
+
+
+/* request.c */
+
+/*
+ * Run the request whose PARAMS just ended on c in the app and send its
+ * response and END_REQUEST.  Returns 0, or -1 when the connection must
+ * close (broken, already logged).
+ */
+int drover__request_run(drover__worker_t *w, drover__conn_t *c);
+
+#endif /* DROVER_REQUEST_H */

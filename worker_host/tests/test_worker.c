@@ -1,0 +1,1600 @@
+/*
+ * test_worker.c -- a worker (drover_worker_run) end to end: a forked child
+ * serves a built-in app on Unix sockets in a temporary directory, and a
+ * FastCGI client written with fcgi.h's encoders and parser talks to it,
+ * sending and receiving at once (an echo of 1 MiB would deadlock
+ * otherwise).  Waits poll with deadlines.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "conf.h"
+#include "fcgi.h"
+#include "log.h"
+#include "tap.h"
+#include "worker.h"
+
+#define IO_TIMEOUT_MS  300
+#define WAIT_MS        10000
+
+
+/* ---- the app under test ---- */
+
+static int      app_worker_inited;
+static ssize_t  app_last_rc;
+static size_t   app_last_total;
+static char     app_dir[64];
+
+
+static int
+app_worker_init(drover_ctx_t *ctx, void *state)
+{
+    (void) ctx;
+    (void) state;
+
+    app_worker_inited = 1;
+
+    return 0;
+}
+
+
+static void
+app_fini(drover_ctx_t *ctx, void *state)
+{
+    int   fd;
+    char  path[128];
+
+    (void) ctx;
+    (void) state;
+
+    snprintf(path, sizeof(path), "%s/fini.%ld", app_dir, (long) getpid());
+    fd = open(path, O_CREAT | O_WRONLY, 0600);
+    if (fd >= 0) {
+        close(fd);
+    }
+}
+
+
+static long
+app_arg_long(drover_req_t *req, const char *name, long dflt)
+{
+    char  buf[32];
+
+    if (drover_req_arg(req, name, buf, sizeof(buf)) <= 0) {
+        return dflt;
+    }
+
+    return strtol(buf, NULL, 10);
+}
+
+
+static int
+app_handle(drover_req_t *req, void *state)
+{
+    char         buf[4096], name[64];
+    long         i, n;
+    ssize_t      rc;
+    size_t       total;
+    const char  *path, *v, *body;
+
+    (void) state;
+
+    path = drover_req_path(req);
+
+    if (strcmp(path, "/") == 0) {
+        return drover_resp_write(req, "hello\n", 6) == 6 ? 0 : -1;
+    }
+
+    if (strcmp(path, "/init") == 0) {
+        drover_resp_printf(req, "%d", app_worker_inited);
+        return 0;
+    }
+
+    if (strcmp(path, "/param") == 0 || strcmp(path, "/header") == 0) {
+        if (drover_req_arg(req, "name", name, sizeof(name)) < 0) {
+            return -1;
+        }
+
+        v = (path[1] == 'p') ? drover_req_param(req, name)
+                             : drover_req_header(req, name);
+        drover_resp_printf(req, "%s", v ? v : "(null)");
+        return 0;
+    }
+
+    if (strcmp(path, "/info") == 0) {
+        if (drover_req_arg(req, "a", name, sizeof(name)) < 0) {
+            strcpy(name, "(none)");
+        }
+
+        drover_resp_printf(req, "method=%s uri=%s path=%s query=%s a=[%s] "
+                           "cl=%lld", drover_req_method(req),
+                           drover_req_uri(req), path, drover_req_query(req),
+                           name,
+                           (long long) drover_req_content_length(req));
+        return 0;
+    }
+
+    if (strcmp(path, "/echo") == 0) {
+        /* odd read sizes: the body crosses records and reads anyhow */
+        n = 777;
+        while ((rc = drover_req_read(req, buf, (size_t) n)) > 0) {
+            if (drover_resp_write(req, buf, (size_t) rc) != rc) {
+                return -1;
+            }
+            n = (n == 777) ? 4096 : (n == 4096 ? 1 : 777);
+        }
+
+        return rc == 0 ? 0 : -1;
+    }
+
+    if (strcmp(path, "/readall") == 0) {
+        rc = drover_req_read_all(req, (size_t) app_arg_long(req, "max", 10),
+                                 &body);
+        drover_resp_printf(req, "%zd:%s", rc, rc >= 0 ? body : "");
+        return 0;
+    }
+
+    if (strcmp(path, "/big") == 0) {
+        n = app_arg_long(req, "kb", 1) * 1024;
+        for (i = 0; i < n; i++) {
+            buf[i % sizeof(buf)] = (char) ('a' + i % 26);
+            if (i % sizeof(buf) == sizeof(buf) - 1 || i == n - 1) {
+                drover_resp_write(req, buf, (size_t) (i % sizeof(buf)) + 1);
+            }
+        }
+        return 0;
+    }
+
+    if (strcmp(path, "/bigone") == 0) {
+        /* one write larger than a record: sent without a copy */
+        char  *p;
+
+        n = app_arg_long(req, "kb", 1) * 1024;
+        p = malloc((size_t) n);
+        for (i = 0; i < n; i++) {
+            p[i] = (char) ('a' + i % 26);
+        }
+        drover_resp_write(req, "x", 1);
+        drover_resp_write(req, p, (size_t) n - 1);
+        free(p);
+        return 0;
+    }
+
+    if (strcmp(path, "/abort") == 0) {
+        total = 0;
+        while ((rc = drover_req_read(req, buf, sizeof(buf))) > 0) {
+            total += (size_t) rc;
+        }
+        app_last_rc = rc;
+        app_last_total = total;
+        /* aborted: a no-op that still reports success */
+        return drover_resp_write(req, "x", 1) == 1 ? 0 : -1;
+    }
+
+    if (strcmp(path, "/last") == 0) {
+        drover_resp_printf(req, "%zd %zu", app_last_rc, app_last_total);
+        return 0;
+    }
+
+    if (strcmp(path, "/slow") == 0) {
+        drover_resp_write(req, "started\n", 8);
+        drover_resp_flush(req);
+        while ((rc = drover_req_read(req, buf, sizeof(buf))) > 0) {
+            /* wait for the end of the body */
+        }
+        drover_resp_write(req, "done\n", 5);
+        return 0;
+    }
+
+    if (strcmp(path, "/fail") == 0) {
+        drover_resp_header(req, "X-Lost", "yes");
+        return -1;
+    }
+
+    if (strcmp(path, "/stderr") == 0) {
+        drover_resp_write(req, "one", 3);
+        drover_req_stderr(req, "oops\n", 5);
+        drover_req_stderr(req, "a\nb", 3);
+        drover_resp_write(req, "two", 3);
+        return 0;
+    }
+
+    if (strcmp(path, "/headers") == 0) {
+        int  r[9];
+
+        r[0] = drover_resp_status(req, 199);
+        r[1] = drover_resp_status(req, 600);
+        r[2] = drover_resp_status(req, 404);
+        r[3] = drover_resp_header(req, "Bad Name", "v");
+        r[4] = drover_resp_header(req, "X-A", "a\r\nInjected: 1");
+        r[5] = drover_resp_header(req, "status", "200");
+        r[6] = drover_resp_header(req, "Content-Type", "text/html");
+        r[7] = drover_resp_header(req, "X-Ok", "fine");
+        drover_resp_write(req, "body", 4);
+        r[8] = drover_resp_header(req, "X-Late", "1");
+        drover_resp_printf(req, " %d %d %d %d %d %d %d %d %d", r[0], r[1],
+                           r[2], r[3], r[4], r[5], r[6], r[7], r[8]);
+        return drover_resp_status(req, 200) == -1 ? 0 : -1;
+    }
+
+    drover_resp_status(req, 404);
+    drover_resp_write(req, "not found\n", 10);
+
+    return 0;
+}
+
+
+static const drover_app_t  test_app = {
+    .abi_version = DROVER_ABI_VERSION,
+    .struct_size = sizeof(drover_app_t),
+    .name = "test",
+    .worker_init = app_worker_init,
+    .handle = app_handle,
+    .fini = app_fini,
+};
+
+
+/* ---- fixtures ---- */
+
+static char                 tmpdir[64];
+static drover_pool_conf_t   pool;
+static drover_ctx_t         ctx;
+
+
+typedef struct {
+    uint8_t  *data;
+    size_t    len;
+    size_t    cap;
+} buf_t;
+
+
+static void
+buf_add(buf_t *b, const void *data, size_t len)
+{
+    if (b->len + len + 1 > b->cap) {
+        b->cap = (b->len + len + 1) * 2;
+        b->data = realloc(b->data, b->cap);
+        if (b->data == NULL) {
+            abort();
+        }
+    }
+
+    if (len != 0) {
+        memcpy(b->data + b->len, data, len);
+    }
+
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+
+static int
+make_listener(const char *path)
+{
+    int                 fd;
+    struct sockaddr_un  sa;
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+
+    if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0
+        || listen(fd, 64) != 0)
+    {
+        perror("listener");
+        exit(2);
+    }
+
+    return fd;
+}
+
+
+static int
+client_connect(const char *path)
+{
+    int                 fd;
+    struct sockaddr_un  sa;
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+
+    if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
+        perror("connect");
+        exit(2);
+    }
+
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+
+    return fd;
+}
+
+
+static pid_t
+start_worker(int slot_fd, int shared_fd, pid_t manager, int pdeathsig)
+{
+    int                   rc, logfd;
+    pid_t                 pid;
+    char                  path[128];
+    drover_worker_args_t  args;
+
+    fflush(stdout);
+    fflush(stderr);
+
+    pid = fork();
+    if (pid != 0) {
+        return pid;
+    }
+
+    /* what the manager/preloader does before drover_worker_run() */
+    if (pdeathsig) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    snprintf(path, sizeof(path), "%s/worker.log", tmpdir);
+    logfd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (logfd >= 0) {
+        dup2(logfd, STDERR_FILENO);
+        close(logfd);
+    }
+
+    memset(&args, 0, sizeof(args));
+    args.pool = &pool;
+    args.app = &test_app;
+    args.ctx = &ctx;
+    args.slot_fd = slot_fd;
+    args.shared_fd = shared_fd;
+    args.manager_pid = manager;
+
+    rc = drover_worker_run(&args);
+
+    exit(rc);
+}
+
+
+/* the exit status, or -1 if still running at the deadline */
+static int
+wait_exit(pid_t pid, int timeout_ms)
+{
+    int              status;
+    uint64_t         deadline;
+    struct timespec  ts = { 0, 10 * 1000 * 1000 };
+
+    deadline = now_ms() + (uint64_t) timeout_ms;
+
+    do {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            return WIFEXITED(status) ? WEXITSTATUS(status)
+                                     : 128 + WTERMSIG(status);
+        }
+
+        nanosleep(&ts, NULL);
+    } while (now_ms() < deadline);
+
+    return -1;
+}
+
+
+/* ---- the FastCGI client ---- */
+
+typedef struct {
+    /* stop when this arrives: END_REQUEST for want_id, a management
+     * record of want_type, or want_text in STDOUT */
+    unsigned              want_type;
+    unsigned              want_id;
+    const char           *want_text;
+
+    drover_fcgi_parser_t  parser;
+    buf_t                 out;
+    buf_t                 err;
+    buf_t                 body;          /* END_REQUEST, management */
+    buf_t                 pending;       /* received past done */
+    unsigned              nstdout;
+    unsigned              misaligned;
+    unsigned              stdout_ended;
+    unsigned              got_end;
+    unsigned              end_id;
+    uint32_t              app_status;
+    unsigned              protocol_status;
+    unsigned              mgmt_type;
+    int                   eof;
+    int                   done;
+    int                   parse_error;
+} reply_t;
+
+
+static void
+reply_init(reply_t *r, unsigned want_type, unsigned want_id)
+{
+    memset(r, 0, sizeof(*r));
+    drover_fcgi_parser_init(&r->parser);
+    r->want_type = want_type;
+    r->want_id = want_id;
+    r->protocol_status = 99;
+}
+
+
+static void
+reply_free(reply_t *r)
+{
+    free(r->out.data);
+    free(r->err.data);
+    free(r->body.data);
+    free(r->pending.data);
+}
+
+
+static void
+reply_feed(reply_t *r, const uint8_t *data, size_t len)
+{
+    int                   rc;
+    const uint8_t        *pos, *end;
+    drover_fcgi_parser_t *p;
+    drover_fcgi_event_t   ev;
+
+    p = &r->parser;
+    pos = data;
+    end = data + len;
+
+    for ( ;; ) {
+        rc = drover_fcgi_parse(p, &pos, end, &ev);
+
+        if (rc < 0) {
+            r->parse_error = 1;
+            r->done = 1;
+            return;
+        }
+
+        if (rc == DROVER_FCGI_EV_AGAIN) {
+            return;
+        }
+
+        if (rc == DROVER_FCGI_EV_HEADER) {
+            if ((p->content_length + p->padding_length) % 8 != 0) {
+                r->misaligned++;
+            }
+
+            if (p->type == DROVER_FCGI_STDOUT) {
+                if (p->content_length == 0) {
+                    r->stdout_ended = 1;
+                } else {
+                    r->nstdout++;
+                }
+            }
+
+            if (p->type != DROVER_FCGI_STDOUT
+                && p->type != DROVER_FCGI_STDERR)
+            {
+                r->body.len = 0;
+            }
+
+            continue;
+        }
+
+        if (rc == DROVER_FCGI_EV_CONTENT) {
+            if (p->type == DROVER_FCGI_STDOUT) {
+                buf_add(&r->out, ev.data, ev.len);
+            } else if (p->type == DROVER_FCGI_STDERR) {
+                buf_add(&r->err, ev.data, ev.len);
+            } else {
+                buf_add(&r->body, ev.data, ev.len);
+            }
+            continue;
+        }
+
+        /* DROVER_FCGI_EV_END */
+        if (p->type == DROVER_FCGI_END_REQUEST) {
+            const uint8_t  *b = r->body.data;
+
+            r->got_end++;
+            r->end_id = p->request_id;
+            r->app_status = ((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16)
+                            | ((uint32_t) b[2] << 8) | b[3];
+            r->protocol_status = b[4];
+
+            if (r->want_type == DROVER_FCGI_END_REQUEST
+                && p->request_id == r->want_id)
+            {
+                r->done = 1;
+            }
+
+        } else if (p->request_id == 0) {
+            r->mgmt_type = p->type;
+            if (p->type == r->want_type) {
+                r->done = 1;
+            }
+        }
+
+        if (r->want_text != NULL && r->out.len != 0
+            && strstr((char *) r->out.data, r->want_text) != NULL)
+        {
+            r->done = 1;
+        }
+
+        if (r->done) {
+            /* keep what follows for the next exchange on this reply */
+            buf_add(&r->pending, pos, (size_t) (end - pos));
+            return;
+        }
+    }
+}
+
+
+/*
+ * Send snd (in writes of the sizes in `pattern`, cycled) while reading the
+ * reply, until r says done, EOF, or the timeout.  0 when done.
+ */
+static int
+exchange(int fd, const uint8_t *snd, size_t len, const size_t *pattern,
+    size_t npattern, reply_t *r, int timeout_ms)
+{
+    ssize_t        n;
+    size_t         off, k, chunk;
+    uint64_t       deadline, now;
+    uint8_t        in[65536];
+    struct pollfd  pfd;
+
+    deadline = now_ms() + (uint64_t) timeout_ms;
+    off = 0;
+    k = 0;
+
+    if (r->pending.len != 0) {
+        buf_t  p = r->pending;
+
+        memset(&r->pending, 0, sizeof(r->pending));
+        reply_feed(r, p.data, p.len);
+        free(p.data);
+    }
+
+    while (!r->done && !r->eof) {
+        now = now_ms();
+        if (now >= deadline) {
+            return -1;
+        }
+
+        pfd.fd = fd;
+        pfd.events = POLLIN | (off < len ? POLLOUT : 0);
+        pfd.revents = 0;
+
+        if (poll(&pfd, 1, (int) (deadline - now)) <= 0) {
+            continue;
+        }
+
+        if (pfd.revents & POLLOUT) {
+            chunk = (pattern != NULL) ? pattern[k++ % npattern] : len - off;
+            if (chunk > len - off) {
+                chunk = len - off;
+            }
+
+            n = send(fd, snd + off, chunk, MSG_NOSIGNAL);
+            if (n > 0) {
+                off += (size_t) n;
+            } else if (n < 0 && errno != EAGAIN) {
+                off = len;     /* the worker closed: read what is left */
+            }
+        }
+
+        if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+            n = recv(fd, in, sizeof(in), 0);
+            if (n > 0) {
+                reply_feed(r, in, (size_t) n);
+            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                r->eof = 1;
+            }
+        }
+    }
+
+    return r->done ? 0 : -1;
+}
+
+
+/* ms until the worker closed fd (reading and dropping input), or -1 */
+static long
+wait_eof(int fd, int timeout_ms)
+{
+    ssize_t        n;
+    uint64_t       start, deadline, now;
+    uint8_t        in[4096];
+    struct pollfd  pfd;
+
+    start = now_ms();
+    deadline = start + (uint64_t) timeout_ms;
+
+    for ( ;; ) {
+        now = now_ms();
+        if (now >= deadline) {
+            return -1;
+        }
+
+        pfd.fd = fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+
+        if (poll(&pfd, 1, (int) (deadline - now)) <= 0) {
+            continue;
+        }
+
+        n = recv(fd, in, sizeof(in), 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            return (long) (now_ms() - start);
+        }
+    }
+}
+
+
+static void
+add_record(buf_t *b, unsigned type, unsigned id, const void *content,
+    size_t len, unsigned pad)
+{
+    uint8_t  h[DROVER_FCGI_HEADER_LEN];
+    uint8_t  zeros[256];
+
+    memset(zeros, 0, sizeof(zeros));
+    drover_fcgi_header_encode(h, type, id, len, pad);
+    buf_add(b, h, sizeof(h));
+    buf_add(b, content, len);
+    buf_add(b, zeros, pad);
+}
+
+
+static void
+add_begin(buf_t *b, unsigned id, unsigned role, int keep)
+{
+    uint8_t  body[DROVER_FCGI_BODY_LEN];
+
+    drover_fcgi_begin_request_encode(body, role,
+                                     keep ? DROVER_FCGI_KEEP_CONN : 0);
+    add_record(b, DROVER_FCGI_BEGIN_REQUEST, id, body, sizeof(body), 0);
+}
+
+
+/* a stream split in records of `chunk` content bytes, padded to 8 */
+static void
+add_stream(buf_t *b, unsigned type, unsigned id, const uint8_t *data,
+    size_t len, size_t chunk, int end)
+{
+    size_t  n;
+
+    while (len > 0) {
+        n = len < chunk ? len : chunk;
+        add_record(b, type, id, data, n, drover_fcgi_padding(n));
+        data += n;
+        len -= n;
+    }
+
+    if (end) {
+        add_record(b, type, id, NULL, 0, 0);
+    }
+}
+
+
+/* params from "NAME=value" strings, NULL-terminated; not ended */
+static void
+add_params(buf_t *b, unsigned id, const char *const *params, size_t chunk)
+{
+    size_t       n;
+    buf_t        pb = { 0 };
+    uint8_t      tmp[16];
+    const char  *eq;
+
+    for ( ; *params != NULL; params++) {
+        eq = strchr(*params, '=');
+        n = drover_fcgi_pair_len_encode(tmp, (size_t) (eq - *params));
+        buf_add(&pb, tmp, n);
+        n = drover_fcgi_pair_len_encode(tmp, strlen(eq + 1));
+        buf_add(&pb, tmp, n);
+        buf_add(&pb, *params, (size_t) (eq - *params));
+        buf_add(&pb, eq + 1, strlen(eq + 1));
+    }
+
+    add_stream(b, DROVER_FCGI_PARAMS, id, pb.data, pb.len, chunk, 0);
+    free(pb.data);
+}
+
+
+/* a whole GET-like request: BEGIN, params, empty PARAMS, STDIN */
+static void
+add_request(buf_t *b, unsigned id, int keep, const char *uri,
+    const uint8_t *body, size_t blen)
+{
+    char         u[256], q[256], cl[32];
+    const char  *qs;
+    const char  *params[6];
+
+    qs = strchr(uri, '?');
+    snprintf(u, sizeof(u), "REQUEST_URI=%s", uri);
+    snprintf(q, sizeof(q), "QUERY_STRING=%s", qs ? qs + 1 : "");
+    snprintf(cl, sizeof(cl), "CONTENT_LENGTH=%zu", blen);
+
+    params[0] = "REQUEST_METHOD=GET";
+    params[1] = u;
+    params[2] = q;
+    params[3] = cl;
+    params[4] = "HTTP_USER_AGENT=test/1.0";
+    params[5] = NULL;
+
+    add_begin(b, id, DROVER_FCGI_RESPONDER, keep);
+    add_params(b, id, params, 65535);
+    add_record(b, DROVER_FCGI_PARAMS, id, NULL, 0, 0);
+    add_stream(b, DROVER_FCGI_STDIN, id, body, blen, 65535, 1);
+}
+
+
+/* one request on fd; the reply in r */
+static int
+do_request(int fd, unsigned id, int keep, const char *uri, reply_t *r)
+{
+    int    rc;
+    buf_t  b = { 0 };
+
+    add_request(&b, id, keep, uri, NULL, 0);
+    reply_init(r, DROVER_FCGI_END_REQUEST, id);
+    rc = exchange(fd, b.data, b.len, NULL, 0, r, WAIT_MS);
+    free(b.data);
+
+    return rc;
+}
+
+
+/* the body after the CGI header block */
+static const char *
+reply_body(reply_t *r)
+{
+    char  *p;
+
+    if (r->out.len == 0) {
+        return "";
+    }
+
+    p = strstr((char *) r->out.data, "\r\n\r\n");
+
+    return p ? p + 4 : "";
+}
+
+
+/* ---- the tests ---- */
+
+static char  slot_path[128], shared_path[128];
+
+static int log_count(const char *needle);
+
+
+static void
+test_simple_get(void)
+{
+    int      fd;
+    reply_t  r;
+
+    fd = client_connect(slot_path);
+
+    ASSERT_EQ(do_request(fd, 1, 0, "/", &r), 0, "simple GET answered");
+    ASSERT_STR_EQ((char *) r.out.data,
+                  "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nhello\n",
+                  "status, default content type, body");
+    ASSERT_TRUE(r.stdout_ended && r.protocol_status == 0
+                && r.app_status == 0 && r.end_id == 1,
+                "empty STDOUT then END_REQUEST(0, REQUEST_COMPLETE)");
+    ASSERT_EQ(r.misaligned, 0, "records padded to 8");
+    ASSERT_TRUE(wait_eof(fd, WAIT_MS) >= 0,
+                "without KEEP_CONN the worker closes the connection");
+
+    close(fd);
+    reply_free(&r);
+
+    fd = client_connect(shared_path);
+    ASSERT_EQ(do_request(fd, 7, 1, "/init", &r), 0, "shared socket served");
+    ASSERT_STR_EQ(reply_body(&r), "1", "worker_init ran");
+    close(fd);
+    reply_free(&r);
+}
+
+
+static void
+test_keepalive(void)
+{
+    int      fd, i;
+    reply_t  r;
+    char     name[32];
+
+    fd = client_connect(slot_path);
+
+    for (i = 1; i <= 3; i++) {
+        snprintf(name, sizeof(name), "keepalive request %d", i);
+        ASSERT_EQ(do_request(fd, (unsigned) i, 1, "/", &r), 0, name);
+        ASSERT_STR_EQ(reply_body(&r), "hello\n", "keepalive body");
+        reply_free(&r);
+    }
+
+    ASSERT_EQ(wait_eof(fd, 200), -1, "KEEP_CONN connection stays open");
+
+    close(fd);
+}
+
+
+static void
+test_params_records(void)
+{
+    int          fd, i;
+    char        *big, *bigp, other[64][32];
+    buf_t        b = { 0 };
+    reply_t      r;
+    const char  *params[80];
+
+    big = malloc(20001);
+    memset(big, 'v', 20000);
+    big[20000] = '\0';
+    memcpy(big, "X_BIG=", 6);
+
+    params[0] = "REQUEST_URI=/param?name=X_BIG";
+    params[1] = big;
+    for (i = 0; i < 64; i++) {
+        snprintf(other[i], sizeof(other[i]), "P_%d=%d", i, i * i);
+        params[2 + i] = other[i];
+    }
+    params[66] = "HTTP_USER_AGENT=test/1.0";
+    params[67] = NULL;
+
+    /* 7-byte records: every 4-byte length is split across records */
+    add_begin(&b, 1, DROVER_FCGI_RESPONDER, 1);
+    add_params(&b, 1, params, 7);
+    add_record(&b, DROVER_FCGI_PARAMS, 1, NULL, 0, 0);
+    add_record(&b, DROVER_FCGI_STDIN, 1, NULL, 0, 0);
+
+    fd = client_connect(slot_path);
+    reply_init(&r, DROVER_FCGI_END_REQUEST, 1);
+    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
+              "params in 7-byte records answered");
+    bigp = big + 6;
+    ASSERT_TRUE(strcmp(reply_body(&r), bigp) == 0,
+                "a 19994-byte value (4-byte length) split over records");
+    reply_free(&r);
+
+    ASSERT_EQ(do_request(fd, 2, 1, "/header?name=User-Agent", &r), 0,
+              "header request");
+    ASSERT_STR_EQ(reply_body(&r), "test/1.0", "drover_req_header");
+    reply_free(&r);
+
+    ASSERT_EQ(do_request(fd, 3, 1, "/header?name=content_length", &r), 0,
+              "content-length header request");
+    ASSERT_STR_EQ(reply_body(&r), "0", "Content-Length maps to CONTENT_LENGTH");
+    reply_free(&r);
+
+    ASSERT_EQ(do_request(fd, 4, 1, "/info?x=1&a=b%20c+d%2", &r), 0,
+              "info request");
+    ASSERT_STR_EQ(reply_body(&r), "method=GET uri=/info?x=1&a=b%20c+d%2 "
+                  "path=/info query=x=1&a=b%20c+d%2 a=[b c d%2] cl=0",
+                  "method, uri, path, query, decoded arg");
+    reply_free(&r);
+
+    close(fd);
+    free(b.data);
+    free(big);
+}
+
+
+static void
+test_echo(void)
+{
+    int            fd, ok;
+    size_t         i, off, n, blen;
+    uint8_t       *body;
+    buf_t          b = { 0 };
+    reply_t        r;
+    const size_t   rec_sizes[] = { 1, 4093, 65535, 777, 8, 30000 };
+    const size_t   writes[] = { 1, 3, 8191, 65541, 13, 100003 };
+
+    blen = 1024 * 1024;
+    body = malloc(blen);
+    for (i = 0; i < blen; i++) {
+        body[i] = (uint8_t) (i * 131 + (i >> 9));
+    }
+
+    add_begin(&b, 5, DROVER_FCGI_RESPONDER, 1);
+    {
+        const char *params[] = { "REQUEST_URI=/echo", "CONTENT_LENGTH=1048576",
+                                 NULL };
+        add_params(&b, 5, params, 100);
+    }
+    add_record(&b, DROVER_FCGI_PARAMS, 5, NULL, 0, 0);
+
+    for (off = 0, i = 0; off < blen; off += n, i++) {
+        n = rec_sizes[i % 6];
+        if (n > blen - off) {
+            n = blen - off;
+        }
+        add_record(&b, DROVER_FCGI_STDIN, 5, body + off, n,
+                   (unsigned) (i % 3 == 0 ? 0 : drover_fcgi_padding(n) + 8
+                               * (i % 4)));
+    }
+    add_record(&b, DROVER_FCGI_STDIN, 5, NULL, 0, 0);
+
+    fd = client_connect(shared_path);
+    reply_init(&r, DROVER_FCGI_END_REQUEST, 5);
+    ASSERT_EQ(exchange(fd, b.data, b.len, writes, 6, &r, WAIT_MS), 0,
+              "1 MiB echo answered");
+
+    ok = r.out.len > 0 && blen == r.out.len - (size_t) (reply_body(&r)
+                                                 - (char *) r.out.data)
+         && memcmp(reply_body(&r), body, blen) == 0;
+    ASSERT_TRUE(ok, "1 MiB body echoed intact through drover_req_read");
+    ASSERT_EQ(r.misaligned, 0, "echo records padded to 8");
+    reply_free(&r);
+
+    ASSERT_EQ(do_request(fd, 6, 1, "/", &r), 0,
+              "next request on the connection after 1 MiB");
+    reply_free(&r);
+
+    close(fd);
+    free(b.data);
+    free(body);
+}
+
+
+static void
+test_read_all(void)
+{
+    int      fd;
+    buf_t    b = { 0 };
+    reply_t  r;
+
+    fd = client_connect(slot_path);
+
+    add_request(&b, 1, 1, "/readall?max=10", (const uint8_t *) "0123456789",
+                10);
+    reply_init(&r, DROVER_FCGI_END_REQUEST, 1);
+    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
+              "read_all answered");
+    ASSERT_STR_EQ(reply_body(&r), "10:0123456789", "read_all of max bytes");
+    reply_free(&r);
+
+    /* 11 bytes, max 10: -1, and the unread rest is dropped */
+    b.len = 0;
+    add_request(&b, 1, 1, "/readall?max=10", (const uint8_t *) "0123456789A",
+                11);
+    reply_init(&r, DROVER_FCGI_END_REQUEST, 1);
+    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
+              "read_all too long answered");
+    ASSERT_STR_EQ(reply_body(&r), "-1:", "read_all past max: -1");
+    reply_free(&r);
+
+    /* an app that reads nothing: the body is drained before the next one */
+    b.len = 0;
+    {
+        uint8_t  *junk = calloc(1, 200000);
+
+        add_request(&b, 1, 1, "/", junk, 200000);
+        free(junk);
+    }
+    add_request(&b, 1, 1, "/init", NULL, 0);
+    reply_init(&r, DROVER_FCGI_END_REQUEST, 1);
+    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
+              "unread 200 KB body answered");
+    ASSERT_STR_EQ(reply_body(&r), "hello\n", "first answer");
+    r.done = 0;
+    r.out.len = 0;
+    ASSERT_EQ(exchange(fd, NULL, 0, NULL, 0, &r, WAIT_MS), 0,
+              "pipelined request after an unread body answered");
+    ASSERT_STR_EQ(reply_body(&r), "1", "second answer");
+    reply_free(&r);
+
+    close(fd);
+    free(b.data);
+}
+
+
+static void
+test_big_response(void)
+{
+    int          fd, ok;
+    size_t       i;
+    reply_t      r;
+    const char  *body;
+
+    fd = client_connect(slot_path);
+
+    ASSERT_EQ(do_request(fd, 1, 1, "/big?kb=200", &r), 0,
+              "200 KiB response answered");
+
+    body = reply_body(&r);
+    ok = strlen(body) == 200 * 1024;
+    for (i = 0; ok && i < 200 * 1024; i++) {
+        ok = body[i] == (char) ('a' + i % 26);
+    }
+
+    ASSERT_TRUE(ok, "200 KiB body intact");
+    ASSERT_TRUE(r.nstdout >= 4, "several STDOUT records");
+    ASSERT_EQ(r.misaligned, 0, "every record padded to 8");
+    reply_free(&r);
+
+    ASSERT_EQ(do_request(fd, 2, 1, "/bigone?kb=300", &r), 0,
+              "300 KiB in one write answered");
+    body = reply_body(&r);
+    ok = strlen(body) == 300 * 1024 && body[0] == 'x';
+    for (i = 1; ok && i < 300 * 1024; i++) {
+        ok = body[i] == (char) ('a' + (i - 1) % 26);
+    }
+    ASSERT_TRUE(ok, "300 KiB body intact");
+    ASSERT_EQ(r.misaligned, 0, "direct records padded to 8");
+    reply_free(&r);
+
+    close(fd);
+}
+
+
+static void
+test_management(void)
+{
+    int       fd;
+    size_t    off, nl, vl;
+    buf_t     b = { 0 }, q = { 0 };
+    reply_t   r;
+    uint8_t   tmp[64];
+    char      got[256];
+
+    fd = client_connect(slot_path);
+
+    buf_add(&q, tmp, drover_fcgi_pair_encode(tmp, sizeof(tmp),
+                                             "FCGI_MAX_CONNS", 14, "", 0));
+    buf_add(&q, tmp, drover_fcgi_pair_encode(tmp, sizeof(tmp), "FCGI_NOPE",
+                                             9, "", 0));
+    buf_add(&q, tmp, drover_fcgi_pair_encode(tmp, sizeof(tmp),
+                                             "FCGI_MPXS_CONNS", 15, "", 0));
+    add_record(&b, DROVER_FCGI_GET_VALUES, 0, q.data, q.len, 3);
+
+    reply_init(&r, DROVER_FCGI_GET_VALUES_RESULT, 0);
+    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
+              "GET_VALUES answered");
+
+    got[0] = '\0';
+    off = 0;
+    while (drover_fcgi_pair_decode(r.body.data, r.body.len, &off, &nl, &vl)
+           == 1)
+    {
+        snprintf(got + strlen(got), sizeof(got) - strlen(got), "%.*s=%.*s;",
+                 (int) nl, (char *) r.body.data + off, (int) vl,
+                 (char *) r.body.data + off + nl);
+        off += nl + vl;
+    }
+    ASSERT_STR_EQ(got, "FCGI_MAX_CONNS=1024;FCGI_MPXS_CONNS=0;",
+                  "GET_VALUES_RESULT has the names asked for");
+    reply_free(&r);
+
+    b.len = 0;
+    add_record(&b, 99, 0, "junk", 4, 4);
+    reply_init(&r, DROVER_FCGI_UNKNOWN_TYPE, 0);
+    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
+              "unknown management type answered");
+    ASSERT_TRUE(r.mgmt_type == DROVER_FCGI_UNKNOWN_TYPE && r.body.len == 8
+                && r.body.data[0] == 99, "UNKNOWN_TYPE names type 99");
+    reply_free(&r);
+
+    ASSERT_EQ(do_request(fd, 1, 1, "/", &r), 0,
+              "requests still served after management records");
+    reply_free(&r);
+
+    close(fd);
+    free(b.data);
+    free(q.data);
+}
+
+
+static void
+test_roles_and_mpx(void)
+{
+    int          fd;
+    buf_t        b = { 0 };
+    reply_t      r;
+    const char  *params[] = { "REQUEST_URI=/", NULL };
+
+    fd = client_connect(slot_path);
+
+    add_begin(&b, 1, DROVER_FCGI_AUTHORIZER, 1);
+    reply_init(&r, DROVER_FCGI_END_REQUEST, 1);
+    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
+              "AUTHORIZER answered");
+    ASSERT_EQ(r.protocol_status, DROVER_FCGI_UNKNOWN_ROLE,
+              "AUTHORIZER: FCGI_UNKNOWN_ROLE");
+    reply_free(&r);
+
+    /* request 1 busy (params not ended), then request 2 */
+    b.len = 0;
+    add_begin(&b, 1, DROVER_FCGI_RESPONDER, 1);
+    add_params(&b, 1, params, 65535);
+    add_begin(&b, 2, DROVER_FCGI_RESPONDER, 1);
+    reply_init(&r, DROVER_FCGI_END_REQUEST, 2);
+    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
+              "second id on a busy connection answered");
+    ASSERT_TRUE(r.end_id == 2
+                && r.protocol_status == DROVER_FCGI_CANT_MPX_CONN,
+                "second id: FCGI_CANT_MPX_CONN");
+    reply_free(&r);
+
+    b.len = 0;
+    add_record(&b, DROVER_FCGI_PARAMS, 1, NULL, 0, 0);
+    add_record(&b, DROVER_FCGI_STDIN, 1, NULL, 0, 0);
+    reply_init(&r, DROVER_FCGI_END_REQUEST, 1);
+    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
+              "first request still completes");
+    ASSERT_STR_EQ(reply_body(&r), "hello\n", "first request's body");
+    reply_free(&r);
+
+    /* AUTHORIZER without KEEP_CONN: answered, then closed */
+    b.len = 0;
+    add_begin(&b, 3, DROVER_FCGI_FILTER, 0);
+    reply_init(&r, DROVER_FCGI_END_REQUEST, 3);
+    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
+              "FILTER answered");
+    ASSERT_EQ(r.protocol_status, DROVER_FCGI_UNKNOWN_ROLE,
+              "FILTER: FCGI_UNKNOWN_ROLE");
+    ASSERT_TRUE(wait_eof(fd, WAIT_MS) >= 0, "and closed without KEEP_CONN");
+    reply_free(&r);
+
+    close(fd);
+    free(b.data);
+}
+
+
+static void
+test_abort(void)
+{
+    int          fd;
+    buf_t        b = { 0 };
+    reply_t      r;
+    const char  *params[] = { "REQUEST_URI=/abort", NULL };
+
+    fd = client_connect(slot_path);
+
+    /* in the app: it reads 3 bytes, then -1 */
+    add_begin(&b, 1, DROVER_FCGI_RESPONDER, 1);
+    add_params(&b, 1, params, 65535);
+    add_record(&b, DROVER_FCGI_PARAMS, 1, NULL, 0, 0);
+    add_record(&b, DROVER_FCGI_STDIN, 1, "abc", 3, 5);
+    add_record(&b, DROVER_FCGI_ABORT_REQUEST, 1, NULL, 0, 0);
+    reply_init(&r, DROVER_FCGI_END_REQUEST, 1);
+    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
+              "aborted request ends");
+    ASSERT_TRUE(r.protocol_status == DROVER_FCGI_REQUEST_COMPLETE
+                && r.out.len == 0, "END_REQUEST and no STDOUT");
+    reply_free(&r);
+
+    ASSERT_EQ(do_request(fd, 2, 1, "/last", &r), 0, "next request");
+    ASSERT_STR_EQ(reply_body(&r), "-1 3",
+                  "the app read 3 bytes, then -1 after the abort");
+    reply_free(&r);
+
+    /* before the app: END_REQUEST at once */
+    b.len = 0;
+    add_begin(&b, 3, DROVER_FCGI_RESPONDER, 1);
+    add_params(&b, 3, params, 65535);
+    add_record(&b, DROVER_FCGI_ABORT_REQUEST, 3, NULL, 0, 0);
+    reply_init(&r, DROVER_FCGI_END_REQUEST, 3);
+    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
+              "request aborted before dispatch ends at once");
+    ASSERT_EQ(r.out.len, 0, "no STDOUT");
+    reply_free(&r);
+
+    ASSERT_EQ(do_request(fd, 4, 1, "/last", &r), 0, "connection still usable");
+    ASSERT_STR_EQ(reply_body(&r), "-1 3", "the app did not run for it");
+    reply_free(&r);
+
+    close(fd);
+    free(b.data);
+}
+
+
+static void
+test_app_features(void)
+{
+    int      fd;
+    reply_t  r;
+
+    fd = client_connect(slot_path);
+
+    ASSERT_EQ(do_request(fd, 1, 1, "/fail", &r), 0, "failing handler");
+    ASSERT_STR_EQ((char *) r.out.data,
+                  "Status: 500 Internal Server Error\r\n"
+                  "Content-Type: text/plain\r\n\r\n"
+                  "500 Internal Server Error\n", "handler < 0: 500");
+    ASSERT_EQ(r.app_status, 1, "appStatus 1");
+    reply_free(&r);
+
+    ASSERT_EQ(do_request(fd, 2, 1, "/stderr", &r), 0, "stderr request");
+    ASSERT_STR_EQ(reply_body(&r), "onetwo", "stdout around stderr");
+    ASSERT_TRUE(r.err.len == 8 && memcmp(r.err.data, "oops\na\nb", 8) == 0,
+                "FCGI_STDERR records");
+    ASSERT_EQ(log_count("app stderr: a b"), 1, "stderr logged on one line");
+    reply_free(&r);
+
+    ASSERT_EQ(do_request(fd, 3, 1, "/headers", &r), 0, "headers request");
+    ASSERT_STR_EQ((char *) r.out.data,
+                  "Status: 404 Not Found\r\nContent-Type: text/html\r\n"
+                  "X-Ok: fine\r\n\r\nbody -1 -1 0 -1 -1 -1 0 0 -1",
+                  "status and header validation");
+    reply_free(&r);
+
+    close(fd);
+}
+
+
+static void
+test_hostile(void)
+{
+    int       fd, fd2;
+    long      ms;
+    buf_t     b = { 0 };
+    reply_t   r;
+    uint8_t  *junk;
+
+    /* bad version: that connection closes, another one works */
+    fd = client_connect(slot_path);
+    fd2 = client_connect(slot_path);
+    send(fd, "\x02\x01\x00\x01\x00\x08\x00\x00", 8, MSG_NOSIGNAL);
+    ASSERT_TRUE(wait_eof(fd, WAIT_MS) >= 0, "bad version: closed");
+    close(fd);
+    ASSERT_EQ(do_request(fd2, 1, 1, "/", &r), 0,
+              "bad version: another connection still served");
+    reply_free(&r);
+
+    /* params past 128 KiB */
+    fd = client_connect(slot_path);
+    junk = calloc(1, 65535);
+    add_begin(&b, 1, DROVER_FCGI_RESPONDER, 1);
+    add_record(&b, DROVER_FCGI_PARAMS, 1, junk, 65535, 1);
+    add_record(&b, DROVER_FCGI_PARAMS, 1, junk, 65535, 1);
+    add_record(&b, DROVER_FCGI_PARAMS, 1, junk, 65535, 1);
+    reply_init(&r, DROVER_FCGI_END_REQUEST, 1);
+    exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS);
+    ASSERT_TRUE(r.eof && r.got_end == 0, "oversize params: closed");
+    reply_free(&r);
+    close(fd);
+    free(junk);
+
+    /* 1025 params */
+    {
+        size_t  i;
+        char    p[32];
+        buf_t   pb = { 0 };
+        uint8_t tmp[64];
+
+        for (i = 0; i < 1025; i++) {
+            snprintf(p, sizeof(p), "P%zu", i);
+            buf_add(&pb, tmp, drover_fcgi_pair_encode(tmp, sizeof(tmp), p,
+                                                      strlen(p), "", 0));
+        }
+
+        b.len = 0;
+        add_begin(&b, 1, DROVER_FCGI_RESPONDER, 1);
+        add_stream(&b, DROVER_FCGI_PARAMS, 1, pb.data, pb.len, 65535, 1);
+        fd = client_connect(slot_path);
+        reply_init(&r, DROVER_FCGI_END_REQUEST, 1);
+        exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS);
+        ASSERT_TRUE(r.eof && r.got_end == 0, "1025 params: closed");
+        reply_free(&r);
+        close(fd);
+        free(pb.data);
+    }
+
+    /* STDIN before the params ended */
+    b.len = 0;
+    add_begin(&b, 1, DROVER_FCGI_RESPONDER, 1);
+    add_record(&b, DROVER_FCGI_STDIN, 1, "x", 1, 7);
+    fd = client_connect(slot_path);
+    reply_init(&r, DROVER_FCGI_END_REQUEST, 1);
+    exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS);
+    ASSERT_TRUE(r.eof && r.got_end == 0, "STDIN before params end: closed");
+    reply_free(&r);
+    close(fd);
+
+    /* BEGIN_REQUEST with a 16-byte body */
+    b.len = 0;
+    add_record(&b, DROVER_FCGI_BEGIN_REQUEST, 1, "0123456789abcdef", 16, 0);
+    fd = client_connect(slot_path);
+    ms = (send(fd, b.data, b.len, MSG_NOSIGNAL) > 0) ? wait_eof(fd, WAIT_MS)
+                                                    : -1;
+    ASSERT_TRUE(ms >= 0, "16-byte begin_request: closed");
+    close(fd);
+
+    /* a stall mid-record */
+    fd = client_connect(slot_path);
+    send(fd, "\x01\x01\x00", 3, MSG_NOSIGNAL);
+    ms = wait_eof(fd, WAIT_MS);
+    ASSERT_TRUE(ms >= IO_TIMEOUT_MS - 50 && ms < 5 * IO_TIMEOUT_MS,
+                "stall mid-record: closed after io_timeout");
+    printf("# closed after %ld ms\n", ms);
+    close(fd);
+
+    /* a stall mid-request, in the app's read */
+    b.len = 0;
+    {
+        const char *params[] = { "REQUEST_URI=/echo", NULL };
+
+        add_begin(&b, 1, DROVER_FCGI_RESPONDER, 1);
+        add_params(&b, 1, params, 65535);
+        add_record(&b, DROVER_FCGI_PARAMS, 1, NULL, 0, 0);
+        add_record(&b, DROVER_FCGI_STDIN, 1, "abc", 3, 0);
+    }
+    fd = client_connect(slot_path);
+    send(fd, b.data, b.len, MSG_NOSIGNAL);
+    ms = wait_eof(fd, WAIT_MS);
+    ASSERT_TRUE(ms >= IO_TIMEOUT_MS - 50 && ms < 5 * IO_TIMEOUT_MS,
+                "stall in drover_req_read: closed after io_timeout");
+    close(fd);
+
+    /* an idle keepalive connection is not timed out */
+    ASSERT_EQ(wait_eof(fd2, 2 * IO_TIMEOUT_MS), -1,
+              "idle keepalive connection kept past io_timeout");
+    ASSERT_EQ(do_request(fd2, 2, 1, "/", &r), 0, "and still served");
+    reply_free(&r);
+    close(fd2);
+
+    free(b.data);
+}
+
+
+/* SIGTERM while a request is in the app: it completes, then exit 0 */
+static void
+test_sigterm(void)
+{
+    int          sfd, hfd, fd, idle, rc;
+    long         ms;
+    pid_t        pid;
+    char         p1[128], p2[128], marker[160];
+    buf_t        b = { 0 };
+    reply_t      r;
+    const char  *params[] = { "REQUEST_URI=/slow", NULL };
+
+    snprintf(p1, sizeof(p1), "%s/term.0", tmpdir);
+    snprintf(p2, sizeof(p2), "%s/term.shared", tmpdir);
+    sfd = make_listener(p1);
+    hfd = make_listener(p2);
+    pid = start_worker(sfd, hfd, getpid(), 1);
+    close(sfd);
+    close(hfd);
+
+    fd = client_connect(p1);
+    idle = client_connect(p2);
+
+    add_begin(&b, 1, DROVER_FCGI_RESPONDER, 1);
+    add_params(&b, 1, params, 65535);
+    add_record(&b, DROVER_FCGI_PARAMS, 1, NULL, 0, 0);
+    add_record(&b, DROVER_FCGI_STDIN, 1, "x", 1, 7);
+    reply_init(&r, DROVER_FCGI_END_REQUEST, 1);
+    r.want_text = "started\n";
+    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
+              "slow request is in the app");
+
+    kill(pid, SIGTERM);
+
+    /* the idle connection goes once the loop runs: after this request */
+    b.len = 0;
+    add_record(&b, DROVER_FCGI_STDIN, 1, NULL, 0, 0);
+    r.want_text = NULL;
+    r.done = 0;
+    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
+              "request in flight completes after SIGTERM");
+    ASSERT_STR_EQ(reply_body(&r), "started\ndone\n", "its whole body");
+    ASSERT_TRUE(wait_eof(fd, WAIT_MS) >= 0,
+                "its KEEP_CONN connection closed after it");
+    ms = wait_eof(idle, WAIT_MS);
+    ASSERT_TRUE(ms >= 0, "idle connection closed");
+
+    rc = wait_exit(pid, WAIT_MS);
+    ASSERT_EQ(rc, 0, "worker exits 0 after SIGTERM");
+
+    snprintf(marker, sizeof(marker), "%s/fini.%ld", tmpdir, (long) pid);
+    ASSERT_TRUE(access(marker, F_OK) == 0, "app fini ran");
+    unlink(marker);
+
+    reply_free(&r);
+    close(fd);
+    close(idle);
+    unlink(p1);
+    unlink(p2);
+    free(b.data);
+}
+
+
+/* the manager goes away: the worker notices within about a second */
+static void
+test_orphan(void)
+{
+    int     sfd, hfd, rc, pfd[2];
+    pid_t   manager, worker;
+    char    p1[128], p2[128];
+
+    snprintf(p1, sizeof(p1), "%s/orphan.0", tmpdir);
+    snprintf(p2, sizeof(p2), "%s/orphan.shared", tmpdir);
+    sfd = make_listener(p1);
+    hfd = make_listener(p2);
+
+    /*
+     * Orphans are reparented to us, so we can reap the worker.  No
+     * PDEATHSIG here: the getppid() check is what is under test.
+     */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    if (pipe(pfd) != 0) {
+        abort();
+    }
+
+    fflush(stdout);
+    manager = fork();
+    if (manager == 0) {
+        worker = start_worker(sfd, hfd, getpid(), 0);
+        if (write(pfd[1], &worker, sizeof(worker)) != sizeof(worker)) {
+            _exit(1);
+        }
+        _exit(0);
+    }
+
+    worker = 0;
+    rc = (int) read(pfd[0], &worker, sizeof(worker));
+    close(pfd[0]);
+    close(pfd[1]);
+    ASSERT_TRUE(rc == sizeof(worker) && worker > 0, "worker started");
+    ASSERT_EQ(wait_exit(manager, WAIT_MS), 0, "manager gone");
+
+    rc = wait_exit(worker, WAIT_MS);
+    ASSERT_TRUE(rc > 0 && rc < 128, "orphaned worker exits non-zero");
+    printf("# orphaned worker exit code %d\n", rc);
+
+    close(sfd);
+    close(hfd);
+    unlink(p1);
+    unlink(p2);
+}
+
+
+static int
+log_count(const char *needle)
+{
+    int    n;
+    char   path[128], line[4096];
+    FILE  *f;
+
+    snprintf(path, sizeof(path), "%s/worker.log", tmpdir);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+
+    n = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strstr(line, needle) != NULL) {
+            n++;
+        }
+    }
+
+    fclose(f);
+
+    return n;
+}
+
+
+static void
+log_dump(void)
+{
+    char   path[128], line[4096];
+    FILE  *f;
+
+    snprintf(path, sizeof(path), "%s/worker.log", tmpdir);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return;
+    }
+
+    while (fgets(line, sizeof(line), f) != NULL) {
+        printf("# log: %s", line);
+    }
+
+    fclose(f);
+}
+
+
+int
+main(void)
+{
+    int    slot_fd, shared_fd, rc;
+    pid_t  pid;
+    char   path[128];
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGPIPE, SIG_IGN);
+
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/drover-test-worker.XXXXXX");
+    if (mkdtemp(tmpdir) == NULL) {
+        perror("mkdtemp");
+        return 2;
+    }
+
+    snprintf(app_dir, sizeof(app_dir), "%s", tmpdir);
+
+    pool.name = "test";
+    pool.io_timeout_ms = IO_TIMEOUT_MS;
+    pool.log_level = -2;
+    ctx.pool = &pool;
+    ctx.slot = 0;
+    drover_log_set_level(DROVER_LOG_INFO);
+
+    snprintf(slot_path, sizeof(slot_path), "%s/test.sock.0", tmpdir);
+    snprintf(shared_path, sizeof(shared_path), "%s/test.sock", tmpdir);
+    slot_fd = make_listener(slot_path);
+    shared_fd = make_listener(shared_path);
+
+    pid = start_worker(slot_fd, shared_fd, getpid(), 1);
+
+    test_simple_get();
+    test_keepalive();
+    test_params_records();
+    test_echo();
+    test_read_all();
+    test_big_response();
+    test_management();
+    test_roles_and_mpx();
+    test_abort();
+    test_app_features();
+    test_hostile();
+
+    ASSERT_EQ(wait_exit(pid, 0), -1, "worker survived all of it");
+    kill(pid, SIGTERM);
+    ASSERT_EQ(wait_exit(pid, WAIT_MS), 0, "worker stops with 0");
+    snprintf(path, sizeof(path), "%s/fini.%ld", tmpdir, (long) pid);
+    ASSERT_EQ(unlink(path), 0, "app fini ran");
+
+    close(slot_fd);
+    close(shared_fd);
+
+    test_sigterm();
+    test_orphan();
+
+    ASSERT_EQ(log_count("bad fastcgi version 2"), 1,
+              "one log line for the bad version");
+    ASSERT_EQ(log_count("stalled"), 2, "one log line per stall");
+    ASSERT_EQ(log_count("[alert]"), 0, "no alert in the log");
+    ASSERT_EQ(log_count("AddressSanitizer"), 0, "no ASan report");
+    ASSERT_EQ(log_count("runtime error"), 0, "no UBSan report");
+    ASSERT_EQ(log_count("LeakSanitizer"), 0, "no leak report");
+
+    if (tap_failed) {
+        log_dump();
+    }
+
+    snprintf(path, sizeof(path), "%s/worker.log", tmpdir);
+    unlink(path);
+    unlink(slot_path);
+    unlink(shared_path);
+    rc = rmdir(tmpdir);
+    if (rc != 0) {
+        printf("# %s left behind\n", tmpdir);
+    }
+
+    return tap_done();
+}
