@@ -1,6 +1,7 @@
 # Drover -- build, test, demo.
 #
-#   make            build/droverd, build/apps/*.so, build/tests/*
+#   make            build/droverd, build/apps/*.so, build/tests/*,
+#                   build/ngx_http_drover_module.so
 #   make test       unit tests (TAP) and t/*.t, then the same under ASan/UBSan
 #   make deps       install the Debian packages the build and tests need
 
@@ -14,7 +15,9 @@ ifeq ($(SAN),1)
 CFLAGS_OPT  = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
               -fno-sanitize-recover=undefined
 LDFLAGS_SAN = -fsanitize=address,undefined
+MODULE_SAN_CFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer
 else
+MODULE_SAN_CFLAGS =
 CFLAGS_OPT  = -O2
 LDFLAGS_SAN =
 endif
@@ -26,7 +29,7 @@ JSON_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null)
 JSON_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
 
 # Debian packages: to build, to test
-DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev
+DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev nginx-dev
 DEPS_TEST  = perl nginx libfcgi-bin wrk openssl curl
 
 HOST_SRC   = $(filter-out worker_host/src/ctl.c, \
@@ -41,7 +44,19 @@ UNIT_BIN   = $(patsubst worker_host/tests/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps test test-unit test-t test-asan demo clean
 
-all: $(BUILD)/droverd $(APPS) $(UNIT_BIN)
+MODULE     = $(BUILD)/ngx_http_drover_module.so
+MODULE_SRC = config $(wildcard ngx_module/*.c ngx_module/*.h)
+
+all: $(BUILD)/droverd $(APPS) $(UNIT_BIN) $(MODULE)
+
+# against Debian's nginx-dev (/usr/share/nginx/src) with Debian's flags;
+# NGINX_SRC=/path/to/nginx-1.x.y builds against an upstream source tree
+NGINX_SRC ?= /usr/share/nginx/src
+$(MODULE): $(MODULE_SRC) scripts/build-module.sh
+	@mkdir -p $(BUILD)
+	DROVER_NGX_CFLAGS="$(MODULE_SAN_CFLAGS)" \
+	DROVER_NGX_LDFLAGS="$(LDFLAGS_SAN)" \
+	    scripts/build-module.sh $(BUILD) $(NGINX_SRC)
 
 $(BUILD)/obj/%.o: worker_host/src/%.c $(HOST_HDR)
 	@mkdir -p $(dir $@)
