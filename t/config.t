@@ -148,6 +148,35 @@ EOF
         or diag($o);
 }
 
+# an app built for another ABI version is refused, saying to rebuild it
+$t->write_file('oldabi.c', <<'EOF');
+#include <drover.h>
+static int h(drover_req_t *r, void *s) { (void) r; (void) s; return 0; }
+__attribute__((visibility("default"))) const drover_app_t drover_app = {
+    .abi_version = DROVER_ABI_VERSION + 1,
+    .struct_size = sizeof(drover_app_t),
+    .handle = h,
+};
+EOF
+($cc, $ccout) = $t->run_cmd(['cc', '-shared', '-fPIC', '-Iworker_host/include',
+                             '-o', $t->dir . '/oldabi.so',
+                             $t->dir . '/oldabi.c'], 60);
+is($cc, 0, 'built a .so for another ABI version') or diag($ccout);
+chmod 0755, $t->dir . '/oldabi.so';
+
+{
+    my ($c, $o) = check_conf('oldabi.conf', <<'EOF');
+pool a {
+    listen  unix:%%DIR%%/a.sock;
+    app     %%DIR%%/oldabi.so;
+}
+EOF
+    is($c, 1, 'app for another ABI: exit 1');
+    like($o, qr/oldabi\.so was built for Drover ABI \d+, this droverd speaks ABI \d+: rebuild/,
+         'app for another ABI: names both versions and says to rebuild')
+        or diag($o);
+}
+
 # the duplicate is reported where it is declared: the second "pool a"
 {
     my ($c, $o, $path, $written) = check_conf('dup-pool-2.conf', <<'EOF');
