@@ -32,8 +32,15 @@
 
 #define CONF_FILE_MAX        (1024 * 1024)
 #define CONF_TOKEN_MAX       4096
-#define CONF_MAX_ARGS        8
+#define CONF_MAX_ARGS        64
 #define CONF_IO_TIMEOUT_MS   60000u
+#define CONF_PRESTART_TIMEOUT_MS  300000u
+#define CONF_STOP_TIMEOUT_MS      10000u
+#define CONF_RESTART_LIMIT        10u
+#define CONF_RESTART_PERIOD_MS    60000u
+#define CONF_RUN_DIR              "/run/drover"
+#define CONF_PRESTART_MAX         32
+#define CONF_SIZE_MAX             (1ULL << 46)     /* 64 TiB */
 #define CONF_DURATION_MAX_MS (24u * 3600u * 1000u)
 #define CONF_LISTEN_MODE     0660
 
@@ -56,6 +63,16 @@ enum {
     CONF_CMD_USER,
     CONF_CMD_GROUP,
     CONF_CMD_IO_TIMEOUT,
+    CONF_CMD_RUN_DIR,
+    CONF_CMD_MEMORY_BUDGET,
+    CONF_CMD_PRESTART,
+    CONF_CMD_PRESTART_TIMEOUT,
+    CONF_CMD_REQUEST_TIMEOUT,
+    CONF_CMD_MEMORY_LIMIT,
+    CONF_CMD_MEMORY_LIMIT_HARD,
+    CONF_CMD_MAX_REQUESTS,
+    CONF_CMD_RESTART_LIMIT,
+    CONF_CMD_STOP_TIMEOUT,
     CONF_NCMDS
 };
 
@@ -193,6 +210,25 @@ static int conf_pool_check_user(conf_parser_t *p, conf_block_t *b);
 static int conf_parse_uint(const char *s, int base, unsigned long max,
     unsigned long *out);
 static int conf_parse_duration(const char *s, unsigned *ms);
+static int conf_parse_size(const char *s, unsigned long long *bytes);
+static int conf_set_run_dir(conf_parser_t *p, conf_file_t *f,
+    conf_block_t *b, conf_directive_t *d);
+static int conf_set_memory_budget(conf_parser_t *p, conf_file_t *f,
+    conf_block_t *b, conf_directive_t *d);
+static int conf_set_prestart(conf_parser_t *p, conf_file_t *f,
+    conf_block_t *b, conf_directive_t *d);
+static int conf_set_prestart_timeout(conf_parser_t *p, conf_file_t *f,
+    conf_block_t *b, conf_directive_t *d);
+static int conf_set_request_timeout(conf_parser_t *p, conf_file_t *f,
+    conf_block_t *b, conf_directive_t *d);
+static int conf_set_memory_limit(conf_parser_t *p, conf_file_t *f,
+    conf_block_t *b, conf_directive_t *d);
+static int conf_set_max_requests(conf_parser_t *p, conf_file_t *f,
+    conf_block_t *b, conf_directive_t *d);
+static int conf_set_restart_limit(conf_parser_t *p, conf_file_t *f,
+    conf_block_t *b, conf_directive_t *d);
+static int conf_set_stop_timeout(conf_parser_t *p, conf_file_t *f,
+    conf_block_t *b, conf_directive_t *d);
 static int conf_resolve_uid(const char *s, uid_t *uid, gid_t *gid);
 static int conf_resolve_gid(const char *s, gid_t *gid);
 static char *conf_join(const char *dir, const char *path);
@@ -238,6 +274,36 @@ static const conf_command_t  conf_commands[CONF_NCMDS] = {
 
     [CONF_CMD_IO_TIMEOUT] = { "io_timeout", CONF_POOL, 0,
       1, 1, "io_timeout 60s;", conf_set_io_timeout },
+
+    [CONF_CMD_RUN_DIR] = { "run_dir", CONF_MAIN, 0,
+      1, 1, "run_dir /run/drover;", conf_set_run_dir },
+
+    [CONF_CMD_MEMORY_BUDGET] = { "memory_budget", CONF_MAIN | CONF_POOL, 0,
+      1, 1, "memory_budget 2G;", conf_set_memory_budget },
+
+    [CONF_CMD_PRESTART] = { "prestart", CONF_POOL, CONF_MULTI,
+      1, CONF_MAX_ARGS, "prestart /path/to/command [ARG ...];", conf_set_prestart },
+
+    [CONF_CMD_PRESTART_TIMEOUT] = { "prestart_timeout", CONF_POOL, 0,
+      1, 1, "prestart_timeout 5m;", conf_set_prestart_timeout },
+
+    [CONF_CMD_REQUEST_TIMEOUT] = { "request_timeout", CONF_POOL, 0,
+      1, 1, "request_timeout 30s|off;", conf_set_request_timeout },
+
+    [CONF_CMD_MEMORY_LIMIT] = { "memory_limit", CONF_POOL, 0,
+      1, 1, "memory_limit 512M|off;", conf_set_memory_limit },
+
+    [CONF_CMD_MEMORY_LIMIT_HARD] = { "memory_limit_hard", CONF_POOL, 0,
+      1, 1, "memory_limit_hard 1G|off;", conf_set_memory_limit },
+
+    [CONF_CMD_MAX_REQUESTS] = { "max_requests", CONF_POOL, 0,
+      1, 2, "max_requests N [JITTER];", conf_set_max_requests },
+
+    [CONF_CMD_RESTART_LIMIT] = { "restart_limit", CONF_POOL, 0,
+      3, 3, "restart_limit N per 60s;", conf_set_restart_limit },
+
+    [CONF_CMD_STOP_TIMEOUT] = { "stop_timeout", CONF_POOL, 0,
+      1, 1, "stop_timeout 10s;", conf_set_stop_timeout },
 };
 
 
@@ -334,6 +400,7 @@ drover_conf_free(drover_conf_t *conf)
     }
 
     free(conf->path);
+    free(conf->run_dir);
     free(conf);
 }
 
@@ -382,6 +449,16 @@ drover_conf_dump_pool(const drover_conf_t *conf,
 
     fprintf(f, "log_level %s;\n", drover_log_level_name(conf->log_level));
 
+    if (conf->run_dir != NULL) {
+        fputs("run_dir ", f);
+        conf_dump_value(f, conf->run_dir);
+        fputs(";\n", f);
+    }
+
+    if (conf->memory_budget != 0) {
+        fprintf(f, "memory_budget %llu;\n", conf->memory_budget);
+    }
+
     fputs("pool ", f);
     conf_dump_value(f, pool->name);
     fputs(" {\n    app ", f);
@@ -425,6 +502,46 @@ drover_conf_dump_pool(const drover_conf_t *conf,
     }
 
     fprintf(f, "    io_timeout %ums;\n", pool->io_timeout_ms);
+
+    for (i = 0; i < pool->nprestart; i++) {
+        size_t  k;
+
+        fputs("    prestart", f);
+
+        for (k = 0; k < pool->prestart[i].argc; k++) {
+            fputc(' ', f);
+            conf_dump_value(f, pool->prestart[i].argv[k]);
+        }
+
+        fputs(";\n", f);
+    }
+
+    fprintf(f, "    prestart_timeout %ums;\n", pool->prestart_timeout_ms);
+
+    if (pool->request_timeout_ms != 0) {
+        fprintf(f, "    request_timeout %ums;\n", pool->request_timeout_ms);
+    }
+
+    if (pool->memory_limit != 0) {
+        fprintf(f, "    memory_limit %llu;\n", pool->memory_limit);
+    }
+
+    if (pool->memory_limit_hard != 0) {
+        fprintf(f, "    memory_limit_hard %llu;\n", pool->memory_limit_hard);
+    }
+
+    if (pool->memory_budget != 0) {
+        fprintf(f, "    memory_budget %llu;\n", pool->memory_budget);
+    }
+
+    if (pool->max_requests != 0) {
+        fprintf(f, "    max_requests %u %u;\n", pool->max_requests,
+                pool->max_requests_jitter);
+    }
+
+    fprintf(f, "    restart_limit %u per %ums;\n", pool->restart_limit,
+            pool->restart_period_ms);
+    fprintf(f, "    stop_timeout %ums;\n", pool->stop_timeout_ms);
 
     if (pool->log_level != -2) {
         fprintf(f, "    log_level %s;\n",
@@ -1195,6 +1312,10 @@ conf_set_pool(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     pool->gid = (gid_t) -1;
     pool->log_level = -2;
     pool->io_timeout_ms = CONF_IO_TIMEOUT_MS;
+    pool->prestart_timeout_ms = CONF_PRESTART_TIMEOUT_MS;
+    pool->restart_limit = CONF_RESTART_LIMIT;
+    pool->restart_period_ms = CONF_RESTART_PERIOD_MS;
+    pool->stop_timeout_ms = CONF_STOP_TIMEOUT_MS;
     pool->workers_auto = 1;
     pool->line = d->line;
     pool->name = strdup(name);
@@ -1537,6 +1658,250 @@ conf_set_io_timeout(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 }
 
 
+static int
+conf_set_run_dir(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
+    conf_directive_t *d)
+{
+    char  *path;
+
+    (void) b;
+
+    path = (d->args[0][0] == '/') ? strdup(d->args[0])
+                                  : conf_join(f->dir, d->args[0]);
+    if (path == NULL) {
+        return -ENOMEM;
+    }
+
+    if (strlen(path) > 200) {
+        free(path);
+        return conf_error(p, f->name, d->arg_lines[0], "\"run_dir\" is too "
+                          "long: use a path of at most 200 bytes");
+    }
+
+    free(p->conf->run_dir);
+    p->conf->run_dir = path;
+    return 0;
+}
+
+
+static int
+conf_set_memory_budget(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
+    conf_directive_t *d)
+{
+    unsigned long long  bytes;
+
+    if (conf_parse_size(d->args[0], &bytes) != 0 || bytes == 0) {
+        return conf_error(p, f->name, d->arg_lines[0], "\"memory_budget\" "
+                          "needs a size such as 512M or 4G, got \"%s\"",
+                          d->args[0]);
+    }
+
+    if (b != NULL && b->pool != NULL) {
+        b->pool->memory_budget = bytes;
+    } else {
+        p->conf->memory_budget = bytes;
+    }
+
+    return 0;
+}
+
+
+static int
+conf_set_prestart(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
+    conf_directive_t *d)
+{
+    size_t                   i;
+    drover_pool_conf_t      *pool = b->pool;
+    drover_prestart_conf_t  *ps, *cmd;
+
+    if (pool->nprestart == CONF_PRESTART_MAX) {
+        return conf_error(p, f->name, d->line, "too many \"prestart\" "
+                          "commands in pool \"%s\" (at most %d): put them in "
+                          "one script", pool->name, CONF_PRESTART_MAX);
+    }
+
+    if (d->args[0][0] != '/') {
+        return conf_error(p, f->name, d->arg_lines[0], "\"prestart\" needs "
+                          "an absolute command path, got \"%s\": prestart "
+                          "runs without a shell and without PATH",
+                          d->args[0]);
+    }
+
+    ps = realloc(pool->prestart, (pool->nprestart + 1) * sizeof(ps[0]));
+    if (ps == NULL) {
+        return -ENOMEM;
+    }
+
+    pool->prestart = ps;
+    cmd = &ps[pool->nprestart];
+    memset(cmd, 0, sizeof(*cmd));
+
+    cmd->argv = calloc((size_t) d->nargs + 1, sizeof(char *));
+    cmd->file = strdup(f->name);
+    if (cmd->argv == NULL || cmd->file == NULL) {
+        free(cmd->argv);
+        free(cmd->file);
+        return -ENOMEM;
+    }
+
+    /* the directive's strings change owner */
+    for (i = 0; i < (size_t) d->nargs; i++) {
+        cmd->argv[i] = d->args[i];
+        d->args[i] = NULL;
+    }
+
+    cmd->argc = (size_t) d->nargs;
+    cmd->line = d->line;
+    pool->nprestart++;
+
+    return 0;
+}
+
+
+static int
+conf_set_prestart_timeout(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
+    conf_directive_t *d)
+{
+    unsigned  ms;
+
+    if (conf_parse_duration(d->args[0], &ms) != 0) {
+        return conf_error(p, f->name, d->arg_lines[0], "\"prestart_timeout\""
+                          " needs a duration from 1ms to 24h such as 5m, got "
+                          "\"%s\"", d->args[0]);
+    }
+
+    b->pool->prestart_timeout_ms = ms;
+    return 0;
+}
+
+
+static int
+conf_set_request_timeout(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
+    conf_directive_t *d)
+{
+    unsigned  ms;
+
+    if (strcmp(d->args[0], "off") == 0) {
+        b->pool->request_timeout_ms = 0;
+        return 0;
+    }
+
+    if (conf_parse_duration(d->args[0], &ms) != 0) {
+        return conf_error(p, f->name, d->arg_lines[0], "\"request_timeout\" "
+                          "needs \"off\" or a duration from 1ms to 24h such "
+                          "as 30s, got \"%s\"", d->args[0]);
+    }
+
+    b->pool->request_timeout_ms = ms;
+    return 0;
+}
+
+
+static int
+conf_set_memory_limit(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
+    conf_directive_t *d)
+{
+    int                  hard;
+    unsigned long long   bytes;
+
+    hard = (d->cmd == CONF_CMD_MEMORY_LIMIT_HARD);
+
+    if (strcmp(d->args[0], "off") == 0) {
+        bytes = 0;
+
+    } else if (conf_parse_size(d->args[0], &bytes) != 0 || bytes == 0) {
+        return conf_error(p, f->name, d->arg_lines[0], "\"%s\" needs \"off\""
+                          " or a size such as 512M or 2G, got \"%s\"",
+                          conf_commands[d->cmd].name, d->args[0]);
+    }
+
+    if (hard) {
+        b->pool->memory_limit_hard = bytes;
+    } else {
+        b->pool->memory_limit = bytes;
+    }
+
+    return 0;
+}
+
+
+static int
+conf_set_max_requests(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
+    conf_directive_t *d)
+{
+    unsigned long  n, jitter;
+
+    if (conf_parse_uint(d->args[0], 10, 1000000000UL, &n) != 0) {
+        return conf_error(p, f->name, d->arg_lines[0], "\"max_requests\" "
+                          "needs a number from 0 (off) to 1000000000, got "
+                          "\"%s\"", d->args[0]);
+    }
+
+    jitter = 0;
+
+    if (d->nargs == 2
+        && (conf_parse_uint(d->args[1], 10, 1000000000UL, &jitter) != 0
+            || (n != 0 && jitter >= n)))
+    {
+        return conf_error(p, f->name, d->arg_lines[1], "\"max_requests\" "
+                          "jitter must be a number below max_requests (%lu),"
+                          " got \"%s\"", n, d->args[1]);
+    }
+
+    b->pool->max_requests = (unsigned) n;
+    b->pool->max_requests_jitter = (unsigned) jitter;
+    return 0;
+}
+
+
+static int
+conf_set_restart_limit(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
+    conf_directive_t *d)
+{
+    unsigned       ms;
+    unsigned long  n;
+
+    if (conf_parse_uint(d->args[0], 10, 100000UL, &n) != 0 || n == 0) {
+        return conf_error(p, f->name, d->arg_lines[0], "\"restart_limit\" "
+                          "needs a number of restarts from 1 to 100000, got "
+                          "\"%s\"", d->args[0]);
+    }
+
+    if (strcmp(d->args[1], "per") != 0) {
+        return conf_error(p, f->name, d->arg_lines[1], "\"restart_limit\" "
+                          "reads \"restart_limit N per TIME;\", got \"%s\" "
+                          "instead of \"per\"", d->args[1]);
+    }
+
+    if (conf_parse_duration(d->args[2], &ms) != 0) {
+        return conf_error(p, f->name, d->arg_lines[2], "\"restart_limit\" "
+                          "needs a period such as 60s or 5m, got \"%s\"",
+                          d->args[2]);
+    }
+
+    b->pool->restart_limit = (unsigned) n;
+    b->pool->restart_period_ms = ms;
+    return 0;
+}
+
+
+static int
+conf_set_stop_timeout(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
+    conf_directive_t *d)
+{
+    unsigned  ms;
+
+    if (conf_parse_duration(d->args[0], &ms) != 0) {
+        return conf_error(p, f->name, d->arg_lines[0], "\"stop_timeout\" "
+                          "needs a duration from 1ms to 24h such as 10s, got "
+                          "\"%s\"", d->args[0]);
+    }
+
+    b->pool->stop_timeout_ms = ms;
+    return 0;
+}
+
+
 /*
  * At the pool's "}": the required directives, the defaults that depend on
  * other directives, and the checks that span several of them.
@@ -1784,6 +2149,52 @@ conf_parse_duration(const char *s, unsigned *ms)
 }
 
 
+/* "4096", "64K", "512M", "2G", "1T" (binary units) into bytes */
+static int
+conf_parse_size(const char *s, unsigned long long *bytes)
+{
+    char                num[32];
+    size_t              n;
+    unsigned long       v;
+    unsigned long long  unit;
+    const char         *suffix;
+
+    n = strspn(s, "0123456789");
+    if (n == 0 || n >= sizeof(num)) {
+        return -EINVAL;
+    }
+
+    memcpy(num, s, n);
+    num[n] = '\0';
+    suffix = s + n;
+
+    if (*suffix == '\0') {
+        unit = 1;
+    } else if (suffix[1] != '\0') {
+        return -EINVAL;
+    } else if (*suffix == 'k' || *suffix == 'K') {
+        unit = 1ULL << 10;
+    } else if (*suffix == 'm' || *suffix == 'M') {
+        unit = 1ULL << 20;
+    } else if (*suffix == 'g' || *suffix == 'G') {
+        unit = 1ULL << 30;
+    } else if (*suffix == 't' || *suffix == 'T') {
+        unit = 1ULL << 40;
+    } else {
+        return -EINVAL;
+    }
+
+    if (conf_parse_uint(num, 10, (unsigned long) (CONF_SIZE_MAX / unit), &v)
+        != 0)
+    {
+        return -EINVAL;
+    }
+
+    *bytes = (unsigned long long) v * unit;
+    return 0;
+}
+
+
 /* a user name or number; GID, when asked, gets its primary group */
 static int
 conf_resolve_uid(const char *s, uid_t *uid, gid_t *gid)
@@ -1904,6 +2315,19 @@ conf_pool_free(drover_pool_conf_t *pool)
     }
 
     free(pool->params);
+
+    for (i = 0; i < pool->nprestart; i++) {
+        size_t  k;
+
+        for (k = 0; k < pool->prestart[i].argc; k++) {
+            free(pool->prestart[i].argv[k]);
+        }
+
+        free(pool->prestart[i].argv);
+        free(pool->prestart[i].file);
+    }
+
+    free(pool->prestart);
     free(pool->name);
     free(pool->app);
     free(pool->listen.path);

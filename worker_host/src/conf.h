@@ -30,6 +30,15 @@ typedef struct {
 } drover_listen_conf_t;
 
 
+/* one `prestart CMD ARG...;` */
+typedef struct {
+    char     **argv;           /* NULL-terminated */
+    size_t     argc;
+    char      *file;
+    unsigned   line;
+} drover_prestart_conf_t;
+
+
 typedef struct drover_pool_conf_s  drover_pool_conf_t;
 
 struct drover_pool_conf_s {
@@ -49,6 +58,20 @@ struct drover_pool_conf_s {
     unsigned               io_timeout_ms;  /* `io_timeout`, default 60s:
                                               a front end stalled mid-record
                                               or not reading the response */
+
+    /* supervision */
+    drover_prestart_conf_t *prestart;      /* in order */
+    size_t                 nprestart;
+    unsigned               prestart_timeout_ms;   /* default 5m */
+    unsigned               request_timeout_ms;    /* 0: off (default) */
+    unsigned long long     memory_limit;          /* bytes of USS, 0: off */
+    unsigned long long     memory_limit_hard;     /* bytes of USS, 0: off */
+    unsigned long long     memory_budget;         /* bytes, 0: none */
+    unsigned               max_requests;          /* 0: off */
+    unsigned               max_requests_jitter;
+    unsigned               restart_limit;         /* default 10 ... */
+    unsigned               restart_period_ms;     /* ... per 60s */
+    unsigned               stop_timeout_ms;       /* default 10s */
     char                  *file;           /* where `pool` was declared */
     unsigned               line;
     drover_pool_conf_t    *next;
@@ -58,6 +81,9 @@ struct drover_pool_conf_s {
 typedef struct {
     char                  *path;           /* the main file, as given */
     int                    log_level;      /* DROVER_LOG_*, default NOTICE */
+    char                  *run_dir;        /* `run_dir`, default /run/drover:
+                                              lock files */
+    unsigned long long     memory_budget;  /* all pools, bytes, 0: none */
     drover_pool_conf_t    *pools;          /* in declaration order */
     size_t                 npools;
 } drover_conf_t;

@@ -568,6 +568,106 @@ test_dump(void)
 }
 
 
+/* the supervision directives: values, defaults, round trip, errors */
+static void
+test_supervision(void)
+{
+    drover_conf_t       *conf;
+    drover_pool_conf_t  *pool;
+
+    put("sup.conf",
+        "run_dir run;\n"
+        "memory_budget 3G;\n"
+        "pool s {\n"
+        "    app app.so;\n"
+        "    listen unix:s.sock;\n"
+        "    @U\n"
+        "    prestart /bin/echo 'migrate now' --db x.db;\n"
+        "    prestart /bin/true;\n"
+        "    prestart_timeout 2m;\n"
+        "    request_timeout 30s;\n"
+        "    memory_limit 512M;\n"
+        "    memory_limit_hard 1g;\n"
+        "    memory_budget 2048K;\n"
+        "    max_requests 1000 100;\n"
+        "    restart_limit 5 per 30s;\n"
+        "    stop_timeout 20s;\n"
+        "}\n");
+
+    conf = load_ok("supervision", "sup.conf");
+    if (conf != NULL) {
+        pool = conf->pools;
+        ASSERT_TRUE(conf->run_dir != NULL
+                    && strcmp(conf->run_dir + strlen(conf->run_dir) - 4,
+                              "/run") == 0
+                    && conf->memory_budget == 3ULL << 30,
+                    "run_dir relative to the file, global memory_budget");
+        ASSERT_TRUE(pool->nprestart == 2 && pool->prestart[0].argc == 4
+                    && strcmp(pool->prestart[0].argv[1], "migrate now") == 0
+                    && pool->prestart[0].argv[4] == NULL
+                    && pool->prestart[0].line == 7
+                    && strcmp(pool->prestart[1].argv[0], "/bin/true") == 0,
+                    "prestart commands in order with their arguments");
+        ASSERT_TRUE(pool->prestart_timeout_ms == 120000
+                    && pool->request_timeout_ms == 30000
+                    && pool->memory_limit == 512ULL << 20
+                    && pool->memory_limit_hard == 1ULL << 30
+                    && pool->memory_budget == 2048ULL << 10
+                    && pool->max_requests == 1000
+                    && pool->max_requests_jitter == 100
+                    && pool->restart_limit == 5
+                    && pool->restart_period_ms == 30000
+                    && pool->stop_timeout_ms == 20000,
+                    "supervision values");
+        drover_conf_free(conf);
+    }
+
+    round_trip("supervision round trip", "sup.conf", "s");
+    unlink(at("sup.conf"));
+
+    put("supd.conf", "pool d { app app.so; listen unix:d.sock; @U }");
+    conf = load_ok("supervision defaults", "supd.conf");
+    if (conf != NULL) {
+        pool = conf->pools;
+        ASSERT_TRUE(conf->run_dir == NULL && conf->memory_budget == 0
+                    && pool->nprestart == 0
+                    && pool->prestart_timeout_ms == 300000
+                    && pool->request_timeout_ms == 0
+                    && pool->memory_limit == 0
+                    && pool->memory_limit_hard == 0
+                    && pool->max_requests == 0
+                    && pool->restart_limit == 10
+                    && pool->restart_period_ms == 60000
+                    && pool->stop_timeout_ms == 10000,
+                    "supervision defaults: off, 5m, 10 per 60s, 10s");
+        drover_conf_free(conf);
+    }
+    unlink(at("supd.conf"));
+
+    expect_error("prestart_relative", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n prestart migrate.sh;\n}\n", 5,
+                 "absolute command path");
+    expect_error("bad_memory_limit", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n memory_limit lots;\n}\n", 5,
+                 "\"memory_limit\" needs \"off\" or a size");
+    expect_error("bad_size_suffix", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n memory_limit_hard 5MB;\n}\n", 5,
+                 "\"memory_limit_hard\" needs");
+    expect_error("bad_restart_limit", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n restart_limit 5 in 10s;\n}\n", 5,
+                 "instead of \"per\"");
+    expect_error("bad_jitter", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n max_requests 10 10;\n}\n", 5,
+                 "jitter must be a number below");
+    expect_error("bad_request_timeout", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n request_timeout never;\n}\n", 5,
+                 "\"request_timeout\" needs \"off\"");
+    expect_error("run_dir_in_pool", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n run_dir /tmp;\n}\n", 5,
+                 "run_dir");
+}
+
+
 static void
 test_syntax_errors(void)
 {
@@ -927,6 +1027,7 @@ main(void)
     test_good();
     test_values();
     test_dump();
+    test_supervision();
     test_syntax_errors();
     test_nul();
     test_directive_errors();
