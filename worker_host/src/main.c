@@ -23,7 +23,6 @@
 #include <uv.h>
 
 
-#define DROVER_VERSION        "0.1.0"
 #define DROVER_DEFAULT_CONF   "/etc/drover/droverd.conf"
 
 
@@ -88,47 +87,11 @@ internal_role(int argc, char **argv)
 }
 
 
-/*
- * Load the config and check every app in a throwaway child.
- */
-static int
-load_and_check(const char *path, drover_conf_t **out)
-{
-    int                  rc, bad;
-    char                 err[1024];
-    drover_conf_t       *conf;
-    drover_pool_conf_t  *p;
-
-    rc = drover_conf_load(path, &conf, err, sizeof(err));
-    if (rc != 0) {
-        fprintf(stderr, "%s\n", err);
-        return rc;
-    }
-
-    bad = 0;
-
-    for (p = conf->pools; p != NULL; p = p->next) {
-        rc = drover_app_check(p, err, sizeof(err));
-        if (rc != 0) {
-            fprintf(stderr, "%s:%u: %s\n", p->file, p->line, err);
-            bad = rc;
-        }
-    }
-
-    if (bad != 0) {
-        drover_conf_free(conf);
-        return bad;
-    }
-
-    *out = conf;
-    return 0;
-}
-
-
 int
 main(int argc, char **argv)
 {
     int             c, test;
+    char            err[2048];
     const char     *path;
     drover_conf_t  *conf;
 
@@ -171,7 +134,8 @@ main(int argc, char **argv)
         return 2;
     }
 
-    if (load_and_check(path, &conf) != 0) {
+    if (drover_manager_load(path, &conf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
         fprintf(stderr, "droverd: configuration file %s test failed\n", path);
         return 1;
     }
@@ -184,5 +148,5 @@ main(int argc, char **argv)
 
     drover_log_set_level(conf->log_level);
 
-    return drover_manager_run(conf);
+    return drover_manager_run(conf, path);
 }

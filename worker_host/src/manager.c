@@ -2,16 +2,27 @@
  * manager.c -- see manager.h.
  *
  * Process tree: the manager is a child subreaper.  With `preload on` each
- * pool has a preloader (droverd --preloader) that forks a short-lived forker
- * per worker, which forks the worker and exits, so every worker is
- * reparented to the manager: the manager reaps all of them and sees every
- * exit.  With `preload off` the manager execs each worker itself.
+ * pool generation has a preloader (droverd --preloader) that forks a
+ * short-lived forker per worker, which forks the worker and exits, so every
+ * worker is reparented to the manager: the manager reaps all of them and
+ * sees every exit.  With `preload off` the manager execs each worker itself.
+ *
+ * A pool's generation is one loaded configuration of it: its conf, its
+ * config memfd and its preloader.  A reload (SIGHUP) makes a new generation
+ * next to the serving one: prestart runs, the new preloader loads the new
+ * app, then the workers are replaced one slot at a time (the first one is a
+ * canary that must live DROVER_CANARY_MS); if anything in the new generation
+ * fails, the old one keeps serving.  Sockets belong to the pool, not to a
+ * generation, and never close while the pool exists.
  */
 
 #include "manager.h"
+#include "app.h"
 #include "channel.h"
 #include "log.h"
+#include "notify.h"
 #include "preloader.h"
+#include "prestart.h"
 #include "proc.h"
 #include "socket.h"
 
@@ -23,76 +34,155 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <uv.h>
 
 
-#define DROVER_VERSION_STRING  "0.1.0"
 #define DROVER_EARLY_EXITS     64
 
 
 typedef struct drover_manager_s  drover_manager_t;
 typedef struct drover_pool_s     drover_pool_t;
+typedef struct drover_gen_s      drover_gen_t;
+typedef struct drover_slot_s     drover_slot_t;
 
+
+/* why a worker ended: the first three are its own doing, the rest ours */
 enum {
-    SLOT_EMPTY = 0,      /* no worker, none asked for */
-    SLOT_FORKING,        /* asked the preloader, no pid yet */
-    SLOT_RUNNING,
-    SLOT_STOPPING        /* sent SIGTERM */
+    EXIT_CODE = 0,       /* exited by itself */
+    EXIT_SIGNAL,         /* killed by a signal we did not send */
+    EXIT_CORE,           /* ... and dumped core */
+    EXIT_TIMEOUT,        /* request_timeout */
+    EXIT_MEMORY,         /* memory_limit: recycled after its request */
+    EXIT_MEMORY_HARD,    /* memory_limit_hard: killed */
+    EXIT_MAX_REQUESTS,   /* max_requests: recycled */
+    EXIT_RELOAD,         /* replaced by a new generation */
+    EXIT_STOP,           /* droverd stops, or the slot went away */
+    EXIT_NREASONS
 };
 
-typedef struct {
-    drover_pool_t         *pool;
-    unsigned               index;
-    drover_socket_t        sock;
-    pid_t                  pid;
-    int                    state;
-    unsigned long long     started_ms;
-    unsigned               quick_deaths;
-    unsigned long long     restarts;
-    uv_timer_t             restart_timer;
-    int                    restart_pending;
-} drover_slot_t;
+static const char  *exit_reason_names[EXIT_NREASONS] = {
+    "exit", "signal", "core dumped", "request timeout", "memory limit",
+    "memory hard limit", "max requests", "reload", "stop"
+};
+
+enum {
+    SLOT_EMPTY = 0,      /* no worker */
+    SLOT_FORKING,        /* asked the preloader, no pid yet */
+    SLOT_RUNNING,
+    SLOT_STOPPING        /* sent SIGTERM or SIGKILL */
+};
+
 
 /* the manager's end of a preloader's channel; freed in its close callback */
 typedef struct {
     uv_poll_t              poll;
     int                    fd;
-    drover_pool_t         *pool;
+    drover_gen_t          *gen;
 } drover_chan_t;
+
+
+/* a loaded configuration, shared by the generations made from it */
+typedef struct {
+    drover_conf_t         *conf;
+    unsigned               refs;
+} drover_confref_t;
+
+
+struct drover_gen_s {
+    drover_pool_t         *pool;
+    drover_gen_t          *next;          /* in pool->gens */
+    drover_confref_t      *ref;
+    drover_pool_conf_t    *conf;
+    unsigned               id;
+    unsigned               slots;         /* workers of this generation */
+    int                    conf_fd;       /* memfd handed to children */
+
+    pid_t                  pid;           /* its preloader */
+    drover_chan_t         *chan;
+    int                    ready;
+    int                    failed;        /* its preloader could not start */
+    int                    retired;       /* no new workers from it */
+    unsigned long long     started_ms;
+    unsigned               quick_deaths;
+    uv_timer_t             timer;         /* preloader restart */
+};
+
+
+struct drover_slot_s {
+    drover_pool_t         *pool;
+    unsigned               index;
+    drover_socket_t        sock;
+    drover_gen_t          *gen;           /* of its worker, or NULL */
+    pid_t                  pid;
+    int                    state;
+    int                    stop_reason;   /* EXIT_*, -1: none */
+    int                    removing;      /* scaled away: free on exit */
+    unsigned long long     started_ms;
+    unsigned               quick_deaths;
+    unsigned long long     restarts;
+    unsigned long long     exits[EXIT_NREASONS];
+    char                   last_exit[160];
+    unsigned long long     rss, pss, uss; /* bytes, last sample */
+    uv_timer_t             restart_timer;
+    int                    restart_pending;
+};
+
 
 struct drover_pool_s {
     drover_manager_t      *mgr;
-    drover_pool_conf_t    *conf;
-    drover_socket_t        shared;
-    drover_slot_t         *slots;
-    int                    conf_fd;
+    char                  *name;
+    drover_pool_t         *next;
+    int                    removing;      /* gone from the config */
 
-    pid_t                  preloader_pid;
-    drover_chan_t         *chan;
-    int                    preloader_ready;
-    unsigned long long     preloader_started_ms;
-    unsigned               preloader_quick_deaths;
-    uv_timer_t             preloader_timer;
-    int                    preloader_pending;
+    drover_socket_t        shared;
+    drover_slot_t        **slots;         /* DROVER_CONF_MAX_WORKERS */
+    unsigned               nslots;
+
+    drover_gen_t          *cur;           /* new workers start from it */
+    drover_gen_t          *prev;          /* being replaced (rollout) */
+    drover_gen_t          *pending;       /* prestart or preloader */
+    drover_gen_t          *gens;          /* every one not yet freed */
+    unsigned               next_gen;
+
+    drover_prestart_t     *prestart;
+
+    int                    rolling;
+    unsigned               roll_next;
+    int                    canary_ok;
+    unsigned long long     roll_started_ms;
+    uv_timer_t             roll_timer;
+
+    /* restart_limit: crashes in the current window */
+    unsigned long long     window_start_ms;
+    unsigned               window_crashes;
+    int                    failing;
+    int                    served;        /* a worker ran: READY counts it */
+    int                    gave_up;       /* first start failed */
 };
+
 
 struct drover_manager_s {
     uv_loop_t              loop;
-    drover_conf_t         *conf;
+    drover_confref_t      *ref;           /* the newest configuration */
+    const char            *path;
     drover_pool_t         *pools;
-    size_t                 npools;
     pid_t                  pid;
     int                    stopping;
     int                    exit_code;
+    int                    reload_pending;
+    int                    ready_sent;
     uv_signal_t            sigchld;
     uv_signal_t            sigterm;
     uv_signal_t            sigint;
     uv_signal_t            sigquit;
     uv_signal_t            sighup;
     uv_timer_t             stop_timer;
+    uv_timer_t             sample_timer;
+    drover_notify_t        notify;
 
     /* workers reaped before their FORKED message named them */
     struct {
@@ -104,92 +194,545 @@ struct drover_manager_s {
 
 
 static void manager_stop(drover_manager_t *m, int quick);
+static void manager_maybe_ready(drover_manager_t *m);
+static void manager_maybe_done(drover_manager_t *m);
+static void manager_reload(drover_manager_t *m);
+static void pool_begin_gen(drover_pool_t *p, drover_gen_t *g);
+static void pool_gen_ready(drover_pool_t *p, drover_gen_t *g);
+static void pool_gen_failed(drover_pool_t *p, drover_gen_t *g,
+    const char *why);
+static void pool_roll(drover_pool_t *p);
+static int pool_resize(drover_pool_t *p, drover_pool_conf_t *pc);
+static void pool_maybe_free(drover_pool_t *p);
+static void gen_preloader_start(drover_gen_t *g);
+static void gen_maybe_free(drover_gen_t *g);
 static void slot_start(drover_slot_t *s);
-static void pool_preloader_start(drover_pool_t *p);
+static void slot_exited(drover_slot_t *s, int status);
+static void slot_stop(drover_slot_t *s, int reason, int sig);
 
+
+/* ---- small helpers ---- */
 
 static unsigned
-backoff_ms(unsigned quick_deaths)
+backoff_ms(unsigned n)
 {
     unsigned long long  ms;
 
-    if (quick_deaths == 0) {
+    if (n == 0) {
         return 0;
     }
 
     ms = (unsigned long long) DROVER_RESTART_BACKOFF_MS
-         << (quick_deaths - 1 < 16 ? quick_deaths - 1 : 16);
+         << (n - 1 < 16 ? n - 1 : 16);
 
     return ms > DROVER_RESTART_BACKOFF_MAX ? DROVER_RESTART_BACKOFF_MAX
                                            : (unsigned) ms;
 }
 
 
+static void
+confref_put(drover_confref_t *ref)
+{
+    if (ref != NULL && --ref->refs == 0) {
+        drover_conf_free(ref->conf);
+        free(ref);
+    }
+}
+
+
+static drover_pool_conf_t *
+pool_conf(drover_pool_t *p)
+{
+    return p->cur != NULL ? p->cur->conf : p->pending->conf;
+}
+
+
+static unsigned
+pool_stop_timeout(drover_pool_t *p)
+{
+    return p->cur != NULL ? p->cur->conf->stop_timeout_ms
+         : p->pending != NULL ? p->pending->conf->stop_timeout_ms
+         : 10000;
+}
+
+
 /* ---- sockets ---- */
 
-static int
-pool_listen(drover_pool_t *p)
+static void
+listen_owner(const drover_pool_conf_t *pc, uid_t *uid, gid_t *gid)
 {
-    int                    rc;
-    char                   path[256], err[1024];
-    uid_t                  uid;
-    gid_t                  gid;
-    unsigned               k;
-    drover_listen_conf_t  *l;
-
-    l = &p->conf->listen;
+    const drover_listen_conf_t  *l = &pc->listen;
 
     /* owned by the pool's user unless told otherwise (php-fpm does so too) */
-    uid = l->owner != (uid_t) -1 ? l->owner : p->conf->uid;
-    gid = l->group != (gid_t) -1 ? l->group : p->conf->gid;
+    *uid = l->owner != (uid_t) -1 ? l->owner : pc->uid;
+    *gid = l->group != (gid_t) -1 ? l->group : pc->gid;
 
     if (geteuid() != 0) {
-        uid = l->owner;
-        gid = l->group;
+        *uid = l->owner;
+        *gid = l->group;
+    }
+}
+
+
+static int
+slot_listen(drover_slot_t *s, const drover_pool_conf_t *pc)
+{
+    int    rc;
+    char   path[256], err[1024];
+    uid_t  uid;
+    gid_t  gid;
+
+    listen_owner(pc, &uid, &gid);
+
+    rc = drover_conf_slot_path(pc, s->index, path, sizeof(path));
+    if (rc == 0) {
+        rc = drover_socket_listen(&s->sock, path, pc->listen.mode, uid, gid,
+                                  err, sizeof(err));
+    } else {
+        snprintf(err, sizeof(err), "slot %u: socket path too long",
+                 s->index);
     }
 
-    rc = drover_socket_listen(&p->shared, l->path, l->mode, uid, gid,
-                              err, sizeof(err));
     if (rc != 0) {
         drover_log_error(DROVER_LOG_EMERG, 0, "%s:%u: pool \"%s\": %s",
-                         l->file, l->line, p->conf->name, err);
-        return rc;
+                         pc->listen.file, pc->listen.line, pc->name, err);
     }
 
-    for (k = 0; k < p->conf->workers; k++) {
-        rc = drover_conf_slot_path(p->conf, k, path, sizeof(path));
-        if (rc == 0) {
-            rc = drover_socket_listen(&p->slots[k].sock, path, l->mode,
-                                      uid, gid, err, sizeof(err));
-        } else {
-            snprintf(err, sizeof(err), "slot %u: socket path too long", k);
+    return rc;
+}
+
+
+/* the file mode and owner of existing sockets follow a reload */
+static void
+pool_listen_update(drover_pool_t *p, const drover_pool_conf_t *pc)
+{
+    unsigned  k;
+    uid_t     uid;
+    gid_t     gid;
+
+    listen_owner(pc, &uid, &gid);
+
+    for (k = 0; k <= p->nslots; k++) {
+        drover_socket_t  *sock = (k == p->nslots) ? &p->shared
+                                                  : &p->slots[k]->sock;
+
+        if (sock->path == NULL) {
+            continue;
         }
 
-        if (rc != 0) {
-            drover_log_error(DROVER_LOG_EMERG, 0, "%s:%u: pool \"%s\": %s",
-                             l->file, l->line, p->conf->name, err);
-            return rc;
+        if (chmod(sock->path, pc->listen.mode) != 0
+            || ((uid != (uid_t) -1 || gid != (gid_t) -1)
+                && lchown(sock->path, uid, gid) != 0))
+        {
+            drover_log_error(DROVER_LOG_ERROR, errno, "pool %s: cannot set "
+                             "mode/owner of %s", pc->name, sock->path);
         }
     }
+}
 
-    return 0;
+
+/* ---- slots ---- */
+
+static void
+slot_timer_cb(uv_timer_t *t)
+{
+    drover_slot_t  *s = t->data;
+
+    s->restart_pending = 0;
+    slot_start(s);
 }
 
 
 static void
-pool_unlisten(drover_pool_t *p)
+slot_free_cb(uv_handle_t *h)
 {
-    unsigned  k;
+    drover_slot_t  *s = h->data;
 
-    drover_socket_close(&p->shared);
+    free(s);
+}
 
-    for (k = 0; p->slots != NULL && k < p->conf->workers; k++) {
-        drover_socket_close(&p->slots[k].sock);
+
+static drover_slot_t *
+slot_create(drover_pool_t *p, unsigned index)
+{
+    drover_slot_t  *s;
+
+    s = calloc(1, sizeof(drover_slot_t));
+    if (s == NULL) {
+        return NULL;
+    }
+
+    s->pool = p;
+    s->index = index;
+    s->sock.fd = -1;
+    s->stop_reason = -1;
+    uv_timer_init(&p->mgr->loop, &s->restart_timer);
+    s->restart_timer.data = s;
+
+    return s;
+}
+
+
+/* close its socket and free it; its worker is gone */
+static void
+slot_destroy(drover_slot_t *s)
+{
+    drover_socket_close(&s->sock);
+    uv_close((uv_handle_t *) &s->restart_timer, slot_free_cb);
+}
+
+
+static drover_slot_t *
+slot_by_pid(drover_manager_t *m, pid_t pid)
+{
+    unsigned        k;
+    drover_pool_t  *p;
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        for (k = 0; k < p->nslots; k++) {
+            if (p->slots[k]->pid == pid) {
+                return p->slots[k];
+            }
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+slot_start(drover_slot_t *s)
+{
+    int                rc, fds[3];
+    char               mpid[32], slot[16];
+    char              *argv[6];
+    pid_t              pid;
+    drover_gen_t      *g;
+    drover_pool_t     *p = s->pool;
+    drover_chan_msg_t  msg;
+
+    g = p->cur;
+
+    if (p->mgr->stopping || p->removing || s->removing
+        || s->state != SLOT_EMPTY || s->restart_pending || g == NULL)
+    {
+        return;
+    }
+
+    s->started_ms = drover_proc_now_ms();
+    s->stop_reason = -1;
+
+    if (g->conf->preload) {
+        if (!g->ready || g->chan == NULL) {
+            return;     /* started when the preloader says READY */
+        }
+
+        memset(&msg, 0, sizeof(msg));
+        msg.type = DROVER_CHAN_FORK;
+        msg.slot = s->index;
+        fds[0] = s->sock.fd;
+        fds[1] = p->shared.fd;
+
+        rc = drover_chan_send(g->chan->fd, &msg, fds, 2);
+        if (rc != 0) {
+            /* the preloader is going away; its exit restarts everything */
+            drover_log_error(DROVER_LOG_WARN, -rc, "pool %s: worker %u: "
+                             "cannot reach the preloader", p->name,
+                             s->index);
+            return;
+        }
+
+        s->gen = g;
+        s->state = SLOT_FORKING;
+        return;
+    }
+
+    snprintf(mpid, sizeof(mpid), "%ld", (long) p->mgr->pid);
+    snprintf(slot, sizeof(slot), "%u", s->index);
+    argv[0] = "droverd";
+    argv[1] = "--worker";
+    argv[2] = p->name;
+    argv[3] = slot;
+    argv[4] = mpid;
+    argv[5] = NULL;
+
+    fds[0] = g->conf_fd;
+    fds[1] = s->sock.fd;
+    fds[2] = p->shared.fd;
+
+    rc = drover_proc_spawn(argv, fds, 3, &pid);
+    if (rc != 0) {
+        drover_log_error(DROVER_LOG_ERROR, -rc, "pool %s: worker %u: cannot "
+                         "start", p->name, s->index);
+        s->gen = g;
+        slot_exited(s, -1);
+        return;
+    }
+
+    s->gen = g;
+    s->pid = pid;
+    s->state = SLOT_RUNNING;
+    p->served = 1;
+
+    drover_log_error(DROVER_LOG_INFO, 0, "pool %s: worker %u started, pid %ld "
+                     "(generation %u)", p->name, s->index, (long) pid, g->id);
+
+    manager_maybe_ready(p->mgr);
+
+    if (p->rolling) {
+        pool_roll(p);
     }
 }
 
 
-/* ---- the preloader ---- */
+/* a worker of the slot was named by the preloader */
+static void
+slot_forked(drover_slot_t *s, pid_t pid)
+{
+    unsigned           i;
+    drover_pool_t     *p = s->pool;
+    drover_manager_t  *m = p->mgr;
+
+    s->pid = pid;
+    s->state = SLOT_RUNNING;
+    p->served = 1;
+
+    drover_log_error(DROVER_LOG_INFO, 0, "pool %s: worker %u started, pid %ld "
+                     "(generation %u)", p->name, s->index, (long) pid,
+                     s->gen ? s->gen->id : 0);
+
+    if (m->stopping || p->removing || s->removing) {
+        slot_stop(s, EXIT_STOP, SIGTERM);
+    }
+
+    /* it may already have died and been reaped as a stranger */
+    for (i = 0; i < m->nearly; i++) {
+        if (m->early[i].pid == pid) {
+            int  status = m->early[i].status;
+
+            m->early[i] = m->early[--m->nearly];
+            slot_exited(s, status);
+            return;
+        }
+    }
+
+    manager_maybe_ready(m);
+
+    if (p->rolling) {
+        pool_roll(p);
+    }
+}
+
+
+static void
+slot_stop(drover_slot_t *s, int reason, int sig)
+{
+    uv_timer_stop(&s->restart_timer);
+    s->restart_pending = 0;
+
+    if (s->stop_reason == -1 || reason == EXIT_MEMORY_HARD) {
+        s->stop_reason = reason;
+    }
+
+    if (s->pid > 0) {
+        kill(s->pid, sig);
+        s->state = SLOT_STOPPING;
+    }
+}
+
+
+static int
+exit_reason(drover_slot_t *s, int status)
+{
+    if (s->stop_reason != -1) {
+        return s->stop_reason;
+    }
+
+    if (WIFEXITED(status)) {
+        switch (WEXITSTATUS(status)) {
+        case DROVER_EXIT_TIMEOUT:
+            return EXIT_TIMEOUT;
+        case DROVER_EXIT_RECYCLED:
+            return EXIT_MAX_REQUESTS;
+        default:
+            return EXIT_CODE;
+        }
+    }
+
+    if (WIFSIGNALED(status)) {
+        return WCOREDUMP(status) ? EXIT_CORE : EXIT_SIGNAL;
+    }
+
+    return EXIT_CODE;
+}
+
+
+/*
+ * restart_limit: more than N crashes in the window marks the pool failing;
+ * its workers are then retried every DROVER_FAILING_RETRY_MS, with one log
+ * line per retry round instead of a flood (CVE-2015-9253 was a restart loop
+ * burning CPU and disk).
+ */
+static int
+pool_count_crash(drover_pool_t *p)
+{
+    unsigned long long  now = drover_proc_now_ms();
+    drover_pool_conf_t *pc = p->cur ? p->cur->conf : NULL;
+
+    if (pc == NULL) {
+        return 0;
+    }
+
+    if (now - p->window_start_ms > pc->restart_period_ms) {
+        p->window_start_ms = now;
+        p->window_crashes = 0;
+    }
+
+    p->window_crashes++;
+
+    if (!p->failing && p->window_crashes > pc->restart_limit) {
+        p->failing = 1;
+        drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: %u worker crashes in "
+                         "%u s (restart_limit %u per %u s): the pool is "
+                         "failing; its workers are retried every %d s",
+                         p->name, p->window_crashes,
+                         pc->restart_period_ms / 1000, pc->restart_limit,
+                         pc->restart_period_ms / 1000,
+                         DROVER_FAILING_RETRY_MS / 1000);
+    }
+
+    return p->failing;
+}
+
+
+/*
+ * The worker of slot s is gone (status -1: it never started).  Replace it:
+ * at once when it had run a while or we stopped it, else after a growing
+ * delay, so an app that crashes on start does not turn into a fork storm.
+ */
+static void
+slot_exited(drover_slot_t *s, int status)
+{
+    int                 level, reason, crash;
+    char                desc[128];
+    unsigned            delay;
+    drover_gen_t       *g = s->gen;
+    drover_pool_t      *p = s->pool;
+    unsigned long long  lived;
+
+    lived = drover_proc_now_ms() - s->started_ms;
+
+    if (status == -1) {
+        reason = EXIT_CODE;
+        snprintf(desc, sizeof(desc), "could not start");
+    } else {
+        reason = exit_reason(s, status);
+        drover_proc_describe_exit(status, desc, sizeof(desc));
+    }
+
+    crash = (reason == EXIT_CODE || reason == EXIT_SIGNAL
+             || reason == EXIT_CORE);
+
+    s->exits[reason]++;
+    snprintf(s->last_exit, sizeof(s->last_exit), "%s: %s",
+             exit_reason_names[reason], desc);
+
+    if (!crash || p->mgr->stopping) {
+        level = DROVER_LOG_INFO;
+    } else if (reason == EXIT_CODE) {
+        level = DROVER_LOG_WARN;
+    } else {
+        level = DROVER_LOG_ERROR;
+    }
+
+    if (status != -1) {
+        drover_log_error(level, 0, "pool %s: worker %u (pid %ld) %s after "
+                         "%llu ms (%s)", p->name, s->index, (long) s->pid,
+                         desc, lived, exit_reason_names[reason]);
+    }
+
+    s->pid = 0;
+    s->state = SLOT_EMPTY;
+    s->gen = NULL;
+    s->rss = s->pss = s->uss = 0;
+
+    if (g != NULL) {
+        gen_maybe_free(g);
+    }
+
+    if (s->removing || p->removing || p->mgr->stopping) {
+        if (s->removing) {
+            s->removing = 2;    /* freed by pool_roll / pool_maybe_free */
+        }
+
+        if (p->rolling) {
+            pool_roll(p);
+        }
+
+        pool_maybe_free(p);
+        manager_maybe_done(p->mgr);
+        return;
+    }
+
+    /* a reload's first new worker died: keep the old generation */
+    if (p->rolling && !p->canary_ok && g == p->cur && s->index == 0
+        && lived < DROVER_CANARY_MS + DROVER_RESTART_STABLE_MS)
+    {
+        uv_timer_stop(&p->roll_timer);
+        pool_gen_failed(p, p->cur, s->last_exit);
+        slot_start(s);
+        return;
+    }
+
+    if (!crash) {
+        s->quick_deaths = 0;
+        s->restarts++;
+        slot_start(s);
+
+        if (p->rolling) {
+            pool_roll(p);
+        }
+
+        return;
+    }
+
+    if (lived >= DROVER_RESTART_STABLE_MS) {
+        s->quick_deaths = 0;
+    } else {
+        s->quick_deaths++;
+    }
+
+    s->restarts++;
+
+    /* the first early death is replaced at once too: it may be a kill */
+    delay = backoff_ms(s->quick_deaths > 0 ? s->quick_deaths - 1 : 0);
+
+    if (pool_count_crash(p) && delay < DROVER_FAILING_RETRY_MS) {
+        delay = DROVER_FAILING_RETRY_MS;
+    }
+
+    if (delay == 0) {
+        slot_start(s);
+
+    } else {
+        if (s->quick_deaths == 3 || s->quick_deaths % 10 == 0) {
+            drover_log_error(DROVER_LOG_WARN, 0, "pool %s: worker %u keeps "
+                             "exiting early (%u times in a row); next start "
+                             "in %u ms", p->name, s->index, s->quick_deaths,
+                             delay);
+        }
+
+        s->restart_pending = 1;
+        uv_timer_start(&s->restart_timer, slot_timer_cb, delay, 0);
+    }
+
+    if (p->rolling) {
+        pool_roll(p);
+    }
+}
+
+
+/* ---- generations and their preloaders ---- */
 
 static void
 chan_close_cb(uv_handle_t *h)
@@ -202,94 +745,175 @@ chan_close_cb(uv_handle_t *h)
 
 
 static void
-chan_close(drover_pool_t *p)
+gen_chan_close(drover_gen_t *g)
 {
-    if (p->chan == NULL) {
+    if (g->chan == NULL) {
         return;
     }
 
-    uv_close((uv_handle_t *) &p->chan->poll, chan_close_cb);
-    p->chan = NULL;
+    uv_close((uv_handle_t *) &g->chan->poll, chan_close_cb);
+    g->chan = NULL;
 }
-
-
-static drover_slot_t *
-slot_by_pid(drover_manager_t *m, pid_t pid)
-{
-    size_t    i;
-    unsigned  k;
-
-    for (i = 0; i < m->npools; i++) {
-        for (k = 0; k < m->pools[i].conf->workers; k++) {
-            if (m->pools[i].slots[k].pid == pid) {
-                return &m->pools[i].slots[k];
-            }
-        }
-    }
-
-    return NULL;
-}
-
-
-static void slot_exited(drover_slot_t *s, int status);
 
 
 static void
-pool_forked(drover_pool_t *p, const drover_chan_msg_t *msg)
+gen_unlink(drover_gen_t *g)
 {
-    unsigned          i;
-    drover_slot_t    *s;
-    drover_manager_t *m = p->mgr;
+    drover_gen_t  **gp;
 
-    if (msg->slot >= p->conf->workers) {
-        drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: preloader reported "
-                         "slot %u, out of range", p->conf->name, msg->slot);
+    for (gp = &g->pool->gens; *gp != NULL; gp = &(*gp)->next) {
+        if (*gp == g) {
+            *gp = g->next;
+            break;
+        }
+    }
+}
+
+
+static void
+gen_destroy(drover_gen_t *g)
+{
+    if (g->conf_fd >= 0) {
+        close(g->conf_fd);
+    }
+
+    confref_put(g->ref);
+    free(g);
+}
+
+
+static void
+gen_free_cb(uv_handle_t *h)
+{
+    drover_gen_t   *g = h->data;
+    drover_pool_t  *p = g->pool;
+
+    gen_unlink(g);
+    gen_destroy(g);
+    pool_maybe_free(p);
+}
+
+
+static drover_gen_t *
+gen_create(drover_pool_t *p, drover_confref_t *ref, drover_pool_conf_t *pc)
+{
+    drover_gen_t  *g;
+
+    g = calloc(1, sizeof(drover_gen_t));
+    if (g == NULL) {
+        return NULL;
+    }
+
+    g->conf_fd = drover_proc_conf_memfd(ref->conf, pc);
+    if (g->conf_fd < 0) {
+        drover_log_error(DROVER_LOG_ERROR, -g->conf_fd, "pool %s: cannot "
+                         "hand over the configuration", pc->name);
+        free(g);
+        return NULL;
+    }
+
+    g->pool = p;
+    g->ref = ref;
+    ref->refs++;
+    g->conf = pc;
+    g->id = ++p->next_gen;
+    g->slots = pc->workers;
+
+    uv_timer_init(&p->mgr->loop, &g->timer);
+    g->timer.data = g;
+
+    g->next = p->gens;
+    p->gens = g;
+
+    return g;
+}
+
+
+/* no worker, no preloader, not current: let it go */
+static void
+gen_maybe_free(drover_gen_t *g)
+{
+    unsigned        k;
+    drover_pool_t  *p = g->pool;
+
+    if (g == p->cur || g == p->pending || g->pid > 0
+        || uv_is_closing((uv_handle_t *) &g->timer))
+    {
         return;
     }
 
-    s = &p->slots[msg->slot];
+    if (g == p->prev && p->rolling) {
+        return;
+    }
+
+    for (k = 0; k < p->nslots; k++) {
+        if (p->slots[k]->gen == g) {
+            return;
+        }
+    }
+
+    if (g == p->prev) {
+        p->prev = NULL;
+    }
+
+    gen_chan_close(g);
+    uv_timer_stop(&g->timer);
+    uv_close((uv_handle_t *) &g->timer, gen_free_cb);
+}
+
+
+static void
+gen_retire(drover_gen_t *g)
+{
+    g->retired = 1;
+    uv_timer_stop(&g->timer);
+
+    if (g->pid > 0) {
+        kill(g->pid, SIGTERM);
+    }
+
+    gen_maybe_free(g);
+}
+
+
+static void
+gen_forked(drover_gen_t *g, const drover_chan_msg_t *msg)
+{
+    drover_slot_t  *s;
+    drover_pool_t  *p = g->pool;
+
+    if (msg->slot >= p->nslots || p->slots[msg->slot]->gen != g
+        || p->slots[msg->slot]->state != SLOT_FORKING)
+    {
+        drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: preloader reported "
+                         "slot %u, which did not ask", p->name, msg->slot);
+        if (msg->type == DROVER_CHAN_FORKED && msg->pid > 0) {
+            kill(msg->pid, SIGKILL);
+        }
+        return;
+    }
+
+    s = p->slots[msg->slot];
 
     if (msg->type == DROVER_CHAN_FORK_FAILED) {
         drover_log_error(DROVER_LOG_ERROR, msg->err, "pool %s: worker %u: "
-                         "fork failed", p->conf->name, s->index);
-        s->state = SLOT_EMPTY;
-        s->started_ms = drover_proc_now_ms();
+                         "fork failed", p->name, s->index);
         slot_exited(s, -1);
         return;
     }
 
-    s->pid = msg->pid;
-    s->state = m->stopping ? SLOT_STOPPING : SLOT_RUNNING;
-
-    drover_log_error(DROVER_LOG_INFO, 0, "pool %s: worker %u started, pid %ld",
-                     p->conf->name, s->index, (long) s->pid);
-
-    if (m->stopping) {
-        kill(s->pid, SIGTERM);
-    }
-
-    /* it may already have died and been reaped as a stranger */
-    for (i = 0; i < m->nearly; i++) {
-        if (m->early[i].pid == msg->pid) {
-            int  status = m->early[i].status;
-
-            m->early[i] = m->early[--m->nearly];
-            slot_exited(s, status);
-            return;
-        }
-    }
+    slot_forked(s, msg->pid);
 }
 
 
 static void
-chan_read_all(drover_pool_t *p)
+gen_chan_read(drover_gen_t *g)
 {
     int                rc, nfds, fds[DROVER_CHAN_MAX_FDS];
-    unsigned           k;
     drover_chan_msg_t  msg;
 
-    while (p->chan != NULL) {
-        rc = drover_chan_recv(p->chan->fd, &msg, fds, &nfds);
+    while (g->chan != NULL) {
+        rc = drover_chan_recv(g->chan->fd, &msg, fds, &nfds);
 
         if (rc == -EAGAIN) {
             return;
@@ -297,7 +921,7 @@ chan_read_all(drover_pool_t *p)
 
         if (rc == -EPIPE) {
             /* everyone holding the other end is gone; SIGCHLD tells why */
-            chan_close(p);
+            gen_chan_close(g);
             return;
         }
 
@@ -308,36 +932,30 @@ chan_read_all(drover_pool_t *p)
 
             drover_log_error(DROVER_LOG_ALERT, rc < 0 ? -rc : 0,
                              "pool %s: bad message from the preloader",
-                             p->conf->name);
+                             g->pool->name);
             continue;
         }
 
         switch (msg.type) {
 
         case DROVER_CHAN_READY:
-            p->preloader_ready = 1;
-
+            g->ready = 1;
+            g->failed = 0;
             drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: preloader %ld "
-                             "ready", p->conf->name, (long) p->preloader_pid);
-
-            for (k = 0; k < p->conf->workers; k++) {
-                if (p->slots[k].state == SLOT_EMPTY
-                    && !p->slots[k].restart_pending)
-                {
-                    slot_start(&p->slots[k]);
-                }
-            }
-
+                             "ready (generation %u)", g->pool->name,
+                             (long) g->pid, g->id);
+            pool_gen_ready(g->pool, g);
             break;
 
         case DROVER_CHAN_FORKED:
         case DROVER_CHAN_FORK_FAILED:
-            pool_forked(p, &msg);
+            gen_forked(g, &msg);
             break;
 
         default:
             drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: unknown message "
-                             "%u from the preloader", p->conf->name, msg.type);
+                             "%u from the preloader", g->pool->name,
+                             msg.type);
         }
     }
 }
@@ -352,48 +970,44 @@ chan_poll_cb(uv_poll_t *h, int status, int events)
 
     if (status < 0) {
         drover_log_error(DROVER_LOG_ERROR, status, "pool %s: preloader "
-                         "channel", c->pool->conf->name);
-        chan_close(c->pool);
+                         "channel", c->gen->pool->name);
+        gen_chan_close(c->gen);
         return;
     }
 
-    chan_read_all(c->pool);
+    gen_chan_read(c->gen);
 }
 
 
 static void
-preloader_timer_cb(uv_timer_t *t)
+gen_timer_cb(uv_timer_t *t)
 {
-    drover_pool_t  *p = t->data;
-
-    p->preloader_pending = 0;
-    pool_preloader_start(p);
+    gen_preloader_start(t->data);
 }
 
 
 static void
-pool_preloader_start(drover_pool_t *p)
+gen_preloader_start(drover_gen_t *g)
 {
     int             rc, sv[2], fds[2];
     char            mpid[32];
     char           *argv[5];
     pid_t           pid;
     drover_chan_t  *c;
+    drover_pool_t  *p = g->pool;
 
-    if (p->mgr->stopping || p->preloader_pid > 0) {
+    if (p->mgr->stopping || g->retired || g->pid > 0) {
         return;
     }
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
         drover_log_error(DROVER_LOG_ERROR, errno, "pool %s: socketpair() "
-                         "failed", p->conf->name);
-        rc = -errno;
+                         "failed", p->name);
         goto retry;
     }
 
     /* only our end is non-blocking: the preloader waits for requests */
     if (fcntl(sv[0], F_SETFL, O_NONBLOCK) != 0) {
-        rc = -errno;
         close(sv[0]);
         close(sv[1]);
         goto retry;
@@ -402,11 +1016,11 @@ pool_preloader_start(drover_pool_t *p)
     snprintf(mpid, sizeof(mpid), "%ld", (long) p->mgr->pid);
     argv[0] = "droverd";
     argv[1] = "--preloader";
-    argv[2] = p->conf->name;
+    argv[2] = p->name;
     argv[3] = mpid;
     argv[4] = NULL;
 
-    fds[0] = p->conf_fd;
+    fds[0] = g->conf_fd;
     fds[1] = sv[1];
 
     rc = drover_proc_spawn(argv, fds, 2, &pid);
@@ -414,22 +1028,25 @@ pool_preloader_start(drover_pool_t *p)
 
     if (rc != 0) {
         drover_log_error(DROVER_LOG_ERROR, -rc, "pool %s: cannot start the "
-                         "preloader", p->conf->name);
+                         "preloader", p->name);
         close(sv[0]);
         goto retry;
     }
 
+    g->pid = pid;
+    g->ready = 0;
+    g->started_ms = drover_proc_now_ms();
+
     c = malloc(sizeof(*c));
     if (c == NULL) {
-        drover_log_error(DROVER_LOG_ALERT, ENOMEM, "pool %s", p->conf->name);
+        drover_log_error(DROVER_LOG_ALERT, ENOMEM, "pool %s", p->name);
         close(sv[0]);
-        kill(pid, SIGKILL);
-        p->preloader_pid = pid;     /* reaped and retried by SIGCHLD */
+        kill(pid, SIGKILL);         /* reaped and retried by SIGCHLD */
         return;
     }
 
     c->fd = sv[0];
-    c->pool = p;
+    c->gen = g;
     c->poll.data = c;
 
     rc = uv_poll_init(&p->mgr->loop, &c->poll, c->fd);
@@ -439,252 +1056,910 @@ pool_preloader_start(drover_pool_t *p)
     }
 
     if (rc != 0) {
-        drover_log_error(DROVER_LOG_ALERT, rc, "pool %s: uv_poll",
-                         p->conf->name);
+        drover_log_error(DROVER_LOG_ALERT, rc, "pool %s: uv_poll", p->name);
         close(c->fd);
         free(c);
         kill(pid, SIGKILL);
-        p->preloader_pid = pid;
         return;
     }
 
-    p->chan = c;
-    p->preloader_pid = pid;
-    p->preloader_ready = 0;
-    p->preloader_started_ms = drover_proc_now_ms();
+    g->chan = c;
 
-    drover_log_error(DROVER_LOG_INFO, 0, "pool %s: preloader started, pid %ld",
-                     p->conf->name, (long) pid);
+    drover_log_error(DROVER_LOG_INFO, 0, "pool %s: preloader started, pid %ld "
+                     "(generation %u)", p->name, (long) pid, g->id);
     return;
 
 retry:
 
-    p->preloader_quick_deaths++;
-    p->preloader_pending = 1;
-    uv_timer_start(&p->preloader_timer, preloader_timer_cb,
-                   backoff_ms(p->preloader_quick_deaths), 0);
+    g->quick_deaths++;
+    uv_timer_start(&g->timer, gen_timer_cb, backoff_ms(g->quick_deaths), 0);
 }
 
 
 static void
-preloader_exited(drover_pool_t *p, int status)
+gen_preloader_exited(drover_gen_t *g, int status)
 {
-    char                desc[128];
+    char                desc[128], why[256];
     unsigned            k, delay;
+    drover_pool_t      *p = g->pool;
     unsigned long long  lived;
 
     drover_proc_describe_exit(status, desc, sizeof(desc));
 
     /* FORKED messages it sent before dying are still worth reading */
-    if (p->chan != NULL) {
-        chan_read_all(p);
-        chan_close(p);
+    if (g->chan != NULL) {
+        gen_chan_read(g);
+        gen_chan_close(g);
     }
 
-    p->preloader_pid = 0;
-    p->preloader_ready = 0;
+    g->pid = 0;
+    g->ready = 0;
 
-    for (k = 0; k < p->conf->workers; k++) {
-        if (p->slots[k].state == SLOT_FORKING) {
-            p->slots[k].state = SLOT_EMPTY;
+    for (k = 0; k < p->nslots; k++) {
+        if (p->slots[k]->gen == g && p->slots[k]->state == SLOT_FORKING) {
+            p->slots[k]->state = SLOT_EMPTY;
+            p->slots[k]->gen = NULL;
         }
     }
 
-    if (p->mgr->stopping) {
-        drover_log_error(DROVER_LOG_INFO, 0, "pool %s: preloader %s",
-                         p->conf->name, desc);
+    if (p->mgr->stopping || p->removing || g->retired) {
+        drover_log_error(DROVER_LOG_INFO, 0, "pool %s: preloader "
+                         "(generation %u) %s", p->name, g->id, desc);
+        gen_maybe_free(g);
+        pool_maybe_free(p);
+        manager_maybe_done(p->mgr);
         return;
     }
 
-    lived = drover_proc_now_ms() - p->preloader_started_ms;
+    if (g == p->pending) {
+        /* a reload's new generation, or the first start: it never served */
+        snprintf(why, sizeof(why), "the preloader %s%s", desc,
+                 WIFEXITED(status) && WEXITSTATUS(status) == DROVER_EXIT_INIT
+                 ? " (the app's init failed)" : "");
 
-    if (WIFEXITED(status) && WEXITSTATUS(status) == DROVER_EXIT_INIT) {
-        p->preloader_quick_deaths++;
-        delay = backoff_ms(p->preloader_quick_deaths);
-        drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: the app's init "
-                         "failed; the preloader is retried in %u ms",
-                         p->conf->name, delay);
-
-    } else {
-        if (lived >= DROVER_RESTART_STABLE_MS) {
-            p->preloader_quick_deaths = 0;
-        } else {
-            p->preloader_quick_deaths++;
-        }
-
-        delay = backoff_ms(p->preloader_quick_deaths);
-        drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: preloader %s; "
-                         "restarting it in %u ms (running workers keep "
-                         "serving)", p->conf->name, desc, delay);
-    }
-
-    p->preloader_pending = 1;
-    uv_timer_start(&p->preloader_timer, preloader_timer_cb, delay, 0);
-}
-
-
-/* ---- worker slots ---- */
-
-static void
-slot_timer_cb(uv_timer_t *t)
-{
-    drover_slot_t  *s = t->data;
-
-    s->restart_pending = 0;
-    slot_start(s);
-}
-
-
-static void
-slot_start(drover_slot_t *s)
-{
-    int                rc, fds[3];
-    char               mpid[32], slot[16];
-    char              *argv[6];
-    pid_t              pid;
-    drover_pool_t     *p = s->pool;
-    drover_chan_msg_t  msg;
-
-    if (p->mgr->stopping || s->state != SLOT_EMPTY) {
-        return;
-    }
-
-    s->started_ms = drover_proc_now_ms();
-
-    if (p->conf->preload) {
-        if (!p->preloader_ready || p->chan == NULL) {
-            return;     /* started when the preloader says READY */
-        }
-
-        memset(&msg, 0, sizeof(msg));
-        msg.type = DROVER_CHAN_FORK;
-        msg.slot = s->index;
-        fds[0] = s->sock.fd;
-        fds[1] = p->shared.fd;
-
-        rc = drover_chan_send(p->chan->fd, &msg, fds, 2);
-        if (rc != 0) {
-            /* the preloader is going away; its exit restarts everything */
-            drover_log_error(DROVER_LOG_WARN, -rc, "pool %s: worker %u: "
-                             "cannot reach the preloader", p->conf->name,
-                             s->index);
+        if (p->cur != NULL) {
+            pool_gen_failed(p, g, why);
             return;
         }
 
-        s->state = SLOT_FORKING;
+        g->failed = 1;
+        p->gave_up = 1;
+        manager_maybe_ready(p->mgr);
+    }
+
+    lived = drover_proc_now_ms() - g->started_ms;
+
+    if (lived >= DROVER_RESTART_STABLE_MS && g->failed == 0) {
+        g->quick_deaths = 0;
+    } else {
+        g->quick_deaths++;
+    }
+
+    delay = backoff_ms(g->quick_deaths);
+
+    drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: preloader (generation %u)"
+                     " %s%s; restarting it in %u ms%s", p->name, g->id, desc,
+                     WIFEXITED(status)
+                     && WEXITSTATUS(status) == DROVER_EXIT_INIT
+                     ? " (the app's init failed)" : "", delay,
+                     g == p->cur ? " (running workers keep serving)" : "");
+
+    uv_timer_start(&g->timer, gen_timer_cb, delay, 0);
+}
+
+
+/* ---- pools: generations, prestart, rollout ---- */
+
+static void
+prestart_done(drover_prestart_t *ps, int status, const char *message,
+    void *data)
+{
+    drover_pool_t  *p = data;
+    drover_gen_t   *g = p->pending;
+
+    (void) ps;
+    p->prestart = NULL;
+
+    if (g == NULL) {
         return;
     }
 
-    snprintf(mpid, sizeof(mpid), "%ld", (long) p->mgr->pid);
-    snprintf(slot, sizeof(slot), "%u", s->index);
-    argv[0] = "droverd";
-    argv[1] = "--worker";
-    argv[2] = p->conf->name;
-    argv[3] = slot;
-    argv[4] = mpid;
-    argv[5] = NULL;
+    if (status != 0) {
+        if (p->cur == NULL) {
+            /* the first start: prestart must succeed before any worker */
+            drover_log_error(DROVER_LOG_EMERG, 0, "pool %s: prestart failed: "
+                             "%s; no worker starts, droverd exits", p->name,
+                             message);
+            p->mgr->exit_code = 1;
+            manager_stop(p->mgr, 1);
+            return;
+        }
 
-    fds[0] = p->conf_fd;
-    fds[1] = s->sock.fd;
-    fds[2] = p->shared.fd;
+        pool_gen_failed(p, g, message);
+        return;
+    }
 
-    rc = drover_proc_spawn(argv, fds, 3, &pid);
+    if (g->conf->preload) {
+        gen_preloader_start(g);
+    } else {
+        pool_gen_ready(p, g);
+    }
+}
+
+
+static void
+pool_begin_gen(drover_pool_t *p, drover_gen_t *g)
+{
+    int  rc;
+
+    p->pending = g;
+
+    rc = drover_prestart_start(&p->mgr->loop, g->ref->conf, g->conf,
+                               prestart_done, p, &p->prestart);
     if (rc != 0) {
-        drover_log_error(DROVER_LOG_ERROR, -rc, "pool %s: worker %u: cannot "
-                         "start", p->conf->name, s->index);
-        slot_exited(s, -1);
-        return;
+        drover_log_error(DROVER_LOG_ERROR, -rc, "pool %s: cannot run "
+                         "prestart", p->name);
+        p->prestart = NULL;
+        prestart_done(NULL, rc, "prestart could not start", p);
+    }
+}
+
+
+static void
+pool_gen_failed(drover_pool_t *p, drover_gen_t *g, const char *why)
+{
+    unsigned  k;
+
+    drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: reload failed: %s; "
+                     "generation %u keeps serving", p->name, why,
+                     p->rolling ? p->prev->id : (p->cur ? p->cur->id : 0));
+
+    if (p->rolling && g == p->cur) {
+        /* back to the previous generation for every slot */
+        p->cur = p->prev;
+        p->prev = g;
+        p->rolling = 0;
+
+        for (k = 0; k < p->nslots; k++) {
+            drover_slot_t  *s = p->slots[k];
+
+            if (s->gen == g) {
+                slot_stop(s, EXIT_RELOAD, SIGTERM);
+            }
+        }
+
+        p->prev = NULL;
+
+        if (p->nslots != p->cur->conf->workers) {
+            (void) pool_resize(p, p->cur->conf);
+        }
+
+        for (k = 0; k < p->nslots; k++) {
+            slot_start(p->slots[k]);
+        }
     }
 
-    s->pid = pid;
-    s->state = SLOT_RUNNING;
+    if (p->pending == g) {
+        p->pending = NULL;
+    }
 
-    drover_log_error(DROVER_LOG_INFO, 0, "pool %s: worker %u started, pid %ld",
-                     p->conf->name, s->index, (long) pid);
+    gen_retire(g);
+    manager_maybe_done(p->mgr);
+
+    if (p->mgr->reload_pending && !p->rolling) {
+        manager_reload(p->mgr);
+    }
+}
+
+
+static void
+roll_timer_cb(uv_timer_t *t)
+{
+    drover_pool_t  *p = t->data;
+
+    p->canary_ok = 1;
+    pool_roll(p);
 }
 
 
 /*
- * The worker of slot s is gone (status -1: it never started).  Replace it:
- * at once when it had run a while, else after a growing delay, so an app
- * that crashes on start does not turn into a fork storm.
+ * One slot at a time: stop an old worker (it finishes its request first),
+ * its replacement comes from the new generation, then the next.  The first
+ * replacement is a canary that must live DROVER_CANARY_MS.
  */
 static void
-slot_exited(drover_slot_t *s, int status)
+pool_roll(drover_pool_t *p)
 {
-    int                 level;
-    char                desc[128];
-    unsigned            delay;
-    unsigned long long  lived;
-    drover_pool_t      *p = s->pool;
+    unsigned        k;
+    drover_slot_t  *s;
 
-    lived = drover_proc_now_ms() - s->started_ms;
+    if (!p->rolling || p->mgr->stopping) {
+        return;
+    }
 
-    if (status != -1) {
-        drover_proc_describe_exit(status, desc, sizeof(desc));
+    for (k = 0; k < p->nslots; k++) {
+        s = p->slots[k];
 
-        if (s->state == SLOT_STOPPING || p->mgr->stopping) {
-            level = DROVER_LOG_INFO;
-        } else if (WIFSIGNALED(status)) {
-            level = DROVER_LOG_ERROR;
-        } else {
-            level = DROVER_LOG_WARN;
+        if (s->gen == p->cur && s->state == SLOT_FORKING) {
+            return;     /* wait for the replacement to run */
         }
 
-        drover_log_error(level, 0, "pool %s: worker %u (pid %ld) %s after "
-                         "%llu ms", p->conf->name, s->index, (long) s->pid,
-                         desc, lived);
+        if (s->state == SLOT_STOPPING) {
+            return;     /* one slot at a time */
+        }
     }
 
-    s->pid = 0;
-    s->state = SLOT_EMPTY;
+    if (!p->canary_ok) {
+        s = p->slots[0];
 
-    if (p->mgr->stopping) {
+        if (s->gen == p->cur && s->state == SLOT_RUNNING) {
+            if (!uv_is_active((uv_handle_t *) &p->roll_timer)) {
+                uv_timer_start(&p->roll_timer, roll_timer_cb,
+                               DROVER_CANARY_MS, 0);
+            }
+            return;
+        }
+
+        if (s->gen == p->prev && s->state == SLOT_RUNNING) {
+            slot_stop(s, EXIT_RELOAD, SIGTERM);
+            return;
+        }
+
+        if (s->state == SLOT_EMPTY && !s->restart_pending) {
+            slot_start(s);
+            return;
+        }
+
         return;
     }
 
-    if (lived >= DROVER_RESTART_STABLE_MS) {
-        s->quick_deaths = 0;
-    } else {
-        s->quick_deaths++;
+    for (k = 0; k < p->nslots; k++) {
+        s = p->slots[k];
+
+        if (s->gen == p->prev && s->state == SLOT_RUNNING) {
+            slot_stop(s, EXIT_RELOAD, SIGTERM);
+            return;
+        }
+
+        if (s->state == SLOT_EMPTY && !s->restart_pending) {
+            slot_start(s);
+            if (s->state != SLOT_EMPTY) {
+                return;
+            }
+        }
     }
 
-    /* the first early death is replaced at once too: it may be a kill */
-    s->restarts++;
-    delay = backoff_ms(s->quick_deaths > 0 ? s->quick_deaths - 1 : 0);
+    /* every slot runs the new generation */
+    p->rolling = 0;
 
-    if (delay == 0) {
-        slot_start(s);
-        return;
+    drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: generation %u serves "
+                     "(rolled over in %llu ms)", p->name, p->cur->id,
+                     drover_proc_now_ms() - p->roll_started_ms);
+
+    if (p->prev != NULL) {
+        drover_gen_t  *old = p->prev;
+
+        gen_retire(old);
+        if (p->prev == old && !uv_is_closing((uv_handle_t *) &old->timer)) {
+            p->prev = NULL;
+            gen_maybe_free(old);
+        }
     }
 
-    if (s->quick_deaths == 3 || s->quick_deaths % 10 == 0) {
-        drover_log_error(DROVER_LOG_WARN, 0, "pool %s: worker %u keeps "
-                         "exiting early (%u times in a row); next start in "
-                         "%u ms", p->conf->name, s->index, s->quick_deaths,
-                         delay);
+    if (p->mgr->reload_pending) {
+        manager_reload(p->mgr);
     }
-
-    s->restart_pending = 1;
-    uv_timer_start(&s->restart_timer, slot_timer_cb, delay, 0);
 }
 
 
-/* ---- reaping and signals ---- */
+/*
+ * The pending generation can serve.  On the first start its workers start;
+ * on a reload the rollout begins.
+ */
+static void
+pool_gen_ready(drover_pool_t *p, drover_gen_t *g)
+{
+    unsigned  k;
+
+    if (g != p->pending) {
+        if (g == p->cur) {
+            /* a restarted preloader: start what waits for it */
+            for (k = 0; k < p->nslots; k++) {
+                slot_start(p->slots[k]);
+            }
+        }
+        return;
+    }
+
+    p->pending = NULL;
+
+    if (p->cur == NULL) {
+        p->cur = g;
+
+        for (k = 0; k < p->nslots; k++) {
+            slot_start(p->slots[k]);
+        }
+
+        return;
+    }
+
+    if (g->conf->workers != p->nslots && pool_resize(p, g->conf) != 0) {
+        pool_resize(p, p->cur->conf);
+        p->pending = g;
+        pool_gen_failed(p, g, "cannot change the number of workers");
+        return;
+    }
+
+    p->prev = p->cur;
+    p->cur = g;
+    p->rolling = 1;
+    p->canary_ok = 0;
+    p->roll_started_ms = drover_proc_now_ms();
+
+    drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: generation %u ready, "
+                     "replacing generation %u one worker at a time",
+                     p->name, g->id, p->prev->id);
+
+    pool_roll(p);
+}
+
+
+static void
+pool_free_cb(uv_handle_t *h)
+{
+    drover_pool_t  *p = h->data;
+
+    free(p->slots);
+    free(p->name);
+    free(p);
+}
+
+
+/* a removed pool goes once its workers and preloaders are gone */
+static void
+pool_maybe_free(drover_pool_t *p)
+{
+    unsigned         k;
+    drover_gen_t    *g;
+    drover_pool_t  **pp;
+
+    /* scaled-away slots are always the last ones: index == position */
+    while (p->nslots > 0 && p->slots[p->nslots - 1]->removing == 2
+           && p->slots[p->nslots - 1]->state == SLOT_EMPTY)
+    {
+        slot_destroy(p->slots[--p->nslots]);
+    }
+
+    if (!p->removing || p->mgr->stopping) {
+        return;
+    }
+
+    for (k = 0; k < p->nslots; k++) {
+        if (p->slots[k]->state != SLOT_EMPTY) {
+            return;
+        }
+    }
+
+    for (g = p->gens; g != NULL; g = g->next) {
+        if (g->pid > 0) {
+            return;
+        }
+    }
+
+    if (p->removing == 1) {
+        p->removing = 2;
+
+        for (pp = &p->mgr->pools; *pp != NULL; pp = &(*pp)->next) {
+            if (*pp == p) {
+                *pp = p->next;
+                break;
+            }
+        }
+
+        drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: removed", p->name);
+
+        for (k = 0; k < p->nslots; k++) {
+            slot_destroy(p->slots[k]);
+        }
+
+        p->nslots = 0;
+        drover_socket_close(&p->shared);
+
+        if (p->prestart != NULL) {
+            drover_prestart_cancel(p->prestart);
+            p->prestart = NULL;
+        }
+
+        p->cur = NULL;
+        p->prev = NULL;
+        p->pending = NULL;
+
+        /* each gen_free_cb comes back here; the last one frees the pool */
+        for (g = p->gens; g != NULL; g = g->next) {
+            gen_retire(g);
+        }
+    }
+
+    if (p->gens == NULL && !uv_is_closing((uv_handle_t *) &p->roll_timer)) {
+        uv_close((uv_handle_t *) &p->roll_timer, pool_free_cb);
+    }
+}
+
+
+static drover_pool_t *
+pool_create(drover_manager_t *m, drover_confref_t *ref,
+    drover_pool_conf_t *pc)
+{
+    int             rc;
+    char            err[1024];
+    uid_t           uid;
+    gid_t           gid;
+    unsigned        k;
+    drover_gen_t   *g;
+    drover_pool_t  *p;
+
+    p = calloc(1, sizeof(drover_pool_t));
+    if (p == NULL) {
+        return NULL;
+    }
+
+    p->mgr = m;
+    p->shared.fd = -1;
+    p->name = strdup(pc->name);
+    p->slots = calloc(DROVER_CONF_MAX_WORKERS, sizeof(drover_slot_t *));
+
+    if (p->name == NULL || p->slots == NULL) {
+        goto failed;
+    }
+
+    listen_owner(pc, &uid, &gid);
+
+    rc = drover_socket_listen(&p->shared, pc->listen.path, pc->listen.mode,
+                              uid, gid, err, sizeof(err));
+    if (rc != 0) {
+        drover_log_error(DROVER_LOG_EMERG, 0, "%s:%u: pool \"%s\": %s",
+                         pc->listen.file, pc->listen.line, pc->name, err);
+        goto failed;
+    }
+
+    for (k = 0; k < pc->workers; k++) {
+        p->slots[k] = slot_create(p, k);
+        if (p->slots[k] == NULL) {
+            goto failed;
+        }
+
+        p->nslots++;
+
+        if (slot_listen(p->slots[k], pc) != 0) {
+            goto failed;
+        }
+    }
+
+    g = gen_create(p, ref, pc);
+    if (g == NULL) {
+        goto failed;
+    }
+
+    /* nothing fails past here: the pool's handles need a close callback */
+    uv_timer_init(&m->loop, &p->roll_timer);
+    p->roll_timer.data = p;
+
+    p->pending = g;
+
+    return p;
+
+failed:
+
+    for (k = 0; k < p->nslots; k++) {
+        slot_destroy(p->slots[k]);
+    }
+
+    drover_socket_close(&p->shared);
+    free(p->slots);
+    free(p->name);
+    free(p);
+
+    return NULL;
+}
+
+
+static void
+pool_announce(drover_pool_t *p)
+{
+    drover_pool_conf_t  *pc = pool_conf(p);
+
+    drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: %u workers on %s "
+                     "(slots %s.0 .. %s.%u), preload %s", p->name,
+                     pc->workers, pc->listen.path, pc->listen.path,
+                     pc->listen.path, pc->workers - 1,
+                     pc->preload ? "on" : "off");
+}
+
+
+/* ---- reload ---- */
+
+static int
+pool_listen_same(const drover_pool_conf_t *a, const drover_pool_conf_t *b)
+{
+    return strcmp(a->listen.path, b->listen.path) == 0;
+}
+
+
+/* workers N -> M: new slots get sockets now, extra ones stop */
+static int
+pool_resize(drover_pool_t *p, drover_pool_conf_t *pc)
+{
+    unsigned        k;
+    drover_slot_t  *s;
+
+    /* slots still on their way out that the new count keeps */
+    for (k = 0; k < p->nslots && k < pc->workers; k++) {
+        p->slots[k]->removing = 0;
+    }
+
+    for (k = p->nslots; k < pc->workers; k++) {
+        s = slot_create(p, k);
+        if (s == NULL) {
+            return -ENOMEM;
+        }
+
+        if (slot_listen(s, pc) != 0) {
+            slot_destroy(s);
+            return -EADDRINUSE;
+        }
+
+        p->slots[p->nslots++] = s;
+    }
+
+    for (k = pc->workers; k < p->nslots; k++) {
+        s = p->slots[k];
+        s->removing = 1;
+
+        if (s->state == SLOT_EMPTY) {
+            s->removing = 2;
+        } else {
+            slot_stop(s, EXIT_STOP, SIGTERM);
+        }
+    }
+
+    pool_maybe_free(p);
+    return 0;
+}
+
+
+static void
+pool_remove(drover_pool_t *p)
+{
+    unsigned  k;
+
+    drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: no longer in the "
+                     "configuration: stopping it", p->name);
+
+    p->removing = 1;
+    p->rolling = 0;
+    uv_timer_stop(&p->roll_timer);
+
+    if (p->prestart != NULL) {
+        drover_prestart_cancel(p->prestart);
+        p->prestart = NULL;
+    }
+
+    for (k = 0; k < p->nslots; k++) {
+        slot_stop(p->slots[k], EXIT_STOP, SIGTERM);
+    }
+
+    if (p->pending != NULL) {
+        gen_retire(p->pending);
+    }
+
+    if (p->prev != NULL) {
+        gen_retire(p->prev);
+    }
+
+    if (p->cur != NULL) {
+        gen_retire(p->cur);
+    }
+
+    pool_maybe_free(p);
+}
+
+
+static int
+manager_busy(drover_manager_t *m)
+{
+    drover_pool_t  *p;
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        if (!p->removing && (p->rolling || p->pending != NULL)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+manager_reload(drover_manager_t *m)
+{
+    int                  rc;
+    char                 err[2048];
+    drover_conf_t       *conf;
+    drover_gen_t        *g;
+    drover_pool_t       *p, *next, **tail;
+    drover_confref_t    *ref;
+    drover_pool_conf_t  *pc;
+
+    if (m->stopping) {
+        return;
+    }
+
+    if (manager_busy(m)) {
+        /* a reload is under way: one more when it is done (SIGHUP storms) */
+        m->reload_pending = 1;
+        return;
+    }
+
+    m->reload_pending = 0;
+
+    drover_log_error(DROVER_LOG_NOTICE, 0, "reloading %s", m->path);
+    drover_notify_send(&m->notify, "RELOADING=1\nSTATUS=reloading");
+
+    rc = drover_manager_load(m->path, &conf, err, sizeof(err));
+    if (rc != 0) {
+        drover_log_error(DROVER_LOG_ERROR, 0, "reload refused, the running "
+                         "configuration stays: %s", err);
+        drover_notify_send(&m->notify, "READY=1\nSTATUS=reload refused: "
+                           "configuration invalid");
+        return;
+    }
+
+    ref = calloc(1, sizeof(drover_confref_t));
+    if (ref == NULL) {
+        drover_conf_free(conf);
+        drover_log_error(DROVER_LOG_ERROR, ENOMEM, "reload");
+        return;
+    }
+
+    ref->conf = conf;
+    ref->refs = 1;
+
+    drover_log_set_level(conf->log_level);
+
+    /* pools gone, or whose socket moved: stop them */
+    for (p = m->pools; p != NULL; p = next) {
+        next = p->next;
+
+        if (p->removing) {
+            continue;
+        }
+
+        pc = drover_conf_find_pool(conf, p->name);
+
+        if (pc == NULL || !pool_listen_same(pool_conf(p), pc)) {
+            pool_remove(p);
+        }
+    }
+
+    for (pc = conf->pools; pc != NULL; pc = pc->next) {
+        for (p = m->pools; p != NULL; p = p->next) {
+            if (!p->removing && strcmp(p->name, pc->name) == 0) {
+                break;
+            }
+        }
+
+        if (p == NULL) {
+            /* a new pool */
+            p = pool_create(m, ref, pc);
+            if (p == NULL) {
+                drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: cannot add "
+                                 "it", pc->name);
+                continue;
+            }
+
+            for (tail = &m->pools; *tail != NULL; tail = &(*tail)->next) {
+                /* void */
+            }
+            *tail = p;
+
+            pool_announce(p);
+            pool_begin_gen(p, p->pending);
+            continue;
+        }
+
+        pool_listen_update(p, pc);
+
+        g = gen_create(p, ref, pc);
+        if (g == NULL) {
+            continue;
+        }
+
+        pool_begin_gen(p, g);
+    }
+
+    confref_put(m->ref);
+    m->ref = ref;
+
+    drover_notify_send(&m->notify, "READY=1\nSTATUS=reloaded");
+}
+
+
+/* ---- memory ---- */
+
+/* Rss, Pss and USS (Private_Clean + Private_Dirty + Swap) in bytes */
+static int
+memory_read(pid_t pid, unsigned long long *rss, unsigned long long *pss,
+    unsigned long long *uss)
+{
+    int                 fd;
+    char                path[64], buf[4096], *line, *end;
+    ssize_t             n;
+    unsigned long long  kb;
+
+    snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", (long) pid);
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        return -errno;
+    }
+
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+
+    if (n <= 0) {
+        return -EIO;
+    }
+
+    buf[n] = '\0';
+    *rss = *pss = *uss = 0;
+
+    for (line = buf; line != NULL && *line != '\0'; line = end) {
+        end = strchr(line, '\n');
+        if (end != NULL) {
+            *end++ = '\0';
+        }
+
+        if (sscanf(line, "%*[^:]: %llu kB", &kb) != 1) {
+            continue;
+        }
+
+        if (strncmp(line, "Rss:", 4) == 0) {
+            *rss = kb * 1024;
+        } else if (strncmp(line, "Pss:", 4) == 0) {
+            *pss = kb * 1024;
+        } else if (strncmp(line, "Private_Clean:", 14) == 0
+                   || strncmp(line, "Private_Dirty:", 14) == 0
+                   || strncmp(line, "Swap:", 5) == 0)
+        {
+            *uss += kb * 1024;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+slot_sample(drover_slot_t *s)
+{
+    drover_pool_conf_t  *pc;
+
+    if (s->state != SLOT_RUNNING || s->gen == NULL
+        || memory_read(s->pid, &s->rss, &s->pss, &s->uss) != 0)
+    {
+        return;
+    }
+
+    pc = s->gen->conf;
+
+    if (pc->memory_limit_hard != 0 && s->uss > pc->memory_limit_hard) {
+        drover_log_error(DROVER_LOG_WARN, 0, "pool %s: worker %u (pid %ld) "
+                         "uses %llu MiB of private memory, over "
+                         "memory_limit_hard %llu MiB: killing it",
+                         s->pool->name, s->index, (long) s->pid,
+                         s->uss >> 20, pc->memory_limit_hard >> 20);
+        slot_stop(s, EXIT_MEMORY_HARD, SIGKILL);
+        return;
+    }
+
+    if (pc->memory_limit != 0 && s->uss > pc->memory_limit
+        && s->stop_reason == -1)
+    {
+        drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: worker %u (pid %ld) "
+                         "uses %llu MiB of private memory, over memory_limit "
+                         "%llu MiB: recycling it after its current request",
+                         s->pool->name, s->index, (long) s->pid,
+                         s->uss >> 20, pc->memory_limit >> 20);
+        slot_stop(s, EXIT_MEMORY, SIGTERM);
+    }
+}
+
+
+static void
+sample_timer_cb(uv_timer_t *t)
+{
+    unsigned            k, stable;
+    drover_pool_t      *p;
+    drover_manager_t   *m = t->data;
+    unsigned long long  now = drover_proc_now_ms();
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        stable = 0;
+
+        for (k = 0; k < p->nslots; k++) {
+            drover_slot_t  *s = p->slots[k];
+
+            slot_sample(s);
+
+            if (s->state == SLOT_RUNNING
+                && now - s->started_ms >= DROVER_RESTART_STABLE_MS)
+            {
+                stable++;
+            }
+        }
+
+        if (p->failing && stable == p->nslots && p->nslots > 0) {
+            p->failing = 0;
+            drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: every worker "
+                             "runs again: no longer failing", p->name);
+        }
+    }
+}
+
+
+/* ---- reaping, signals, readiness ---- */
+
+static void
+manager_maybe_ready(drover_manager_t *m)
+{
+    unsigned        n, npools;
+    drover_pool_t  *p;
+
+    if (m->ready_sent || m->stopping) {
+        return;
+    }
+
+    n = 0;
+    npools = 0;
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        npools++;
+
+        if (p->served || p->gave_up) {
+            n++;
+        }
+    }
+
+    if (n < npools) {
+        return;
+    }
+
+    m->ready_sent = 1;
+    drover_notify_send(&m->notify, "READY=1\nSTATUS=serving %u pool%s",
+                       npools, npools == 1 ? "" : "s");
+}
+
 
 static int
 manager_children_left(drover_manager_t *m)
 {
-    size_t    i;
-    unsigned  k;
+    unsigned        k;
+    drover_gen_t   *g;
+    drover_pool_t  *p;
 
-    for (i = 0; i < m->npools; i++) {
-        if (m->pools[i].preloader_pid > 0) {
+    for (p = m->pools; p != NULL; p = p->next) {
+        if (p->prestart != NULL) {
             return 1;
         }
 
-        for (k = 0; k < m->pools[i].conf->workers; k++) {
-            if (m->pools[i].slots[k].state != SLOT_EMPTY) {
+        for (g = p->gens; g != NULL; g = g->next) {
+            if (g->pid > 0) {
+                return 1;
+            }
+        }
+
+        for (k = 0; k < p->nslots; k++) {
+            if (p->slots[k]->state != SLOT_EMPTY) {
                 return 1;
             }
         }
@@ -703,7 +1978,7 @@ manager_close_walk_cb(uv_handle_t *h, void *arg)
         if (h->type == UV_POLL) {
             drover_chan_t  *c = h->data;
 
-            c->pool->chan = NULL;
+            c->gen->chan = NULL;
             uv_close(h, chan_close_cb);
 
         } else {
@@ -714,10 +1989,43 @@ manager_close_walk_cb(uv_handle_t *h, void *arg)
 
 
 static void
-manager_finish(drover_manager_t *m)
+manager_maybe_done(drover_manager_t *m)
 {
+    if (!m->stopping || manager_children_left(m)
+        || uv_is_closing((uv_handle_t *) &m->sigchld))
+    {
+        return;
+    }
+
     drover_log_error(DROVER_LOG_NOTICE, 0, "all workers stopped, exiting");
+
+    drover_notify_close(&m->notify);
     uv_walk(&m->loop, manager_close_walk_cb, NULL);
+}
+
+
+static int
+manager_reaped_gen(drover_manager_t *m, pid_t pid, int status)
+{
+    drover_gen_t   *g;
+    drover_pool_t  *p;
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        if (p->prestart != NULL
+            && drover_prestart_reaped(p->prestart, pid, status))
+        {
+            return 1;
+        }
+
+        for (g = p->gens; g != NULL; g = g->next) {
+            if (g->pid == pid) {
+                gen_preloader_exited(g, status);
+                return 1;
+            }
+        }
+    }
+
+    return 0;
 }
 
 
@@ -725,7 +2033,6 @@ static void
 sigchld_cb(uv_signal_t *h, int signum)
 {
     int                status;
-    size_t             i;
     pid_t              pid;
     drover_slot_t     *s;
     drover_manager_t  *m = h->data;
@@ -744,24 +2051,10 @@ sigchld_cb(uv_signal_t *h, int signum)
                 continue;
             }
 
-            if (errno == ECHILD && m->stopping) {
-                /* nothing left at all, whatever our bookkeeping says */
-                for (i = 0; i < m->npools; i++) {
-                    m->pools[i].preloader_pid = 0;
-                }
-            }
-
             break;
         }
 
-        for (i = 0; i < m->npools; i++) {
-            if (m->pools[i].preloader_pid == pid) {
-                preloader_exited(&m->pools[i], status);
-                break;
-            }
-        }
-
-        if (i < m->npools) {
+        if (manager_reaped_gen(m, pid, status)) {
             continue;
         }
 
@@ -771,7 +2064,10 @@ sigchld_cb(uv_signal_t *h, int signum)
             continue;
         }
 
-        /* a worker whose FORKED message is still on its way */
+        /*
+         * A worker whose FORKED message is still on its way, or an orphan
+         * reparented to us (we are subreaper): remember the first kind.
+         */
         if (m->nearly == DROVER_EARLY_EXITS) {
             memmove(&m->early[0], &m->early[1],
                     sizeof(m->early[0]) * (DROVER_EARLY_EXITS - 1));
@@ -783,9 +2079,7 @@ sigchld_cb(uv_signal_t *h, int signum)
         m->nearly++;
     }
 
-    if (m->stopping && !manager_children_left(m)) {
-        manager_finish(m);
-    }
+    manager_maybe_done(m);
 }
 
 
@@ -794,9 +2088,8 @@ stop_timer_cb(uv_timer_t *t)
 {
     drover_manager_t  *m = t->data;
 
-    drover_log_error(DROVER_LOG_WARN, 0, "workers still running %d s after "
-                     "the stop signal: killing them",
-                     DROVER_STOP_TIMEOUT_MS / 1000);
+    drover_log_error(DROVER_LOG_WARN, 0, "workers still running after "
+                     "stop_timeout: killing them");
     manager_stop(m, 1);
 }
 
@@ -804,29 +2097,29 @@ stop_timer_cb(uv_timer_t *t)
 static void
 manager_signal_all(drover_manager_t *m, int sig)
 {
-    size_t    i;
-    unsigned  k;
+    unsigned        k;
+    drover_gen_t   *g;
+    drover_pool_t  *p;
 
-    for (i = 0; i < m->npools; i++) {
-        drover_pool_t  *p = &m->pools[i];
+    for (p = m->pools; p != NULL; p = p->next) {
+        uv_timer_stop(&p->roll_timer);
+        p->rolling = 0;
 
-        uv_timer_stop(&p->preloader_timer);
-        p->preloader_pending = 0;
-
-        if (p->preloader_pid > 0) {
-            kill(p->preloader_pid, sig);
+        if (p->prestart != NULL) {
+            drover_prestart_cancel(p->prestart);
+            p->prestart = NULL;
         }
 
-        for (k = 0; k < p->conf->workers; k++) {
-            drover_slot_t  *s = &p->slots[k];
+        for (g = p->gens; g != NULL; g = g->next) {
+            uv_timer_stop(&g->timer);
 
-            uv_timer_stop(&s->restart_timer);
-            s->restart_pending = 0;
-
-            if (s->pid > 0) {
-                kill(s->pid, sig);
-                s->state = SLOT_STOPPING;
+            if (g->pid > 0) {
+                kill(g->pid, sig);
             }
+        }
+
+        for (k = 0; k < p->nslots; k++) {
+            slot_stop(p->slots[k], EXIT_STOP, sig);
         }
     }
 }
@@ -835,12 +2128,23 @@ manager_signal_all(drover_manager_t *m, int sig)
 static void
 manager_stop(drover_manager_t *m, int quick)
 {
+    unsigned        timeout;
+    drover_pool_t  *p;
+
     if (!m->stopping) {
         drover_log_error(DROVER_LOG_NOTICE, 0, "stopping%s",
                          quick ? " at once" : ": letting requests finish");
+        drover_notify_send(&m->notify, "STOPPING=1\nSTATUS=stopping");
         m->stopping = 1;
-        uv_timer_start(&m->stop_timer, stop_timer_cb, DROVER_STOP_TIMEOUT_MS,
-                       0);
+
+        timeout = 0;
+        for (p = m->pools; p != NULL; p = p->next) {
+            if (pool_stop_timeout(p) > timeout) {
+                timeout = pool_stop_timeout(p);
+            }
+        }
+
+        uv_timer_start(&m->stop_timer, stop_timer_cb, timeout, 0);
     }
 
     manager_signal_all(m, quick ? SIGKILL : SIGTERM);
@@ -849,9 +2153,7 @@ manager_stop(drover_manager_t *m, int quick)
         uv_timer_stop(&m->stop_timer);
     }
 
-    if (!manager_children_left(m)) {
-        manager_finish(m);
-    }
+    manager_maybe_done(m);
 }
 
 
@@ -875,15 +2177,41 @@ signal_cb(uv_signal_t *h, int signum)
         break;
 
     case SIGHUP:
-        drover_log_error(DROVER_LOG_WARN, 0, "SIGHUP received: graceful "
-                         "reload is not supported yet by this droverd; "
-                         "the running configuration stays");
+        manager_reload(m);
         break;
     }
 }
 
 
 /* ---- setup ---- */
+
+int
+drover_manager_load(const char *path, drover_conf_t **out, char *err,
+    size_t errlen)
+{
+    int                  rc;
+    char                 msg[1024];
+    drover_conf_t       *conf;
+    drover_pool_conf_t  *p;
+
+    rc = drover_conf_load(path, &conf, err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (p = conf->pools; p != NULL; p = p->next) {
+        rc = drover_app_check(p, msg, sizeof(msg));
+        if (rc != 0) {
+            snprintf(err, errlen, "%s:%u: %s", p->file, p->line, msg);
+            drover_conf_free(conf);
+            return rc;
+        }
+    }
+
+    *out = conf;
+    return 0;
+}
+
 
 static int
 manager_signal(drover_manager_t *m, uv_signal_t *h, int signum,
@@ -902,126 +2230,62 @@ manager_signal(drover_manager_t *m, uv_signal_t *h, int signum,
 }
 
 
-static int
-pool_init(drover_manager_t *m, drover_pool_t *p, drover_pool_conf_t *conf)
-{
-    unsigned  k;
-
-    p->mgr = m;
-    p->conf = conf;
-    p->conf_fd = -1;
-    p->shared.fd = -1;
-    p->shared.path = NULL;
-
-    p->slots = calloc(conf->workers, sizeof(drover_slot_t));
-    if (p->slots == NULL) {
-        return -ENOMEM;
-    }
-
-    for (k = 0; k < conf->workers; k++) {
-        p->slots[k].pool = p;
-        p->slots[k].index = k;
-        p->slots[k].sock.fd = -1;
-        uv_timer_init(&m->loop, &p->slots[k].restart_timer);
-        p->slots[k].restart_timer.data = &p->slots[k];
-    }
-
-    uv_timer_init(&m->loop, &p->preloader_timer);
-    p->preloader_timer.data = p;
-
-    return 0;
-}
-
-
-static void
-pool_start(drover_pool_t *p)
-{
-    unsigned  k;
-
-    drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: %u workers on %s "
-                     "(slots %s.0 .. %s.%u), preload %s", p->conf->name,
-                     p->conf->workers, p->conf->listen.path,
-                     p->conf->listen.path, p->conf->listen.path,
-                     p->conf->workers - 1, p->conf->preload ? "on" : "off");
-
-    if (p->conf->preload) {
-        pool_preloader_start(p);
-        return;
-    }
-
-    for (k = 0; k < p->conf->workers; k++) {
-        slot_start(&p->slots[k]);
-    }
-}
-
-
 int
-drover_manager_run(drover_conf_t *conf)
+drover_manager_run(drover_conf_t *conf, const char *path)
 {
-    int                rc;
-    size_t             i;
-    drover_pool_t     *p;
-    drover_manager_t   mgr, *m = &mgr;
-    drover_pool_conf_t *pc;
+    int                  rc;
+    drover_pool_t       *p, *next, **tail;
+    drover_manager_t     mgr, *m = &mgr;
+    drover_pool_conf_t  *pc;
 
     memset(m, 0, sizeof(*m));
-    m->conf = conf;
     m->pid = getpid();
+    m->path = path;
     m->exit_code = 1;
 
     signal(SIGPIPE, SIG_IGN);
+
+    m->ref = calloc(1, sizeof(drover_confref_t));
+    if (m->ref == NULL) {
+        drover_conf_free(conf);
+        return 1;
+    }
+
+    m->ref->conf = conf;
+    m->ref->refs = 1;
 
     /* every worker is reparented to us, wherever it was forked */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
         drover_log_error(DROVER_LOG_EMERG, errno,
                          "prctl(PR_SET_CHILD_SUBREAPER) failed");
-        drover_conf_free(conf);
+        confref_put(m->ref);
         return 1;
     }
 
     rc = uv_loop_init(&m->loop);
     if (rc != 0) {
         drover_log_error(DROVER_LOG_EMERG, rc, "uv_loop_init() failed");
-        drover_conf_free(conf);
+        confref_put(m->ref);
         return 1;
-    }
-
-    m->pools = calloc(conf->npools, sizeof(drover_pool_t));
-    if (m->pools == NULL) {
-        drover_log_error(DROVER_LOG_EMERG, ENOMEM, "startup");
-        goto done;
-    }
-
-    for (pc = conf->pools; pc != NULL; pc = pc->next) {
-        rc = pool_init(m, &m->pools[m->npools], pc);
-        m->npools++;
-
-        if (rc != 0) {
-            drover_log_error(DROVER_LOG_EMERG, -rc, "startup");
-            goto done;
-        }
-    }
-
-    /* every socket exists before any process starts */
-    for (i = 0; i < m->npools; i++) {
-        if (pool_listen(&m->pools[i]) != 0) {
-            goto done;
-        }
-    }
-
-    for (i = 0; i < m->npools; i++) {
-        p = &m->pools[i];
-        p->conf_fd = drover_proc_conf_memfd(conf, p->conf);
-
-        if (p->conf_fd < 0) {
-            drover_log_error(DROVER_LOG_EMERG, -p->conf_fd, "pool %s: cannot "
-                             "hand over the configuration", p->conf->name);
-            goto done;
-        }
     }
 
     uv_timer_init(&m->loop, &m->stop_timer);
     m->stop_timer.data = m;
+    uv_timer_init(&m->loop, &m->sample_timer);
+    m->sample_timer.data = m;
+
+    /* every socket exists before any process starts */
+    tail = &m->pools;
+
+    for (pc = conf->pools; pc != NULL; pc = pc->next) {
+        p = pool_create(m, m->ref, pc);
+        if (p == NULL) {
+            goto failed;
+        }
+
+        *tail = p;
+        tail = &p->next;
+    }
 
     if (manager_signal(m, &m->sigchld, SIGCHLD, sigchld_cb) != 0
         || manager_signal(m, &m->sigterm, SIGTERM, signal_cb) != 0
@@ -1031,49 +2295,71 @@ drover_manager_run(drover_conf_t *conf)
     {
         drover_log_error(DROVER_LOG_EMERG, 0, "cannot install signal "
                          "handlers");
-        goto done;
+        goto failed;
     }
 
-    drover_log_error(DROVER_LOG_NOTICE, 0, "droverd %s started, %zu pool%s",
-                     DROVER_VERSION_STRING, m->npools,
-                     m->npools == 1 ? "" : "s");
-
-    for (i = 0; i < m->npools; i++) {
-        pool_start(&m->pools[i]);
+    if (drover_notify_init(&m->notify, &m->loop) != 0) {
+        drover_log_error(DROVER_LOG_WARN, 0, "cannot talk to systemd "
+                         "(NOTIFY_SOCKET): going on without it");
     }
+
+    drover_log_error(DROVER_LOG_NOTICE, 0, "droverd %s started, pid %ld",
+                     DROVER_VERSION, (long) m->pid);
+
+    m->exit_code = 0;
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        pool_announce(p);
+        pool_begin_gen(p, p->pending);
+    }
+
+    uv_timer_start(&m->sample_timer, sample_timer_cb, DROVER_SAMPLE_MS,
+                   DROVER_SAMPLE_MS);
 
     uv_run(&m->loop, UV_RUN_DEFAULT);
-    m->exit_code = 0;
+
+    goto done;
+
+failed:
+
+    /* startup failed before any child started: done: frees the pools */
+    uv_walk(&m->loop, manager_close_walk_cb, NULL);
 
 done:
 
-    if (m->exit_code != 0) {
-        /* startup failed before any child was started */
-        uv_walk(&m->loop, manager_close_walk_cb, NULL);
-    }
+    uv_run(&m->loop, UV_RUN_DEFAULT);    /* the close callbacks */
 
-    uv_run(&m->loop, UV_RUN_DEFAULT);    /* run the close callbacks */
+    /* every handle is closed; sockets go last: until now they queued */
+    for (p = m->pools; p != NULL; p = next) {
+        unsigned  k;
 
-    for (i = 0; i < m->npools; i++) {
-        p = &m->pools[i];
+        next = p->next;
 
-        pool_unlisten(p);
+        for (k = 0; k < p->nslots; k++) {
+            drover_socket_close(&p->slots[k]->sock);
+            free(p->slots[k]);
+        }
 
-        if (p->conf_fd >= 0) {
-            close(p->conf_fd);
+        drover_socket_close(&p->shared);
+
+        while (p->gens != NULL) {
+            drover_gen_t  *g = p->gens;
+
+            p->gens = g->next;
+            gen_destroy(g);
         }
 
         free(p->slots);
+        free(p->name);
+        free(p);
     }
-
-    free(m->pools);
 
     rc = uv_loop_close(&m->loop);
     if (rc != 0) {
         drover_log_error(DROVER_LOG_ALERT, rc, "uv_loop_close()");
     }
 
-    drover_conf_free(conf);
+    confref_put(m->ref);
 
     return m->exit_code;
 }

@@ -1,7 +1,8 @@
 /*
- * manager.h -- droverd's manager: holds every listening socket, starts the
- * preloaders and workers, reaps and replaces them, stops them on signals.
- * A libuv loop that never runs application code.
+ * manager.h -- droverd's manager: holds every listening socket, runs the
+ * prestart steps, starts the preloaders and workers, reaps and replaces
+ * them, samples their memory, reloads and stops them on signals.  A libuv
+ * loop that never runs application code.
  */
 
 #ifndef DROVER_MANAGER_H
@@ -9,13 +10,25 @@
 
 #include "conf.h"
 
-#define DROVER_STOP_TIMEOUT_MS      10000
+#define DROVER_VERSION              "0.2.0"
+
 #define DROVER_RESTART_STABLE_MS    1000   /* a worker that lived this long
                                               is replaced at once */
 #define DROVER_RESTART_BACKOFF_MS   100    /* then 200, 400, ... */
 #define DROVER_RESTART_BACKOFF_MAX  30000
+#define DROVER_FAILING_RETRY_MS     30000  /* past restart_limit */
+#define DROVER_CANARY_MS            500    /* a reload's first new worker
+                                              must live this long */
+#define DROVER_SAMPLE_MS            1000   /* memory sampling period */
+
+/*
+ * Load path, check it and every app (in throwaway children), print errors
+ * as "FILE:LINE: message" into err.  0 and *out, or a negative code.
+ */
+int drover_manager_load(const char *path, drover_conf_t **out, char *err,
+    size_t errlen);
 
 /* runs until stopped; takes ownership of conf; returns the exit code */
-int drover_manager_run(drover_conf_t *conf);
+int drover_manager_run(drover_conf_t *conf, const char *path);
 
 #endif /* DROVER_MANAGER_H */

@@ -19,5 +19,7 @@ int drover_worker_main(const char *pool, unsigned slot, pid_t manager);
 #define DROVER_EXIT_SETUP   2     /* config, privileges, dlopen */
 #define DROVER_EXIT_INIT    3     /* the app's init failed */
 #define DROVER_EXIT_ORPHAN  4     /* the manager is gone */
+#define DROVER_EXIT_RECYCLED 5    /* clean stop after max_requests */
+#define DROVER_EXIT_TIMEOUT 6     /* killed itself at request_timeout */
 
 #endif /* DROVER_PRELOADER_H */

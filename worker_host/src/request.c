@@ -20,10 +20,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "fcgi.h"
 #include "log.h"
+#include "preloader.h"
 #include "request.h"
 
 #define REQ_HEADER_NAME_MAX  256
@@ -41,6 +47,9 @@ static int req_send(drover_req_t *req);
 static int req_alive(drover_req_t *req);
 static int req_write(drover_req_t *req, struct iovec *iov, int iovcnt);
 static void req_preread(drover_req_t *req);
+static void req_timeout_arm(drover__worker_t *w, drover_req_t *req);
+static void req_timeout_disarm(drover__worker_t *w);
+static void req_timeout_alarm(int signo);
 static const char *req_scratch(drover_req_t *req, const char *a, size_t alen,
     const char *b, size_t blen);
 static const char *req_reason(int status);
@@ -81,7 +90,11 @@ drover__request_run(drover__worker_t *w, drover__conn_t *c)
     req->nparams = n;
     c->req_phase = DROVER__REQ_RUNNING;
 
+    req_timeout_arm(w, req);
+
     ret = w->args->app->handle(req, w->args->app_state);
+
+    req_timeout_disarm(w);
 
     req->finishing = 1;
     rc = req_finish(req, ret);
@@ -172,6 +185,207 @@ req_alive(drover_req_t *req)
 }
 
 
+/* ---- request_timeout ---- */
+
+/*
+ * The request a SIGALRM interrupts.  A signal handler has no other way to
+ * reach it; one request is in the app at a time, so one pointer suffices.
+ */
+static drover_req_t *volatile  req_timeout_current;
+
+
+int
+drover__request_timeout_init(drover__worker_t *w)
+{
+    struct sigaction  sa;
+
+    if (w->pool->request_timeout_ms == 0) {
+        return 0;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = req_timeout_alarm;
+    sigfillset(&sa.sa_mask);
+
+    return sigaction(SIGALRM, &sa, NULL) == 0 ? 0 : -errno;
+}
+
+
+static void
+req_timeout_arm(drover__worker_t *w, drover_req_t *req)
+{
+    struct itimerval  it;
+    unsigned          ms = w->pool->request_timeout_ms;
+
+    if (ms == 0) {
+        return;
+    }
+
+    req_timeout_current = req;
+
+    memset(&it, 0, sizeof(it));
+    it.it_value.tv_sec = ms / 1000;
+    it.it_value.tv_usec = (ms % 1000) * 1000;
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+
+static void
+req_timeout_disarm(drover__worker_t *w)
+{
+    struct itimerval  it;
+
+    if (w->pool->request_timeout_ms == 0) {
+        return;
+    }
+
+    memset(&it, 0, sizeof(it));
+    setitimer(ITIMER_REAL, &it, NULL);
+    req_timeout_current = NULL;
+}
+
+
+/* async-signal-safe appends for the handler below */
+static size_t
+req_sig_str(char *buf, size_t len, size_t size, const char *s)
+{
+    while (s != NULL && *s != '\0' && len < size) {
+        buf[len++] = *s++;
+    }
+
+    return len;
+}
+
+
+static size_t
+req_sig_num(char *buf, size_t len, size_t size, unsigned long v,
+    unsigned width)
+{
+    char      digits[24];
+    unsigned  n = 0;
+
+    do {
+        digits[n++] = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v != 0 && n < sizeof(digits));
+
+    while (n < width && n < sizeof(digits)) {
+        digits[n++] = '0';
+    }
+
+    while (n > 0 && len < size) {
+        buf[len++] = digits[--n];
+    }
+
+    return len;
+}
+
+
+/*
+ * The app is still in handle() past request_timeout.  The worker cannot
+ * safely go on (the app may hold locks, half-built state): answer 504 if no
+ * response byte left yet, log the URI and the time, and exit so the manager
+ * starts a fresh worker.  Only async-signal-safe calls from here on
+ * (gmtime_r does not lock in glibc; localtime_r would).
+ */
+static void
+req_timeout_alarm(int signo)
+{
+    int                len_int;
+    size_t             len, n;
+    time_t             now;
+    struct tm          tm;
+    uint8_t            out[256];
+    char               line[1024];
+    drover_req_t      *req;
+    drover__worker_t  *w;
+
+    static const char  body[] = "Status: 504 Gateway Timeout\r\n"
+                                "Content-Type: text/plain\r\n\r\n"
+                                "504 Gateway Timeout: the app did not answer "
+                                "within request_timeout\n";
+
+    (void) signo;
+
+    req = req_timeout_current;
+    if (req == NULL) {
+        return;
+    }
+
+    w = req->worker;
+
+    now = time(NULL);
+    gmtime_r(&now, &tm);
+
+    len = 0;
+    len = req_sig_num(line, len, sizeof(line), (unsigned long) tm.tm_year
+                                                + 1900, 4);
+    len = req_sig_str(line, len, sizeof(line), "/");
+    len = req_sig_num(line, len, sizeof(line), (unsigned long) tm.tm_mon + 1,
+                      2);
+    len = req_sig_str(line, len, sizeof(line), "/");
+    len = req_sig_num(line, len, sizeof(line), (unsigned long) tm.tm_mday, 2);
+    len = req_sig_str(line, len, sizeof(line), " ");
+    len = req_sig_num(line, len, sizeof(line), (unsigned long) tm.tm_hour, 2);
+    len = req_sig_str(line, len, sizeof(line), ":");
+    len = req_sig_num(line, len, sizeof(line), (unsigned long) tm.tm_min, 2);
+    len = req_sig_str(line, len, sizeof(line), ":");
+    len = req_sig_num(line, len, sizeof(line), (unsigned long) tm.tm_sec, 2);
+    len = req_sig_str(line, len, sizeof(line), " [error] ");
+    len = req_sig_num(line, len, sizeof(line), (unsigned long) getpid(), 1);
+    len = req_sig_str(line, len, sizeof(line), "#0: pool ");
+    len = req_sig_str(line, len, sizeof(line), w->pool->name);
+    len = req_sig_str(line, len, sizeof(line), ": worker ");
+    len = req_sig_num(line, len, sizeof(line), (unsigned long) w->slot, 1);
+    len = req_sig_str(line, len, sizeof(line), ": request ");
+    len = req_sig_str(line, len, sizeof(line), drover_req_param(req,
+                                                         "REQUEST_URI"));
+    len = req_sig_str(line, len, sizeof(line), " still in the app after ");
+    len = req_sig_num(line, len, sizeof(line), w->pool->request_timeout_ms,
+                      1);
+    len = req_sig_str(line, len, sizeof(line), " ms (request_timeout): ");
+    len = req_sig_str(line, len, sizeof(line), req->sent_any
+                      ? "response already started, closing it"
+                      : "answering 504");
+    len = req_sig_str(line, len, sizeof(line), "; the worker exits and is "
+                      "replaced");
+    if (len >= sizeof(line)) {
+        len = sizeof(line) - 1;
+    }
+    line[len++] = '\n';
+
+    len_int = (int) write(STDERR_FILENO, line, len);
+    (void) len_int;
+
+    if (!req->sent_any && !req->conn->broken && !req->conn->aborted) {
+        n = sizeof(body) - 1;
+        drover_fcgi_header_encode(out, DROVER_FCGI_STDOUT, req->id,
+                                  (unsigned) n,
+                                  drover_fcgi_padding((unsigned) n));
+        memcpy(out + DROVER_FCGI_HEADER_LEN, body, n);
+        len = DROVER_FCGI_HEADER_LEN + n;
+        memset(out + len, 0, drover_fcgi_padding((unsigned) n));
+        len += drover_fcgi_padding((unsigned) n);
+
+        drover_fcgi_header_encode(out + len, DROVER_FCGI_STDOUT, req->id, 0,
+                                  0);
+        len += DROVER_FCGI_HEADER_LEN;
+
+        drover_fcgi_header_encode(out + len, DROVER_FCGI_END_REQUEST,
+                                  req->id, DROVER_FCGI_BODY_LEN, 0);
+        drover_fcgi_end_request_encode(out + len + DROVER_FCGI_HEADER_LEN, 1,
+                                       DROVER_FCGI_REQUEST_COMPLETE);
+        len += DROVER_FCGI_HEADER_LEN + DROVER_FCGI_BODY_LEN;
+
+        len_int = (int) send(req->conn->fd, out, len,
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void) len_int;
+    }
+
+    _exit(DROVER_EXIT_TIMEOUT);
+}
+
+
 /* ---- the response in FCGI_STDOUT records ---- */
 
 /*
@@ -192,7 +406,12 @@ req_write(drover_req_t *req, struct iovec *iov, int iovcnt)
         }
     }
 
-    return drover__conn_writev(req->conn, iov, iovcnt);
+    if (drover__conn_writev(req->conn, iov, iovcnt) != 0) {
+        return -1;
+    }
+
+    req->sent_any = 1;
+    return 0;
 }
 
 

@@ -130,6 +130,7 @@ struct drover_req_s {
     size_t                 pre_pos;
     unsigned               pre_checked:1;
     unsigned               pre_reading:1;    /* in req_preread() */
+    unsigned               sent_any:1;       /* a byte went to the socket */
     unsigned               finishing:1;      /* handle() has returned */
 };
 
@@ -154,6 +155,12 @@ struct drover__worker_s {
 
     unsigned               stopping:1;
     int                    exit_code;
+    int                    stop_code;        /* exit code of a clean stop:
+                                                0, or DROVER_EXIT_RECYCLED */
+
+    /* max_requests: served so far, and this worker's own limit */
+    unsigned long long     requests;
+    unsigned long long     max_requests;     /* 0: none */
 
     /* the request in the app: one at a time, buffers reused */
     drover_req_t           req;
@@ -192,6 +199,9 @@ void drover__worker_log(drover__worker_t *w, int level, int err,
 
 
 /* request.c */
+
+/* arm SIGALRM for request_timeout (once per worker, before serving) */
+int drover__request_timeout_init(drover__worker_t *w);
 
 /*
  * Run the request whose PARAMS just ended on c in the app and send its

@@ -31,6 +31,7 @@
 #include "app.h"
 #include "fcgi.h"
 #include "log.h"
+#include "preloader.h"
 #include "request.h"
 
 /* the content of the record being read is for ... */
@@ -148,7 +149,7 @@ drover_worker_run(drover_worker_args_t *args)
         app->fini(args->ctx, args->app_state);
     }
 
-    rc = w->exit_code;
+    rc = w->exit_code != 0 ? w->exit_code : w->stop_code;
 
     free(w->out);
     free(w->hdrs);
@@ -202,6 +203,24 @@ worker_init(drover__worker_t *w, drover_worker_args_t *args)
     if (rc != 0) {
         w->exit_code = 1;
         return rc;
+    }
+
+    rc = drover__request_timeout_init(w);
+    if (rc != 0) {
+        w->exit_code = 1;
+        return rc;
+    }
+
+    /* a jitter spreads the recycling of workers started together */
+    if (w->pool->max_requests != 0) {
+        unsigned  seed = (unsigned) getpid() ^ (unsigned) uv_hrtime();
+
+        w->max_requests = w->pool->max_requests;
+
+        if (w->pool->max_requests_jitter != 0) {
+            w->max_requests += (unsigned) rand_r(&seed)
+                               % (w->pool->max_requests_jitter + 1);
+        }
     }
 
     /* the stall sweep runs a few times per io_timeout */
@@ -1047,8 +1066,9 @@ conn_abort_request(drover__conn_t *c)
 static int
 conn_dispatch(drover__conn_t *c)
 {
-    int       rc;
-    unsigned  id;
+    int                rc;
+    unsigned           id;
+    drover__worker_t  *w;
 
     id = c->req_id;
 
@@ -1056,6 +1076,19 @@ conn_dispatch(drover__conn_t *c)
 
     c->req_id = 0;
     c->req_phase = DROVER__REQ_NONE;
+
+    w = c->worker;
+    w->requests++;
+
+    if (w->max_requests != 0 && w->requests >= w->max_requests
+        && !w->stopping)
+    {
+        /* recycled: a clean stop the manager tells from a crash */
+        drover__worker_log(w, DROVER_LOG_INFO, 0, "served %llu requests "
+                           "(max_requests), recycling", w->requests);
+        w->stop_code = DROVER_EXIT_RECYCLED;
+        worker_stop(w);
+    }
 
     if (rc != 0) {
         return -1;
