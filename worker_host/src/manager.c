@@ -161,6 +161,9 @@ struct drover_pool_s {
     unsigned               window_crashes;
     int                    failing;
     int                    served;        /* a worker ran: READY counts it */
+    int                    budget_wait;   /* workers auto under a memory
+                                             budget: slot 0 runs alone
+                                             until it has been measured */
     int                    gave_up;       /* first start failed */
 };
 
@@ -202,7 +205,8 @@ static void pool_gen_ready(drover_pool_t *p, drover_gen_t *g);
 static void pool_gen_failed(drover_pool_t *p, drover_gen_t *g,
     const char *why);
 static void pool_roll(drover_pool_t *p);
-static int pool_resize(drover_pool_t *p, drover_pool_conf_t *pc);
+static int pool_resize(drover_pool_t *p, drover_pool_conf_t *pc,
+    unsigned n);
 static void pool_maybe_free(drover_pool_t *p);
 static void gen_preloader_start(drover_gen_t *g);
 static void gen_maybe_free(drover_gen_t *g);
@@ -414,7 +418,8 @@ slot_start(drover_slot_t *s)
     g = p->cur;
 
     if (p->mgr->stopping || p->removing || s->removing
-        || s->state != SLOT_EMPTY || s->restart_pending || g == NULL)
+        || s->state != SLOT_EMPTY || s->restart_pending || g == NULL
+        || (p->budget_wait && s->index > 0))
     {
         return;
     }
@@ -1231,7 +1236,7 @@ pool_gen_failed(drover_pool_t *p, drover_gen_t *g, const char *why)
         p->prev = NULL;
 
         if (p->nslots != p->cur->conf->workers) {
-            (void) pool_resize(p, p->cur->conf);
+            (void) pool_resize(p, p->cur->conf, p->cur->conf->workers);
         }
 
         for (k = 0; k < p->nslots; k++) {
@@ -1383,8 +1388,10 @@ pool_gen_ready(drover_pool_t *p, drover_gen_t *g)
         return;
     }
 
-    if (g->conf->workers != p->nslots && pool_resize(p, g->conf) != 0) {
-        pool_resize(p, p->cur->conf);
+    if (g->conf->workers != p->nslots
+        && pool_resize(p, g->conf, g->conf->workers) != 0)
+    {
+        pool_resize(p, p->cur->conf, p->cur->conf->workers);
         p->pending = g;
         pool_gen_failed(p, g, "cannot change the number of workers");
         return;
@@ -1540,6 +1547,10 @@ pool_create(drover_manager_t *m, drover_confref_t *ref,
         goto failed;
     }
 
+    p->budget_wait = pc->workers_auto && pc->workers > 1
+                     && (pc->memory_budget != 0
+                         || ref->conf->memory_budget != 0);
+
     /* nothing fails past here: the pool's handles need a close callback */
     uv_timer_init(&m->loop, &p->roll_timer);
     p->roll_timer.data = p;
@@ -1587,17 +1598,17 @@ pool_listen_same(const drover_pool_conf_t *a, const drover_pool_conf_t *b)
 
 /* workers N -> M: new slots get sockets now, extra ones stop */
 static int
-pool_resize(drover_pool_t *p, drover_pool_conf_t *pc)
+pool_resize(drover_pool_t *p, drover_pool_conf_t *pc, unsigned n)
 {
     unsigned        k;
     drover_slot_t  *s;
 
     /* slots still on their way out that the new count keeps */
-    for (k = 0; k < p->nslots && k < pc->workers; k++) {
+    for (k = 0; k < p->nslots && k < n; k++) {
         p->slots[k]->removing = 0;
     }
 
-    for (k = p->nslots; k < pc->workers; k++) {
+    for (k = p->nslots; k < n; k++) {
         s = slot_create(p, k);
         if (s == NULL) {
             return -ENOMEM;
@@ -1611,7 +1622,7 @@ pool_resize(drover_pool_t *p, drover_pool_conf_t *pc)
         p->slots[p->nslots++] = s;
     }
 
-    for (k = pc->workers; k < p->nslots; k++) {
+    for (k = n; k < p->nslots; k++) {
         s = p->slots[k];
         s->removing = 1;
 
@@ -1875,6 +1886,110 @@ slot_sample(drover_slot_t *s)
 }
 
 
+/* memory the other pools use now: preloaders (shared) and workers (USS) */
+static unsigned long long
+manager_memory_used(drover_manager_t *m, drover_pool_t *except)
+{
+    unsigned            k;
+    drover_gen_t       *g;
+    drover_pool_t      *p;
+    unsigned long long  sum, rss, pss, uss;
+
+    sum = 0;
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        if (p == except) {
+            continue;
+        }
+
+        for (g = p->gens; g != NULL; g = g->next) {
+            if (g->pid > 0 && memory_read(g->pid, &rss, &pss, &uss) == 0) {
+                sum += rss;
+            }
+        }
+
+        for (k = 0; k < p->nslots; k++) {
+            sum += p->slots[k]->uss;
+        }
+    }
+
+    return sum;
+}
+
+
+/*
+ * workers auto under memory_budget: once slot 0 has run a second, count
+ * the preloaded state once (the preloader's resident memory, shared by
+ * every worker copy-on-write) and each worker's private memory (measured,
+ * or memory_limit when larger), and start only the workers that fit.
+ */
+static void
+pool_budget(drover_pool_t *p)
+{
+    unsigned            n, cores;
+    drover_slot_t      *s0 = p->slots[0];
+    drover_pool_conf_t *pc = p->cur->conf;
+    unsigned long long  budget, shared, each, rss, pss, uss, other;
+    const char         *scope;
+
+    if (s0->state != SLOT_RUNNING || s0->uss == 0
+        || drover_proc_now_ms() - s0->started_ms < DROVER_RESTART_STABLE_MS)
+    {
+        return;
+    }
+
+    shared = 0;
+    if (pc->preload && p->cur->pid > 0
+        && memory_read(p->cur->pid, &rss, &pss, &uss) == 0)
+    {
+        shared = rss;
+    }
+
+    each = s0->uss;
+    if (pc->memory_limit > each) {
+        each = pc->memory_limit;
+    }
+
+    if (pc->memory_budget != 0) {
+        budget = pc->memory_budget;
+        scope = "the pool's memory_budget";
+    } else {
+        other = manager_memory_used(p->mgr, p);
+        budget = p->mgr->ref->conf->memory_budget;
+        budget = budget > other ? budget - other : 0;
+        scope = "what is left of the global memory_budget";
+    }
+
+    cores = pc->workers;
+    n = budget > shared ? (unsigned) ((budget - shared) / each) : 0;
+    n = n < 1 ? 1 : (n > cores ? cores : n);
+
+    p->budget_wait = 0;
+
+    if (n < cores) {
+        drover_log_error(DROVER_LOG_WARN, 0, "pool %s: \"workers auto\" "
+                         "would start %u workers (one per core), but %s "
+                         "(%llu MiB) fits only %u: the preloaded state "
+                         "(%llu MiB) is counted once, shared by all "
+                         "workers, plus %llu MiB private memory for each "
+                         "worker; starting %u", p->name, cores, scope,
+                         budget >> 20, n, shared >> 20, each >> 20, n);
+        (void) pool_resize(p, pc, n);
+    } else {
+        drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: %u workers fit in "
+                         "%s (%llu MiB: %llu MiB preloaded once + %llu MiB "
+                         "each)", p->name, cores, scope, budget >> 20,
+                         shared >> 20, each >> 20);
+    }
+
+    pool_roll(p);
+
+    for (n = 0; n < p->nslots; n++) {
+        slot_start(p->slots[n]);
+    }
+}
+
+
 static void
 sample_timer_cb(uv_timer_t *t)
 {
@@ -1896,6 +2011,10 @@ sample_timer_cb(uv_timer_t *t)
             {
                 stable++;
             }
+        }
+
+        if (p->budget_wait && p->cur != NULL && p->nslots > 0) {
+            pool_budget(p);
         }
 
         if (p->failing && stable == p->nslots && p->nslots > 0) {
