@@ -1199,6 +1199,14 @@ pool_begin_gen(drover_pool_t *p, drover_gen_t *g)
 
     p->pending = g;
 
+    /* systemd's start timeout must not run out while migrations do */
+    if (g->conf->nprestart > 0 && !p->mgr->ready_sent) {
+        drover_notify_send(&p->mgr->notify, "EXTEND_TIMEOUT_USEC=%llu\n"
+                           "STATUS=pool %s: prestart",
+                           (unsigned long long) g->conf->prestart_timeout_ms
+                           * 1000 + 10000000, p->name);
+    }
+
     rc = drover_prestart_start(&p->mgr->loop, g->ref->conf, g->conf,
                                prestart_done, p, &p->prestart);
     if (rc != 0) {

@@ -15,8 +15,9 @@ static int tap_failed;
 
 #define TAP_CHECK(cond, ...)                                                 \
     do {                                                                     \
+        int  tap_ok_ = (cond) ? 1 : 0;                                       \
         tap_n++;                                                             \
-        if (cond) {                                                          \
+        if (tap_ok_) {                                                       \
             printf("ok %d - ", tap_n);                                       \
         } else {                                                             \
             tap_failed++;                                                    \
@@ -24,7 +25,7 @@ static int tap_failed;
         }                                                                    \
         printf(__VA_ARGS__);                                                 \
         printf("\n");                                                        \
-        if (!(cond)) {                                                       \
+        if (!tap_ok_) {                                                      \
             printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
         }                                                                    \
         fflush(stdout);                                                      \
