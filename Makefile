@@ -1,6 +1,7 @@
 # Drover -- build, test, demo.
 #
-#   make            build/droverd, build/apps/*.so, build/tests/*,
+#   make            build/droverd, build/droverctl, build/apps/*.so,
+#                   build/tests/*,
 #                   build/ngx_http_drover_module.so
 #   make test       unit tests (TAP) and t/*.t, then the same under ASan/UBSan
 #   make deps       install the Debian packages the build and tests need
@@ -47,7 +48,7 @@ UNIT_BIN   = $(patsubst worker_host/tests/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 MODULE     = $(BUILD)/ngx_http_drover_module.so
 MODULE_SRC = config $(wildcard ngx_module/*.c ngx_module/*.h)
 
-all: $(BUILD)/droverd $(APPS) $(UNIT_BIN) $(MODULE)
+all: $(BUILD)/droverd $(BUILD)/droverctl $(APPS) $(UNIT_BIN) $(MODULE)
 
 # against Debian's nginx-dev (/usr/share/nginx/src) with Debian's flags;
 # NGINX_SRC=/path/to/nginx-1.x.y builds against an upstream source tree
@@ -60,11 +61,16 @@ $(MODULE): $(MODULE_SRC) scripts/build-module.sh
 
 $(BUILD)/obj/%.o: worker_host/src/%.c $(HOST_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(UV_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(UV_CFLAGS) $(JSON_CFLAGS) -c -o $@ $<
 
 # -rdynamic: apps resolve the SDK functions (DROVER_API) from droverd itself
 $(BUILD)/droverd: $(HOST_OBJ)
-	$(CC) $(LDFLAGS_SAN) -rdynamic -o $@ $^ $(UV_LIBS) -ldl
+	$(CC) $(LDFLAGS_SAN) -rdynamic -o $@ $^ $(UV_LIBS) $(JSON_LIBS) -ldl
+
+# droverctl: a plain blocking client of the control socket
+$(BUILD)/droverctl: worker_host/src/ctl.c $(HOST_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(JSON_CFLAGS) -o $@ $< $(LDFLAGS_SAN) $(JSON_LIBS)
 
 $(BUILD)/apps/kit.so: apps/kit.c worker_host/include/drover.h
 	@mkdir -p $(dir $@)
@@ -77,9 +83,9 @@ $(BUILD)/apps/%.so: apps/%.c worker_host/include/drover.h
 # unit tests link every host object but main.o
 $(BUILD)/tests/%: worker_host/tests/%.c worker_host/tests/tap.h $(HOST_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(UV_CFLAGS) -o $@ $< \
+	$(CC) $(CFLAGS) $(UV_CFLAGS) $(JSON_CFLAGS) -o $@ $< \
 	    $(filter-out $(BUILD)/obj/main.o,$(HOST_OBJ)) \
-	    $(LDFLAGS_SAN) -rdynamic $(UV_LIBS) -ldl
+	    $(LDFLAGS_SAN) -rdynamic $(UV_LIBS) $(JSON_LIBS) -ldl
 
 deps:
 	@./scripts/deps.sh $(DEPS_BUILD) $(DEPS_TEST)

@@ -73,6 +73,8 @@ enum {
     CONF_CMD_MAX_REQUESTS,
     CONF_CMD_RESTART_LIMIT,
     CONF_CMD_STOP_TIMEOUT,
+    CONF_CMD_CONTROL,
+    CONF_CMD_BUSY_TARGET,
     CONF_NCMDS
 };
 
@@ -229,6 +231,10 @@ static int conf_set_restart_limit(conf_parser_t *p, conf_file_t *f,
     conf_block_t *b, conf_directive_t *d);
 static int conf_set_stop_timeout(conf_parser_t *p, conf_file_t *f,
     conf_block_t *b, conf_directive_t *d);
+static int conf_set_control(conf_parser_t *p, conf_file_t *f,
+    conf_block_t *b, conf_directive_t *d);
+static int conf_set_busy_target(conf_parser_t *p, conf_file_t *f,
+    conf_block_t *b, conf_directive_t *d);
 static int conf_resolve_uid(const char *s, uid_t *uid, gid_t *gid);
 static int conf_resolve_gid(const char *s, gid_t *gid);
 static char *conf_join(const char *dir, const char *path);
@@ -304,6 +310,13 @@ static const conf_command_t  conf_commands[CONF_NCMDS] = {
 
     [CONF_CMD_STOP_TIMEOUT] = { "stop_timeout", CONF_POOL, 0,
       1, 1, "stop_timeout 10s;", conf_set_stop_timeout },
+
+    [CONF_CMD_CONTROL] = { "control", CONF_MAIN, 0,
+      1, 3, "control unix:PATH [mode=0600] [group=GROUP];",
+      conf_set_control },
+
+    [CONF_CMD_BUSY_TARGET] = { "busy_target", CONF_POOL, 0,
+      2, 2, "busy_target 50% 90%;", conf_set_busy_target },
 };
 
 
@@ -341,6 +354,8 @@ drover_conf_load(const char *path, drover_conf_t **out, char *err,
     }
 
     p->conf->log_level = DROVER_LOG_NOTICE;
+    p->conf->control_mode = 0600;
+    p->conf->control_group = (gid_t) -1;
     p->conf->path = strdup(path);
     if (p->conf->path == NULL) {
         rc = -ENOMEM;
@@ -401,6 +416,7 @@ drover_conf_free(drover_conf_t *conf)
 
     free(conf->path);
     free(conf->run_dir);
+    free(conf->control);
     free(conf);
 }
 
@@ -542,6 +558,7 @@ drover_conf_dump_pool(const drover_conf_t *conf,
     fprintf(f, "    restart_limit %u per %ums;\n", pool->restart_limit,
             pool->restart_period_ms);
     fprintf(f, "    stop_timeout %ums;\n", pool->stop_timeout_ms);
+    fprintf(f, "    busy_target %u%% %u%%;\n", pool->busy_low, pool->busy_high);
 
     if (pool->log_level != -2) {
         fprintf(f, "    log_level %s;\n",
@@ -1316,6 +1333,8 @@ conf_set_pool(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     pool->restart_limit = CONF_RESTART_LIMIT;
     pool->restart_period_ms = CONF_RESTART_PERIOD_MS;
     pool->stop_timeout_ms = CONF_STOP_TIMEOUT_MS;
+    pool->busy_low = 50;
+    pool->busy_high = 90;
     pool->workers_auto = 1;
     pool->line = d->line;
     pool->name = strdup(name);
@@ -1882,6 +1901,110 @@ conf_set_restart_limit(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     b->pool->restart_limit = (unsigned) n;
     b->pool->restart_period_ms = ms;
     return 0;
+}
+
+
+static int
+conf_set_control(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
+    conf_directive_t *d)
+{
+    int             i;
+    char           *path;
+    gid_t           gid;
+    unsigned long   mode;
+    const char     *arg = d->args[0];
+
+    (void) b;
+
+    if (strncmp(arg, "unix:", 5) != 0 || arg[5] == '\0') {
+        return conf_error(p, f->name, d->arg_lines[0], "\"control\" needs "
+                          "unix:PATH, as in \"control unix:/run/drover/"
+                          "droverd.ctl;\", got \"%s\"", arg);
+    }
+
+    for (i = 1; i < d->nargs; i++) {
+        const char  *opt = d->args[i];
+
+        if (strncmp(opt, "mode=", 5) == 0) {
+            if (conf_parse_uint(opt + 5, 8, 0777, &mode) != 0) {
+                return conf_error(p, f->name, d->arg_lines[i], "\"control\""
+                                  " mode needs an octal mode such as 0660, "
+                                  "got \"%s\"", opt + 5);
+            }
+            p->conf->control_mode = (mode_t) mode;
+
+        } else if (strncmp(opt, "group=", 6) == 0) {
+            if (conf_resolve_gid(opt + 6, &gid) != 0) {
+                return conf_error(p, f->name, d->arg_lines[i], "\"control\" "
+                                  "group: no group \"%s\"", opt + 6);
+            }
+            p->conf->control_group = gid;
+
+        } else {
+            return conf_error(p, f->name, d->arg_lines[i], "unknown "
+                              "\"control\" option \"%s\": use mode= or "
+                              "group=", opt);
+        }
+    }
+
+    path = (arg[5] == '/') ? strdup(arg + 5) : conf_join(f->dir, arg + 5);
+    if (path == NULL) {
+        return -ENOMEM;
+    }
+
+    if (strlen(path) >= sizeof(((struct sockaddr_un *) 0)->sun_path)) {
+        free(path);
+        return conf_error(p, f->name, d->arg_lines[0], "\"control\" socket "
+                          "path is too long (at most %zu bytes)",
+                          sizeof(((struct sockaddr_un *) 0)->sun_path) - 1);
+    }
+
+    free(p->conf->control);
+    p->conf->control = path;
+    return 0;
+}
+
+
+static int
+conf_set_busy_target(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
+    conf_directive_t *d)
+{
+    int             i;
+    char            num[16];
+    size_t          n;
+    unsigned long   v[2];
+
+    for (i = 0; i < 2; i++) {
+        n = strlen(d->args[i]);
+        if (n > 0 && d->args[i][n - 1] == '%') {
+            n--;
+        }
+
+        if (n == 0 || n >= sizeof(num)) {
+            goto bad;
+        }
+
+        memcpy(num, d->args[i], n);
+        num[n] = '\0';
+
+        if (conf_parse_uint(num, 10, 100, &v[i]) != 0) {
+            goto bad;
+        }
+    }
+
+    if (v[0] >= v[1]) {
+        goto bad;
+    }
+
+    b->pool->busy_low = (unsigned) v[0];
+    b->pool->busy_high = (unsigned) v[1];
+    return 0;
+
+bad:
+
+    return conf_error(p, f->name, d->line, "\"busy_target\" needs two "
+                      "percentages, low then high, such as \"busy_target "
+                      "50%% 90%%;\"");
 }
 
 

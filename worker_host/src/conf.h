@@ -72,6 +72,8 @@ struct drover_pool_conf_s {
     unsigned               restart_limit;         /* default 10 ... */
     unsigned               restart_period_ms;     /* ... per 60s */
     unsigned               stop_timeout_ms;       /* default 10s */
+    unsigned               busy_low;              /* % busy: advice band, */
+    unsigned               busy_high;             /* default 50 .. 90 */
     char                  *file;           /* where `pool` was declared */
     unsigned               line;
     drover_pool_conf_t    *next;
@@ -84,6 +86,10 @@ typedef struct {
     char                  *run_dir;        /* `run_dir`, default /run/drover:
                                               lock files */
     unsigned long long     memory_budget;  /* all pools, bytes, 0: none */
+    char                  *control;        /* `control unix:PATH`, NULL:
+                                              RUN_DIR/droverd.ctl */
+    mode_t                 control_mode;   /* default 0600 */
+    gid_t                  control_group;  /* (gid_t) -1: droverd's */
     drover_pool_conf_t    *pools;          /* in declaration order */
     size_t                 npools;
 } drover_conf_t;

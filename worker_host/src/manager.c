@@ -24,7 +24,9 @@
 #include "preloader.h"
 #include "prestart.h"
 #include "proc.h"
+#include "scoreboard.h"
 #include "socket.h"
+#include "control.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,9 +41,11 @@
 #include <unistd.h>
 
 #include <uv.h>
+#include <json-c/json.h>
 
 
 #define DROVER_EARLY_EXITS     64
+#define DROVER_SAMPLES         61      /* a minute of one-second samples */
 
 
 typedef struct drover_manager_s  drover_manager_t;
@@ -127,6 +131,18 @@ struct drover_slot_s {
     unsigned long long     exits[EXIT_NREASONS];
     char                   last_exit[160];
     unsigned long long     rss, pss, uss; /* bytes, last sample */
+
+    /* one-second samples of the worker: CPU ticks, busy time, requests */
+    struct {
+        unsigned long long  t_ms;
+        unsigned long long  cpu_ticks;
+        unsigned long long  busy_us;
+        unsigned long long  requests;
+    }                      ring[DROVER_SAMPLES];
+    unsigned               ring_n;
+    unsigned               ring_pos;
+    drover_sb_slot_t       sb;            /* its last scoreboard copy */
+    unsigned long long     requests_done; /* by its earlier workers */
     uv_timer_t             restart_timer;
     int                    restart_pending;
 };
@@ -165,6 +181,11 @@ struct drover_pool_s {
                                              budget: slot 0 runs alone
                                              until it has been measured */
     int                    gave_up;       /* first start failed */
+
+    int                    sb_fd;         /* the scoreboard's memfd */
+    drover_sb_t           *sb;
+    drover_prestart_result_t  prestart_last;
+    int                    prestart_ran;
 };
 
 
@@ -186,6 +207,8 @@ struct drover_manager_s {
     uv_timer_t             stop_timer;
     uv_timer_t             sample_timer;
     drover_notify_t        notify;
+    drover_control_t      *control;
+    unsigned long long     started_ms;
 
     /* workers reaped before their FORKED message named them */
     struct {
@@ -407,7 +430,7 @@ slot_by_pid(drover_manager_t *m, pid_t pid)
 static void
 slot_start(drover_slot_t *s)
 {
-    int                rc, fds[3];
+    int                rc, fds[4];
     char               mpid[32], slot[16];
     char              *argv[6];
     pid_t              pid;
@@ -426,6 +449,12 @@ slot_start(drover_slot_t *s)
 
     s->started_ms = drover_proc_now_ms();
     s->stop_reason = -1;
+    s->ring_n = 0;
+    s->ring_pos = 0;
+
+    if (p->sb != NULL) {
+        drover_sb_reset(&p->sb->slots[s->index]);
+    }
 
     if (g->conf->preload) {
         if (!g->ready || g->chan == NULL) {
@@ -464,8 +493,9 @@ slot_start(drover_slot_t *s)
     fds[0] = g->conf_fd;
     fds[1] = s->sock.fd;
     fds[2] = p->shared.fd;
+    fds[3] = p->sb_fd;
 
-    rc = drover_proc_spawn(argv, fds, 3, &pid);
+    rc = drover_proc_spawn(argv, fds, 4, &pid);
     if (rc != 0) {
         drover_log_error(DROVER_LOG_ERROR, -rc, "pool %s: worker %u: cannot "
                          "start", p->name, s->index);
@@ -656,6 +686,8 @@ slot_exited(drover_slot_t *s, int status)
                          desc, lived, exit_reason_names[reason]);
     }
 
+    s->requests_done += s->sb.requests;
+    memset(&s->sb, 0, sizeof(s->sb));
     s->pid = 0;
     s->state = SLOT_EMPTY;
     s->gen = NULL;
@@ -994,7 +1026,7 @@ gen_timer_cb(uv_timer_t *t)
 static void
 gen_preloader_start(drover_gen_t *g)
 {
-    int             rc, sv[2], fds[2];
+    int             rc, sv[2], fds[3];
     char            mpid[32];
     char           *argv[5];
     pid_t           pid;
@@ -1027,8 +1059,9 @@ gen_preloader_start(drover_gen_t *g)
 
     fds[0] = g->conf_fd;
     fds[1] = sv[1];
+    fds[2] = p->sb_fd;
 
-    rc = drover_proc_spawn(argv, fds, 2, &pid);
+    rc = drover_proc_spawn(argv, fds, 3, &pid);
     close(sv[1]);
 
     if (rc != 0) {
@@ -1162,7 +1195,11 @@ prestart_done(drover_prestart_t *ps, int status, const char *message,
     drover_pool_t  *p = data;
     drover_gen_t   *g = p->pending;
 
-    (void) ps;
+    if (ps != NULL) {
+        p->prestart_last = *drover_prestart_result(ps);
+        p->prestart_ran = 1;
+    }
+
     p->prestart = NULL;
 
     if (g == NULL) {
@@ -1424,6 +1461,11 @@ pool_free_cb(uv_handle_t *h)
 {
     drover_pool_t  *p = h->data;
 
+    if (p->sb_fd >= 0) {
+        close(p->sb_fd);
+        drover_sb_unmap(p->sb);
+    }
+
     free(p->slots);
     free(p->name);
     free(p);
@@ -1520,10 +1562,18 @@ pool_create(drover_manager_t *m, drover_confref_t *ref,
 
     p->mgr = m;
     p->shared.fd = -1;
+    p->sb_fd = -1;
     p->name = strdup(pc->name);
     p->slots = calloc(DROVER_CONF_MAX_WORKERS, sizeof(drover_slot_t *));
 
     if (p->name == NULL || p->slots == NULL) {
+        goto failed;
+    }
+
+    rc = drover_sb_create(&p->sb_fd, &p->sb);
+    if (rc != 0) {
+        drover_log_error(DROVER_LOG_EMERG, -rc, "pool %s: cannot create its "
+                         "scoreboard", pc->name);
         goto failed;
     }
 
@@ -1574,6 +1624,12 @@ failed:
     }
 
     drover_socket_close(&p->shared);
+
+    if (p->sb_fd >= 0) {
+        close(p->sb_fd);
+        drover_sb_unmap(p->sb);
+    }
+
     free(p->slots);
     free(p->name);
     free(p);
@@ -1858,6 +1914,86 @@ memory_read(pid_t pid, unsigned long long *rss, unsigned long long *pss,
 }
 
 
+/* utime + stime of pid, in clock ticks */
+static int
+cpu_read(pid_t pid, unsigned long long *ticks)
+{
+    int                 fd;
+    char                path[64], buf[1024], *p;
+    ssize_t             n;
+    unsigned long long  ut, st;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long) pid);
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        return -errno;
+    }
+
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+
+    if (n <= 0) {
+        return -EIO;
+    }
+
+    buf[n] = '\0';
+
+    /* the name in parentheses may hold anything: start after the last ')' */
+    p = strrchr(buf, ')');
+    if (p == NULL
+        || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                  "%llu %llu", &ut, &st) != 2)
+    {
+        return -EIO;
+    }
+
+    *ticks = ut + st;
+    return 0;
+}
+
+
+static void
+slot_sample_stats(drover_slot_t *s)
+{
+    unsigned            i;
+    drover_pool_t      *p = s->pool;
+    unsigned long long  ticks, busy;
+
+    if (p->sb != NULL
+        && drover_sb_read(&p->sb->slots[s->index], &s->sb) == 0
+        && s->sb.pid != s->pid)
+    {
+        /* an entry of a worker that is not this slot's (yet): ignore */
+        memset(&s->sb, 0, sizeof(s->sb));
+    }
+
+    if (cpu_read(s->pid, &ticks) != 0) {
+        return;
+    }
+
+    busy = s->sb.busy_us;
+    if (s->sb.state == DROVER_SB_BUSY && s->sb.request_start_us != 0) {
+        unsigned long long  now = drover_sb_now_us();
+
+        if (now > s->sb.request_start_us) {
+            busy += now - s->sb.request_start_us;
+        }
+    }
+
+    i = s->ring_pos;
+    s->ring[i].t_ms = drover_proc_now_ms();
+    s->ring[i].cpu_ticks = ticks;
+    s->ring[i].busy_us = busy;
+    s->ring[i].requests = s->sb.requests;
+    s->ring_pos = (i + 1) % DROVER_SAMPLES;
+
+    if (s->ring_n < DROVER_SAMPLES) {
+        s->ring_n++;
+    }
+}
+
+
 static void
 slot_sample(drover_slot_t *s)
 {
@@ -1868,6 +2004,8 @@ slot_sample(drover_slot_t *s)
     {
         return;
     }
+
+    slot_sample_stats(s);
 
     pc = s->gen->conf;
 
@@ -2034,6 +2172,505 @@ sample_timer_cb(uv_timer_t *t)
 }
 
 
+/* ---- status and the control socket ---- */
+
+/* deltas between the newest sample and the one `back` samples older */
+static int
+slot_window(drover_slot_t *s, unsigned back, unsigned long long *dt_ms,
+    unsigned long long *dcpu, unsigned long long *dbusy_us,
+    unsigned long long *dreq)
+{
+    unsigned  newest, older;
+
+    if (s->state != SLOT_RUNNING || s->ring_n < 2) {
+        return -1;
+    }
+
+    if (back > s->ring_n - 1) {
+        back = s->ring_n - 1;
+    }
+
+    newest = (s->ring_pos + DROVER_SAMPLES - 1) % DROVER_SAMPLES;
+    older = (newest + DROVER_SAMPLES - back) % DROVER_SAMPLES;
+
+    *dt_ms = s->ring[newest].t_ms - s->ring[older].t_ms;
+    *dcpu = s->ring[newest].cpu_ticks - s->ring[older].cpu_ticks;
+    *dbusy_us = s->ring[newest].busy_us >= s->ring[older].busy_us
+                ? s->ring[newest].busy_us - s->ring[older].busy_us : 0;
+    *dreq = s->ring[newest].requests >= s->ring[older].requests
+            ? s->ring[newest].requests - s->ring[older].requests : 0;
+
+    return *dt_ms > 0 ? 0 : -1;
+}
+
+
+static double
+cpu_percent(unsigned long long dcpu, unsigned long long dt_ms)
+{
+    long  hz = sysconf(_SC_CLK_TCK);
+
+    if (hz <= 0 || dt_ms == 0) {
+        return 0;
+    }
+
+    return (double) dcpu * 100.0 * 1000.0 / ((double) hz * (double) dt_ms);
+}
+
+
+static const char *
+slot_state_name(drover_slot_t *s)
+{
+    switch (s->state) {
+
+    case SLOT_EMPTY:
+        return "empty";
+
+    case SLOT_FORKING:
+        return "starting";
+
+    case SLOT_STOPPING:
+        return "stopping";
+    }
+
+    switch (s->sb.state) {
+
+    case DROVER_SB_IDLE:
+        return "idle";
+
+    case DROVER_SB_BUSY:
+        return "busy";
+
+    case DROVER_SB_STOPPING:
+        return "stopping";
+
+    default:
+        return "starting";
+    }
+}
+
+
+static json_object *
+slot_json(drover_slot_t *s)
+{
+    int                 i;
+    json_object        *o, *exits;
+    unsigned long long  now, dt, dcpu, dbusy, dreq;
+
+    now = drover_proc_now_ms();
+    o = json_object_new_object();
+
+    json_object_object_add(o, "slot", json_object_new_int((int) s->index));
+    json_object_object_add(o, "pid", s->pid > 0
+                           ? json_object_new_int(s->pid) : NULL);
+    json_object_object_add(o, "generation", s->gen
+                           ? json_object_new_int((int) s->gen->id) : NULL);
+    json_object_object_add(o, "state",
+                           json_object_new_string(slot_state_name(s)));
+    json_object_object_add(o, "requests",
+                           json_object_new_int64((int64_t) s->sb.requests));
+
+    if (s->state == SLOT_RUNNING && s->sb.state == DROVER_SB_BUSY) {
+        unsigned long long  us = drover_sb_now_us();
+
+        json_object_object_add(o, "current_uri",
+                               json_object_new_string(s->sb.uri));
+        json_object_object_add(o, "current_ms", json_object_new_int64(
+            us > s->sb.request_start_us
+            ? (int64_t) ((us - s->sb.request_start_us) / 1000) : 0));
+    } else {
+        json_object_object_add(o, "current_uri", NULL);
+        json_object_object_add(o, "current_ms", NULL);
+    }
+
+    if (slot_window(s, 1, &dt, &dcpu, &dbusy, &dreq) == 0) {
+        json_object_object_add(o, "cpu_percent_1s",
+                               json_object_new_double(cpu_percent(dcpu, dt)));
+    } else {
+        json_object_object_add(o, "cpu_percent_1s", NULL);
+    }
+
+    if (slot_window(s, DROVER_SAMPLES - 1, &dt, &dcpu, &dbusy, &dreq) == 0) {
+        json_object_object_add(o, "cpu_percent_1m",
+                               json_object_new_double(cpu_percent(dcpu, dt)));
+    } else {
+        json_object_object_add(o, "cpu_percent_1m", NULL);
+    }
+
+    json_object_object_add(o, "rss_bytes", json_object_new_int64(
+                           (int64_t) s->rss));
+    json_object_object_add(o, "pss_bytes", json_object_new_int64(
+                           (int64_t) s->pss));
+    json_object_object_add(o, "uss_bytes", json_object_new_int64(
+                           (int64_t) s->uss));
+    json_object_object_add(o, "uptime_ms", s->pid > 0
+                           ? json_object_new_int64(
+                                 (int64_t) (now - s->started_ms))
+                           : NULL);
+    json_object_object_add(o, "restarts", json_object_new_int64(
+                           (int64_t) s->restarts));
+
+    exits = json_object_new_object();
+    for (i = 0; i < EXIT_NREASONS; i++) {
+        json_object_object_add(exits, exit_reason_names[i],
+                               json_object_new_int64((int64_t) s->exits[i]));
+    }
+    json_object_object_add(o, "exits", exits);
+
+    json_object_object_add(o, "last_exit", s->last_exit[0]
+                           ? json_object_new_string(s->last_exit) : NULL);
+
+    return o;
+}
+
+
+static void
+pool_advice(drover_pool_t *p, double busy, int have, char *buf, size_t size)
+{
+    unsigned             pct, want, mid;
+    drover_pool_conf_t  *pc = pool_conf(p);
+
+    if (!have) {
+        snprintf(buf, size, "not enough data yet");
+        return;
+    }
+
+    pct = (unsigned) (busy * 100.0 + 0.5);
+
+    if (pct > pc->busy_high) {
+        snprintf(buf, size, "busy %u%%: add workers or a server", pct);
+        return;
+    }
+
+    if (pct < pc->busy_low) {
+        /* the workers that would put the pool in the middle of its band */
+        mid = (pc->busy_low + pc->busy_high) / 2;
+        want = (unsigned) (busy * 100.0 * p->nslots / mid + 0.999);
+        want = want < 1 ? 1 : want;
+
+        if (want < p->nslots) {
+            snprintf(buf, size, "busy %u%%: %u worker%s would do", pct, want,
+                     want == 1 ? "" : "s");
+        } else {
+            snprintf(buf, size, "busy %u%%: below the %u-%u%% band", pct,
+                     pc->busy_low, pc->busy_high);
+        }
+        return;
+    }
+
+    snprintf(buf, size, "busy %u%%: within the %u-%u%% band", pct,
+             pc->busy_low, pc->busy_high);
+}
+
+
+static json_object *
+pool_json(drover_pool_t *p)
+{
+    int                  have;
+    char                 advice[128];
+    unsigned             k;
+    json_object         *o, *workers, *ps;
+    drover_pool_conf_t  *pc = pool_conf(p);
+    unsigned long long   dt, dcpu, dbusy, dreq, sum_dt, sum_busy, total;
+    unsigned long long   rss, pss, uss, shared, private_bytes, budget;
+    double               rps;
+
+    o = json_object_new_object();
+    workers = json_object_new_array();
+
+    sum_dt = 0;
+    sum_busy = 0;
+    rps = 0;
+    total = 0;
+    private_bytes = 0;
+    have = 0;
+
+    for (k = 0; k < p->nslots; k++) {
+        drover_slot_t  *s = p->slots[k];
+
+        json_object_array_add(workers, slot_json(s));
+
+        total += s->requests_done + s->sb.requests;
+        private_bytes += s->uss;
+
+        if (slot_window(s, DROVER_SAMPLES - 1, &dt, &dcpu, &dbusy, &dreq)
+            == 0)
+        {
+            sum_dt += dt;
+            sum_busy += dbusy / 1000;
+            rps += (double) dreq * 1000.0 / (double) dt;
+            have = 1;
+        }
+    }
+
+    shared = 0;
+    if (p->cur != NULL && p->cur->pid > 0
+        && memory_read(p->cur->pid, &rss, &pss, &uss) == 0)
+    {
+        shared = rss;
+    }
+
+    budget = pc->memory_budget ? pc->memory_budget
+                               : p->mgr->ref->conf->memory_budget;
+
+    json_object_object_add(o, "name", json_object_new_string(p->name));
+    json_object_object_add(o, "generation", p->cur
+                           ? json_object_new_int((int) p->cur->id) : NULL);
+    json_object_object_add(o, "listen",
+                           json_object_new_string(pc->listen.path));
+    json_object_object_add(o, "workers", json_object_new_int((int) p->nslots));
+    json_object_object_add(o, "state", json_object_new_string(
+        p->failing ? "failing"
+        : p->cur == NULL ? "starting"
+        : (p->rolling || p->pending != NULL) ? "reloading" : "serving"));
+    json_object_object_add(o, "requests_total",
+                           json_object_new_int64((int64_t) total));
+    json_object_object_add(o, "requests_per_s", have
+                           ? json_object_new_double(rps) : NULL);
+    json_object_object_add(o, "busy_fraction_1m", have && sum_dt
+                           ? json_object_new_double((double) sum_busy
+                                                    / (double) sum_dt)
+                           : NULL);
+    json_object_object_add(o, "busy_target_low",
+                           json_object_new_double(pc->busy_low / 100.0));
+    json_object_object_add(o, "busy_target_high",
+                           json_object_new_double(pc->busy_high / 100.0));
+
+    pool_advice(p, sum_dt ? (double) sum_busy / (double) sum_dt : 0,
+                have && sum_dt, advice, sizeof(advice));
+    json_object_object_add(o, "advice", json_object_new_string(advice));
+
+    json_object_object_add(o, "memory_shared_bytes",
+                           json_object_new_int64((int64_t) shared));
+    json_object_object_add(o, "memory_private_bytes",
+                           json_object_new_int64((int64_t) private_bytes));
+    json_object_object_add(o, "memory_budget_bytes",
+                           json_object_new_int64((int64_t) budget));
+
+    /* filled in by the nginx module's dispatch (a later issue) */
+    json_object_object_add(o, "queue_depth", NULL);
+    json_object_object_add(o, "queue_wait_ms", NULL);
+
+    if (p->prestart_ran) {
+        ps = json_object_new_object();
+        json_object_object_add(ps, "started_unix_ms", json_object_new_int64(
+            p->prestart_last.started_unix_ms));
+        json_object_object_add(ps, "duration_ms", json_object_new_int64(
+            (int64_t) p->prestart_last.duration_ms));
+        json_object_object_add(ps, "status",
+                               json_object_new_int(p->prestart_last.status));
+        json_object_object_add(ps, "message",
+                               json_object_new_string(
+                                   p->prestart_last.message));
+        json_object_object_add(o, "prestart", ps);
+    } else {
+        json_object_object_add(o, "prestart", NULL);
+    }
+
+    json_object_object_add(o, "workers_detail", workers);
+
+    return o;
+}
+
+
+static drover_pool_t *
+manager_pool(drover_manager_t *m, const char *name)
+{
+    drover_pool_t  *p;
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        if (!p->removing && strcmp(p->name, name) == 0) {
+            return p;
+        }
+    }
+
+    return NULL;
+}
+
+
+static json_object *
+control_status(void *data, const char *pool, char *err, size_t errlen)
+{
+    json_object       *o, *d, *pools;
+    drover_pool_t     *p;
+    drover_manager_t  *m = data;
+
+    if (pool != NULL && manager_pool(m, pool) == NULL) {
+        snprintf(err, errlen, "no pool \"%s\"", pool);
+        return NULL;
+    }
+
+    o = json_object_new_object();
+    d = json_object_new_object();
+    pools = json_object_new_array();
+
+    json_object_object_add(d, "version",
+                           json_object_new_string(DROVER_VERSION));
+    json_object_object_add(d, "pid", json_object_new_int(m->pid));
+    json_object_object_add(d, "uptime_ms", json_object_new_int64(
+        (int64_t) (drover_proc_now_ms() - m->started_ms)));
+    json_object_object_add(d, "config", json_object_new_string(m->path));
+    json_object_object_add(o, "droverd", d);
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        if (!p->removing && (pool == NULL || strcmp(p->name, pool) == 0)) {
+            json_object_array_add(pools, pool_json(p));
+        }
+    }
+
+    json_object_object_add(o, "pools", pools);
+
+    return o;
+}
+
+
+static int
+control_reload(void *data, char *err, size_t errlen)
+{
+    drover_manager_t  *m = data;
+
+    (void) err;
+    (void) errlen;
+
+    manager_reload(m);
+    return 0;
+}
+
+
+static int
+control_restart(void *data, const char *pool, char *err, size_t errlen)
+{
+    drover_gen_t      *g;
+    drover_pool_t     *p;
+    drover_manager_t  *m = data;
+
+    p = manager_pool(m, pool);
+    if (p == NULL) {
+        snprintf(err, errlen, "no pool \"%s\"", pool);
+        return -ENOENT;
+    }
+
+    if (p->cur == NULL || p->rolling || p->pending != NULL) {
+        snprintf(err, errlen, "pool \"%s\" is starting or reloading: try "
+                 "again when it serves", pool);
+        return -EBUSY;
+    }
+
+    drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: restart asked for on "
+                     "the control socket", p->name);
+
+    /* a new generation of the same configuration: a rolling restart */
+    g = gen_create(p, p->cur->ref, p->cur->conf);
+    if (g == NULL) {
+        snprintf(err, errlen, "cannot make a new generation");
+        return -ENOMEM;
+    }
+
+    pool_begin_gen(p, g);
+    return 0;
+}
+
+
+static int
+control_scale(void *data, const char *pool, unsigned workers, char *err,
+    size_t errlen)
+{
+    unsigned           k;
+    drover_pool_t     *p;
+    drover_manager_t  *m = data;
+
+    p = manager_pool(m, pool);
+    if (p == NULL) {
+        snprintf(err, errlen, "no pool \"%s\"", pool);
+        return -ENOENT;
+    }
+
+    if (workers < 1 || workers > DROVER_CONF_MAX_WORKERS) {
+        snprintf(err, errlen, "workers must be from 1 to %d",
+                 DROVER_CONF_MAX_WORKERS);
+        return -EINVAL;
+    }
+
+    if (p->cur == NULL || p->rolling || p->pending != NULL) {
+        snprintf(err, errlen, "pool \"%s\" is starting or reloading: try "
+                 "again when it serves", pool);
+        return -EBUSY;
+    }
+
+    drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: scaling from %u to %u "
+                     "workers (until the next reload)", p->name, p->nslots,
+                     workers);
+
+    p->budget_wait = 0;
+
+    if (pool_resize(p, p->cur->conf, workers) != 0) {
+        snprintf(err, errlen, "cannot create the sockets of the new slots");
+        return -EADDRINUSE;
+    }
+
+    for (k = 0; k < p->nslots; k++) {
+        slot_start(p->slots[k]);
+    }
+
+    return 0;
+}
+
+
+static int
+control_stop(void *data, char *err, size_t errlen)
+{
+    drover_manager_t  *m = data;
+
+    (void) err;
+    (void) errlen;
+
+    drover_log_error(DROVER_LOG_NOTICE, 0, "stop asked for on the control "
+                     "socket");
+    manager_stop(m, 0);
+    return 0;
+}
+
+
+static void
+manager_control_start(drover_manager_t *m)
+{
+    int                          rc;
+    char                         path[256], err[1024];
+    const char                  *dir;
+    drover_conf_t               *conf = m->ref->conf;
+    static const drover_control_ops_t  ops_template = {
+        NULL, control_status, control_reload, control_restart,
+        control_scale, control_stop
+    };
+    drover_control_ops_t         ops = ops_template;
+
+    ops.data = m;
+
+    if (conf->control != NULL) {
+        snprintf(path, sizeof(path), "%s", conf->control);
+    } else {
+        dir = conf->run_dir;
+        if (dir == NULL) {
+            dir = getenv("RUNTIME_DIRECTORY");
+        }
+        if (dir == NULL || dir[0] != '/' || strchr(dir, ':') != NULL) {
+            dir = "/run/drover";
+        }
+        snprintf(path, sizeof(path), "%s/droverd.ctl", dir);
+    }
+
+    rc = drover_control_start(&m->loop, path, conf->control_mode,
+                              conf->control_group, &ops, &m->control,
+                              err, sizeof(err));
+    if (rc != 0) {
+        m->control = NULL;
+        drover_log_error(conf->control != NULL ? DROVER_LOG_ERROR
+                                               : DROVER_LOG_WARN, 0,
+                         "no control socket (droverctl will not reach this "
+                         "droverd): %s", err);
+    }
+}
+
+
 /* ---- reaping, signals, readiness ---- */
 
 static void
@@ -2125,6 +2762,11 @@ manager_maybe_done(drover_manager_t *m)
     }
 
     drover_log_error(DROVER_LOG_NOTICE, 0, "all workers stopped, exiting");
+
+    if (m->control != NULL) {
+        drover_control_close(m->control);
+        m->control = NULL;
+    }
 
     drover_notify_close(&m->notify);
     uv_walk(&m->loop, manager_close_walk_cb, NULL);
@@ -2433,6 +3075,9 @@ drover_manager_run(drover_conf_t *conf, const char *path)
     drover_log_error(DROVER_LOG_NOTICE, 0, "droverd %s started, pid %ld",
                      DROVER_VERSION, (long) m->pid);
 
+    m->started_ms = drover_proc_now_ms();
+    manager_control_start(m);
+
     m->exit_code = 0;
 
     for (p = m->pools; p != NULL; p = p->next) {
@@ -2474,6 +3119,11 @@ done:
 
             p->gens = g->next;
             gen_destroy(g);
+        }
+
+        if (p->sb_fd >= 0) {
+            close(p->sb_fd);
+            drover_sb_unmap(p->sb);
         }
 
         free(p->slots);

@@ -33,6 +33,7 @@ typedef struct {
     void                      *state;
     drover_ctx_t               ctx;
     pid_t                      manager;
+    drover_sb_t               *sb;
 } drover_child_t;
 
 
@@ -42,7 +43,7 @@ typedef struct {
  */
 static int
 child_setup(drover_child_t *c, const char *name, pid_t manager,
-    const char *role)
+    const char *role, int sb_fd)
 {
     int   rc, level;
     char  path[64], err[1024];
@@ -55,6 +56,12 @@ child_setup(drover_child_t *c, const char *name, pid_t manager,
     if (getppid() != manager) {
         return DROVER_EXIT_ORPHAN;
     }
+
+    /* the scoreboard is best effort: a worker serves without it */
+    if (drover_sb_map(sb_fd, &c->sb) != 0) {
+        c->sb = NULL;
+    }
+    close(sb_fd);
 
     snprintf(path, sizeof(path), "/proc/self/fd/%d", DROVER_FD_CONF);
 
@@ -121,6 +128,7 @@ child_serve(drover_child_t *c, unsigned slot, int slot_fd, int shared_fd)
     args.slot_fd = slot_fd;
     args.shared_fd = shared_fd;
     args.manager_pid = c->manager;
+    args.sb = c->sb != NULL ? &c->sb->slots[slot] : NULL;
 
     return drover_worker_run(&args);
 }
@@ -225,7 +233,7 @@ drover_preloader_main(const char *name, pid_t manager)
     drover_child_t     c;
     drover_chan_msg_t  msg;
 
-    rc = child_setup(&c, name, manager, "preloader");
+    rc = child_setup(&c, name, manager, "preloader", DROVER_FD_SB_PRELOADER);
     if (rc != 0) {
         return child_exit(&c, rc);
     }
@@ -254,8 +262,9 @@ drover_preloader_main(const char *name, pid_t manager)
             return child_exit(&c, DROVER_EXIT_SETUP);
         }
 
+        /* the manager may scale past the configured count (droverctl) */
         if (msg.type != DROVER_CHAN_FORK || nfds != 2
-            || msg.slot >= c.pool->workers)
+            || msg.slot >= DROVER_CONF_MAX_WORKERS)
         {
             drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: preloader: "
                              "unexpected message %u (slot %u, %d fds)",
@@ -281,12 +290,12 @@ drover_worker_main(const char *name, unsigned slot, pid_t manager)
     int             rc;
     drover_child_t  c;
 
-    rc = child_setup(&c, name, manager, "worker");
+    rc = child_setup(&c, name, manager, "worker", DROVER_FD_SB_WORKER);
     if (rc != 0) {
         return child_exit(&c, rc);
     }
 
-    if (slot >= c.pool->workers) {
+    if (slot >= DROVER_CONF_MAX_WORKERS) {
         drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: worker slot %u out "
                          "of range", name, slot);
         return child_exit(&c, DROVER_EXIT_SETUP);

@@ -17,6 +17,8 @@
 #define DROVER_FD_CHANNEL  4     /* preloader: seqpacket to the manager */
 #define DROVER_FD_SLOT     4     /* worker (preload off): slot socket */
 #define DROVER_FD_SHARED   5     /* worker (preload off): shared socket */
+#define DROVER_FD_SB_PRELOADER  5   /* preloader: the pool's scoreboard */
+#define DROVER_FD_SB_WORKER     6   /* worker (preload off): scoreboard */
 
 /*
  * fork() and exec droverd itself (/proc/self/exe) with argv, the child

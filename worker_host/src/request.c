@@ -91,9 +91,11 @@ drover__request_run(drover__worker_t *w, drover__conn_t *c)
     c->req_phase = DROVER__REQ_RUNNING;
 
     req_timeout_arm(w, req);
+    drover_sb_begin(w->args->sb, drover_req_param(req, "REQUEST_URI"));
 
     ret = w->args->app->handle(req, w->args->app_state);
 
+    drover_sb_end(w->args->sb);
     req_timeout_disarm(w);
 
     req->finishing = 1;

@@ -230,6 +230,7 @@ worker_init(drover__worker_t *w, drover_worker_args_t *args)
     w->last_orphan_check = uv_now(&w->loop);
 
     worker_listen_start(w);
+    drover_sb_set_state(args->sb, DROVER_SB_IDLE);
 
     return 0;
 }
@@ -418,6 +419,7 @@ worker_stop(drover__worker_t *w)
     drover__conn_t  *c, *next;
 
     w->stopping = 1;
+    drover_sb_set_state(w->args->sb, DROVER_SB_STOPPING);
 
     worker_listen_stop(w);
     uv_timer_stop(&w->accept_timer);

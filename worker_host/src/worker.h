@@ -11,6 +11,7 @@
 
 #include "drover.h"
 #include "conf.h"
+#include "scoreboard.h"
 
 typedef struct {
     const drover_pool_conf_t  *pool;
@@ -20,6 +21,8 @@ typedef struct {
     int                        slot_fd;     /* listening, non-blocking */
     int                        shared_fd;   /* listening, non-blocking */
     pid_t                      manager_pid; /* exit when orphaned */
+    drover_sb_slot_t          *sb;          /* this slot's scoreboard
+                                               entry, or NULL */
 } drover_worker_args_t;
 
 /*
