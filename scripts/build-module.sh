@@ -44,4 +44,7 @@ make -C "$tree" -f objs/Makefile modules >"$build/nginx-make.log" 2>&1 || {
     exit 1
 }
 
-cp "$tree/objs/ngx_http_drover_module.so" "$build/ngx_http_drover_module.so"
+# a new file renamed over the old: an nginx that has the old one mapped
+# keeps its copy (overwriting it in place crashes that nginx on reload)
+cp "$tree/objs/ngx_http_drover_module.so" "$build/.ngx_http_drover_module.so.new"
+mv -f "$build/.ngx_http_drover_module.so.new" "$build/ngx_http_drover_module.so"

@@ -3,8 +3,8 @@
 # serving the model app (2 workers, preload on).  Ctrl-C stops both, and so
 # does closing the terminal.
 #
-# Until the drover_pass module lands, nginx reaches droverd with Debian's
-# stock fastcgi_pass and upstream keepalive -- the recipe in README.md.
+# nginx loads build/ngx_http_drover_module.so and reaches droverd with
+# drover_pass: no fastcgi_params, no upstream block, keepalive by default.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +37,7 @@ $user_line
 CONF
 
 cat > "$dir/nginx.conf" <<CONF
+load_module $build/ngx_http_drover_module.so;
 worker_processes 1;
 pid $dir/nginx.pid;
 error_log $dir/logs/nginx-error.log notice;
@@ -50,20 +51,13 @@ http {
     scgi_temp_path $dir/scgi;
     uwsgi_temp_path $dir/uwsgi;
 
-    upstream model {
-        server unix:$dir/model.sock;
-        keepalive 8;
-    }
-
     server {
         listen 127.0.0.1:$port ssl;
         ssl_certificate     $dir/demo.crt;
         ssl_certificate_key $dir/demo.key;
 
         location / {
-            include /etc/nginx/fastcgi_params;
-            fastcgi_keep_conn on;
-            fastcgi_pass model;
+            drover_pass unix:$dir/model.sock;
         }
     }
 }
@@ -101,7 +95,8 @@ done
 
 cat <<MSG
 
-Drover demo: nginx (TLS) -> droverd, pool "model", 2 workers, 64 MiB preloaded.
+Drover demo: nginx (TLS, drover_pass) -> droverd, pool "model",
+2 workers, preload on, 64 MiB generated once in init and shared by both.
 
   curl -k https://127.0.0.1:$port/
   curl -k 'https://127.0.0.1:$port/lookup?key=42'

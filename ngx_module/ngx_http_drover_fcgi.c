@@ -1,0 +1,494 @@
+
+/*
+ * Drover: FastCGI 1.0 record encoding and the resumable response parser.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_http_drover_fcgi.h"
+
+
+static ngx_int_t ngx_http_drover_fcgi_header_byte(
+    ngx_http_drover_fcgi_parser_t *p, u_char ch, ngx_log_t *log);
+static ngx_int_t ngx_http_drover_fcgi_header_done(
+    ngx_http_drover_fcgi_parser_t *p, ngx_log_t *log);
+static void ngx_http_drover_fcgi_end_body_byte(
+    ngx_http_drover_fcgi_parser_t *p, u_char ch);
+static ngx_int_t ngx_http_drover_fcgi_end_request(
+    ngx_http_drover_fcgi_parser_t *p, ngx_log_t *log);
+
+
+/*
+ * Returns
+ *     NGX_OK     with data: a piece of FCGI_STDOUT or FCGI_STDERR content
+ *                (p->type says which); an empty piece of FCGI_STDOUT is
+ *                the end of that stream (5.3);
+ *     NGX_DONE   a whole FCGI_END_REQUEST record with its padding was read,
+ *                *pos is just past it;
+ *     NGX_AGAIN  every byte up to last was consumed;
+ *     NGX_ERROR  the response is malformed; one line was logged.
+ *
+ * A piece is returned as soon as it is known, before the padding that
+ * follows it is read, so that ngx_http_drover_fcgi_unread() can give it
+ * back.
+ */
+
+ngx_int_t
+ngx_http_drover_fcgi_parse(ngx_http_drover_fcgi_parser_t *p, u_char **pos,
+    u_char *last, ngx_str_t *data, ngx_log_t *log)
+{
+    u_char  *b;
+    size_t   n;
+
+    b = *pos;
+    data->len = 0;
+    data->data = b;
+
+    for ( ;; ) {
+
+        switch (p->state) {
+
+        case ngx_http_drover_fcgi_st_data:
+
+            if (p->type == NGX_HTTP_DROVER_FCGI_END_REQUEST) {
+
+                if (p->end_body_read == NGX_HTTP_DROVER_FCGI_END_BODY_LEN) {
+                    p->state = ngx_http_drover_fcgi_st_padding;
+                    break;
+                }
+
+                if (b == last) {
+                    goto again;
+                }
+
+                ngx_http_drover_fcgi_end_body_byte(p, *b++);
+                break;
+            }
+
+            if (p->length == 0) {
+
+                /* 5.3: an empty record ends its stream */
+
+                p->state = ngx_http_drover_fcgi_st_padding;
+
+                if (p->type == NGX_HTTP_DROVER_FCGI_STDOUT) {
+                    p->stdout_closed = 1;
+                    *pos = b;
+                    data->data = b;
+                    return NGX_OK;
+                }
+
+                break;
+            }
+
+            if (b == last) {
+                goto again;
+            }
+
+            n = ngx_min(p->length, (size_t) (last - b));
+
+            data->data = b;
+            data->len = n;
+
+            b += n;
+            p->length -= n;
+
+            if (p->length == 0) {
+                p->state = ngx_http_drover_fcgi_st_padding;
+            }
+
+            *pos = b;
+            return NGX_OK;
+
+        case ngx_http_drover_fcgi_st_padding:
+
+            n = ngx_min(p->padding, (size_t) (last - b));
+
+            b += n;
+            p->padding -= n;
+
+            if (p->padding) {
+                goto again;
+            }
+
+            p->state = ngx_http_drover_fcgi_st_version;
+
+            if (p->type == NGX_HTTP_DROVER_FCGI_END_REQUEST) {
+                *pos = b;
+                return ngx_http_drover_fcgi_end_request(p, log);
+            }
+
+            break;
+
+        default: /* the record header */
+
+            if (b == last) {
+                goto again;
+            }
+
+            if (ngx_http_drover_fcgi_header_byte(p, *b++, log) != NGX_OK) {
+                *pos = b;
+                return NGX_ERROR;
+            }
+
+            break;
+        }
+    }
+
+again:
+
+    *pos = b;
+    return NGX_AGAIN;
+}
+
+
+/*
+ * Gives back the last n bytes of the piece just returned: they are
+ * returned again by the next call.  n is at most the length of that piece.
+ */
+
+void
+ngx_http_drover_fcgi_unread(ngx_http_drover_fcgi_parser_t *p, size_t n)
+{
+    if (n == 0) {
+        return;
+    }
+
+    if (p->state != ngx_http_drover_fcgi_st_data) {
+        p->state = ngx_http_drover_fcgi_st_data;
+        p->length = 0;
+    }
+
+    p->length += n;
+}
+
+
+static ngx_int_t
+ngx_http_drover_fcgi_header_byte(ngx_http_drover_fcgi_parser_t *p, u_char ch,
+    ngx_log_t *log)
+{
+    switch (p->state) {
+
+    case ngx_http_drover_fcgi_st_version:
+        if (ch != NGX_HTTP_DROVER_FCGI_VERSION) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "upstream sent unsupported FastCGI "
+                          "protocol version: %d", ch);
+            return NGX_ERROR;
+        }
+
+        p->state = ngx_http_drover_fcgi_st_type;
+        break;
+
+    case ngx_http_drover_fcgi_st_type:
+
+        /*
+         * 4, 6: a responder is sent only these; management records
+         * (request id 0) answer management records, and we send none
+         */
+
+        switch (ch) {
+        case NGX_HTTP_DROVER_FCGI_STDOUT:
+        case NGX_HTTP_DROVER_FCGI_STDERR:
+        case NGX_HTTP_DROVER_FCGI_END_REQUEST:
+            break;
+
+        default:
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "upstream sent unexpected FastCGI record type: %d",
+                          ch);
+            return NGX_ERROR;
+        }
+
+        p->type = ch;
+        p->state = ngx_http_drover_fcgi_st_request_id_hi;
+        break;
+
+    case ngx_http_drover_fcgi_st_request_id_hi:
+        p->request_id_hi = ch;
+        p->state = ngx_http_drover_fcgi_st_request_id_lo;
+        break;
+
+    case ngx_http_drover_fcgi_st_request_id_lo:
+        p->request_id_lo = ch;
+        p->state = ngx_http_drover_fcgi_st_content_length_hi;
+        break;
+
+    case ngx_http_drover_fcgi_st_content_length_hi:
+        p->content_length_hi = ch;
+        p->state = ngx_http_drover_fcgi_st_content_length_lo;
+        break;
+
+    case ngx_http_drover_fcgi_st_content_length_lo:
+        p->content_length_lo = ch;
+        p->state = ngx_http_drover_fcgi_st_padding_length;
+        break;
+
+    case ngx_http_drover_fcgi_st_padding_length:
+        p->padding_length = ch;
+        p->state = ngx_http_drover_fcgi_st_reserved;
+        break;
+
+    case ngx_http_drover_fcgi_st_reserved:
+        return ngx_http_drover_fcgi_header_done(p, log);
+
+    /* not header states */
+    case ngx_http_drover_fcgi_st_data:
+    case ngx_http_drover_fcgi_st_padding:
+        break;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_drover_fcgi_header_done(ngx_http_drover_fcgi_parser_t *p,
+    ngx_log_t *log)
+{
+    ngx_uint_t  id;
+
+    id = (p->request_id_hi << 8) | p->request_id_lo;
+
+    if (id != NGX_HTTP_DROVER_FCGI_REQUEST_ID) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "upstream sent FastCGI record for request id %ui",
+                      id);
+        return NGX_ERROR;
+    }
+
+    p->length = (p->content_length_hi << 8) | p->content_length_lo;
+    p->padding = p->padding_length;
+
+    if (p->type == NGX_HTTP_DROVER_FCGI_END_REQUEST
+        && p->length != NGX_HTTP_DROVER_FCGI_END_BODY_LEN)
+    {
+        /* 5.5: FCGI_EndRequestBody is 8 bytes */
+
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "upstream sent FastCGI end request record "
+                      "of %uz bytes", p->length);
+        return NGX_ERROR;
+    }
+
+    if (p->type == NGX_HTTP_DROVER_FCGI_STDOUT && p->stdout_closed) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "upstream sent FastCGI stdout after its end");
+        return NGX_ERROR;
+    }
+
+    p->end_body_read = 0;
+    p->state = ngx_http_drover_fcgi_st_data;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_drover_fcgi_end_body_byte(ngx_http_drover_fcgi_parser_t *p,
+    u_char ch)
+{
+    /* 5.5: appStatusB3..B0, protocolStatus, reserved[3] */
+
+    if (p->end_body_read < 4) {
+        p->app_status[p->end_body_read] = ch;
+
+    } else if (p->end_body_read == 4) {
+        p->protocol_status = ch;
+    }
+
+    p->end_body_read++;
+}
+
+
+static ngx_int_t
+ngx_http_drover_fcgi_end_request(ngx_http_drover_fcgi_parser_t *p,
+    ngx_log_t *log)
+{
+    char  *reason;
+
+    p->end_request = 1;
+
+    switch (p->protocol_status) {
+
+    case NGX_HTTP_DROVER_FCGI_REQUEST_COMPLETE:
+        return NGX_DONE;
+
+    case NGX_HTTP_DROVER_FCGI_CANT_MPX_CONN:
+        reason = "cannot multiplex";
+        break;
+
+    case NGX_HTTP_DROVER_FCGI_OVERLOADED:
+        reason = "overloaded";
+        break;
+
+    case NGX_HTTP_DROVER_FCGI_UNKNOWN_ROLE:
+        reason = "unknown role";
+        break;
+
+    default:
+        reason = "unknown protocol status";
+        break;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "upstream rejected FastCGI request: %s (%d)",
+                  reason, p->protocol_status);
+
+    return NGX_ERROR;
+}
+
+
+/* 3.3: content is padded to a multiple of 8 bytes, as recommended */
+
+size_t
+ngx_http_drover_fcgi_padding(size_t len)
+{
+    return (8 - len % 8) % 8;
+}
+
+
+u_char *
+ngx_http_drover_fcgi_write_header(u_char *p, ngx_uint_t type, size_t len,
+    size_t padding)
+{
+    *p++ = NGX_HTTP_DROVER_FCGI_VERSION;
+    *p++ = (u_char) type;
+    *p++ = (u_char) ((NGX_HTTP_DROVER_FCGI_REQUEST_ID >> 8) & 0xff);
+    *p++ = (u_char) (NGX_HTTP_DROVER_FCGI_REQUEST_ID & 0xff);
+    *p++ = (u_char) ((len >> 8) & 0xff);
+    *p++ = (u_char) (len & 0xff);
+    *p++ = (u_char) padding;
+    *p++ = 0;
+
+    return p;
+}
+
+
+u_char *
+ngx_http_drover_fcgi_write_begin(u_char *p, ngx_uint_t keep_conn)
+{
+    /* 5.1: FCGI_BeginRequestBody */
+
+    p = ngx_http_drover_fcgi_write_header(p,
+                                          NGX_HTTP_DROVER_FCGI_BEGIN_REQUEST,
+                                          8, 0);
+
+    *p++ = (u_char) ((NGX_HTTP_DROVER_FCGI_RESPONDER >> 8) & 0xff);
+    *p++ = (u_char) (NGX_HTTP_DROVER_FCGI_RESPONDER & 0xff);
+    *p++ = (u_char) (keep_conn ? NGX_HTTP_DROVER_FCGI_KEEP_CONN : 0);
+
+    /* reserved[5] */
+    ngx_memzero(p, 5);
+
+    return p + 5;
+}
+
+
+/* 3.4: a length up to 127 takes one byte, a longer one four */
+
+size_t
+ngx_http_drover_fcgi_pair_size(size_t key_len, size_t value_len)
+{
+    return (key_len > 127 ? 4 : 1) + (value_len > 127 ? 4 : 1)
+           + key_len + value_len;
+}
+
+
+size_t
+ngx_http_drover_fcgi_pair_lengths(u_char *p, size_t key_len,
+    size_t value_len)
+{
+    size_t   i, len[2];
+    u_char  *start;
+
+    start = p;
+    len[0] = key_len;
+    len[1] = value_len;
+
+    for (i = 0; i < 2; i++) {
+
+        if (len[i] > 127) {
+            *p++ = (u_char) (((len[i] >> 24) & 0x7f) | 0x80);
+            *p++ = (u_char) ((len[i] >> 16) & 0xff);
+            *p++ = (u_char) ((len[i] >> 8) & 0xff);
+            *p++ = (u_char) (len[i] & 0xff);
+
+        } else {
+            *p++ = (u_char) len[i];
+        }
+    }
+
+    return p - start;
+}
+
+
+/* the bytes of a stream of len content bytes, without its empty record */
+
+size_t
+ngx_http_drover_fcgi_stream_size(size_t len)
+{
+    size_t  full, rest;
+
+    full = len / NGX_HTTP_DROVER_FCGI_RECORD_MAX;
+    rest = len % NGX_HTTP_DROVER_FCGI_RECORD_MAX;
+
+    return full * (NGX_HTTP_DROVER_FCGI_HEADER_LEN
+                   + NGX_HTTP_DROVER_FCGI_RECORD_MAX)
+           + (rest ? NGX_HTTP_DROVER_FCGI_HEADER_LEN + rest
+                     + ngx_http_drover_fcgi_padding(rest)
+                   : 0);
+}
+
+
+void
+ngx_http_drover_fcgi_stream_init(ngx_http_drover_fcgi_stream_t *s, u_char *p,
+    ngx_uint_t type, size_t len)
+{
+    s->pos = p;
+    s->record_left = 0;
+    s->stream_left = len;
+    s->padding = 0;
+    s->type = (u_char) type;
+}
+
+
+/*
+ * Copies content in; the sum of all len must be the len given to
+ * ngx_http_drover_fcgi_stream_init(), and the buffer must hold
+ * ngx_http_drover_fcgi_stream_size() of it.
+ */
+
+void
+ngx_http_drover_fcgi_stream_write(ngx_http_drover_fcgi_stream_t *s,
+    u_char *data, size_t len)
+{
+    size_t  n;
+
+    while (len) {
+
+        if (s->record_left == 0) {
+            n = ngx_min(s->stream_left, NGX_HTTP_DROVER_FCGI_RECORD_MAX);
+
+            s->padding = ngx_http_drover_fcgi_padding(n);
+            s->pos = ngx_http_drover_fcgi_write_header(s->pos, s->type, n,
+                                                       s->padding);
+            s->record_left = n;
+        }
+
+        n = ngx_min(len, s->record_left);
+
+        s->pos = ngx_cpymem(s->pos, data, n);
+
+        data += n;
+        len -= n;
+        s->record_left -= n;
+        s->stream_left -= n;
+
+        if (s->record_left == 0 && s->padding) {
+            ngx_memzero(s->pos, s->padding);
+            s->pos += s->padding;
+        }
+    }
+}

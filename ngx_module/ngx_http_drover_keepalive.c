@@ -1,0 +1,467 @@
+
+/*
+ * Drover: a per-worker cache of idle FastCGI connections.
+ *
+ * drover_pass with a literal address makes an implicit upstream; its round
+ * robin peer chooses the address, and this file keeps the connections to
+ * it open between requests (FCGI_KEEP_CONN, FastCGI 5.1).  The choice of
+ * address stays behind get and free, so that a later dispatcher to the
+ * per-worker slot sockets can replace the round robin without touching
+ * the rest of the module.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_drover_module.h"
+
+
+typedef struct {
+    ngx_http_drover_keepalive_t   *keepalive;
+    ngx_queue_t                    queue;
+    ngx_connection_t              *connection;
+
+    socklen_t                      socklen;
+    ngx_sockaddr_t                 sockaddr;
+} ngx_http_drover_keepalive_item_t;
+
+
+typedef struct {
+    ngx_http_drover_keepalive_t   *keepalive;
+    ngx_http_upstream_t           *upstream;
+    ngx_msec_t                     timeout;
+
+    /* the round robin peer's data */
+    void                          *data;
+} ngx_http_drover_keepalive_peer_t;
+
+
+static ngx_int_t ngx_http_drover_keepalive_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_drover_keepalive_get_peer(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_drover_keepalive_free_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t state);
+static ngx_uint_t ngx_http_drover_keepalive_reusable(
+    ngx_http_drover_keepalive_peer_t *kp, ngx_peer_connection_t *pc,
+    ngx_uint_t state);
+static ngx_uint_t ngx_http_drover_keepalive_alive(ngx_connection_t *c);
+static void ngx_http_drover_keepalive_save(
+    ngx_http_drover_keepalive_peer_t *kp, ngx_peer_connection_t *pc);
+
+static void ngx_http_drover_keepalive_dummy_handler(ngx_event_t *ev);
+static void ngx_http_drover_keepalive_close_handler(ngx_event_t *ev);
+static void ngx_http_drover_keepalive_close(ngx_connection_t *c);
+
+
+ngx_http_drover_keepalive_t *
+ngx_http_drover_keepalive_add(ngx_conf_t *cf, ngx_array_t *caches,
+    ngx_http_upstream_srv_conf_t *us, ngx_uint_t max_cached)
+{
+    ngx_uint_t                     i;
+    ngx_http_drover_keepalive_t   *ka, **kap;
+
+    kap = caches->elts;
+
+    for (i = 0; i < caches->nelts; i++) {
+        if (kap[i]->upstream == us) {
+            ka = kap[i];
+            goto found;
+        }
+    }
+
+    ka = ngx_pcalloc(cf->pool, sizeof(ngx_http_drover_keepalive_t));
+    if (ka == NULL) {
+        return NULL;
+    }
+
+    kap = ngx_array_push(caches);
+    if (kap == NULL) {
+        return NULL;
+    }
+
+    *kap = ka;
+    ka->upstream = us;
+
+found:
+
+    if (ka->max_cached < max_cached) {
+        ka->max_cached = max_cached;
+    }
+
+    return ka;
+}
+
+
+/*
+ * At postconfiguration, when every upstream's init_upstream has set its
+ * peer.init.  Only the plain round robin balancer is wrapped: an upstream
+ * block with its own balancer or "keepalive" keeps them.
+ */
+
+ngx_int_t
+ngx_http_drover_keepalive_init(ngx_conf_t *cf, ngx_array_t *caches)
+{
+    ngx_uint_t                          i, j;
+    ngx_http_drover_keepalive_t        *ka, **kap;
+    ngx_http_drover_keepalive_item_t   *items;
+
+    kap = caches->elts;
+
+    for (i = 0; i < caches->nelts; i++) {
+        ka = kap[i];
+
+        if (ka->upstream->peer.init != ngx_http_upstream_init_round_robin_peer)
+        {
+            continue;
+        }
+
+        items = ngx_pcalloc(cf->pool, ka->max_cached
+                                 * sizeof(ngx_http_drover_keepalive_item_t));
+        if (items == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_queue_init(&ka->cache);
+        ngx_queue_init(&ka->free);
+
+        for (j = 0; j < ka->max_cached; j++) {
+            items[j].keepalive = ka;
+            ngx_queue_insert_head(&ka->free, &items[j].queue);
+        }
+
+        ka->upstream->peer.init = ngx_http_drover_keepalive_init_peer;
+        ka->enabled = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_drover_keepalive_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_upstream_t               *u;
+    ngx_http_drover_loc_conf_t        *dlcf;
+    ngx_http_drover_keepalive_peer_t  *kp;
+
+    if (ngx_http_upstream_init_round_robin_peer(r, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    u = r->upstream;
+    dlcf = ngx_http_get_module_loc_conf(r, ngx_http_drover_module);
+
+    /* the upstream may also serve proxy_pass and others: not ours then */
+
+    if (u->conf != &dlcf->upstream
+        || dlcf->keepalive == 0
+        || dlcf->keepalive_cache == NULL
+        || dlcf->keepalive_cache->upstream != us)
+    {
+        return NGX_OK;
+    }
+
+    kp = ngx_palloc(r->pool, sizeof(ngx_http_drover_keepalive_peer_t));
+    if (kp == NULL) {
+        return NGX_ERROR;
+    }
+
+    kp->keepalive = dlcf->keepalive_cache;
+    kp->upstream = u;
+    kp->timeout = dlcf->keepalive_timeout;
+    kp->data = u->peer.data;
+
+    u->peer.data = kp;
+    u->peer.get = ngx_http_drover_keepalive_get_peer;
+    u->peer.free = ngx_http_drover_keepalive_free_peer;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A cached connection is checked before use: one the application closed
+ * (or wrote to) while idle is dropped here, and the next one or a new
+ * connection is tried.  pc->cached stays 0: upstream then never sends the
+ * request a second time after a failure, which the application may
+ * already have run.
+ */
+
+static ngx_int_t
+ngx_http_drover_keepalive_get_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_drover_keepalive_peer_t  *kp = data;
+
+    ngx_int_t                          rc;
+    ngx_queue_t                       *q, *cache;
+    ngx_connection_t                  *c;
+    ngx_http_drover_keepalive_item_t  *item;
+
+    /* the balancer chooses the address, the cache only a connection to it */
+
+    rc = ngx_http_upstream_get_round_robin_peer(pc, kp->data);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    cache = &kp->keepalive->cache;
+
+    q = ngx_queue_head(cache);
+
+    while (q != ngx_queue_sentinel(cache)) {
+
+        item = ngx_queue_data(q, ngx_http_drover_keepalive_item_t, queue);
+
+        if (ngx_memn2cmp((u_char *) &item->sockaddr, (u_char *) pc->sockaddr,
+                         item->socklen, pc->socklen)
+            != 0)
+        {
+            q = ngx_queue_next(q);
+            continue;
+        }
+
+        c = item->connection;
+        item->connection = NULL;
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_head(&kp->keepalive->free, q);
+
+        if (ngx_http_drover_keepalive_alive(c)) {
+            goto found;
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                       "drover keepalive: dropping closed connection %p", c);
+
+        ngx_http_drover_keepalive_close(c);
+
+        q = ngx_queue_head(cache);
+    }
+
+    return NGX_OK;
+
+found:
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "drover keepalive: reusing connection %p", c);
+
+    c->idle = 0;
+    c->sent = 0;
+    c->data = NULL;
+    c->log = pc->log;
+    c->read->log = pc->log;
+    c->write->log = pc->log;
+    c->pool->log = pc->log;
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    pc->connection = c;
+
+    return NGX_DONE;
+}
+
+
+/* an idle peer sends nothing: any byte, a close or an error end it */
+
+static ngx_uint_t
+ngx_http_drover_keepalive_alive(ngx_connection_t *c)
+{
+    int   n;
+    char  buf[1];
+
+    n = recv(c->fd, buf, 1, MSG_PEEK);
+
+    return (n == -1 && ngx_socket_errno == NGX_EAGAIN);
+}
+
+
+static void
+ngx_http_drover_keepalive_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    ngx_http_drover_keepalive_peer_t  *kp = data;
+
+    if (ngx_http_drover_keepalive_reusable(kp, pc, state)) {
+        ngx_http_drover_keepalive_save(kp, pc);
+    }
+
+    ngx_http_upstream_free_round_robin_peer(pc, kp->data, state);
+}
+
+
+/*
+ * A connection is kept only after a clean end: u->keepalive is set by the
+ * response parser when FCGI_KEEP_CONN was sent and FCGI_END_REQUEST was
+ * read with no byte after it; the whole request body must have been sent,
+ * or the application would read the rest as the next request.
+ */
+
+static ngx_uint_t
+ngx_http_drover_keepalive_reusable(ngx_http_drover_keepalive_peer_t *kp,
+    ngx_peer_connection_t *pc, ngx_uint_t state)
+{
+    ngx_connection_t     *c;
+    ngx_http_upstream_t  *u;
+
+    u = kp->upstream;
+    c = pc->connection;
+
+    if ((state & NGX_PEER_FAILED)
+        || c == NULL
+        || c->read->eof
+        || c->read->error
+        || c->read->timedout
+        || c->write->error
+        || c->write->timedout)
+    {
+        return 0;
+    }
+
+    if (!u->keepalive || !u->request_body_sent) {
+        return 0;
+    }
+
+    if (ngx_terminate || ngx_exiting) {
+        return 0;
+    }
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static void
+ngx_http_drover_keepalive_save(ngx_http_drover_keepalive_peer_t *kp,
+    ngx_peer_connection_t *pc)
+{
+    ngx_queue_t                       *q;
+    ngx_connection_t                  *c;
+    ngx_http_drover_keepalive_t       *ka;
+    ngx_http_drover_keepalive_item_t  *item;
+
+    ka = kp->keepalive;
+    c = pc->connection;
+
+    if (ngx_queue_empty(&ka->free)) {
+
+        /* the least recently used connection makes room */
+
+        q = ngx_queue_last(&ka->cache);
+        ngx_queue_remove(q);
+
+        item = ngx_queue_data(q, ngx_http_drover_keepalive_item_t, queue);
+
+        ngx_http_drover_keepalive_close(item->connection);
+
+    } else {
+        q = ngx_queue_head(&ka->free);
+        ngx_queue_remove(q);
+
+        item = ngx_queue_data(q, ngx_http_drover_keepalive_item_t, queue);
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "drover keepalive: saving connection %p", c);
+
+    ngx_queue_insert_head(&ka->cache, q);
+
+    item->connection = c;
+    item->socklen = pc->socklen;
+    ngx_memcpy(&item->sockaddr, pc->sockaddr, pc->socklen);
+
+    pc->connection = NULL;
+
+    c->read->delayed = 0;
+    ngx_add_timer(c->read, kp->timeout);
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    c->write->handler = ngx_http_drover_keepalive_dummy_handler;
+    c->read->handler = ngx_http_drover_keepalive_close_handler;
+
+    c->data = item;
+    c->idle = 1;
+    c->log = ngx_cycle->log;
+    c->read->log = ngx_cycle->log;
+    c->write->log = ngx_cycle->log;
+    c->pool->log = ngx_cycle->log;
+
+    /* bytes or a close may already be waiting: an idle peer sends none */
+
+    if (c->read->ready) {
+        ngx_http_drover_keepalive_close_handler(c->read);
+    }
+}
+
+
+static void
+ngx_http_drover_keepalive_dummy_handler(ngx_event_t *ev)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "drover keepalive: dummy handler");
+}
+
+
+/*
+ * An idle connection that becomes readable was closed by the application
+ * (or sent bytes it should not have): either way it is closed; so is one
+ * whose idle timer fired, or that the worker closes on exit (c->close).
+ */
+
+static void
+ngx_http_drover_keepalive_close_handler(ngx_event_t *ev)
+{
+    ngx_connection_t                  *c;
+    ngx_http_drover_keepalive_t       *ka;
+    ngx_http_drover_keepalive_item_t  *item;
+
+    c = ev->data;
+
+    if (c->close || c->read->timedout) {
+        goto close;
+    }
+
+    if (ngx_http_drover_keepalive_alive(c)) {
+        ev->ready = 0;
+
+        if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+            goto close;
+        }
+
+        return;
+    }
+
+close:
+
+    item = c->data;
+    ka = item->keepalive;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "drover keepalive: closing idle connection %p", c);
+
+    ngx_http_drover_keepalive_close(c);
+
+    item->connection = NULL;
+
+    ngx_queue_remove(&item->queue);
+    ngx_queue_insert_head(&ka->free, &item->queue);
+}
+
+
+static void
+ngx_http_drover_keepalive_close(ngx_connection_t *c)
+{
+    ngx_destroy_pool(c->pool);
+    ngx_close_connection(c);
+}

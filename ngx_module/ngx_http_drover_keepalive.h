@@ -1,0 +1,42 @@
+
+/*
+ * Drover: a per-worker cache of idle FastCGI connections, wrapped around
+ * the round robin peer of the upstream that drover_pass names.
+ */
+
+
+#ifndef _NGX_HTTP_DROVER_KEEPALIVE_H_INCLUDED_
+#define _NGX_HTTP_DROVER_KEEPALIVE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/*
+ * One per upstream: the cache holds at most max_cached idle connections
+ * (the largest "drover_keepalive" of the locations that pass to it), most
+ * recently used first.  The queues live in each worker's copy of the
+ * configuration, so nothing here is shared between workers.
+ */
+
+typedef struct {
+    ngx_http_upstream_srv_conf_t  *upstream;
+    ngx_uint_t                     max_cached;
+
+    ngx_queue_t                    cache;
+    ngx_queue_t                    free;
+
+    unsigned                       enabled:1;
+} ngx_http_drover_keepalive_t;
+
+
+ngx_http_drover_keepalive_t *ngx_http_drover_keepalive_add(ngx_conf_t *cf,
+    ngx_array_t *caches, ngx_http_upstream_srv_conf_t *us,
+    ngx_uint_t max_cached);
+ngx_int_t ngx_http_drover_keepalive_init(ngx_conf_t *cf,
+    ngx_array_t *caches);
+
+
+#endif /* _NGX_HTTP_DROVER_KEEPALIVE_H_INCLUDED_ */
