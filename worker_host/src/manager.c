@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -182,6 +183,7 @@ struct drover_pool_s {
                                              until it has been measured */
     int                    gave_up;       /* first start failed */
 
+    unsigned long long     slots_sig;     /* of what the .slots file says */
     int                    sb_fd;         /* the scoreboard's memfd */
     drover_sb_t           *sb;
     drover_prestart_result_t  prestart_last;
@@ -208,6 +210,7 @@ struct drover_manager_s {
     uv_timer_t             sample_timer;
     drover_notify_t        notify;
     drover_control_t      *control;
+    uv_prepare_t           slots_prepare;
     unsigned long long     started_ms;
 
     /* workers reaped before their FORKED message named them */
@@ -231,6 +234,7 @@ static void pool_roll(drover_pool_t *p);
 static int pool_resize(drover_pool_t *p, drover_pool_conf_t *pc,
     unsigned n);
 static void pool_maybe_free(drover_pool_t *p);
+static void pool_unlink_slots(drover_pool_t *p);
 static void gen_preloader_start(drover_gen_t *g);
 static void gen_maybe_free(drover_gen_t *g);
 static void slot_start(drover_slot_t *s);
@@ -1514,6 +1518,7 @@ pool_maybe_free(drover_pool_t *p)
         }
 
         drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: removed", p->name);
+        pool_unlink_slots(p);
 
         for (k = 0; k < p->nslots; k++) {
             slot_destroy(p->slots[k]);
@@ -1856,6 +1861,140 @@ manager_reload(drover_manager_t *m)
     m->ref = ref;
 
     drover_notify_send(&m->notify, "READY=1\nSTATUS=reloaded");
+}
+
+
+/* ---- the .slots file: which slot sockets have a worker, for nginx ---- */
+
+static const char *
+slot_up_name(drover_slot_t *s)
+{
+    return (s->state == SLOT_RUNNING && !s->removing) ? "up" : "down";
+}
+
+
+static unsigned long long
+pool_slots_sig(drover_pool_t *p)
+{
+    unsigned            k;
+    unsigned long long  h = 1469598103934665603ULL;
+
+    h = (h ^ p->nslots) * 1099511628211ULL;
+    h = (h ^ (p->cur ? p->cur->id : 0)) * 1099511628211ULL;
+
+    for (k = 0; k < p->nslots; k++) {
+        h = (h ^ (unsigned long long) p->slots[k]->pid) * 1099511628211ULL;
+        h = (h ^ (slot_up_name(p->slots[k])[0] == 'u')) * 1099511628211ULL;
+    }
+
+    return h | 1;   /* never 0: 0 means "not written yet" */
+}
+
+
+/*
+ * LISTEN.slots, replaced atomically: the nginx module reads it to learn
+ * which slot sockets have a worker behind them.
+ *
+ *     drover-slots 1
+ *     pool kit
+ *     generation 3
+ *     slots 2
+ *     0 up 1234
+ *     1 down 0
+ */
+static void
+pool_write_slots(drover_pool_t *p)
+{
+    int                  fd, n;
+    char                 path[PATH_MAX], tmp[PATH_MAX], buf[16384];
+    size_t               len;
+    unsigned             k;
+    uid_t                uid;
+    gid_t                gid;
+    drover_pool_conf_t  *pc = pool_conf(p);
+
+    (void) uid;
+
+    n = snprintf(path, sizeof(path), "%s.slots", pc->listen.path);
+    if (n < 0 || (size_t) n >= sizeof(path)
+        || snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int) sizeof(tmp))
+    {
+        return;
+    }
+
+    len = (size_t) snprintf(buf, sizeof(buf), "drover-slots 1\npool %s\n"
+                            "generation %u\nslots %u\n", p->name,
+                            p->cur ? p->cur->id : 0, p->nslots);
+
+    for (k = 0; k < p->nslots && len < sizeof(buf) - 64; k++) {
+        len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%u %s %ld\n",
+                                 k, slot_up_name(p->slots[k]),
+                                 (long) p->slots[k]->pid);
+    }
+
+    unlink(tmp);
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+              pc->listen.mode & 0644);
+    if (fd == -1) {
+        drover_log_error(DROVER_LOG_ERROR, errno, "pool %s: cannot write %s",
+                         p->name, tmp);
+        return;
+    }
+
+    /* readable by whoever may connect, written only by droverd itself */
+    listen_owner(pc, &uid, &gid);
+
+    if (write(fd, buf, len) != (ssize_t) len
+        || fchmod(fd, pc->listen.mode & 0644) != 0
+        || (gid != (gid_t) -1 && fchown(fd, (uid_t) -1, gid) != 0)
+        || close(fd) != 0
+        || rename(tmp, path) != 0)
+    {
+        drover_log_error(DROVER_LOG_ERROR, errno, "pool %s: cannot write %s",
+                         p->name, path);
+        unlink(tmp);
+        return;
+    }
+}
+
+
+static void
+pool_unlink_slots(drover_pool_t *p)
+{
+    char  path[PATH_MAX];
+
+    if (p->slots_sig == 0
+        || snprintf(path, sizeof(path), "%s.slots", pool_conf(p)->listen.path)
+           >= (int) sizeof(path))
+    {
+        return;
+    }
+
+    unlink(path);
+    p->slots_sig = 0;
+}
+
+
+/* before the loop waits: rewrite the .slots files that changed */
+static void
+slots_prepare_cb(uv_prepare_t *h)
+{
+    drover_pool_t       *p;
+    drover_manager_t    *m = h->data;
+    unsigned long long   sig;
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        if (p->removing || (p->cur == NULL && p->pending == NULL)) {
+            continue;
+        }
+
+        sig = pool_slots_sig(p);
+        if (sig != p->slots_sig) {
+            p->slots_sig = sig;
+            pool_write_slots(p);
+        }
+    }
 }
 
 
@@ -3078,6 +3217,10 @@ drover_manager_run(drover_conf_t *conf, const char *path)
     m->started_ms = drover_proc_now_ms();
     manager_control_start(m);
 
+    uv_prepare_init(&m->loop, &m->slots_prepare);
+    m->slots_prepare.data = m;
+    uv_prepare_start(&m->slots_prepare, slots_prepare_cb);
+
     m->exit_code = 0;
 
     for (p = m->pools; p != NULL; p = p->next) {
@@ -3106,6 +3249,8 @@ done:
         unsigned  k;
 
         next = p->next;
+
+        pool_unlink_slots(p);
 
         for (k = 0; k < p->nslots; k++) {
             drover_socket_close(&p->slots[k]->sock);
