@@ -2435,6 +2435,17 @@ slot_json(drover_slot_t *s)
         json_object_object_add(o, "cpu_percent_1m", NULL);
     }
 
+    if (s->ring_n > 0) {
+        long  hz = sysconf(_SC_CLK_TCK);
+        unsigned  newest = (s->ring_pos + DROVER_SAMPLES - 1)
+                           % DROVER_SAMPLES;
+
+        json_object_object_add(o, "cpu_seconds_total", json_object_new_double(
+            hz > 0 ? (double) s->ring[newest].cpu_ticks / (double) hz : 0));
+    } else {
+        json_object_object_add(o, "cpu_seconds_total", NULL);
+    }
+
     json_object_object_add(o, "rss_bytes", json_object_new_int64(
                            (int64_t) s->rss));
     json_object_object_add(o, "pss_bytes", json_object_new_int64(
