@@ -5,6 +5,7 @@
 #                   build/ngx_http_drover_module.so
 #   make test       unit tests (TAP) and t/*.t, then the same under ASan/UBSan
 #   make deps       install the Debian packages the build and tests need
+#   make bench      wrk benchmark against the peers (bench/README.md)
 
 CC       ?= cc
 BUILD    ?= build
@@ -43,7 +44,7 @@ APPS       = $(BUILD)/apps/hello.so $(BUILD)/apps/kit.so $(BUILD)/apps/model.so
 UNIT_SRC   = $(wildcard worker_host/tests/test_*.c)
 UNIT_BIN   = $(patsubst worker_host/tests/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test test-unit test-t test-asan demo clean
+.PHONY: all deps test test-unit test-t test-asan demo bench clean
 
 MODULE     = $(BUILD)/ngx_http_drover_module.so
 MODULE_SRC = config $(wildcard ngx_module/*.c ngx_module/*.h)
@@ -70,7 +71,7 @@ $(BUILD)/droverd: $(HOST_OBJ)
 # droverctl: a plain blocking client of the control socket
 $(BUILD)/droverctl: worker_host/src/ctl.c $(HOST_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(JSON_CFLAGS) -o $@ $< $(LDFLAGS_SAN) $(JSON_LIBS)
+	$(CC) $(CFLAGS) $(UV_CFLAGS) $(JSON_CFLAGS) -o $@ $< $(LDFLAGS_SAN) $(JSON_LIBS)
 
 $(BUILD)/apps/kit.so: apps/kit.c worker_host/include/drover.h
 	@mkdir -p $(dir $@)
@@ -105,6 +106,10 @@ test-asan:
 
 demo: deps all
 	@./scripts/demo.sh
+
+# the bench installs its own extra Debian packages (peers, wrk, profilers)
+bench: deps all
+	@DROVER_BUILD=$(abspath $(BUILD)) ./bench/run.sh
 
 clean:
 	rm -rf $(BUILD) build

@@ -17,8 +17,22 @@ package Drover::Test;
 # foreground with its stderr in DIR/droverd.log, and waits with deadlines,
 # never with bare sleeps.  It only ever signals the PIDs it started.
 #
-# Environment: DROVER_BUILD (default ./build) holds droverd and apps/*.so;
-# DROVER_TEST_VERBOSE=1 prints the logs when a test failed;
+# The nginx module's tests run Debian's nginx with the module loaded and a
+# TLS server on the harness's port (a self-signed certificate per run):
+#
+#     my $t = Drover::Test->new->has(qw(droverd kit module https));
+#     $t->write_conf(...)->run;
+#     $t->write_module_conf(<<'EOF')->run_nginx;
+#         location / {
+#             drover_pass unix:%%DIR%%/kit.sock;
+#         }
+#     EOF
+#     my $r = $t->https(GET => '/params');
+#
+# Environment: DROVER_BUILD (default ./build) holds droverd, apps/*.so and
+# ngx_http_drover_module.so; when it ends in /asan (or DROVER_SAN=1) the
+# module is a sanitizer build, and nginx runs with libasan and libubsan
+# preloaded; DROVER_TEST_VERBOSE=1 prints the logs when a test failed;
 # DROVER_TEST_KEEP=1 keeps the temp dir.
 
 use strict;
@@ -74,6 +88,9 @@ sub new {
         killed     => 0,
         allowed    => [],
         nginx_pid  => undef,
+        nginx_ran  => 0,
+        nginx_san  => 0,
+        ports      => {},
         children   => {},
     }, $class;
 
@@ -87,6 +104,14 @@ sub droverd  { "$_[0]{build}/droverd" }
 sub app      { "$_[0]{build}/apps/$_[1].so" }
 sub log_path { "$_[0]{dir}/droverd.log" }
 sub pid      { $_[0]{pid} }
+sub module   { "$_[0]{build}/ngx_http_drover_module.so" }
+
+# the module (and droverd) were built with -fsanitize=address,undefined
+sub sanitized {
+    my ($self) = @_;
+    return 1 if $ENV{DROVER_SAN};
+    return $self->{build} =~ m{/asan/?$} ? 1 : 0;
+}
 
 sub is_root { $> == 0 }
 
@@ -101,6 +126,8 @@ my %features = (
     wrk      => sub { _which('wrk') },
     cc       => sub { _which('cc') },
     smaps    => sub { -r "/proc/self/smaps_rollup" },
+    module   => sub { -r $_[0]->module && -x $NGINX },
+    https    => sub { _which('openssl') && eval { require IO::Socket::SSL; 1 } },
 );
 
 sub has {
@@ -111,7 +138,7 @@ sub has {
         next if $check->($self);
 
         plan(skip_all => "$f is not available ("
-            . ($f =~ /^(droverd|hello|kit|model)$/ ? 'run make' : 'not installed')
+            . ($f =~ /^(droverd|hello|kit|model|module)$/ ? 'run make' : 'not installed')
             . ')');
     }
 
@@ -149,14 +176,17 @@ sub _apps_readable {
     }
 }
 
-# placeholders in config texts: %%DIR%%, %%BUILD%%, %%APPS%%, %%PORT%%
+# placeholders in config texts: %%DIR%%, %%BUILD%%, %%APPS%%, %%MODULE%%,
+# %%PORT%% and %%PORT_NAME%% (another free port, see port())
 sub expand {
     my ($self, $text) = @_;
 
     $text =~ s/%%DIR%%/$self->{dir}/g;
     $text =~ s/%%BUILD%%/$self->{build}/g;
     $text =~ s/%%APPS%%/$self->{build}\/apps/g;
+    $text =~ s/%%MODULE%%/$self->module/ge;
     $text =~ s/%%PORT%%/$self->port/ge;
+    $text =~ s/%%PORT_(\w+)%%/$self->port(lc $1)/ge;
 
     return $text;
 }
@@ -586,7 +616,8 @@ my $SANITIZER = qr/AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:|Le
 sub check_logs {
     my ($self) = @_;
 
-    my $log = $self->log . $self->read_file('nginx-error.log');
+    my $log = $self->log . $self->read_file('nginx-error.log')
+        . join '', map { $self->read_file($_) } glob("$self->{dir}/sanitizer.*");
 
     my @alerts = grep {
         my $line = $_;
@@ -604,6 +635,13 @@ sub check_logs {
             ? 'died of signal ' . WTERMSIG($self->{exit})
         : '';
     ok(!$crash, 'droverd did not crash') or diag("droverd $crash");
+
+    return unless $self->{nginx_ran};
+
+    # a sanitizer turns a crash into "exited with code 1"
+    my @died = grep { /worker process \d+ exited (on signal|with (fatal )?code [1-9])/ }
+               split /\n/, $log;
+    ok(!@died, 'no nginx worker exited on a signal or with an error') or diag(join "\n", @died);
 }
 
 # stop everything, run the log checks, done_testing
@@ -625,6 +663,10 @@ sub _dump_on_failure {
     diag("---- $self->{dir}/droverd.log\n" . $self->log);
     my $ng = $self->read_file('nginx-error.log');
     diag("---- $self->{dir}/nginx-error.log\n$ng") if length $ng;
+
+    for my $path (glob "$self->{dir}/sanitizer.*") {
+        diag("---- $path\n" . $self->read_file($path));
+    }
 }
 
 sub stop_all {
@@ -639,6 +681,88 @@ sub DESTROY {
 
     local ($?, $@, $!);
     $self->stop_all(quiet => 1);
+}
+
+
+# ---- supervision ----
+
+# a mark in droverd's log: log_since($mark) is what came after
+sub log_mark { length $_[0]->log }
+
+sub log_since {
+    my ($self, $mark) = @_;
+
+    my $log = $self->log;
+    return length $log > $mark ? substr($log, $mark) : '';
+}
+
+# Wait up to $timeout (10 s) for at least $n (1) log lines matching $re,
+# after $mark when given.  Returns the matching lines (in scalar context
+# their number), also when there are fewer than $n.
+sub wait_log {
+    my ($self, $re, $timeout, $n, $mark) = @_;
+
+    $n = 1 unless defined $n;
+    $mark ||= 0;
+
+    my @lines;
+    $self->wait_for(sub {
+        @lines = grep { /$re/ } split /\n/, $self->log_since($mark);
+        return @lines >= $n;
+    }, defined $timeout ? $timeout : 10, 0.02);
+
+    return @lines;
+}
+
+# SIGHUP to droverd, then wait up to timeout => S (20) for the outcome:
+# "serves" once serves => N (1) pools logged "generation G serves",
+# "failed" or "refused" at the first such line, '' on timeout
+sub reload {
+    my ($self, %opt) = @_;
+
+    my $want = defined $opt{serves} ? $opt{serves} : 1;
+    my $mark = $self->log_mark;
+    my $outcome = '';
+
+    $self->signal('HUP') or return '';
+
+    $self->wait_for(sub {
+        my $log = $self->log_since($mark);
+        return $outcome = 'refused' if $log =~ /reload refused/;
+        return $outcome = 'failed' if $log =~ /reload failed/;
+        my $serves = () = $log =~ /: generation \d+ serves/g;
+        return $outcome = 'serves' if $serves >= $want;
+        return '';
+    }, $opt{timeout} || 20, 0.02);
+
+    return $outcome;
+}
+
+# A droverd the test started itself (through `sh -c` for its environment,
+# say): from now on the harness waits for it, signals it, stops it and
+# checks its exit as if run() had started it.  Its output must go to
+# log_path for the log checks.
+sub adopt {
+    my ($self, $pid) = @_;
+
+    croak 'droverd already running' if $self->{pid};
+
+    $self->{pid} = $pid;
+    $self->{exit} = undef;
+    $self->{killed} = 0;
+
+    return $self;
+}
+
+# CPU seconds (user + system) $pid has used, from /proc; undef if gone
+sub cpu_seconds {
+    my ($self, $pid) = @_;
+
+    my $stat = $self->read_file("/proc/$pid/stat");
+    return undef unless $stat =~ /^\d+ \(.*\) (.*)$/s;
+
+    my ($utime, $stime) = (split ' ', $1)[11, 12];     # fields 14 and 15
+    return ($utime + $stime) / POSIX::sysconf(POSIX::_SC_CLK_TCK());
 }
 
 
@@ -696,26 +820,40 @@ sub run_cmd {
 
 # ---- nginx ----
 
-# a free TCP port on 127.0.0.1, the same one for the life of the object
+# a free TCP port on 127.0.0.1, the same one for the life of the object;
+# port('plain') and the like are further ports, one per name
 sub port {
-    my ($self) = @_;
+    my ($self, $name) = @_;
 
-    return $self->{port} if $self->{port};
+    if (defined $name && $name ne '') {
+        return $self->{ports}{$name} ||= _free_port(values %{ $self->{ports} }, $self->port);
+    }
 
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
-        or croak "no free port: $!";
-    $self->{port} = $s->sockport;
-    close $s;
+    return $self->{port} ||= _free_port(values %{ $self->{ports} });
+}
 
-    return $self->{port};
+# a port the kernel hands out, other than @taken
+sub _free_port {
+    my (@taken) = @_;
+
+    for (1 .. 20) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                      Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+            or croak "no free port: $!";
+        my $port = $s->sockport;
+        close $s;
+        return $port unless grep { defined && $_ == $port } @taken;
+    }
+
+    croak 'no free port after 20 tries';
 }
 
 # Write DIR/nginx.conf: the main context the harness needs (foreground,
 # pid and logs and temp paths in DIR), with $http (placeholders expanded)
-# inside http { }.  listen 127.0.0.1:%%PORT%% in it.
+# inside http { }.  listen 127.0.0.1:%%PORT%% in it.  module => 1 loads
+# ngx_http_drover_module first.
 sub write_nginx_conf {
-    my ($self, $http) = @_;
+    my ($self, $http, %opt) = @_;
 
     my $dir = $self->{dir};
     mkdir "$dir/nginx-tmp";
@@ -723,9 +861,13 @@ sub write_nginx_conf {
     # as root, nginx's workers would run as nobody; they must reach the
     # droverd socket, which is 0660 and owned by root
     my $user = is_root() ? "user root;\n" : '';
+    my $load = $opt{module} ? 'load_module ' . $self->module . ";\n" : '';
+
+    # a sanitizer build of the module needs libasan in nginx (see run_nginx)
+    $self->{nginx_san} = $opt{module} && $self->sanitized ? 1 : 0;
 
     my $conf = <<"EOF" . $self->expand($http) . "}\n";
-${user}daemon off;
+${load}${user}daemon off;
 master_process on;
 worker_processes 1;
 pid $dir/nginx.pid;
@@ -755,6 +897,8 @@ sub run_nginx {
 
     my $dir = $self->{dir};
 
+    my %env = $self->{nginx_san} ? $self->sanitizer_env : ();
+
     my $pid = fork;
     croak "fork: $!" unless defined $pid;
 
@@ -762,18 +906,23 @@ sub run_nginx {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', "$dir/nginx-error.log" or POSIX::_exit(127);
         open STDERR, '>&', \*STDOUT or POSIX::_exit(127);
+        @ENV{keys %env} = values %env;
         exec $NGINX, '-p', "$dir/", '-c', "$dir/nginx.conf", '-e', "$dir/nginx-error.log"
             or POSIX::_exit(127);
     }
 
     $self->{nginx_pid} = $pid;
+    $self->{nginx_ran} = 1;
 
+    # nginx that exits (a config error) ends the wait at once
+    my $exited = 0;
     my $up = $self->wait_for(sub {
-        return 0 if waitpid($pid, WNOHANG) == $pid;
+        return $exited = 1 if waitpid($pid, WNOHANG) == $pid;
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->port,
                                       Proto => 'tcp');
         return $s ? 1 : 0;
     }, $opt{timeout} || 10);
+    $up = 0 if $exited;
 
     unless ($up) {
         diag("nginx did not start; error log:\n" . $self->read_file('nginx-error.log'));
@@ -784,6 +933,165 @@ sub run_nginx {
 }
 
 sub nginx_pid { $_[0]{nginx_pid} }
+
+# The environment that lets the stock (uninstrumented) nginx load a module
+# built with -fsanitize=address,undefined: the runtimes preloaded, leak
+# checks off (nginx keeps its memory until exit by design), reports into
+# DIR/sanitizer.PID, which check_logs reads along with the error log.
+sub sanitizer_env {
+    my ($self) = @_;
+
+    my @libs;
+    for my $name (qw(libasan.so libubsan.so)) {
+        my ($code, $path) = $self->run_cmd(['gcc', "-print-file-name=$name"], 10);
+        $path =~ s/\s+$//;
+        croak "gcc does not know where $name is" unless $code == 0 && $path =~ m{^/} && -e $path;
+        push @libs, $path;
+    }
+
+    my $log = "$self->{dir}/sanitizer";
+
+    return (
+        LD_PRELOAD    => join(' ', @libs),
+        ASAN_OPTIONS  => "detect_leaks=0:abort_on_error=0:log_path=$log",
+        UBSAN_OPTIONS => "print_stacktrace=1:log_path=$log",
+    );
+}
+
+# Write nginx.conf for a module test: load_module, and a TLS server on
+# 127.0.0.1:%%PORT%% (server_name localhost, the run's self-signed
+# certificate) holding $server (locations and server-level directives).
+# servers => { NAME => TEXT, ... } adds a TLS server per name on the same
+# port (a request picks one with its Host header); http => TEXT adds to the
+# http level, e.g. a plain server on %%PORT_PLAIN%%.
+#
+# DROVER_TEST_STANDIN=fastcgi writes stock fastcgi_* directives instead of
+# the module's and does not load it: to check what the tests expect
+# against nginx's own FastCGI module (some checks fail there by design:
+# keepalive without an upstream block, the params it does not set).
+sub write_module_conf {
+    my ($self, $server, %opt) = @_;
+
+    $self->make_cert;
+
+    my $http = $opt{http} || '';
+    my $servers = $opt{servers} || {};
+
+    $http .= $self->_tls_server('localhost', $server);
+    $http .= $self->_tls_server($_, $servers->{$_}) for sort keys %$servers;
+
+    my $standin = ($ENV{DROVER_TEST_STANDIN} || '') eq 'fastcgi';
+    $http = _fastcgi_standin($http) if $standin;
+
+    return $self->write_nginx_conf($http, module => !$standin);
+}
+
+sub _tls_server {
+    my ($self, $name, $body) = @_;
+
+    return <<"EOF";
+    server {
+        listen 127.0.0.1:%%PORT%% ssl;
+        server_name $name;
+
+        ssl_certificate     %%DIR%%/cert.pem;
+        ssl_certificate_key %%DIR%%/key.pem;
+        ssl_protocols       TLSv1.2 TLSv1.3;
+
+$body
+    }
+
+EOF
+}
+
+sub _fastcgi_standin {
+    my ($text) = @_;
+
+    $text =~ s{\bdrover_pass\s+([^;]+);}{include /etc/nginx/fastcgi_params; fastcgi_param HTTPS \$https if_not_empty; fastcgi_keep_conn on; fastcgi_pass $1;}g;
+    $text =~ s{\bdrover_param\b}{fastcgi_param}g;
+    $text =~ s{\bdrover_(connect_timeout|send_timeout|read_timeout|buffering|request_buffering)\b}{fastcgi_$1}g;
+
+    return $text;
+}
+
+# a self-signed certificate for localhost and 127.0.0.1, once per run:
+# DIR/cert.pem and DIR/key.pem
+sub make_cert {
+    my ($self) = @_;
+
+    my $dir = $self->{dir};
+    return $self if -s "$dir/cert.pem" && -s "$dir/key.pem";
+
+    my ($code, $out) = $self->run_cmd([
+        'openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+        '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout', "$dir/key.pem", '-out', "$dir/cert.pem"], 60);
+
+    croak "openssl req failed ($code): $out" unless $code == 0 && -s "$dir/cert.pem";
+    return $self;
+}
+
+# the worker processes of the nginx we started (children of its master)
+sub nginx_workers {
+    my ($self) = @_;
+
+    my $master = $self->{nginx_pid} or return ();
+    return map { $_->[0] } grep {
+        $self->read_file("/proc/$_->[0]/cmdline") =~ /^nginx: worker process/
+    } $self->descendants($master);
+}
+
+# a field of /proc/PID/status in bytes (VmRSS, VmHWM, ...), undef if gone
+sub proc_status {
+    my ($self, $pid, $field) = @_;
+
+    my $text = $self->read_file("/proc/$pid/status");
+    return $text =~ /^\Q$field\E:\s+(\d+) kB/m ? $1 * 1024 : undef;
+}
+
+sub nginx_log { $_[0]->read_file('nginx-error.log') }
+
+# A check that nginx runs; when it does not (the module failed to load,
+# say), the rest of the file cannot run: the log checks, and exit.
+sub nginx_started {
+    my ($self, $what) = @_;
+
+    return 1 if ok($self->nginx_pid, 'nginx started' . (defined $what ? " $what" : ''));
+
+    $self->done;
+    exit 1;
+}
+
+# a mark in nginx's error log: nginx_log_since($mark) is what came after
+sub nginx_log_mark { length $_[0]->nginx_log }
+
+sub nginx_log_since {
+    my ($self, $mark) = @_;
+
+    my $log = $self->nginx_log;
+    return length $log > $mark ? substr($log, $mark) : '';
+}
+
+# the lines at [error] or worse that nginx logged since $mark
+sub nginx_errors_since {
+    my ($self, $mark) = @_;
+
+    return grep { /\[(error|crit|alert|emerg)\]/ }
+        split /\n/, $self->nginx_log_since($mark);
+}
+
+# Wait up to $timeout (2 s) for at least $n (1) lines at [error] or worse
+# since $mark; returns them all.  nginx logs a failure before it answers,
+# but a connection it closes may be logged a moment after.
+sub wait_nginx_errors {
+    my ($self, $mark, $n, $timeout) = @_;
+
+    $n = 1 unless defined $n;
+    my @lines;
+    $self->wait_for(sub { (@lines = $self->nginx_errors_since($mark)) >= $n },
+                    defined $timeout ? $timeout : 2);
+    return @lines;
+}
 
 # SIGQUIT (graceful) to the nginx we started, SIGKILL after the deadline
 sub stop_nginx {
@@ -815,11 +1123,22 @@ sub http_connect {
 sub http {
     my ($self, $method, $uri, %opt) = @_;
 
-    my $c = $self->http_connect or return { error => "connect: $@" };
+    my $c = $self->http_connect(%opt) or return { error => "connect: $@" };
     my $r = $c->request($method, $uri, %opt, close => 1);
     $c->close;
 
     return $r;
+}
+
+# the same over TLS (the server of write_module_conf)
+sub https_connect {
+    my ($self, %opt) = @_;
+    return $self->http_connect(%opt, tls => 1);
+}
+
+sub https {
+    my ($self, $method, $uri, %opt) = @_;
+    return $self->http($method, $uri, %opt, tls => 1);
 }
 
 
@@ -836,25 +1155,87 @@ sub pss {
 
 package Drover::Test::HTTP;
 
-# A small HTTP/1.1 client: Content-Length and chunked responses, keepalive,
-# a deadline on every read.
+# A small HTTP/1.1 client over TCP or TLS (IO::Socket::SSL, tls => 1):
+# Content-Length and chunked bodies both ways, keepalive, HEAD, headers in
+# the order given (also repeated, or with names nginx calls invalid), raw
+# requests, and a deadline on every read and write.  The socket is
+# non-blocking: a request body is written while the response is read, so
+# an echo of a big body never deadlocks on full socket buffers.
+#
+# Every byte received is kept in received() (unless record => 0), so a test
+# can check that something never reached the client.
 
 use strict;
 use warnings;
 
+use Errno qw(EAGAIN EINTR EWOULDBLOCK);
 use IO::Socket::INET;
 use Time::HiRes qw(time);
 
+# bytes per write: a TLS record, and a size a non-blocking SSL_write
+# can be retried with unchanged
+use constant PIECE => 16384;
+
+# new($host, $port, tls => 1, sni => NAME, timeout => S, record => 0):
+# undef and $@ on failure
 sub new {
     my ($class, $host, $port, %opt) = @_;
 
-    my $sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port,
-                                     Proto => 'tcp', Timeout => 5)
-        or return undef;
-    binmode $sock;
+    my $sock;
 
-    return bless { sock => $sock, rbuf => '', host => $host, port => $port,
-                   timeout => $opt{timeout} || 10 }, $class;
+    if ($opt{tls}) {
+        require IO::Socket::SSL;
+        $sock = IO::Socket::SSL->new(
+            PeerAddr        => $host,
+            PeerPort        => $port,
+            Timeout         => 5,
+            SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE(),
+            SSL_hostname    => defined $opt{sni} ? $opt{sni} : 'localhost',
+        );
+        $@ = 'TLS connect: ' . (IO::Socket::SSL::errstr() || $!) unless $sock;
+    } else {
+        $sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port,
+                                      Proto => 'tcp', Timeout => 5);
+        $@ = "connect: $!" unless $sock;
+    }
+
+    return undef unless $sock;
+
+    binmode $sock;
+    $sock->blocking(0);
+
+    return bless {
+        sock     => $sock,
+        tls      => $opt{tls} ? 1 : 0,
+        rbuf     => '',
+        eof      => 0,
+        error    => undef,
+        received => '',
+        record   => defined $opt{record} ? $opt{record} : 1,
+        host     => $host,
+        port     => $port,
+        timeout  => $opt{timeout} || 10,
+    }, $class;
+}
+
+sub socket   { $_[0]{sock} }
+sub received { $_[0]{received} }
+sub eof      { $_[0]{eof} }
+
+# the client's own port: REMOTE_PORT as the server sees it
+sub local_port { $_[0]{sock} ? $_[0]{sock}->sockport : undef }
+
+# what TLS negotiated: (protocol, cipher), e.g. ('TLSv1.3', 'TLS_AES_256_GCM_SHA384')
+sub tls_info {
+    my ($self) = @_;
+
+    return () unless $self->{tls} && $self->{sock};
+
+    # IO::Socket::SSL says TLSv1_2 where nginx's $ssl_protocol says TLSv1.2
+    my $version = $self->{sock}->get_sslversion;
+    $version =~ s/_/./g if defined $version;
+
+    return ($version, $self->{sock}->get_cipher);
 }
 
 sub close {
@@ -863,19 +1244,58 @@ sub close {
     $self->{sock} = undef;
 }
 
+# One read of what is there, without waiting: 1 when bytes came, 0 at EOF
+# (eof set), undef when nothing is there yet.
+sub _read_some {
+    my ($self) = @_;
+
+    return 0 if $self->{eof} || !$self->{sock};
+
+    my $n = sysread($self->{sock}, my $buf, 65536);
+
+    if (!defined $n) {
+        # IO::Socket::SSL says EAGAIN for SSL_WANT_READ (half a record)
+        return undef if $! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR;
+        $self->{error} = "read: $!";
+        $self->{eof} = 1;       # ECONNRESET and the like end the stream too
+        return 0;
+    }
+
+    if ($n == 0) {
+        $self->{eof} = 1;
+        return 0;
+    }
+
+    $self->{rbuf} .= $buf;
+    $self->{received} .= $buf if $self->{record};
+    return 1;
+}
+
+# bytes already decrypted inside the TLS layer, which select() cannot see
+sub _pending {
+    my ($self) = @_;
+    return $self->{tls} && $self->{sock} && $self->{sock}->pending;
+}
+
 # wait for more bytes until $deadline; 0 on EOF or timeout
 sub _fill {
     my ($self, $deadline) = @_;
 
-    my $left = $deadline - time;
-    return 0 if $left <= 0;
+    for (;;) {
+        return 0 if $self->{eof} || !$self->{sock};
 
-    my $rin = '';
-    vec($rin, fileno $self->{sock}, 1) = 1;
-    return 0 unless select(my $rout = $rin, undef, undef, $left) > 0;
+        unless ($self->_pending) {
+            my $left = $deadline - time;
+            return 0 if $left <= 0;
 
-    my $n = sysread($self->{sock}, $self->{rbuf}, 65536, length $self->{rbuf});
-    return $n ? 1 : 0;
+            my $rin = '';
+            vec($rin, fileno $self->{sock}, 1) = 1;
+            next unless select(my $rout = $rin, undef, undef, $left) > 0;
+        }
+
+        my $r = $self->_read_some;
+        return $r if defined $r;
+    }
 }
 
 # read until $self->{rbuf} has $len bytes
@@ -900,83 +1320,259 @@ sub _line {
     }
 }
 
-# request($method, $uri, body => ..., headers => {...}, close => 1):
-# {status, headers (lower-case names), body, error}
-sub request {
+# Write all of $data before $deadline, reading what the server sends
+# meanwhile.  split => N writes N bytes at a time and delay => S waits S
+# seconds between pieces (still reading).  1, or 0 with {error} set.
+sub send_raw {
+    my ($self, $data, %opt) = @_;
+
+    my $deadline = time + ($opt{timeout} || $self->{timeout});
+    my $piece = $opt{split} || PIECE;
+    $piece = PIECE if $piece > PIECE;
+
+    local $SIG{PIPE} = 'IGNORE';
+
+    for (my $off = 0; $off < length $data; ) {
+        return 0 unless $self->{sock};
+
+        my $left = $deadline - time;
+        if ($left <= 0) {
+            $self->{error} = 'timeout writing';
+            return 0;
+        }
+
+        my ($rin, $win) = ('', '');
+        vec($rin, fileno $self->{sock}, 1) = 1 unless $self->{eof};
+        vec($win, fileno $self->{sock}, 1) = 1;
+        select(my $rout = $rin, my $wout = $win, undef, $left);
+
+        $self->_read_some if !$self->{eof} && (vec($rout, fileno $self->{sock}, 1) || $self->_pending);
+        next unless vec($wout, fileno $self->{sock}, 1);
+
+        my $len = length($data) - $off;
+        $len = $piece if $len > $piece;
+        my $n = syswrite($self->{sock}, $data, $len, $off);
+
+        if (!defined $n) {
+            next if $! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR;
+            $self->{error} = "write: $!";
+            return 0;
+        }
+
+        $off += $n;
+
+        if ($opt{delay} && $off < length $data) {
+            my $until = time + $opt{delay};
+            $self->_fill($until) while !$self->{eof} && time < $until;
+            select(undef, undef, undef, $until - time) if time < $until;
+        }
+    }
+
+    return 1;
+}
+
+# the request's bytes: request line, headers, body (Content-Length, or
+# chunked => N: chunks of N bytes, or chunked => [sizes] cycled)
+sub request_bytes {
     my ($self, $method, $uri, %opt) = @_;
 
     my $body = defined $opt{body} ? $opt{body} : '';
-    my %h = (Host => 'localhost', %{ $opt{headers} || {} });
-    $h{'Content-Length'} = length $body if length $body || $method eq 'POST';
-    $h{Connection} = 'close' if $opt{close};
 
-    my $req = "$method $uri HTTP/1.1\r\n"
-        . join('', map { "$_: $h{$_}\r\n" } sort keys %h) . "\r\n" . $body;
-
-    my $deadline = time + ($opt{timeout} || $self->{timeout});
-
-    local $SIG{PIPE} = 'IGNORE';
-    my $off = 0;
-    while ($off < length $req) {
-        my $n = syswrite($self->{sock}, $req, length($req) - $off, $off);
-        return { error => "write: $!" } unless $n;
-        $off += $n;
+    # headers: a hash (sent sorted) or a list of [name, value] pairs or
+    # name, value, ... in the order given
+    my @h;
+    if (ref $opt{headers} eq 'ARRAY') {
+        my @kv = @{ $opt{headers} };
+        @h = ref $kv[0] eq 'ARRAY' ? @kv : map { [@kv[2 * $_, 2 * $_ + 1]] } 0 .. $#kv / 2;
+    } elsif ($opt{headers}) {
+        @h = map { [$_, $opt{headers}{$_}] } sort keys %{ $opt{headers} };
     }
 
-    return $self->read_response($deadline, $method eq 'HEAD');
+    my %have = map { (lc $_->[0] => 1) } @h;
+    unshift @h, ['Host', 'localhost'] unless $have{host};
+
+    if ($opt{chunked}) {
+        push @h, ['Transfer-Encoding', 'chunked'] unless $have{'transfer-encoding'};
+        $body = _chunk($body, $opt{chunked});
+    } elsif ((length $body || $method eq 'POST') && !$have{'content-length'}) {
+        push @h, ['Content-Length', length $body];
+    }
+
+    push @h, ['Connection', 'close'] if $opt{close} && !$have{connection};
+
+    return "$method $uri HTTP/1.1\r\n"
+        . join('', map { "$_->[0]: $_->[1]\r\n" } @h) . "\r\n" . $body;
 }
 
+sub _chunk {
+    my ($body, $how) = @_;
+
+    my @sizes = ref $how ? @$how : ($how > 1 ? $how : 4096);
+    my ($out, $off, $i) = ('', 0, 0);
+
+    while ($off < length $body) {
+        my $n = $sizes[$i++ % @sizes] || 1;
+        my $piece = substr($body, $off, $n);
+        $out .= sprintf("%x\r\n", length $piece) . $piece . "\r\n";
+        $off += length $piece;
+    }
+
+    return $out . "0\r\n\r\n";
+}
+
+# request($method, $uri, body => ..., headers => {...} or [...],
+#         chunked => N, close => 1, split/delay => (see send_raw),
+#         sink => sub { piece }, timeout => S)
+# or request(raw => BYTES, method => 'HEAD' when it is one).
+# Returns see read_response; write_error when the request could not be
+# sent whole (the server may have answered early, e.g. 413).
+sub request {
+    my ($self, $method, $uri, %opt) = @_;
+
+    my $bytes = defined $opt{raw} ? $opt{raw} : $self->request_bytes($method, $uri, %opt);
+    my $deadline = time + ($opt{timeout} || $self->{timeout});
+
+    my $sent = $self->send_raw($bytes, split => $opt{split}, delay => $opt{delay},
+                               timeout => $opt{timeout});
+    my $error = $sent ? undef : $self->{error};
+
+    # an early answer is already in rbuf; give it a moment otherwise
+    $deadline = time + 2 if !$sent && $deadline > time + 2;
+
+    my $r = $self->read_response($deadline, ($method || '') eq 'HEAD', sink => $opt{sink});
+    $r->{write_error} = $error if defined $error;
+    return $r;
+}
+
+# read_response($deadline, $is_head, sink => CODE) reads one response:
+# {status, reason, version, head (raw text), headers (lower-case names, a
+# repeated one joined with ", "), header_list ([name, value] pairs as
+# sent), body (or sink gets it piece by piece), body_length, complete (the
+# framing was satisfied: all of Content-Length, the last chunk, or EOF of
+# a close-delimited body), error}
 sub read_response {
-    my ($self, $deadline, $head) = @_;
+    my ($self, $deadline, $head, %opt) = @_;
 
-    my $status_line = $self->_line($deadline);
-    return { error => 'no status line' } unless defined $status_line;
+    my ($status_line, $status);
 
-    my ($status) = $status_line =~ m{^HTTP/1\.[01] (\d{3})}
-        or return { error => "bad status line: $status_line" };
+    # skip 1xx interim responses
+    for (1 .. 5) {
+        $status_line = $self->_line($deadline);
+        return { error => $self->{eof} ? 'eof before the status line' : 'no status line',
+                 complete => 0, body => '', body_length => 0, headers => {}, header_list => [] }
+            unless defined $status_line;
 
-    my %headers;
+        $status = $status_line =~ m{^HTTP/(1\.[01]) (\d{3})} ? $2 : undef;
+        return { error => "bad status line: $status_line", complete => 0, body => '',
+                 body_length => 0, headers => {}, header_list => [] }
+            unless defined $status;
+
+        last unless $status >= 100 && $status < 200;
+
+        for (;;) {
+            my $line = $self->_line($deadline);
+            last unless defined $line && $line ne '';
+        }
+    }
+
+    my ($version, $reason) = $status_line =~ m{^HTTP/(1\.[01]) \d{3} ?(.*)$};
+    my $r = { status => $status, reason => $reason, version => $version,
+              head => "$status_line\r\n", headers => {}, header_list => [],
+              body => '', body_length => 0, complete => 0 };
+
     for (;;) {
         my $line = $self->_line($deadline);
-        return { error => 'eof in headers', status => $status } unless defined $line;
+        return { %$r, error => 'eof in headers' } unless defined $line;
+        $r->{head} .= "$line\r\n";
         last if $line eq '';
 
         my ($name, $value) = $line =~ /^([^:]+):\s*(.*)$/ or next;
-        $headers{lc $name} = $value;
+        push @{ $r->{header_list} }, [$name, $value];
+        my $lc = lc $name;
+        $r->{headers}{$lc} = exists $r->{headers}{$lc} ? "$r->{headers}{$lc}, $value" : $value;
     }
 
-    my $r = { status => $status, headers => \%headers, body => '' };
-    return $r if $head || $status == 204 || $status == 304 || $status < 200;
+    if ($head || $status == 204 || $status == 304) {
+        $r->{complete} = 1;
+        return $r;
+    }
 
-    if (($headers{'transfer-encoding'} || '') =~ /chunked/i) {
+    my $sink = $opt{sink} || sub { $r->{body} .= $_[0] };
+    my $take = sub {
+        my ($n) = @_;
+        my $piece = substr($self->{rbuf}, 0, $n, '');
+        $r->{body_length} += length $piece;
+        $sink->($piece);
+    };
+
+    my $h = $r->{headers};
+
+    if (($h->{'transfer-encoding'} || '') =~ /chunked/i) {
         for (;;) {
             my $size = $self->_line($deadline);
             return { %$r, error => 'eof in chunk size' } unless defined $size;
-            $size = hex($size =~ s/;.*//r);
+            return { %$r, error => "bad chunk size: $size" } unless $size =~ /^([0-9a-fA-F]+)/;
+            $size = hex $1;
             last if $size == 0;
 
-            return { %$r, error => 'eof in chunk' } unless $self->_need($size + 2, $deadline);
-            $r->{body} .= substr($self->{rbuf}, 0, $size);
-            substr($self->{rbuf}, 0, $size + 2, '');
+            while ($size > 0) {
+                return { %$r, error => 'eof in chunk' }
+                    unless length $self->{rbuf} || $self->_fill($deadline);
+                my $n = $size < length $self->{rbuf} ? $size : length $self->{rbuf};
+                $take->($n);
+                $size -= $n;
+            }
+
+            return { %$r, error => 'eof after chunk' } unless $self->_need(2, $deadline);
+            return { %$r, error => 'no CRLF after chunk' }
+                unless substr($self->{rbuf}, 0, 2, '') eq "\r\n";
         }
 
         # trailers, up to the empty line
-        while (defined(my $line = $self->_line($deadline))) {
+        for (;;) {
+            my $line = $self->_line($deadline);
+            return { %$r, error => 'eof in trailers' } unless defined $line;
             last if $line eq '';
         }
 
-    } elsif (defined $headers{'content-length'}) {
-        my $len = $headers{'content-length'};
-        return { %$r, error => 'eof in body' } unless $self->_need($len, $deadline);
-        $r->{body} = substr($self->{rbuf}, 0, $len, '');
+    } elsif (defined $h->{'content-length'}) {
+        my $len = $h->{'content-length'};
+
+        while ($len > 0) {
+            return { %$r, error => 'eof in body' }
+                unless length $self->{rbuf} || $self->_fill($deadline);
+            my $n = $len < length $self->{rbuf} ? $len : length $self->{rbuf};
+            $take->($n);
+            $len -= $n;
+        }
 
     } else {
-        1 while $self->_fill($deadline);
-        $r->{body} = $self->{rbuf};
+        for (;;) {
+            $take->(length $self->{rbuf}) if length $self->{rbuf};
+            last unless $self->_fill($deadline);
+        }
+        return { %$r, error => $self->{error} || 'timeout in a close-delimited body' }
+            unless $self->{eof} && !$self->{error};
+    }
+
+    $r->{complete} = 1;
+    return $r;
+}
+
+# 1 when the server closes the connection within $timeout seconds (what
+# arrives first is read and kept in received()), 0 otherwise
+sub wait_closed {
+    my ($self, $timeout) = @_;
+
+    my $deadline = time + $timeout;
+
+    while (!$self->{eof}) {
+        return 0 if time >= $deadline;
+        $self->_fill($deadline);
         $self->{rbuf} = '';
     }
 
-    return $r;
+    return 1;
 }
 
 1;
