@@ -14,6 +14,7 @@
  */
 
 #include "control.h"
+#include "render.h"
 #include "conf.h"
 #include "log.h"
 #include "manager.h"
@@ -85,7 +86,6 @@ typedef json_object *(*control_cmd_pt)(control_client_t *cl,
 typedef struct {
     const char          *name;
     control_pool_arg_t   pool;
-    int                  action;        /* logged at notice */
     control_cmd_pt       handler;
 } control_cmd_t;
 
@@ -100,7 +100,9 @@ static void control_process(control_client_t *cl);
 static void control_line(control_client_t *cl, char *line, size_t len);
 static json_object *control_dispatch(control_client_t *cl,
     json_object *req, char *err, size_t errlen);
-static int control_pool_name_valid(const char *name);
+static int control_pool_name_valid(json_object *v);
+static void control_log_request(control_client_t *cl, int level,
+    const char *fmt, ...) DROVER_PRINTF(3, 4);
 static json_object *control_cmd_status(control_client_t *cl,
     json_object *req, const char *pool, char *err, size_t errlen);
 static json_object *control_cmd_reload(control_client_t *cl,
@@ -120,6 +122,8 @@ static void control_answer(control_client_t *cl, json_object *id,
 static void control_fail(control_client_t *cl, json_object *id,
     const char *fmt, ...) DROVER_PRINTF(3, 4);
 static void control_send(control_client_t *cl, json_object *resp);
+static void control_send_raw(control_client_t *cl, const char *head,
+    const char *body, size_t len);
 static void control_write_cb(uv_write_t *req, int status);
 static void control_client_finish(control_client_t *cl);
 static void control_shutdown_cb(uv_shutdown_t *req, int status);
@@ -132,12 +136,12 @@ static void control_sweep_start(drover_control_t *c);
 
 
 static const control_cmd_t  control_cmds[] = {
-    { "status",  CONTROL_POOL_OPTIONAL, 0, control_cmd_status },
-    { "reload",  CONTROL_POOL_NONE,     1, control_cmd_reload },
-    { "restart", CONTROL_POOL_REQUIRED, 1, control_cmd_restart },
-    { "scale",   CONTROL_POOL_REQUIRED, 1, control_cmd_scale },
-    { "stop",    CONTROL_POOL_NONE,     1, control_cmd_stop },
-    { "version", CONTROL_POOL_NONE,     0, control_cmd_version },
+    { "status",  CONTROL_POOL_OPTIONAL, control_cmd_status },
+    { "reload",  CONTROL_POOL_NONE,     control_cmd_reload },
+    { "restart", CONTROL_POOL_REQUIRED, control_cmd_restart },
+    { "scale",   CONTROL_POOL_REQUIRED, control_cmd_scale },
+    { "stop",    CONTROL_POOL_NONE,     control_cmd_stop },
+    { "version", CONTROL_POOL_NONE,     control_cmd_version },
 };
 
 #define CONTROL_NCMDS  (sizeof(control_cmds) / sizeof(control_cmds[0]))
@@ -318,14 +322,14 @@ static void
 control_accept(drover_control_t *c)
 {
     int                rc, fd;
+    uv_buf_t           buf;
     socklen_t          len;
     struct ucred       cred;
     control_client_t  *cl;
 
-    uv_buf_t           buf;
-
     static const char  refuse[] = "{\"ok\":false,\"error\":\"too many "
-                                  "control connections\"}\n";
+                                  "control connections; try again "
+                                  "later\"}\n";
 
     cl = calloc(1, sizeof(*cl));
     if (cl == NULL) {
@@ -577,7 +581,7 @@ control_line(control_client_t *cl, char *line, size_t len)
     req = json_tokener_parse_ex(c->tok, line, (int) len + 1);
     jerr = json_tokener_get_error(c->tok);
 
-    if (req == NULL || jerr != json_tokener_success) {
+    if (jerr != json_tokener_success) {
         control_fail(cl, NULL, "invalid JSON: %s",
                      json_tokener_error_desc(jerr));
         json_object_put(req);
@@ -590,7 +594,8 @@ control_line(control_client_t *cl, char *line, size_t len)
         return;
     }
 
-    if (!json_object_is_type(req, json_type_object)) {
+    /* req is NULL for a JSON null */
+    if (req == NULL || !json_object_is_type(req, json_type_object)) {
         control_fail(cl, NULL, "a request is a JSON object, like "
                      "{\"cmd\":\"status\"}");
         json_object_put(req);
@@ -606,7 +611,7 @@ control_line(control_client_t *cl, char *line, size_t len)
     if (result != NULL) {
         control_answer(cl, id, result, NULL);
 
-    } else if (!cl->closing && !c->closing) {
+    } else if (!cl->closing && !c->closing && !cl->finishing) {
         control_answer(cl, id, NULL, err[0] != '\0' ? err : "failed");
     }
 
@@ -625,19 +630,24 @@ control_dispatch(control_client_t *cl, json_object *req, char *err,
     const char            *name, *pool;
     const control_cmd_t   *cmd;
 
-    v = json_object_object_get(req, "cmd");
-    if (v == NULL || !json_object_is_type(v, json_type_string)) {
+    if (!json_object_object_get_ex(req, "cmd", &v)
+        || !json_object_is_type(v, json_type_string))
+    {
         snprintf(err, errlen, "\"cmd\" is %s; it must be a string: status, "
                  "reload, restart, scale, stop or version",
-                 v == NULL ? "missing" : "not a string");
+                 json_object_object_get_ex(req, "cmd", NULL)
+                 ? "not a string" : "missing");
         return NULL;
     }
 
     name = json_object_get_string(v);
     cmd = NULL;
 
+    /* "status\u0000x" is no "status" */
     for (i = 0; i < CONTROL_NCMDS; i++) {
-        if (strcmp(name, control_cmds[i].name) == 0) {
+        if ((size_t) json_object_get_string_len(v) == strlen(name)
+            && strcmp(name, control_cmds[i].name) == 0)
+        {
             cmd = &control_cmds[i];
             break;
         }
@@ -651,7 +661,7 @@ control_dispatch(control_client_t *cl, json_object *req, char *err,
     }
 
     pool = NULL;
-    v = json_object_object_get(req, "pool");
+    v = json_object_object_get(req, "pool");     /* "pool":null: none */
 
     if (v != NULL && cmd->pool == CONTROL_POOL_NONE) {
         snprintf(err, errlen, "\"%s\" takes no \"pool\"%s", cmd->name,
@@ -666,9 +676,7 @@ control_dispatch(control_client_t *cl, json_object *req, char *err,
     }
 
     if (v != NULL) {
-        if (!json_object_is_type(v, json_type_string)
-            || !control_pool_name_valid(json_object_get_string(v)))
-        {
+        if (!control_pool_name_valid(v)) {
             snprintf(err, errlen, "\"pool\" must be a pool name: a string "
                      "of 1 to %u characters from A-Z a-z 0-9 _ . -",
                      DROVER_CONF_NAME_MAX);
@@ -678,28 +686,26 @@ control_dispatch(control_client_t *cl, json_object *req, char *err,
         pool = json_object_get_string(v);
     }
 
-    if (cmd->action) {
-        drover_log_error(DROVER_LOG_NOTICE, 0, "control: \"%s%s%s\" from "
-                         "pid %ld, uid %ld", cmd->name, pool ? " " : "",
-                         pool ? pool : "", cl->peer_pid, cl->peer_uid);
-    } else {
-        drover_log_error(DROVER_LOG_DEBUG, 0, "control: \"%s%s%s\" from "
-                         "pid %ld, uid %ld", cmd->name, pool ? " " : "",
-                         pool ? pool : "", cl->peer_pid, cl->peer_uid);
-    }
-
     return cmd->handler(cl, req, pool, err, errlen);
 }
 
 
 /* the syntax of conf.c's pool names: [A-Za-z0-9_.-]{1,64} */
 static int
-control_pool_name_valid(const char *name)
+control_pool_name_valid(json_object *v)
 {
-    size_t  len;
+    size_t       len;
+    const char  *name;
 
-    len = strlen(name);
-    if (len == 0 || len > DROVER_CONF_NAME_MAX) {
+    if (!json_object_is_type(v, json_type_string)) {
+        return 0;
+    }
+
+    name = json_object_get_string(v);
+    len = (size_t) json_object_get_string_len(v);
+
+    /* an escaped NUL ("k\u0000t") would make it look shorter */
+    if (len == 0 || len > DROVER_CONF_NAME_MAX || strlen(name) != len) {
         return 0;
     }
 
@@ -710,14 +716,112 @@ control_pool_name_valid(const char *name)
 
 /* ---- the commands ---- */
 
+/* who asked for what: actions at notice, for the record */
+static void
+control_log_request(control_client_t *cl, int level, const char *fmt, ...)
+{
+    char     what[128];
+    va_list  ap;
+
+    if (!drover_log_enabled(level)) {
+        return;
+    }
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+
+    drover_log_error(level, 0, "control: \"%s\" from pid %ld, uid %ld", what,
+                     cl->peer_pid, cl->peer_uid);
+}
+
+
+/*
+ * {"cmd":"status","format":"prometheus"|"html"|"json","raw":true}: the
+ * answer is not a JSON line but "CODE CONTENT-TYPE\n" and the document,
+ * then the connection closes.  The nginx status page relays it as it is,
+ * so nginx never parses JSON.
+ */
+static json_object *
+control_status_raw(control_client_t *cl, json_object *result,
+    const char *format, const char *err)
+{
+    int          rc;
+    char        *text;
+    size_t       len;
+    const char  *s;
+
+    text = NULL;
+    len = 0;
+    rc = 0;
+
+    if (result == NULL) {
+        control_send_raw(cl, strncmp(err, "no pool", 7) == 0
+                             ? "404 text/plain; charset=utf-8\n"
+                             : "500 text/plain; charset=utf-8\n",
+                         err, strlen(err));
+        control_client_finish(cl);
+        return NULL;
+    }
+
+    if (strcmp(format, "prometheus") == 0) {
+        rc = drover_render_prometheus(result, &text, &len);
+        if (rc == 0) {
+            control_send_raw(cl, "200 text/plain; version=0.0.4; "
+                             "charset=utf-8\n", text, len);
+        }
+
+    } else if (strcmp(format, "html") == 0) {
+        rc = drover_render_html(result, &text, &len);
+        if (rc == 0) {
+            control_send_raw(cl, "200 text/html; charset=utf-8\n", text,
+                             len);
+        }
+
+    } else {
+        s = json_object_to_json_string_length(result,
+                                              JSON_C_TO_STRING_PRETTY, &len);
+        control_send_raw(cl, "200 application/json\n", s, len);
+    }
+
+    if (rc != 0) {
+        control_send_raw(cl, "500 text/plain; charset=utf-8\n",
+                         "cannot render the status", 24);
+    }
+
+    free(text);
+    json_object_put(result);
+    control_client_finish(cl);
+
+    return NULL;
+}
+
+
 static json_object *
 control_cmd_status(control_client_t *cl, json_object *req, const char *pool,
     char *err, size_t errlen)
 {
-    json_object  *result;
+    json_object           *result, *v;
+    const char            *format;
     drover_control_ops_t  *ops = &cl->ctl->ops;
 
-    (void) req;
+    control_log_request(cl, DROVER_LOG_DEBUG, "status%s%s", pool ? " " : "",
+                        pool ? pool : "");
+
+    format = "json";
+
+    if (json_object_object_get_ex(req, "format", &v)) {
+        format = json_object_is_type(v, json_type_string)
+                 ? json_object_get_string(v) : "";
+
+        if (strcmp(format, "json") != 0 && strcmp(format, "prometheus") != 0
+            && strcmp(format, "html") != 0)
+        {
+            snprintf(err, errlen, "\"format\" is one of json, prometheus, "
+                     "html");
+            return NULL;
+        }
+    }
 
     if (ops->status == NULL) {
         snprintf(err, errlen, "\"status\" is not supported");
@@ -727,6 +831,32 @@ control_cmd_status(control_client_t *cl, json_object *req, const char *pool,
     result = ops->status(ops->data, pool, err, errlen);
     if (result == NULL && err[0] == '\0') {
         snprintf(err, errlen, "status failed");
+    }
+
+    if (json_object_object_get_ex(req, "raw", &v)
+        && json_object_get_boolean(v))
+    {
+        return control_status_raw(cl, result, format, err);
+    }
+
+    if (result != NULL && strcmp(format, "json") != 0) {
+        char    *text = NULL;
+        size_t   len;
+        int      rc;
+
+        rc = strcmp(format, "prometheus") == 0
+             ? drover_render_prometheus(result, &text, &len)
+             : drover_render_html(result, &text, &len);
+
+        json_object_put(result);
+
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot render the status");
+            return NULL;
+        }
+
+        result = json_object_new_string_len(text, (int) len);
+        free(text);
     }
 
     return result;
@@ -741,6 +871,8 @@ control_cmd_reload(control_client_t *cl, json_object *req, const char *pool,
 
     (void) req;
     (void) pool;
+
+    control_log_request(cl, DROVER_LOG_NOTICE, "reload");
 
     if (ops->reload == NULL) {
         snprintf(err, errlen, "\"reload\" is not supported");
@@ -759,6 +891,8 @@ control_cmd_restart(control_client_t *cl, json_object *req, const char *pool,
     drover_control_ops_t  *ops = &cl->ctl->ops;
 
     (void) req;
+
+    control_log_request(cl, DROVER_LOG_NOTICE, "restart %s", pool);
 
     if (ops->restart == NULL) {
         snprintf(err, errlen, "\"restart\" is not supported");
@@ -797,6 +931,9 @@ control_cmd_scale(control_client_t *cl, json_object *req, const char *pool,
         return NULL;
     }
 
+    control_log_request(cl, DROVER_LOG_NOTICE, "scale %s %u", pool,
+                        (unsigned) n);
+
     if (ops->scale == NULL) {
         snprintf(err, errlen, "\"scale\" is not supported");
         return NULL;
@@ -816,6 +953,8 @@ control_cmd_stop(control_client_t *cl, json_object *req, const char *pool,
     (void) req;
     (void) pool;
 
+    control_log_request(cl, DROVER_LOG_NOTICE, "stop");
+
     if (ops->stop == NULL) {
         snprintf(err, errlen, "\"stop\" is not supported");
         return NULL;
@@ -832,9 +971,10 @@ control_cmd_version(control_client_t *cl, json_object *req, const char *pool,
 {
     json_object  *result;
 
-    (void) cl;
     (void) req;
     (void) pool;
+
+    control_log_request(cl, DROVER_LOG_DEBUG, "version");
 
     result = json_object_new_object();
     if (result == NULL) {
@@ -968,6 +1108,38 @@ control_send(control_client_t *cl, json_object *resp)
         drover_log_error(DROVER_LOG_INFO, 0, "control socket: pid %ld does "
                          "not read its answers (%zu bytes waiting), closing",
                          cl->peer_pid, cl->pipe.write_queue_size);
+        control_client_close(cl);
+    }
+}
+
+
+static void
+control_send_raw(control_client_t *cl, const char *head, const char *body,
+    size_t len)
+{
+    int               rc;
+    size_t            hlen;
+    uv_buf_t          buf;
+    control_write_t  *w;
+
+    hlen = strlen(head);
+
+    w = malloc(sizeof(*w) + hlen + len);
+    if (w == NULL) {
+        control_client_close(cl);
+        return;
+    }
+
+    memcpy(w->data, head, hlen);
+    memcpy(w->data + hlen, body, len);
+    w->req.data = cl;
+
+    buf = uv_buf_init(w->data, (unsigned) (hlen + len));
+
+    rc = uv_write(&w->req, (uv_stream_t *) &cl->pipe, &buf, 1,
+                  control_write_cb);
+    if (rc != 0) {
+        free(w);
         control_client_close(cl);
     }
 }

@@ -111,6 +111,8 @@ struct drover_gen_s {
     int                    ready;
     int                    failed;        /* its preloader could not start */
     int                    retired;       /* no new workers from it */
+    int                    keep_slots;    /* a restart: the slot count
+                                             stays (droverctl scale) */
     unsigned long long     started_ms;
     unsigned               quick_deaths;
     uv_timer_t             timer;         /* preloader restart */
@@ -207,6 +209,7 @@ struct drover_manager_s {
     uv_signal_t            sigquit;
     uv_signal_t            sighup;
     uv_timer_t             stop_timer;
+    uv_timer_t             defer_timer;
     uv_timer_t             sample_timer;
     drover_notify_t        notify;
     drover_control_t      *control;
@@ -1437,7 +1440,7 @@ pool_gen_ready(drover_pool_t *p, drover_gen_t *g)
         return;
     }
 
-    if (g->conf->workers != p->nslots
+    if (!g->keep_slots && g->conf->workers != p->nslots
         && pool_resize(p, g->conf, g->conf->workers) != 0)
     {
         pool_resize(p, p->cur->conf, p->cur->conf->workers);
@@ -2600,7 +2603,7 @@ pool_json(drover_pool_t *p)
     json_object_object_add(o, "queue_depth", NULL);
     json_object_object_add(o, "queue_wait_ms", NULL);
 
-    if (p->prestart_ran) {
+    if (p->prestart_ran && p->prestart_last.ncommands > 0) {
         ps = json_object_new_object();
         json_object_object_add(ps, "started_unix_ms", json_object_new_int64(
             p->prestart_last.started_unix_ms));
@@ -2705,15 +2708,14 @@ control_restart(void *data, const char *pool, char *err, size_t errlen)
         return -EBUSY;
     }
 
-    drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: restart asked for on "
-                     "the control socket", p->name);
-
     /* a new generation of the same configuration: a rolling restart */
     g = gen_create(p, p->cur->ref, p->cur->conf);
     if (g == NULL) {
         snprintf(err, errlen, "cannot make a new generation");
         return -ENOMEM;
     }
+
+    g->keep_slots = 1;
 
     pool_begin_gen(p, g);
     return 0;
@@ -2765,6 +2767,13 @@ control_scale(void *data, const char *pool, unsigned workers, char *err,
 }
 
 
+static void
+defer_stop_cb(uv_timer_t *t)
+{
+    manager_stop(t->data, 0);
+}
+
+
 static int
 control_stop(void *data, char *err, size_t errlen)
 {
@@ -2773,9 +2782,8 @@ control_stop(void *data, char *err, size_t errlen)
     (void) err;
     (void) errlen;
 
-    drover_log_error(DROVER_LOG_NOTICE, 0, "stop asked for on the control "
-                     "socket");
-    manager_stop(m, 0);
+    /* after this turn of the loop: the answer must leave first */
+    uv_timer_start(&m->defer_timer, defer_stop_cb, 0, 0);
     return 0;
 }
 
@@ -3190,6 +3198,8 @@ drover_manager_run(drover_conf_t *conf, const char *path)
 
     uv_timer_init(&m->loop, &m->stop_timer);
     m->stop_timer.data = m;
+    uv_timer_init(&m->loop, &m->defer_timer);
+    m->defer_timer.data = m;
     uv_timer_init(&m->loop, &m->sample_timer);
     m->sample_timer.data = m;
 
