@@ -210,6 +210,7 @@ struct drover_manager_s {
     uv_signal_t            sighup;
     uv_timer_t             stop_timer;
     uv_timer_t             defer_timer;
+    int                    stop_quick;
     uv_timer_t             sample_timer;
     drover_notify_t        notify;
     drover_control_t      *control;
@@ -226,6 +227,7 @@ struct drover_manager_s {
 
 
 static void manager_stop(drover_manager_t *m, int quick);
+static void defer_stop_cb(uv_timer_t *t);
 static void manager_maybe_ready(drover_manager_t *m);
 static void manager_maybe_done(drover_manager_t *m);
 static void manager_reload(drover_manager_t *m);
@@ -1220,7 +1222,10 @@ prestart_done(drover_prestart_t *ps, int status, const char *message,
                              "%s; no worker starts, droverd exits", p->name,
                              message);
             p->mgr->exit_code = 1;
-            manager_stop(p->mgr, 1);
+            p->mgr->stop_quick = 1;
+
+            /* after prestart has closed its own handles */
+            uv_timer_start(&p->mgr->defer_timer, defer_stop_cb, 0, 0);
             return;
         }
 
@@ -2770,7 +2775,9 @@ control_scale(void *data, const char *pool, unsigned workers, char *err,
 static void
 defer_stop_cb(uv_timer_t *t)
 {
-    manager_stop(t->data, 0);
+    drover_manager_t  *m = t->data;
+
+    manager_stop(m, m->stop_quick);
 }
 
 

@@ -91,6 +91,11 @@ child_setup(drover_child_t *c, const char *name, pid_t manager,
         return DROVER_EXIT_SETUP;
     }
 
+    /* a change of credentials clears PR_SET_PDEATHSIG (prctl(2)): again */
+    if (drover_proc_die_with(manager) != 0) {
+        return DROVER_EXIT_ORPHAN;
+    }
+
     rc = drover_app_load(c->pool, &c->app, err, sizeof(err));
     if (rc != 0) {
         drover_log_error(DROVER_LOG_ERROR, 0, "%s: %s", role, err);

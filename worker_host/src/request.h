@@ -73,6 +73,8 @@ struct drover__conn_s {
     unsigned               broken:1;     /* I/O or protocol failure: close
                                             after the request, logged */
     unsigned               over_limit:1; /* accepted past max conns */
+    unsigned               fresh:1;      /* no request finished on it yet:
+                                            its first one is on the way */
 
     drover_fcgi_parser_t   parser;
     unsigned               kind;         /* what the record content is for */

@@ -55,6 +55,9 @@ enum {
 #define ACCEPT_BATCH          64
 #define ORPHAN_CHECK_MS       1000
 
+/* on a graceful stop, how long a connection that sent nothing yet may */
+#define STOP_GRACE_MS         2000
+
 /* past max conns a connection only gets FCGI_OVERLOADED; past this, none */
 #define CONNS_HARD_MAX        (DROVER_WORKER_MAX_CONNS + 64)
 
@@ -379,6 +382,14 @@ on_tick(uv_timer_t *timer)
     for (c = w->conns; c != NULL; c = next) {
         next = c->next;
 
+        if (c->deadline != 0 && now >= c->deadline && w->stopping
+            && c->fresh && !conn_busy(c))
+        {
+            /* the stop grace of a connection that never sent anything */
+            conn_close(c);
+            continue;
+        }
+
         if (c->deadline != 0 && now >= c->deadline) {
             drover__worker_log(w, DROVER_LOG_ERROR, 0,
                                "front end stalled mid-%s for %u ms, "
@@ -433,9 +444,23 @@ worker_stop(drover__worker_t *w)
     for (c = w->conns; c != NULL; c = next) {
         next = c->next;
 
-        if (!conn_busy(c)) {
-            conn_close(c);
+        if (conn_busy(c)) {
+            continue;
         }
+
+        /*
+         * A connection accepted but not yet read from carries a request on
+         * its way (nginx writes right after connecting): closing it would
+         * fail that request.  It gets a short grace to arrive.
+         */
+        if (c->fresh) {
+            c->deadline = uv_now(&w->loop)
+                          + (w->pool->io_timeout_ms < STOP_GRACE_MS
+                             ? w->pool->io_timeout_ms : STOP_GRACE_MS);
+            continue;
+        }
+
+        conn_close(c);
     }
 
     worker_maybe_done(w);
@@ -521,6 +546,7 @@ conn_accept(drover__worker_t *w, int fd)
 
     c->worker = w;
     c->fd = fd;
+    c->fresh = 1;
     drover_fcgi_parser_init(&c->parser);
 
     c->next = w->conns;
@@ -674,15 +700,18 @@ on_conn_readable(uv_poll_t *handle, int status, int events)
         return;
     }
 
-    if (w->stopping && !conn_busy(c)) {
+    if (w->stopping && !conn_busy(c) && !c->fresh) {
         conn_close(c);
         return;
     }
 
     /* handle() may have run for long: the loop's clock is stale */
     uv_update_time(&w->loop);
-    c->deadline = conn_busy(c)
-                  ? uv_now(&w->loop) + w->pool->io_timeout_ms : 0;
+    if (conn_busy(c)) {
+        c->deadline = uv_now(&w->loop) + w->pool->io_timeout_ms;
+    } else if (!(w->stopping && c->fresh)) {
+        c->deadline = 0;
+    }
 }
 
 
@@ -1007,7 +1036,12 @@ conn_begin_request(drover__conn_t *c)
         return conn_end_request(c, id, DROVER_FCGI_CANT_MPX_CONN);
     }
 
-    if (c->over_limit || w->stopping) {
+    /*
+     * Stopping: a connection accepted before the stop still gets its first
+     * request served; any other new request is refused unread, which a
+     * front end may replay elsewhere (FCGI_OVERLOADED, spec 5.5).
+     */
+    if (c->over_limit || (w->stopping && !c->fresh)) {
         if (c->over_limit) {
             drover__worker_log(w, DROVER_LOG_WARN, 0,
                                "more than %d connections, request "
@@ -1076,6 +1110,7 @@ conn_dispatch(drover__conn_t *c)
 
     rc = drover__request_run(c->worker, c);
 
+    c->fresh = 0;
     c->req_id = 0;
     c->req_phase = DROVER__REQ_NONE;
 
