@@ -16,6 +16,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <grp.h>
@@ -167,6 +168,7 @@ typedef struct {
     int           max_args;
     const char   *usage;
     conf_set_pt   set;
+    size_t        offset;      /* of the field, for the stock setters */
 } conf_command_t;
 
 
@@ -202,7 +204,7 @@ static int conf_set_user(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     conf_directive_t *d);
 static int conf_set_group(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     conf_directive_t *d);
-static int conf_set_io_timeout(conf_parser_t *p, conf_file_t *f,
+static int conf_set_ms(conf_parser_t *p, conf_file_t *f,
     conf_block_t *b, conf_directive_t *d);
 static int conf_pool_finish(conf_parser_t *p, conf_block_t *b);
 static int conf_socket_of(const drover_pool_conf_t *pool, const char *path);
@@ -219,8 +221,6 @@ static int conf_set_memory_budget(conf_parser_t *p, conf_file_t *f,
     conf_block_t *b, conf_directive_t *d);
 static int conf_set_prestart(conf_parser_t *p, conf_file_t *f,
     conf_block_t *b, conf_directive_t *d);
-static int conf_set_prestart_timeout(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
 static int conf_set_request_timeout(conf_parser_t *p, conf_file_t *f,
     conf_block_t *b, conf_directive_t *d);
 static int conf_set_memory_limit(conf_parser_t *p, conf_file_t *f,
@@ -228,8 +228,6 @@ static int conf_set_memory_limit(conf_parser_t *p, conf_file_t *f,
 static int conf_set_max_requests(conf_parser_t *p, conf_file_t *f,
     conf_block_t *b, conf_directive_t *d);
 static int conf_set_restart_limit(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
-static int conf_set_stop_timeout(conf_parser_t *p, conf_file_t *f,
     conf_block_t *b, conf_directive_t *d);
 static int conf_set_control(conf_parser_t *p, conf_file_t *f,
     conf_block_t *b, conf_directive_t *d);
@@ -279,7 +277,8 @@ static const conf_command_t  conf_commands[CONF_NCMDS] = {
       1, 1, "group NAME;", conf_set_group },
 
     [CONF_CMD_IO_TIMEOUT] = { "io_timeout", CONF_POOL, 0,
-      1, 1, "io_timeout 60s;", conf_set_io_timeout },
+      1, 1, "io_timeout 60s;", conf_set_ms,
+      offsetof(drover_pool_conf_t, io_timeout_ms) },
 
     [CONF_CMD_RUN_DIR] = { "run_dir", CONF_MAIN, 0,
       1, 1, "run_dir /run/drover;", conf_set_run_dir },
@@ -291,7 +290,8 @@ static const conf_command_t  conf_commands[CONF_NCMDS] = {
       1, CONF_MAX_ARGS, "prestart /path/to/command [ARG ...];", conf_set_prestart },
 
     [CONF_CMD_PRESTART_TIMEOUT] = { "prestart_timeout", CONF_POOL, 0,
-      1, 1, "prestart_timeout 5m;", conf_set_prestart_timeout },
+      1, 1, "prestart_timeout 5m;", conf_set_ms,
+      offsetof(drover_pool_conf_t, prestart_timeout_ms) },
 
     [CONF_CMD_REQUEST_TIMEOUT] = { "request_timeout", CONF_POOL, 0,
       1, 1, "request_timeout 30s|off;", conf_set_request_timeout },
@@ -309,7 +309,8 @@ static const conf_command_t  conf_commands[CONF_NCMDS] = {
       3, 3, "restart_limit N per 60s;", conf_set_restart_limit },
 
     [CONF_CMD_STOP_TIMEOUT] = { "stop_timeout", CONF_POOL, 0,
-      1, 1, "stop_timeout 10s;", conf_set_stop_timeout },
+      1, 1, "stop_timeout 10s;", conf_set_ms,
+      offsetof(drover_pool_conf_t, stop_timeout_ms) },
 
     [CONF_CMD_CONTROL] = { "control", CONF_MAIN, 0,
       1, 3, "control unix:PATH [mode=0600] [group=GROUP];",
@@ -1660,19 +1661,21 @@ conf_set_group(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 }
 
 
+/* a pool duration in ms at the command's offset: io_timeout and the like */
 static int
-conf_set_io_timeout(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
+conf_set_ms(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     conf_directive_t *d)
 {
-    unsigned  ms;
+    unsigned               ms;
+    const conf_command_t  *cmd = &conf_commands[d->cmd];
 
     if (conf_parse_duration(d->args[0], &ms) != 0) {
-        return conf_error(p, f->name, d->arg_lines[0], "\"io_timeout\" needs"
+        return conf_error(p, f->name, d->arg_lines[0], "\"%s\" needs"
                           " a duration from 1ms to 24h such as 30s, 500ms, "
-                          "2m or 1h, got \"%s\"", d->args[0]);
+                          "2m or 1h, got \"%s\"", cmd->name, d->args[0]);
     }
 
-    b->pool->io_timeout_ms = ms;
+    *(unsigned *) ((char *) b->pool + cmd->offset) = ms;
     return 0;
 }
 
@@ -1773,23 +1776,6 @@ conf_set_prestart(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     cmd->line = d->line;
     pool->nprestart++;
 
-    return 0;
-}
-
-
-static int
-conf_set_prestart_timeout(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
-{
-    unsigned  ms;
-
-    if (conf_parse_duration(d->args[0], &ms) != 0) {
-        return conf_error(p, f->name, d->arg_lines[0], "\"prestart_timeout\""
-                          " needs a duration from 1ms to 24h such as 5m, got "
-                          "\"%s\"", d->args[0]);
-    }
-
-    b->pool->prestart_timeout_ms = ms;
     return 0;
 }
 
@@ -2005,23 +1991,6 @@ bad:
     return conf_error(p, f->name, d->line, "\"busy_target\" needs two "
                       "percentages, low then high, such as \"busy_target "
                       "50%% 90%%;\"");
-}
-
-
-static int
-conf_set_stop_timeout(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
-{
-    unsigned  ms;
-
-    if (conf_parse_duration(d->args[0], &ms) != 0) {
-        return conf_error(p, f->name, d->arg_lines[0], "\"stop_timeout\" "
-                          "needs a duration from 1ms to 24h such as 10s, got "
-                          "\"%s\"", d->args[0]);
-    }
-
-    b->pool->stop_timeout_ms = ms;
-    return 0;
 }
 
 

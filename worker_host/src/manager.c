@@ -2008,24 +2008,22 @@ slots_prepare_cb(uv_prepare_t *h)
 
 /* ---- memory ---- */
 
-/* Rss, Pss and USS (Private_Clean + Private_Dirty + Swap) in bytes */
+/* /proc/PID/NAME into buf, NUL-terminated: procfs reads never block */
 static int
-memory_read(pid_t pid, unsigned long long *rss, unsigned long long *pss,
-    unsigned long long *uss)
+proc_file_read(pid_t pid, const char *name, char *buf, size_t size)
 {
-    int                 fd;
-    char                path[64], buf[4096], *line, *end;
-    ssize_t             n;
-    unsigned long long  kb;
+    int      fd;
+    char     path[64];
+    ssize_t  n;
 
-    snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", (long) pid);
+    snprintf(path, sizeof(path), "/proc/%ld/%s", (long) pid, name);
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd == -1) {
         return -errno;
     }
 
-    n = read(fd, buf, sizeof(buf) - 1);
+    n = read(fd, buf, size - 1);
     close(fd);
 
     if (n <= 0) {
@@ -2033,6 +2031,22 @@ memory_read(pid_t pid, unsigned long long *rss, unsigned long long *pss,
     }
 
     buf[n] = '\0';
+    return 0;
+}
+
+
+/* Rss, Pss and USS (Private_Clean + Private_Dirty + Swap) in bytes */
+static int
+memory_read(pid_t pid, unsigned long long *rss, unsigned long long *pss,
+    unsigned long long *uss)
+{
+    char                buf[4096], *line, *end;
+    unsigned long long  kb;
+
+    if (proc_file_read(pid, "smaps_rollup", buf, sizeof(buf)) != 0) {
+        return -EIO;
+    }
+
     *rss = *pss = *uss = 0;
 
     for (line = buf; line != NULL && *line != '\0'; line = end) {
@@ -2065,26 +2079,12 @@ memory_read(pid_t pid, unsigned long long *rss, unsigned long long *pss,
 static int
 cpu_read(pid_t pid, unsigned long long *ticks)
 {
-    int                 fd;
-    char                path[64], buf[1024], *p;
-    ssize_t             n;
+    char                buf[1024], *p;
     unsigned long long  ut, st;
 
-    snprintf(path, sizeof(path), "/proc/%ld/stat", (long) pid);
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd == -1) {
-        return -errno;
-    }
-
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-
-    if (n <= 0) {
+    if (proc_file_read(pid, "stat", buf, sizeof(buf)) != 0) {
         return -EIO;
     }
-
-    buf[n] = '\0';
 
     /* the name in parentheses may hold anything: start after the last ')' */
     p = strrchr(buf, ')');
