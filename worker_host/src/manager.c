@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <limits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -310,6 +311,38 @@ listen_owner(const drover_pool_conf_t *pc, uid_t *uid, gid_t *gid)
 }
 
 
+/*
+ * At startup a socket still held by the workers of a droverd that was just
+ * killed is released within milliseconds (they die with their manager):
+ * wait up to 2 s for it before giving up.  Never later: the loop runs then.
+ */
+static int
+manager_socket_listen(drover_manager_t *m, drover_socket_t *sock,
+    const char *path, const drover_pool_conf_t *pc, uid_t uid, gid_t gid,
+    char *err, size_t errlen)
+{
+    int              rc, tries;
+    struct timespec  ts = { 0, 50 * 1000 * 1000 };
+
+    for (tries = 0; ; tries++) {
+        rc = drover_socket_listen(sock, path, pc->listen.mode, uid, gid, err,
+                                  errlen);
+
+        if (rc != -EADDRINUSE || m->started_ms != 0 || tries == 40) {
+            return rc;
+        }
+
+        if (tries == 0) {
+            drover_log_error(DROVER_LOG_NOTICE, 0, "%s: waiting up to 2 s "
+                             "for the processes of a previous droverd to "
+                             "let go of it", path);
+        }
+
+        nanosleep(&ts, NULL);
+    }
+}
+
+
 static int
 slot_listen(drover_slot_t *s, const drover_pool_conf_t *pc)
 {
@@ -322,8 +355,8 @@ slot_listen(drover_slot_t *s, const drover_pool_conf_t *pc)
 
     rc = drover_conf_slot_path(pc, s->index, path, sizeof(path));
     if (rc == 0) {
-        rc = drover_socket_listen(&s->sock, path, pc->listen.mode, uid, gid,
-                                  err, sizeof(err));
+        rc = manager_socket_listen(s->pool->mgr, &s->sock, path, pc, uid,
+                                   gid, err, sizeof(err));
     } else {
         snprintf(err, sizeof(err), "slot %u: socket path too long",
                  s->index);
@@ -1592,8 +1625,8 @@ pool_create(drover_manager_t *m, drover_confref_t *ref,
 
     listen_owner(pc, &uid, &gid);
 
-    rc = drover_socket_listen(&p->shared, pc->listen.path, pc->listen.mode,
-                              uid, gid, err, sizeof(err));
+    rc = manager_socket_listen(m, &p->shared, pc->listen.path, pc, uid, gid,
+                               err, sizeof(err));
     if (rc != 0) {
         drover_log_error(DROVER_LOG_EMERG, 0, "%s:%u: pool \"%s\": %s",
                          pc->listen.file, pc->listen.line, pc->name, err);
