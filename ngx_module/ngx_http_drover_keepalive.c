@@ -5,9 +5,10 @@
  * drover_pass with a literal address makes an implicit upstream; its round
  * robin peer chooses the address, and this file keeps the connections to
  * it open between requests (FCGI_KEEP_CONN, FastCGI 5.1).  The choice of
- * address stays behind get and free, so that a later dispatcher to the
- * per-worker slot sockets can replace the round robin without touching
- * the rest of the module.
+ * address stays behind get and free: when droverd's slots are known, the
+ * dispatcher (ngx_http_drover_dispatch.c) replaces the round robin and
+ * uses ngx_http_drover_keepalive_get() and _free() for a connection to
+ * the slot socket it chose.
  */
 
 
@@ -44,11 +45,11 @@ static ngx_int_t ngx_http_drover_keepalive_get_peer(ngx_peer_connection_t *pc,
 static void ngx_http_drover_keepalive_free_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
 static ngx_uint_t ngx_http_drover_keepalive_reusable(
-    ngx_http_drover_keepalive_peer_t *kp, ngx_peer_connection_t *pc,
-    ngx_uint_t state);
+    ngx_http_drover_keepalive_t *ka, ngx_http_upstream_t *u,
+    ngx_peer_connection_t *pc, ngx_uint_t state);
 static ngx_uint_t ngx_http_drover_keepalive_alive(ngx_connection_t *c);
-static void ngx_http_drover_keepalive_save(
-    ngx_http_drover_keepalive_peer_t *kp, ngx_peer_connection_t *pc);
+static void ngx_http_drover_keepalive_save(ngx_http_drover_keepalive_t *ka,
+    ngx_peer_connection_t *pc, ngx_msec_t timeout);
 
 static void ngx_http_drover_keepalive_dummy_handler(ngx_event_t *ev);
 static void ngx_http_drover_keepalive_close_handler(ngx_event_t *ev);
@@ -117,22 +118,28 @@ ngx_http_drover_keepalive_init(ngx_conf_t *cf, ngx_array_t *caches)
             continue;
         }
 
+        ngx_queue_init(&ka->cache);
+        ngx_queue_init(&ka->free);
+
+        ka->upstream->peer.init = ngx_http_drover_keepalive_init_peer;
+        ka->enabled = 1;
+
+        /* a dispatched pass with "drover_keepalive 0" caches nothing */
+
+        if (ka->max_cached == 0) {
+            continue;
+        }
+
         items = ngx_pcalloc(cf->pool, ka->max_cached
                                  * sizeof(ngx_http_drover_keepalive_item_t));
         if (items == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_queue_init(&ka->cache);
-        ngx_queue_init(&ka->free);
-
         for (j = 0; j < ka->max_cached; j++) {
             items[j].keepalive = ka;
             ngx_queue_insert_head(&ka->free, &items[j].queue);
         }
-
-        ka->upstream->peer.init = ngx_http_drover_keepalive_init_peer;
-        ka->enabled = 1;
     }
 
     return NGX_OK;
@@ -143,6 +150,7 @@ static ngx_int_t
 ngx_http_drover_keepalive_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
+    ngx_int_t                          rc;
     ngx_http_upstream_t               *u;
     ngx_http_drover_loc_conf_t        *dlcf;
     ngx_http_drover_keepalive_peer_t  *kp;
@@ -157,10 +165,23 @@ ngx_http_drover_keepalive_init_peer(ngx_http_request_t *r,
     /* the upstream may also serve proxy_pass and others: not ours then */
 
     if (u->conf != &dlcf->upstream
-        || dlcf->keepalive == 0
         || dlcf->keepalive_cache == NULL
         || dlcf->keepalive_cache->upstream != us)
     {
+        return NGX_OK;
+    }
+
+    /* a request that holds a slot goes to that slot's socket */
+
+    rc = ngx_http_drover_dispatch_init_peer(r,
+                     dlcf->keepalive ? dlcf->keepalive_cache : NULL,
+                     dlcf->keepalive_timeout);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    if (dlcf->keepalive == 0) {
         return NGX_OK;
     }
 
@@ -182,23 +203,12 @@ ngx_http_drover_keepalive_init_peer(ngx_http_request_t *r,
 }
 
 
-/*
- * A cached connection is checked before use: one the application closed
- * (or wrote to) while idle is dropped here, and the next one or a new
- * connection is tried.  pc->cached stays 0: upstream then never sends the
- * request a second time after a failure, which the application may
- * already have run.
- */
-
 static ngx_int_t
 ngx_http_drover_keepalive_get_peer(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_drover_keepalive_peer_t  *kp = data;
 
-    ngx_int_t                          rc;
-    ngx_queue_t                       *q, *cache;
-    ngx_connection_t                  *c;
-    ngx_http_drover_keepalive_item_t  *item;
+    ngx_int_t  rc;
 
     /* the balancer chooses the address, the cache only a connection to it */
 
@@ -208,7 +218,28 @@ ngx_http_drover_keepalive_get_peer(ngx_peer_connection_t *pc, void *data)
         return rc;
     }
 
-    cache = &kp->keepalive->cache;
+    return ngx_http_drover_keepalive_get(kp->keepalive, pc);
+}
+
+
+/*
+ * A cached connection to pc->sockaddr, checked before use: one the
+ * application closed (or wrote to) while idle is dropped here, and the
+ * next one is tried.  NGX_DONE with pc->connection set, or NGX_OK: connect
+ * anew.  pc->cached stays 0: upstream then never sends the request a
+ * second time on its own after a failure; only the dispatcher replays,
+ * by its own rules.
+ */
+
+ngx_int_t
+ngx_http_drover_keepalive_get(ngx_http_drover_keepalive_t *ka,
+    ngx_peer_connection_t *pc)
+{
+    ngx_queue_t                       *q, *cache;
+    ngx_connection_t                  *c;
+    ngx_http_drover_keepalive_item_t  *item;
+
+    cache = &ka->cache;
 
     q = ngx_queue_head(cache);
 
@@ -228,7 +259,7 @@ ngx_http_drover_keepalive_get_peer(ngx_peer_connection_t *pc, void *data)
         item->connection = NULL;
 
         ngx_queue_remove(q);
-        ngx_queue_insert_head(&kp->keepalive->free, q);
+        ngx_queue_insert_head(&ka->free, q);
 
         if (ngx_http_drover_keepalive_alive(c)) {
             goto found;
@@ -287,11 +318,23 @@ ngx_http_drover_keepalive_free_peer(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_drover_keepalive_peer_t  *kp = data;
 
-    if (ngx_http_drover_keepalive_reusable(kp, pc, state)) {
-        ngx_http_drover_keepalive_save(kp, pc);
-    }
+    ngx_http_drover_keepalive_free(kp->keepalive, kp->upstream, pc, state,
+                                   kp->timeout);
 
     ngx_http_upstream_free_round_robin_peer(pc, kp->data, state);
+}
+
+
+/* keeps pc->connection, when it may carry another request */
+
+void
+ngx_http_drover_keepalive_free(ngx_http_drover_keepalive_t *ka,
+    ngx_http_upstream_t *u, ngx_peer_connection_t *pc, ngx_uint_t state,
+    ngx_msec_t timeout)
+{
+    if (ngx_http_drover_keepalive_reusable(ka, u, pc, state)) {
+        ngx_http_drover_keepalive_save(ka, pc, timeout);
+    }
 }
 
 
@@ -303,16 +346,15 @@ ngx_http_drover_keepalive_free_peer(ngx_peer_connection_t *pc, void *data,
  */
 
 static ngx_uint_t
-ngx_http_drover_keepalive_reusable(ngx_http_drover_keepalive_peer_t *kp,
-    ngx_peer_connection_t *pc, ngx_uint_t state)
+ngx_http_drover_keepalive_reusable(ngx_http_drover_keepalive_t *ka,
+    ngx_http_upstream_t *u, ngx_peer_connection_t *pc, ngx_uint_t state)
 {
-    ngx_connection_t     *c;
-    ngx_http_upstream_t  *u;
+    ngx_connection_t  *c;
 
-    u = kp->upstream;
     c = pc->connection;
 
     if ((state & NGX_PEER_FAILED)
+        || ka->max_cached == 0
         || c == NULL
         || c->read->eof
         || c->read->error
@@ -340,15 +382,13 @@ ngx_http_drover_keepalive_reusable(ngx_http_drover_keepalive_peer_t *kp,
 
 
 static void
-ngx_http_drover_keepalive_save(ngx_http_drover_keepalive_peer_t *kp,
-    ngx_peer_connection_t *pc)
+ngx_http_drover_keepalive_save(ngx_http_drover_keepalive_t *ka,
+    ngx_peer_connection_t *pc, ngx_msec_t timeout)
 {
     ngx_queue_t                       *q;
     ngx_connection_t                  *c;
-    ngx_http_drover_keepalive_t       *ka;
     ngx_http_drover_keepalive_item_t  *item;
 
-    ka = kp->keepalive;
     c = pc->connection;
 
     if (ngx_queue_empty(&ka->free)) {
@@ -381,7 +421,7 @@ ngx_http_drover_keepalive_save(ngx_http_drover_keepalive_peer_t *kp,
     pc->connection = NULL;
 
     c->read->delayed = 0;
-    ngx_add_timer(c->read, kp->timeout);
+    ngx_add_timer(c->read, timeout);
 
     if (c->write->timer_set) {
         ngx_del_timer(c->write);

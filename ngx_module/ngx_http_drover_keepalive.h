@@ -17,7 +17,8 @@
 /*
  * One per upstream: the cache holds at most max_cached idle connections
  * (the largest "drover_keepalive" of the locations that pass to it), most
- * recently used first.  The queues live in each worker's copy of the
+ * recently used first, to any of its addresses (with dispatch: to each
+ * slot socket).  The queues live in each worker's copy of the
  * configuration, so nothing here is shared between workers.
  */
 
@@ -37,6 +38,11 @@ ngx_http_drover_keepalive_t *ngx_http_drover_keepalive_add(ngx_conf_t *cf,
     ngx_uint_t max_cached);
 ngx_int_t ngx_http_drover_keepalive_init(ngx_conf_t *cf,
     ngx_array_t *caches);
+ngx_int_t ngx_http_drover_keepalive_get(ngx_http_drover_keepalive_t *ka,
+    ngx_peer_connection_t *pc);
+void ngx_http_drover_keepalive_free(ngx_http_drover_keepalive_t *ka,
+    ngx_http_upstream_t *u, ngx_peer_connection_t *pc, ngx_uint_t state,
+    ngx_msec_t timeout);
 
 
 #endif /* _NGX_HTTP_DROVER_KEEPALIVE_H_INCLUDED_ */

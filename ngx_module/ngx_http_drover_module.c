@@ -61,6 +61,7 @@ static void ngx_http_drover_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
 
 static void *ngx_http_drover_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_drover_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_drover_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_drover_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -69,6 +70,8 @@ static char *ngx_http_drover_merge_buffers(ngx_conf_t *cf,
 static ngx_int_t ngx_http_drover_postconfiguration(ngx_conf_t *cf);
 
 static char *ngx_http_drover_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_drover_queue(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
@@ -194,6 +197,27 @@ static ngx_command_t  ngx_http_drover_commands[] = {
       offsetof(ngx_http_drover_loc_conf_t, upstream.pass_headers),
       NULL },
 
+    { ngx_string("drover_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_drover_main_conf_t, zone_size),
+      NULL },
+
+    { ngx_string("drover_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_drover_queue,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("drover_retries"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_drover_loc_conf_t, retries),
+      NULL },
+
       ngx_null_command
 };
 
@@ -203,7 +227,7 @@ static ngx_http_module_t  ngx_http_drover_module_ctx = {
     ngx_http_drover_postconfiguration,     /* postconfiguration */
 
     ngx_http_drover_create_main_conf,      /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_drover_init_main_conf,        /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -339,7 +363,11 @@ ngx_http_drover_handler(ngx_http_request_t *r)
         r->request_body_no_buffering = 1;
     }
 
-    rc = ngx_http_read_client_request_body(r, ngx_http_upstream_init);
+    /* a request waits for a free slot once its body is read */
+
+    rc = ngx_http_read_client_request_body(r, dlcf->dispatch
+                                              ? ngx_http_drover_dispatch_start
+                                              : ngx_http_upstream_init);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
@@ -670,6 +698,7 @@ ngx_http_drover_reinit_request(ngx_http_request_t *r)
     ctx->busy = NULL;
     ctx->head_sent = 0;
     ctx->failed = 0;
+    ctx->abort_sent = 0;
 
     r->state = 0;
 
@@ -891,6 +920,10 @@ ngx_http_drover_process_header(ngx_http_request_t *r)
     b = &u->buffer;
     ctx = ngx_http_get_module_ctx(r, ngx_http_drover_module);
 
+    /* a response byte came: the request is not replayed any more */
+
+    ctx->dispatch.responded = 1;
+
     if (ctx->text_last == NULL) {
         ctx->text_pos = b->pos;
         ctx->text_last = b->pos;
@@ -912,6 +945,16 @@ ngx_http_drover_process_header(ngx_http_request_t *r)
         }
 
         if (rc == NGX_ERROR) {
+
+            /* 5.5: refused unread, so another worker may take it */
+
+            if (ctx->parser.end_request
+                && ctx->parser.protocol_status
+                   == NGX_HTTP_DROVER_FCGI_OVERLOADED)
+            {
+                ctx->dispatch.overloaded = 1;
+            }
+
             return NGX_HTTP_UPSTREAM_INVALID_HEADER;
         }
 
@@ -1754,6 +1797,8 @@ ngx_http_drover_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
                                       0, 0);
 
     if (send(c->fd, abort, sizeof(abort), 0) == (ssize_t) sizeof(abort)) {
+        ctx->abort_sent = 1;
+
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "drover abort request sent");
     }
@@ -1777,7 +1822,34 @@ ngx_http_drover_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_array_init(&conf->pools, cf->pool, 4,
+                       sizeof(ngx_http_drover_dispatch_pool_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    conf->zone_size = NGX_CONF_UNSET_SIZE;
+
     return conf;
+}
+
+
+static char *
+ngx_http_drover_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_drover_main_conf_t *dmcf = conf;
+
+    ngx_conf_init_size_value(dmcf->zone_size, 1024 * 1024);
+
+    if (dmcf->zone_size < 8 * ngx_pagesize) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"drover_zone\" must be at least %uz bytes",
+                           8 * ngx_pagesize);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -1814,6 +1886,7 @@ ngx_http_drover_create_loc_conf(ngx_conf_t *cf)
      *     conf->pass_lengths = NULL;
      *     conf->pass_values = NULL;
      *     conf->keepalive_cache = NULL;
+     *     conf->dispatch = NULL;
      */
 
     conf->upstream.buffering = NGX_CONF_UNSET;
@@ -1845,6 +1918,10 @@ ngx_http_drover_create_loc_conf(ngx_conf_t *cf)
 
     conf->keepalive = NGX_CONF_UNSET;
     conf->keepalive_timeout = NGX_CONF_UNSET_MSEC;
+
+    conf->queue_size = NGX_CONF_UNSET_UINT;
+    conf->queue_timeout = NGX_CONF_UNSET_MSEC;
+    conf->retries = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -1914,6 +1991,13 @@ ngx_http_drover_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->keepalive_timeout,
                               prev->keepalive_timeout, 60000);
 
+    ngx_conf_merge_uint_value(conf->queue_size, prev->queue_size, 100);
+
+    ngx_conf_merge_msec_value(conf->queue_timeout,
+                              prev->queue_timeout, 10000);
+
+    ngx_conf_merge_value(conf->retries, prev->retries, 2);
+
     hash.max_size = 512;
     hash.bucket_size = ngx_align(64, ngx_cacheline_size);
     hash.name = "drover_hide_headers_hash";
@@ -1935,6 +2019,19 @@ ngx_http_drover_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->upstream.upstream = prev->upstream.upstream;
         conf->pass_lengths = prev->pass_lengths;
         conf->pass_values = prev->pass_values;
+        conf->dispatch = prev->dispatch;
+    }
+
+    /*
+     * Dispatch decides on replays itself (see ngx_http_drover_dispatch.c):
+     * upstream is let through for a refused request (FCGI_OVERLOADED
+     * makes an invalid header) and a POST sent already.  Without slots a
+     * literal address has one peer and one try, so nothing changes there.
+     */
+
+    if (conf->dispatch) {
+        conf->upstream.next_upstream |= NGX_HTTP_UPSTREAM_FT_INVALID_HEADER
+                                        |NGX_HTTP_UPSTREAM_FT_NON_IDEMPOTENT;
     }
 
     if (clcf->lmt_excpt && clcf->handler == NULL
@@ -1959,7 +2056,9 @@ ngx_http_drover_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
-    if (conf->upstream.upstream && conf->keepalive > 0) {
+    /* a dispatched pass needs the peer hooks even with no cache */
+
+    if (conf->upstream.upstream && (conf->keepalive > 0 || conf->dispatch)) {
         dmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_drover_module);
 
         conf->keepalive_cache = ngx_http_drover_keepalive_add(cf,
@@ -2055,6 +2154,12 @@ ngx_http_drover_postconfiguration(ngx_conf_t *cf)
 
     dmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_drover_module);
 
+    if (ngx_http_drover_dispatch_init(cf, &dmcf->pools, dmcf->zone_size)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_drover_keepalive_init(cf, &dmcf->caches);
 }
 
@@ -2064,11 +2169,12 @@ ngx_http_drover_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_drover_loc_conf_t *dlcf = conf;
 
-    ngx_url_t                   u;
-    ngx_str_t                  *value;
-    ngx_uint_t                  n;
-    ngx_http_core_loc_conf_t   *clcf;
-    ngx_http_script_compile_t   sc;
+    ngx_url_t                     u;
+    ngx_str_t                    *value, path;
+    ngx_uint_t                    n;
+    ngx_http_core_loc_conf_t     *clcf;
+    ngx_http_script_compile_t     sc;
+    ngx_http_drover_main_conf_t  *dmcf;
 
     if (dlcf->upstream.upstream || dlcf->pass_lengths) {
         return "is duplicate";
@@ -2116,5 +2222,82 @@ ngx_http_drover_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* unix:PATH may be droverd's: its slots are looked for at run time */
+
+    if (value[1].len > 5
+        && ngx_strncasecmp(value[1].data, (u_char *) "unix:", 5) == 0)
+    {
+        path.data = value[1].data + 5;
+        path.len = value[1].len - 5;
+
+        dmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_drover_module);
+
+        dlcf->dispatch = ngx_http_drover_dispatch_add(cf, &dmcf->pools,
+                                                      &path);
+        if (dlcf->dispatch == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
     return NGX_CONF_OK;
+}
+
+
+/* drover_queue size=N timeout=TIME; */
+
+static char *
+ngx_http_drover_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_drover_loc_conf_t *dlcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_msec_t   ms;
+    ngx_uint_t   i;
+
+    if (dlcf->queue_size != NGX_CONF_UNSET_UINT
+        || dlcf->queue_timeout != NGX_CONF_UNSET_MSEC)
+    {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
+            n = ngx_atoi(value[i].data + 5, value[i].len - 5);
+            if (n == NGX_ERROR) {
+                goto invalid;
+            }
+
+            dlcf->queue_size = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            ms = ngx_parse_time(&s, 0);
+            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+                goto invalid;
+            }
+
+            dlcf->queue_timeout = ms;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\", expected \"size=N\" or "
+                       "\"timeout=TIME\"", &value[i]);
+
+    return NGX_CONF_ERROR;
 }

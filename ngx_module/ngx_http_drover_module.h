@@ -14,10 +14,13 @@
 #include "ngx_http_drover_fcgi.h"
 #include "ngx_http_drover_params.h"
 #include "ngx_http_drover_keepalive.h"
+#include "ngx_http_drover_dispatch.h"
 
 
 typedef struct {
     ngx_array_t                    caches;  /* ngx_http_drover_keepalive_t * */
+    ngx_array_t                    pools;   /* dispatch_pool_t *, by path */
+    size_t                         zone_size;
 } ngx_http_drover_main_conf_t;
 
 
@@ -34,6 +37,12 @@ typedef struct {
     ngx_int_t                      keepalive;
     ngx_msec_t                     keepalive_timeout;
     ngx_http_drover_keepalive_t   *keepalive_cache;
+
+    /* drover_pass unix:PATH: droverd's slots, when PATH.slots exists */
+    ngx_http_drover_dispatch_pool_t  *dispatch;
+    ngx_uint_t                     queue_size;
+    ngx_msec_t                     queue_timeout;
+    ngx_int_t                      retries;
 } ngx_http_drover_loc_conf_t;
 
 
@@ -62,7 +71,10 @@ typedef struct {
     ngx_chain_t                   *free;
     ngx_chain_t                   *busy;
 
+    ngx_http_drover_dispatch_req_t  dispatch;
+
     unsigned                       keep_conn:1;
+    unsigned                       abort_sent:1;
     unsigned                       head_sent:1;
     unsigned                       failed:1;
     unsigned                       last_byte_held:1;
