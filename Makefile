@@ -32,7 +32,8 @@ JSON_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
 
 # Debian packages: to build, to test
 DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev nginx-dev
-DEPS_TEST  = perl nginx libfcgi-bin wrk openssl curl systemd libio-socket-ssl-perl
+DEPS_TEST  = perl nginx libfcgi-bin wrk openssl curl systemd libio-socket-ssl-perl \
+             prometheus chromium
 
 HOST_SRC   = $(filter-out worker_host/src/ctl.c, \
                $(wildcard worker_host/src/*.c))

@@ -75,6 +75,7 @@ enum {
     CONF_CMD_RESTART_LIMIT,
     CONF_CMD_STOP_TIMEOUT,
     CONF_CMD_CONTROL,
+    CONF_CMD_STATUS_SOCKET,
     CONF_CMD_BUSY_TARGET,
     CONF_NCMDS
 };
@@ -316,6 +317,10 @@ static const conf_command_t  conf_commands[CONF_NCMDS] = {
       1, 3, "control unix:PATH [mode=0600] [group=GROUP];",
       conf_set_control },
 
+    [CONF_CMD_STATUS_SOCKET] = { "status_socket", CONF_MAIN, 0,
+      1, 3, "status_socket unix:PATH [mode=0660] [group=GROUP];",
+      conf_set_control },
+
     [CONF_CMD_BUSY_TARGET] = { "busy_target", CONF_POOL, 0,
       2, 2, "busy_target 50% 90%;", conf_set_busy_target },
 };
@@ -357,6 +362,8 @@ drover_conf_load(const char *path, drover_conf_t **out, char *err,
     p->conf->log_level = DROVER_LOG_NOTICE;
     p->conf->control_mode = 0600;
     p->conf->control_group = (gid_t) -1;
+    p->conf->status_mode = 0660;
+    p->conf->status_group = (gid_t) -1;
     p->conf->path = strdup(path);
     if (p->conf->path == NULL) {
         rc = -ENOMEM;
@@ -418,6 +425,7 @@ drover_conf_free(drover_conf_t *conf)
     free(conf->path);
     free(conf->run_dir);
     free(conf->control);
+    free(conf->status_socket);
     free(conf);
 }
 
@@ -1895,17 +1903,29 @@ conf_set_control(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     conf_directive_t *d)
 {
     int             i;
-    char           *path;
-    gid_t           gid;
+    char           *path, **target;
+    gid_t           gid, *target_gid;
+    mode_t         *target_mode;
     unsigned long   mode;
     const char     *arg = d->args[0];
+    const char     *name = conf_commands[d->cmd].name;
 
     (void) b;
 
+    if (d->cmd == CONF_CMD_STATUS_SOCKET) {
+        target = &p->conf->status_socket;
+        target_mode = &p->conf->status_mode;
+        target_gid = &p->conf->status_group;
+    } else {
+        target = &p->conf->control;
+        target_mode = &p->conf->control_mode;
+        target_gid = &p->conf->control_group;
+    }
+
     if (strncmp(arg, "unix:", 5) != 0 || arg[5] == '\0') {
-        return conf_error(p, f->name, d->arg_lines[0], "\"control\" needs "
-                          "unix:PATH, as in \"control unix:/run/drover/"
-                          "droverd.ctl;\", got \"%s\"", arg);
+        return conf_error(p, f->name, d->arg_lines[0], "\"%s\" needs "
+                          "unix:PATH, as in \"%s unix:/run/drover/"
+                          "droverd.ctl;\", got \"%s\"", name, name, arg);
     }
 
     for (i = 1; i < d->nargs; i++) {
@@ -1913,23 +1933,23 @@ conf_set_control(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
         if (strncmp(opt, "mode=", 5) == 0) {
             if (conf_parse_uint(opt + 5, 8, 0777, &mode) != 0) {
-                return conf_error(p, f->name, d->arg_lines[i], "\"control\""
-                                  " mode needs an octal mode such as 0660, "
-                                  "got \"%s\"", opt + 5);
+                return conf_error(p, f->name, d->arg_lines[i], "\"%s\" "
+                                  "mode needs an octal mode such as 0660, "
+                                  "got \"%s\"", name, opt + 5);
             }
-            p->conf->control_mode = (mode_t) mode;
+            *target_mode = (mode_t) mode;
 
         } else if (strncmp(opt, "group=", 6) == 0) {
             if (conf_resolve_gid(opt + 6, &gid) != 0) {
-                return conf_error(p, f->name, d->arg_lines[i], "\"control\" "
-                                  "group: no group \"%s\"", opt + 6);
+                return conf_error(p, f->name, d->arg_lines[i], "\"%s\" "
+                                  "group: no group \"%s\"", name, opt + 6);
             }
-            p->conf->control_group = gid;
+            *target_gid = gid;
 
         } else {
             return conf_error(p, f->name, d->arg_lines[i], "unknown "
-                              "\"control\" option \"%s\": use mode= or "
-                              "group=", opt);
+                              "\"%s\" option \"%s\": use mode= or "
+                              "group=", name, opt);
         }
     }
 
@@ -1940,13 +1960,13 @@ conf_set_control(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
     if (strlen(path) >= sizeof(((struct sockaddr_un *) 0)->sun_path)) {
         free(path);
-        return conf_error(p, f->name, d->arg_lines[0], "\"control\" socket "
-                          "path is too long (at most %zu bytes)",
+        return conf_error(p, f->name, d->arg_lines[0], "\"%s\" socket "
+                          "path is too long (at most %zu bytes)", name,
                           sizeof(((struct sockaddr_un *) 0)->sun_path) - 1);
     }
 
-    free(p->conf->control);
-    p->conf->control = path;
+    free(*target);
+    *target = path;
     return 0;
 }
 

@@ -90,6 +90,10 @@ typedef struct {
                                               RUN_DIR/droverd.ctl */
     mode_t                 control_mode;   /* default 0600 */
     gid_t                  control_group;  /* (gid_t) -1: droverd's */
+    char                  *status_socket;  /* `status_socket unix:PATH`:
+                                              read-only, NULL: none */
+    mode_t                 status_mode;    /* default 0660 */
+    gid_t                  status_group;
     drover_pool_conf_t    *pools;          /* in declaration order */
     size_t                 npools;
 } drover_conf_t;

@@ -67,6 +67,7 @@ struct drover_control_s {
     uint64_t                idle_ms;
     unsigned                closing:1;
     unsigned                accept_pending:1;  /* out of memory: retry */
+    unsigned                readonly:1;  /* status and version only */
 };
 
 typedef struct {
@@ -246,6 +247,13 @@ failed:
     }
 
     return rc;
+}
+
+
+void
+drover_control_set_readonly(drover_control_t *c)
+{
+    c->readonly = 1;
 }
 
 
@@ -657,6 +665,15 @@ control_dispatch(control_client_t *cl, json_object *req, char *err,
         snprintf(err, errlen, "unknown command \"%.64s\"%s; the commands "
                  "are status, reload, restart, scale, stop and version",
                  name, strlen(name) > 64 ? "..." : "");
+        return NULL;
+    }
+
+    if (cl->ctl->readonly && strcmp(cmd->name, "status") != 0
+        && strcmp(cmd->name, "version") != 0)
+    {
+        snprintf(err, errlen, "\"%s\": this is droverd's read-only status "
+                 "socket (status and version only); use the control socket",
+                 cmd->name);
         return NULL;
     }
 

@@ -90,6 +90,13 @@ int drover_control_start(uv_loop_t *loop, const char *path, mode_t mode,
  */
 void drover_control_close(drover_control_t *c);
 
+/*
+ * Answer only status and version: droverd's status socket, which nginx's
+ * workers may reach (`status_socket ... group=www-data`) without being able
+ * to reload, scale or stop droverd.
+ */
+void drover_control_set_readonly(drover_control_t *c);
+
 /* for tests: the idle timeout (ms), and the number of open clients */
 void drover__control_set_idle_ms(drover_control_t *c, uint64_t ms);
 unsigned drover__control_clients(const drover_control_t *c);

@@ -215,6 +215,7 @@ struct drover_manager_s {
     uv_timer_t             sample_timer;
     drover_notify_t        notify;
     drover_control_t      *control;
+    drover_control_t      *status;        /* read-only, for nginx */
     uv_prepare_t           slots_prepare;
     unsigned long long     started_ms;
 
@@ -2866,6 +2867,22 @@ manager_control_start(drover_manager_t *m)
                          "no control socket (droverctl will not reach this "
                          "droverd): %s", err);
     }
+
+    if (conf->status_socket == NULL) {
+        return;
+    }
+
+    rc = drover_control_start(&m->loop, conf->status_socket,
+                              conf->status_mode, conf->status_group, &ops,
+                              &m->status, err, sizeof(err));
+    if (rc != 0) {
+        m->status = NULL;
+        drover_log_error(DROVER_LOG_ERROR, 0, "no status socket (the nginx "
+                         "status page will not reach this droverd): %s", err);
+        return;
+    }
+
+    drover_control_set_readonly(m->status);
 }
 
 
@@ -2964,6 +2981,11 @@ manager_maybe_done(drover_manager_t *m)
     if (m->control != NULL) {
         drover_control_close(m->control);
         m->control = NULL;
+    }
+
+    if (m->status != NULL) {
+        drover_control_close(m->status);
+        m->status = NULL;
     }
 
     drover_notify_close(&m->notify);

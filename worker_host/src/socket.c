@@ -51,7 +51,8 @@ socket_clear_stale(const char *path, const struct stat *st, char *err,
         return -EEXIST;
     }
 
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* non-blocking: a live listener with a full backlog must not hang us */
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd == -1) {
         snprintf(err, errlen, "socket() failed: %s", strerror(errno));
         return -errno;
@@ -60,6 +61,9 @@ socket_clear_stale(const char *path, const struct stat *st, char *err,
     (void) socket_addr(path, &sa);
 
     rc = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+    if (rc == -1 && (errno == EAGAIN || errno == EINPROGRESS)) {
+        rc = 0;         /* someone listens; it just does not accept now */
+    }
     close(fd);
 
     if (rc == 0) {
