@@ -1550,6 +1550,17 @@ ngx_http_drover_dispatch_find(ngx_cycle_t *cycle, ngx_str_t *path)
 }
 
 
+ngx_array_t *
+ngx_http_drover_dispatch_pools(ngx_cycle_t *cycle)
+{
+    ngx_http_drover_main_conf_t  *dmcf;
+
+    dmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_drover_module);
+
+    return dmcf != NULL ? &dmcf->pools : NULL;
+}
+
+
 void
 ngx_http_drover_dispatch_stats(ngx_http_drover_dispatch_pool_t *pool,
     ngx_http_drover_dispatch_stats_t *st)

@@ -117,5 +117,8 @@ ngx_http_drover_dispatch_pool_t *ngx_http_drover_dispatch_find(
 void ngx_http_drover_dispatch_stats(ngx_http_drover_dispatch_pool_t *pool,
     ngx_http_drover_dispatch_stats_t *st);
 
+/* every pool of the cycle (elements: ngx_http_drover_dispatch_pool_t *) */
+ngx_array_t *ngx_http_drover_dispatch_pools(ngx_cycle_t *cycle);
+
 
 #endif /* _NGX_HTTP_DROVER_DISPATCH_H_INCLUDED_ */

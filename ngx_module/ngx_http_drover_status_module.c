@@ -20,6 +20,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_drover_dispatch.h"
+
 
 /* "CODE CONTENT-TYPE\n" is longer than this only when it is not droverd's */
 #define NGX_HTTP_DROVER_STATUS_LINE_MAX  256
@@ -33,7 +35,14 @@
 
 #define NGX_HTTP_DROVER_STATUS_CMD   "{\"cmd\":\"status\",\"format\":\""
 #define NGX_HTTP_DROVER_STATUS_POOL  "\",\"pool\":\""
-#define NGX_HTTP_DROVER_STATUS_RAW   "\",\"raw\":true}\n"
+#define NGX_HTTP_DROVER_STATUS_QUEUES  "\",\"queues\":["
+#define NGX_HTTP_DROVER_STATUS_RAW   "],\"raw\":true}\n"
+
+/* one pool's dispatch numbers, at most this long beside its path */
+#define NGX_HTTP_DROVER_STATUS_QUEUE_LEN                                     \
+    sizeof("{\"listen\":\"\",\"queued\":,\"requests\":,\"waited\":,"         \
+           "\"wait_ms\":,\"wait_max_ms\":,\"overflows\":,\"timeouts\":,"      \
+           "\"replays\":,\"failures\":},") + 10 * NGX_INT64_LEN
 
 
 typedef struct {
@@ -83,6 +92,7 @@ static ngx_uint_t ngx_http_drover_status_quality(u_char *p, u_char *last);
 static ngx_int_t ngx_http_drover_status_type_format(u_char *p, size_t len);
 
 static ngx_int_t ngx_http_drover_status_create_request(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_drover_status_plain(ngx_str_t *s);
 static ngx_int_t ngx_http_drover_status_reinit_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_drover_status_process_header(ngx_http_request_t *r);
 static ngx_int_t ngx_http_drover_status_invalid(ngx_http_request_t *r);
@@ -512,21 +522,49 @@ ngx_http_drover_status_type_format(u_char *p, size_t len)
 static ngx_int_t
 ngx_http_drover_status_create_request(ngx_http_request_t *r)
 {
-    size_t                         len;
-    ngx_buf_t                     *b;
-    ngx_str_t                     *format;
-    ngx_chain_t                   *cl;
-    ngx_http_drover_status_ctx_t  *ctx;
+    size_t                              len;
+    ngx_buf_t                          *b;
+    ngx_str_t                          *format;
+    ngx_uint_t                          i, n;
+    ngx_array_t                        *pools;
+    ngx_chain_t                        *cl;
+    ngx_http_drover_status_ctx_t       *ctx;
+    ngx_http_drover_dispatch_pool_t   **pool;
+    ngx_http_drover_dispatch_stats_t   *st;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_drover_status_module);
 
     format = &ngx_http_drover_status_formats[ctx->format];
 
+    /*
+     * The dispatch numbers of every pool this nginx sends requests to go
+     * with the request, so droverd's page shows the queue too: taken once
+     * here, then measured, then written.
+     */
+    pools = ngx_http_drover_dispatch_pools((ngx_cycle_t *) ngx_cycle);
+    n = pools ? pools->nelts : 0;
+
+    st = ngx_pcalloc(r->pool, (n ? n : 1) * sizeof(*st));
+    if (st == NULL) {
+        return NGX_ERROR;
+    }
+
+    pool = pools ? pools->elts : NULL;
+
     len = sizeof(NGX_HTTP_DROVER_STATUS_CMD) - 1 + format->len
+          + sizeof(NGX_HTTP_DROVER_STATUS_QUEUES) - 1
           + sizeof(NGX_HTTP_DROVER_STATUS_RAW) - 1;
 
     if (ctx->pool.len) {
         len += sizeof(NGX_HTTP_DROVER_STATUS_POOL) - 1 + ctx->pool.len;
+    }
+
+    for (i = 0; i < n; i++) {
+        /* a path that would need JSON escapes is left out */
+        if (ngx_http_drover_status_plain(&pool[i]->path)) {
+            ngx_http_drover_dispatch_stats(pool[i], &st[i]);
+            len += NGX_HTTP_DROVER_STATUS_QUEUE_LEN + pool[i]->path.len;
+        }
     }
 
     b = ngx_create_temp_buf(r->pool, len);
@@ -552,6 +590,31 @@ ngx_http_drover_status_create_request(ngx_http_request_t *r)
         b->last = ngx_cpymem(b->last, ctx->pool.data, ctx->pool.len);
     }
 
+    b->last = ngx_cpymem(b->last, NGX_HTTP_DROVER_STATUS_QUEUES,
+                         sizeof(NGX_HTTP_DROVER_STATUS_QUEUES) - 1);
+
+    for (i = 0; i < n; i++) {
+        if (!ngx_http_drover_status_plain(&pool[i]->path)
+            || !st[i].active)
+        {
+            continue;
+        }
+
+        b->last = ngx_sprintf(b->last, "{\"listen\":\"%V\",\"queued\":%ui,"
+                              "\"requests\":%uL,\"waited\":%uL,"
+                              "\"wait_ms\":%uL,\"wait_max_ms\":%uL,"
+                              "\"overflows\":%uL,\"timeouts\":%uL,"
+                              "\"replays\":%uL,\"failures\":%uL},",
+                              &pool[i]->path, st[i].queued, st[i].requests,
+                              st[i].waited, st[i].wait_ms, st[i].wait_max_ms,
+                              st[i].overflows, st[i].timeouts, st[i].replays,
+                              st[i].failures);
+    }
+
+    if (b->last[-1] == ',') {
+        b->last--;
+    }
+
     b->last = ngx_cpymem(b->last, NGX_HTTP_DROVER_STATUS_RAW,
                          sizeof(NGX_HTTP_DROVER_STATUS_RAW) - 1);
 
@@ -562,6 +625,22 @@ ngx_http_drover_status_create_request(ngx_http_request_t *r)
     r->upstream->request_bufs = cl;
 
     return NGX_OK;
+}
+
+
+/* printable ASCII without '"' and '\\': safe inside a JSON string as is */
+static ngx_uint_t
+ngx_http_drover_status_plain(ngx_str_t *s)
+{
+    u_char  *p;
+
+    for (p = s->data; p < s->data + s->len; p++) {
+        if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\') {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -343,9 +343,9 @@ get('/fake/recorder?format=json&pool=kit');
 get('/fake/recorder?pool=a.b-c_D9', headers => { Accept => 'text/plain' });
 get('/fake/recorder');
 is_deeply([$t->fake_control_requests($recorder)],
-          [qq({"cmd":"status","format":"json","pool":"kit","raw":true}\n),
-           qq({"cmd":"status","format":"prometheus","pool":"a.b-c_D9","raw":true}\n),
-           qq({"cmd":"status","format":"html","raw":true}\n)],
+          [qq({"cmd":"status","format":"json","pool":"kit","queues":[],"raw":true}\n),
+           qq({"cmd":"status","format":"prometheus","pool":"a.b-c_D9","queues":[],"raw":true}\n),
+           qq({"cmd":"status","format":"html","queues":[],"raw":true}\n)],
           'the request lines sent to the control socket');
 
 

@@ -814,6 +814,91 @@ control_status_raw(control_client_t *cl, json_object *result,
 }
 
 
+/*
+ * The nginx status page sends its dispatch numbers along:
+ * "queues":[{"listen":PATH,"queued":N,"waited":N,"wait_ms":N,...}].
+ * Each goes into the pool that listens on PATH: queue_depth, queue_wait_ms
+ * (the average) and the whole object as "dispatch".  Anything malformed is
+ * left out: the page must render whatever nginx sent.
+ */
+static void
+control_merge_queues(json_object *result, json_object *req)
+{
+    size_t        i, j, n, np;
+    json_object  *queues, *pools, *q, *p, *v, *listen, *d;
+    int64_t       waited, wait_ms;
+
+    static const char  *fields[] = {
+        "queued", "requests", "waited", "wait_ms", "wait_max_ms",
+        "overflows", "timeouts", "replays", "failures"
+    };
+
+    if (!json_object_object_get_ex(req, "queues", &queues)
+        || !json_object_is_type(queues, json_type_array)
+        || !json_object_object_get_ex(result, "pools", &pools)
+        || !json_object_is_type(pools, json_type_array))
+    {
+        return;
+    }
+
+    n = json_object_array_length(queues);
+    np = json_object_array_length(pools);
+
+    for (i = 0; i < n && i < 1024; i++) {
+        q = json_object_array_get_idx(queues, i);
+
+        if (!json_object_is_type(q, json_type_object)
+            || !json_object_object_get_ex(q, "listen", &listen)
+            || !json_object_is_type(listen, json_type_string))
+        {
+            continue;
+        }
+
+        d = json_object_new_object();
+
+        for (j = 0; j < sizeof(fields) / sizeof(fields[0]); j++) {
+            if (json_object_object_get_ex(q, fields[j], &v)
+                && json_object_is_type(v, json_type_int)
+                && json_object_get_int64(v) >= 0)
+            {
+                json_object_object_add(d, fields[j], json_object_new_int64(
+                                       json_object_get_int64(v)));
+            }
+        }
+
+        for (j = 0; j < np; j++) {
+            p = json_object_array_get_idx(pools, j);
+
+            if (!json_object_object_get_ex(p, "listen", &v)
+                || strcmp(json_object_get_string(v),
+                          json_object_get_string(listen)) != 0)
+            {
+                continue;
+            }
+
+            if (json_object_object_get_ex(d, "queued", &v)) {
+                json_object_object_add(p, "queue_depth",
+                                       json_object_get(v));
+            }
+
+            waited = json_object_object_get_ex(d, "waited", &v)
+                     ? json_object_get_int64(v) : 0;
+            wait_ms = json_object_object_get_ex(d, "wait_ms", &v)
+                      ? json_object_get_int64(v) : 0;
+
+            json_object_object_add(p, "queue_wait_ms",
+                                   json_object_new_double(waited > 0
+                                       ? (double) wait_ms / (double) waited
+                                       : 0));
+            json_object_object_add(p, "dispatch", json_object_get(d));
+            break;
+        }
+
+        json_object_put(d);
+    }
+}
+
+
 static json_object *
 control_cmd_status(control_client_t *cl, json_object *req, const char *pool,
     char *err, size_t errlen)
@@ -848,6 +933,10 @@ control_cmd_status(control_client_t *cl, json_object *req, const char *pool,
     result = ops->status(ops->data, pool, err, errlen);
     if (result == NULL && err[0] == '\0') {
         snprintf(err, errlen, "status failed");
+    }
+
+    if (result != NULL) {
+        control_merge_queues(result, req);
     }
 
     if (json_object_object_get_ex(req, "raw", &v)

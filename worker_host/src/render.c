@@ -357,6 +357,47 @@ drover_render_prometheus(json_object *status, char **out, size_t *len)
         prom_worker_metric(&b, pools, &worker_metrics[i]);
     }
 
+    /* what nginx's dispatch counted, when the page came through nginx */
+    {
+        static const struct {
+            const char  *key, *name, *help;
+        } dm[] = {
+            { "requests", "drover_pool_dispatched_requests_total",
+              "Requests nginx sent to a free worker of the pool." },
+            { "waited", "drover_pool_queued_requests_total",
+              "Requests that waited in nginx's queue for a free worker." },
+            { "wait_ms", "drover_pool_queue_wait_seconds_total",
+              "Time requests spent waiting in nginx's queue." },
+            { "overflows", "drover_pool_queue_overflows_total",
+              "Requests refused with 503: the queue was full." },
+            { "timeouts", "drover_pool_queue_timeouts_total",
+              "Requests refused with 503: no worker was free in time." },
+            { "replays", "drover_pool_replays_total",
+              "Requests replayed on another worker after a failure." },
+            { "failures", "drover_pool_dispatch_failures_total",
+              "Requests lost with 502: they could not be replayed." },
+        };
+
+        for (i = 0; i < sizeof(dm) / sizeof(dm[0]); i++) {
+            rb_printf(&b, "# HELP %s %s\n# TYPE %s counter\n", dm[i].name,
+                      dm[i].help, dm[i].name);
+
+            for (j = 0; j < n; j++) {
+                json_object  *d;
+
+                p = json_object_array_get_idx(pools, j);
+                d = get(p, "dispatch");
+
+                if (has_number(d, dm[i].key)) {
+                    prom_sample(&b, dm[i].name, str(p, "name"), NULL,
+                                num(d, dm[i].key)
+                                * (strcmp(dm[i].key, "wait_ms") == 0
+                                   ? 0.001 : 1));
+                }
+            }
+        }
+    }
+
     rb_printf(&b, "# HELP drover_worker_state The slot's state (1 for the "
               "current one).\n# TYPE drover_worker_state gauge\n");
     for (i = 0; i < n; i++) {
@@ -540,9 +581,13 @@ html_pool(render_buf_t *b, json_object *p)
     rb_printf(b, "</dd>");
 
     if (has_number(p, "queue_depth")) {
-        rb_printf(b, "<dt>queue</dt><dd>%d waiting, %.1f ms average "
-                  "wait</dd>", (int) num(p, "queue_depth"),
-                  num(p, "queue_wait_ms"));
+        json_object  *d = get(p, "dispatch");
+
+        rb_printf(b, "<dt>queue (nginx)</dt><dd>%d waiting, %.1f ms average "
+                  "wait, %lld replays, %lld refused</dd>",
+                  (int) num(p, "queue_depth"), num(p, "queue_wait_ms"),
+                  (long long) num(d, "replays"),
+                  (long long) (num(d, "overflows") + num(d, "timeouts")));
     }
 
     ps = get(p, "prestart");
