@@ -323,15 +323,24 @@ manager_socket_listen(drover_manager_t *m, drover_socket_t *sock,
     char *err, size_t errlen)
 {
     int              rc, tries;
-    struct timespec  ts = { 0, 50 * 1000 * 1000 };
+    unsigned         waited_ms, ms;
+    struct timespec  ts;
 
+    waited_ms = 0;
+
+    /* a few probes, further apart each time: each one sits in the backlog */
     for (tries = 0; ; tries++) {
         rc = drover_socket_listen(sock, path, pc->listen.mode, uid, gid, err,
                                   errlen);
 
-        if (rc != -EADDRINUSE || m->started_ms != 0 || tries == 40) {
+        if (rc != -EADDRINUSE || m->started_ms != 0 || waited_ms >= 2000) {
             return rc;
         }
+
+        ms = 50u << (tries < 4 ? tries : 4);
+        waited_ms += ms;
+        ts.tv_sec = 0;
+        ts.tv_nsec = (long) ms * 1000 * 1000;
 
         if (tries == 0) {
             drover_log_error(DROVER_LOG_NOTICE, 0, "%s: waiting up to 2 s "
