@@ -1069,6 +1069,12 @@ def report(b, started, finished):
     base = "%s-%s%s" % (date, host, "-quick" if QUICK else "")
     os.makedirs(OUT, exist_ok=True)
     md = os.path.join(OUT, base + ".md")
+    # a second run the same day gets -2, -3, ...: earlier results stay
+    n = 2
+    while os.path.exists(md):
+        md = os.path.join(OUT, "%s-%d.md" % (base, n))
+        n += 1
+    base = os.path.basename(md)[:-3]
     L = []
     L.append("# Drover bench: %s on %s%s\n" % (date, host, " (quick mode: not for claims)" if QUICK else ""))
     L.append("Run %s – %s UTC by `make bench` (bench/bench.py). Load: `wrk -t%d -c%d -d%ds --latency`, "
