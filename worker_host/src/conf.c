@@ -430,6 +430,25 @@ drover_conf_free(drover_conf_t *conf)
 }
 
 
+const char *
+drover_conf_run_dir(const drover_conf_t *conf)
+{
+    const char  *dir;
+
+    if (conf->run_dir != NULL) {
+        return conf->run_dir;
+    }
+
+    /* RuntimeDirectory= with several entries gives "a:b": not one path */
+    dir = getenv("RUNTIME_DIRECTORY");
+    if (dir != NULL && dir[0] == '/' && strchr(dir, ':') == NULL) {
+        return dir;
+    }
+
+    return CONF_RUN_DIR;
+}
+
+
 drover_pool_conf_t *
 drover_conf_find_pool(const drover_conf_t *conf, const char *name)
 {

@@ -119,6 +119,13 @@ void drover_conf_free(drover_conf_t *conf);
 int drover_conf_dump_pool(const drover_conf_t *conf,
     const drover_pool_conf_t *pool, FILE *f);
 
+/*
+ * Where lock files and the default control socket live: `run_dir`, else
+ * systemd's $RUNTIME_DIRECTORY (a tenant's /run/drover/NAME), else
+ * /run/drover.
+ */
+const char *drover_conf_run_dir(const drover_conf_t *conf);
+
 /* the pool named NAME, or NULL */
 drover_pool_conf_t *drover_conf_find_pool(const drover_conf_t *conf,
     const char *name);

@@ -2856,13 +2856,7 @@ manager_control_start(drover_manager_t *m)
     if (conf->control != NULL) {
         snprintf(path, sizeof(path), "%s", conf->control);
     } else {
-        dir = conf->run_dir;
-        if (dir == NULL) {
-            dir = getenv("RUNTIME_DIRECTORY");
-        }
-        if (dir == NULL || dir[0] != '/' || strchr(dir, ':') != NULL) {
-            dir = "/run/drover";
-        }
+        dir = drover_conf_run_dir(conf);
         snprintf(path, sizeof(path), "%s/droverd.ctl", dir);
     }
 

@@ -756,15 +756,7 @@ prestart_lock_open(drover_prestart_t *ps)
     int          n, err;
     const char  *dir;
 
-    /* systemd's RuntimeDirectory= (a tenant's /run/drover/NAME) first */
-    dir = ps->conf->run_dir;
-    if (dir == NULL) {
-        dir = getenv("RUNTIME_DIRECTORY");
-    }
-    if (dir == NULL || dir[0] != '/' || strchr(dir, ':') != NULL) {
-        dir = ps->conf->run_dir != NULL ? ps->conf->run_dir
-                                        : DROVER_PRESTART_RUN_DIR;
-    }
+    dir = drover_conf_run_dir(ps->conf);
 
     n = snprintf(ps->lock_path, sizeof(ps->lock_path), "%s/prestart-%s.lock",
                  dir, ps->pool->name);

@@ -38,7 +38,6 @@
 #define DROVER_PRESTART_LOCK_RETRY_MS  50
 #define DROVER_PRESTART_KILL_AFTER_MS  2000 /* SIGTERM, then SIGKILL */
 #define DROVER_PRESTART_DRAIN_MS     1000   /* output still open after exit */
-#define DROVER_PRESTART_RUN_DIR      "/run/drover"
 
 typedef struct drover_prestart_s  drover_prestart_t;
 
