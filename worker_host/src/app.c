@@ -90,7 +90,8 @@ drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
         return -errno;
     }
 
-    pid = fork();
+    /* also from a reload, while the manager's loop runs */
+    pid = drover_proc_fork();
     if (pid == -1) {
         rc = -errno;
         snprintf(err, errlen, "fork() failed: %s", strerror(errno));

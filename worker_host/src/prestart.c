@@ -473,28 +473,16 @@ prestart_child_say(const char *fmt, ...)
 
 
 /*
- * The child, between fork() and exec: it runs nothing of the manager's loop.
- * Signals were blocked across the fork, so none of libuv's handlers can run
- * here and write into the manager's signal pipe; the defaults are restored
- * (SIG_IGN, SIGPIPE's for one, would survive exec) before unblocking.
+ * The child, between drover_proc_fork() and exec: it runs nothing of the
+ * manager's loop, and its signals are already back to the defaults.
  */
 _Noreturn static void
 prestart_child(const drover_prestart_t *ps, int wfd, pid_t manager,
     char *const envp[], const char *cwd)
 {
-    int                            sig, out, null;
+    int                            out, null;
     char                           err[512];
-    sigset_t                       none;
     const drover_prestart_conf_t  *c = prestart_current(ps);
-
-    for (sig = 1; sig < NSIG; sig++) {
-        if (sig != SIGKILL && sig != SIGSTOP) {
-            signal(sig, SIG_DFL);       /* EINVAL for glibc's own: fine */
-        }
-    }
-
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
 
     if (drover_proc_die_with(manager) != 0) {
         _exit(127);
@@ -604,7 +592,6 @@ prestart_command_start(drover_prestart_t *ps)
     char                           cmdline[PRESTART_CMDLINE_MAX];
     char                          *pool_var, **envp;
     pid_t                          pid, manager;
-    sigset_t                       all, old;
     prestart_out_t                *out;
     const drover_prestart_conf_t  *c = prestart_current(ps);
 
@@ -684,17 +671,13 @@ prestart_command_start(drover_prestart_t *ps)
 
     manager = getpid();
 
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, &old);
-
-    pid = fork();
+    pid = drover_proc_fork();
 
     if (pid == 0) {
         prestart_child(ps, fds[1], manager, envp, cwd);
     }
 
     rc = (pid == -1) ? -errno : 0;
-    sigprocmask(SIG_SETMASK, &old, NULL);
 
     if (rc != 0) {
         snprintf(how, sizeof(how), "could not start: fork() failed: %s",

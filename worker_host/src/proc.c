@@ -20,12 +20,43 @@
 #include <unistd.h>
 
 
+pid_t
+drover_proc_fork(void)
+{
+    int       sig, err;
+    pid_t     pid;
+    sigset_t  all, old;
+
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+
+    pid = fork();
+
+    if (pid == 0) {
+        for (sig = 1; sig < NSIG; sig++) {
+            if (sig != SIGKILL && sig != SIGSTOP) {
+                signal(sig, SIG_DFL);   /* EINVAL for glibc's own: fine */
+            }
+        }
+
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        return 0;
+    }
+
+    err = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+
+    return pid;
+}
+
+
 int
 drover_proc_spawn(char *const argv[], const int *fds, int nfds, pid_t *pid)
 {
     int       i, fd, tmp[8];
     pid_t     child, parent;
-    sigset_t  all;
 
     if (nfds > 8) {
         return -EINVAL;
@@ -33,7 +64,7 @@ drover_proc_spawn(char *const argv[], const int *fds, int nfds, pid_t *pid)
 
     parent = getpid();
 
-    child = fork();
+    child = drover_proc_fork();
     if (child == -1) {
         return -errno;
     }
@@ -44,14 +75,9 @@ drover_proc_spawn(char *const argv[], const int *fds, int nfds, pid_t *pid)
     }
 
     /*
-     * The child of a libuv process: it runs nothing of the manager's loop
-     * and execs at once.  exec resets caught signals; the mask is inherited,
-     * so clear it.  Every fd of the manager is O_CLOEXEC except those we
-     * move to 3 .. 3 + nfds - 1 here.
+     * It runs nothing of the manager's loop and execs at once.  Every fd
+     * of the manager is O_CLOEXEC except those moved to 3 .. 3 + nfds - 1.
      */
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, NULL);
-
     if (drover_proc_die_with(parent) != 0) {
         _exit(1);
     }

@@ -21,6 +21,15 @@
 #define DROVER_FD_SB_WORKER     6   /* worker (preload off): scoreboard */
 
 /*
+ * fork() from the libuv manager.  Signals are blocked across the fork, so
+ * none of libuv's handlers can run in the child and write into the
+ * manager's signal pipe; in the child every disposition is back to the
+ * default (an ignored SIGPIPE would survive exec) and the mask is clear.
+ * Returns as fork() does.
+ */
+pid_t drover_proc_fork(void);
+
+/*
  * fork() and exec droverd itself (/proc/self/exe) with argv, the child
  * finding fds[i] at fd 3 + i and nothing else but 0-2.  The child dies with
  * the calling process (PR_SET_PDEATHSIG).  0 and *pid, or a negative code.
