@@ -91,6 +91,9 @@ WORKLOADS = [
     ("64k", "GET", "/big?kb=64", "65536 bytes"),
     ("post16k", "POST", "/echo", "16 KiB body echoed (nginx (a): read and dropped, \"ok\\n\")"),
 ]
+_only = [w.strip() for w in os.environ.get("BENCH_WORKLOADS", "").split(",") if w.strip()]
+if _only:
+    WORKLOADS = [w for w in WORKLOADS if w[0] in _only]
 
 ROW_TITLES = {
     "a": "nginx `return 200` (the front's own limit)",

@@ -1202,7 +1202,7 @@ ngx_http_drover_dispatch_get_peer(ngx_peer_connection_t *pc, void *data)
     pc->name = &addr->name;
 
     if (d->keepalive) {
-        return ngx_http_drover_keepalive_get(d->keepalive, pc);
+        return ngx_http_drover_keepalive_get(d->keepalive, pc, 0);
     }
 
     return NGX_OK;
@@ -1304,7 +1304,9 @@ ngx_http_drover_dispatch_unreplayable(ngx_http_request_t *r,
         return "the response had begun";
     }
 
-    if (!u->request_sent) {
+    /* not a byte reached the worker: a connection found dead on writing */
+
+    if (!u->request_sent || (c && c->sent == 0)) {
         return NULL;
     }
 

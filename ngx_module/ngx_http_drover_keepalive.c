@@ -218,22 +218,27 @@ ngx_http_drover_keepalive_get_peer(ngx_peer_connection_t *pc, void *data)
         return rc;
     }
 
-    return ngx_http_drover_keepalive_get(kp->keepalive, pc);
+    return ngx_http_drover_keepalive_get(kp->keepalive, pc, 1);
 }
 
 
 /*
- * A cached connection to pc->sockaddr, checked before use: one the
- * application closed (or wrote to) while idle is dropped here, and the
- * next one is tried.  NGX_DONE with pc->connection set, or NGX_OK: connect
- * anew.  pc->cached stays 0: upstream then never sends the request a
- * second time on its own after a failure; only the dispatcher replays,
- * by its own rules.
+ * A cached connection to pc->sockaddr.  A close (or bytes) the event loop
+ * already reported has removed it from the cache; with "check", one more
+ * recv() looks for a close not reported yet, and such a connection is
+ * dropped here and the next one tried.  Without a request in flight
+ * nothing else tells that the application closed it: plain round robin
+ * checks.  The dispatcher does not, since it replays a request on a
+ * connection that took none of its bytes (the write fails with EPIPE),
+ * and saves a system call per request.  NGX_DONE with pc->connection
+ * set, or NGX_OK: connect anew.  pc->cached stays 0: upstream then never
+ * sends the request a second time on its own after a failure; only the
+ * dispatcher replays, by its own rules.
  */
 
 ngx_int_t
 ngx_http_drover_keepalive_get(ngx_http_drover_keepalive_t *ka,
-    ngx_peer_connection_t *pc)
+    ngx_peer_connection_t *pc, ngx_uint_t check)
 {
     ngx_queue_t                       *q, *cache;
     ngx_connection_t                  *c;
@@ -261,7 +266,7 @@ ngx_http_drover_keepalive_get(ngx_http_drover_keepalive_t *ka,
         ngx_queue_remove(q);
         ngx_queue_insert_head(&ka->free, q);
 
-        if (ngx_http_drover_keepalive_alive(c)) {
+        if (!check || ngx_http_drover_keepalive_alive(c)) {
             goto found;
         }
 
@@ -462,6 +467,8 @@ ngx_http_drover_keepalive_dummy_handler(ngx_event_t *ev)
 static void
 ngx_http_drover_keepalive_close_handler(ngx_event_t *ev)
 {
+    int                                n;
+    char                               buf[1];
     ngx_connection_t                  *c;
     ngx_http_drover_keepalive_t       *ka;
     ngx_http_drover_keepalive_item_t  *item;
@@ -472,7 +479,9 @@ ngx_http_drover_keepalive_close_handler(ngx_event_t *ev)
         goto close;
     }
 
-    if (ngx_http_drover_keepalive_alive(c)) {
+    n = recv(c->fd, buf, 1, MSG_PEEK);
+
+    if (n == -1 && ngx_socket_errno == NGX_EAGAIN) {
         ev->ready = 0;
 
         if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
@@ -480,6 +489,12 @@ ngx_http_drover_keepalive_close_handler(ngx_event_t *ev)
         }
 
         return;
+    }
+
+    if (n > 0) {
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "drover: the application sent data on an idle "
+                      "kept-alive connection, closing it");
     }
 
 close:

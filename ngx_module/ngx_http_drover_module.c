@@ -1569,8 +1569,9 @@ ngx_http_drover_non_buffered_filter(void *data, ssize_t bytes)
 
 /*
  * At FCGI_END_REQUEST, or with bytes after it (trailing).  Bytes after
- * the record, in the buffer or already waiting in the socket, make the
- * response an error: the application wrote more than one response.  The
+ * the record in the buffer make the response an error: the application
+ * wrote more than one response.  Bytes that come later find the
+ * connection idle in the keepalive cache, which logs and closes it.  The
  * connection is kept only when FCGI_KEEP_CONN was sent and nothing
  * followed the record.
  */
@@ -1579,8 +1580,6 @@ static ngx_int_t
 ngx_http_drover_end_request(ngx_http_request_t *r, ngx_http_drover_ctx_t *ctx,
     ngx_uint_t trailing)
 {
-    u_char                ch;
-    ngx_connection_t     *c;
     ngx_http_upstream_t  *u;
 
     u = r->upstream;
@@ -1588,12 +1587,6 @@ ngx_http_drover_end_request(ngx_http_request_t *r, ngx_http_drover_ctx_t *ctx,
 
     if (ctx->failed) {
         return NGX_OK;
-    }
-
-    c = u->peer.connection;
-
-    if (!trailing && c && recv(c->fd, &ch, 1, MSG_PEEK) > 0) {
-        trailing = 1;
     }
 
     if (trailing) {
