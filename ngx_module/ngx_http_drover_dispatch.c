@@ -15,12 +15,22 @@
  *
  * Each nginx worker looks at that file at most once a second (an open and
  * a fstat, a read when it changed) and writes what it says into the zone,
- * where every nginx worker sees it along with each slot's request in
+ * where every nginx worker sees it along with each slot's requests in
  * flight.  A request takes an "up" slot with nothing in flight, the one
  * freed most recently (its worker's caches are warm; others stay idle),
  * the lowest index among slots never freed; it goes to that slot's own
  * socket, over a kept-alive connection when there is one.  A worker
- * serves one request at a time, so a slot never has more than one.
+ * serves one request at a time.
+ *
+ * Pipelining ("drover_pipeline N timeout=T"): when no slot is free, an
+ * idempotent request with its body read may be sent to a slot whose
+ * running request began less than T ago, to wait in the worker's socket
+ * behind at most N others; the worker then finds its next request ready
+ * instead of waiting a round trip through nginx.  Such a request that no
+ * worker has read T after it was sent (SIOCOUTQ: its bytes are still in
+ * the socket) is taken back, its connection closed (droverd does not run
+ * a request closed before it read a byte of it), and sent to a slot that
+ * is free or began its request less than T ago.
  *
  * When every slot is busy the request waits, in its own worker's FIFO,
  * counted in the zone against "drover_queue size=N" for all nginx workers
@@ -41,6 +51,11 @@
 #include <ngx_http.h>
 #include "ngx_http_drover_module.h"
 
+#if (NGX_LINUX)
+#include <sys/ioctl.h>
+#include <linux/sockios.h>          /* SIOCOUTQ */
+#endif
+
 
 #define NGX_HTTP_DROVER_DISPATCH_NONE     ((ngx_uint_t) -1)
 
@@ -57,14 +72,18 @@
 
 
 typedef struct {
-    ngx_pid_t                         owner;   /* nginx worker, when busy */
+    /* the nginx worker of each request in flight; 0: a free place */
+    ngx_pid_t                         owner[NGX_HTTP_DROVER_DISPATCH_DEPTH];
     ngx_pid_t                         pid;     /* droverd's worker */
 
     /* the release that freed it last: larger is more recent, 0 never */
     ngx_uint_t                        freed;
 
+    /* when the request the worker runs began, as nginx saw it */
+    ngx_msec_t                        head;
+
     u_char                            up;
-    u_char                            busy;
+    u_char                            busy;    /* requests in flight */
 } ngx_http_drover_dispatch_slot_t;
 
 
@@ -91,6 +110,8 @@ struct ngx_http_drover_dispatch_sh_s {
     uint64_t                          timeouts;
     uint64_t                          replays;
     uint64_t                          failures;
+    uint64_t                          pipelined;
+    uint64_t                          moved;
 
     ngx_http_drover_dispatch_slot_t   slot[NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS];
 
@@ -116,6 +137,7 @@ struct ngx_http_drover_dispatch_addr_s {
 typedef struct {
     ngx_http_drover_dispatch_pool_t  *pool;
     ngx_uint_t                        slot;
+    ngx_uint_t                        ticket;
     ngx_http_drover_fcgi_parser_t     parser;
 } ngx_http_drover_dispatch_drain_t;
 
@@ -149,16 +171,25 @@ static ngx_int_t ngx_http_drover_dispatch_acquire(
     ngx_http_drover_dispatch_pool_t *pool, ngx_http_drover_dispatch_req_t *d,
     ngx_uint_t queue_size);
 static ngx_uint_t ngx_http_drover_dispatch_choose(
-    ngx_http_drover_dispatch_sh_t *sh, ngx_uint_t except);
+    ngx_http_drover_dispatch_sh_t *sh, ngx_uint_t except, ngx_uint_t limit,
+    ngx_msec_t window);
 static void ngx_http_drover_dispatch_take(ngx_http_drover_dispatch_sh_t *sh,
     ngx_http_drover_dispatch_req_t *d, ngx_uint_t k);
+static void ngx_http_drover_dispatch_leave(ngx_http_drover_dispatch_sh_t *sh,
+    ngx_uint_t k, ngx_uint_t ticket, ngx_uint_t failed);
 static void ngx_http_drover_dispatch_release(
     ngx_http_drover_dispatch_pool_t *pool, ngx_http_drover_dispatch_req_t *d,
     ngx_uint_t failed);
 static void ngx_http_drover_dispatch_free_slot(
-    ngx_http_drover_dispatch_pool_t *pool, ngx_uint_t k, ngx_uint_t failed);
+    ngx_http_drover_dispatch_pool_t *pool, ngx_uint_t k, ngx_uint_t ticket,
+    ngx_uint_t failed);
 static void ngx_http_drover_dispatch_switch(
     ngx_http_drover_dispatch_pool_t *pool, ngx_http_drover_dispatch_req_t *d);
+static void ngx_http_drover_dispatch_rescue(ngx_event_t *ev);
+#if (NGX_LINUX && defined SIOCOUTQ)
+static ssize_t ngx_http_drover_dispatch_withdrawn(ngx_connection_t *c,
+    u_char *buf, size_t size);
+#endif
 
 static void ngx_http_drover_dispatch_enqueue(ngx_http_request_t *r,
     ngx_http_drover_dispatch_req_t *d, ngx_msec_t timeout);
@@ -648,7 +679,7 @@ static void
 ngx_http_drover_dispatch_reclaim(ngx_http_drover_dispatch_pool_t *pool,
     ngx_log_t *log)
 {
-    ngx_uint_t                        k;
+    ngx_uint_t                        k, t;
     ngx_pid_t                         owner;
     ngx_http_drover_dispatch_sh_t    *sh;
     ngx_http_drover_dispatch_slot_t  *s;
@@ -658,29 +689,31 @@ ngx_http_drover_dispatch_reclaim(ngx_http_drover_dispatch_pool_t *pool,
     for (k = 0; k < NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS; k++) {
         s = &sh->slot[k];
 
-        /* a racy first look; the decision is taken under the lock */
+        for (t = 0; t < NGX_HTTP_DROVER_DISPATCH_DEPTH; t++) {
 
-        owner = s->owner;
+            /* a racy first look; the decision is taken under the lock */
 
-        if (!s->busy || owner == 0 || owner == ngx_pid
-            || kill(owner, 0) == 0 || ngx_errno != NGX_ESRCH)
-        {
-            continue;
+            owner = s->owner[t];
+
+            if (!s->busy || owner == 0 || owner == ngx_pid
+                || kill(owner, 0) == 0 || ngx_errno != NGX_ESRCH)
+            {
+                continue;
+            }
+
+            ngx_shmtx_lock(&pool->shpool->mutex);
+
+            if (s->busy && s->owner[t] == owner) {
+                ngx_http_drover_dispatch_leave(sh, k, t, 1);
+
+                ngx_log_error(NGX_LOG_WARN, log, 0,
+                              "drover: a place on slot %ui of \"%V\" freed: "
+                              "nginx worker %P that held it is gone",
+                              k, &pool->path, owner);
+            }
+
+            ngx_shmtx_unlock(&pool->shpool->mutex);
         }
-
-        ngx_shmtx_lock(&pool->shpool->mutex);
-
-        if (s->busy && s->owner == owner) {
-            s->busy = 0;
-            s->owner = 0;
-            s->freed = 0;
-
-            ngx_log_error(NGX_LOG_WARN, log, 0,
-                          "drover: slot %ui of \"%V\" freed: nginx worker "
-                          "%P that held it is gone", k, &pool->path, owner);
-        }
-
-        ngx_shmtx_unlock(&pool->shpool->mutex);
     }
 }
 
@@ -707,7 +740,8 @@ ngx_http_drover_dispatch_acquire(ngx_http_drover_dispatch_pool_t *pool,
     /* no overtaking: while any request waits, a free slot is for it */
 
     if (sh->queued == 0) {
-        k = ngx_http_drover_dispatch_choose(sh, NGX_HTTP_DROVER_DISPATCH_NONE);
+        k = ngx_http_drover_dispatch_choose(sh, NGX_HTTP_DROVER_DISPATCH_NONE,
+                                            d->limit, d->window);
 
         if (k != NGX_HTTP_DROVER_DISPATCH_NONE) {
             ngx_http_drover_dispatch_take(sh, d, k);
@@ -730,14 +764,19 @@ ngx_http_drover_dispatch_acquire(ngx_http_drover_dispatch_pool_t *pool,
 }
 
 
-/* under the lock: an up slot with nothing in flight, the latest freed */
+/*
+ * Under the lock: an up slot with nothing in flight, the latest freed.
+ * With a limit above 1, else one with fewer than "limit" requests whose
+ * running request began less than "window" ago: the fewest waiting, then
+ * the youngest.
+ */
 
 static ngx_uint_t
 ngx_http_drover_dispatch_choose(ngx_http_drover_dispatch_sh_t *sh,
-    ngx_uint_t except)
+    ngx_uint_t except, ngx_uint_t limit, ngx_msec_t window)
 {
     ngx_uint_t                        k, n, best;
-    ngx_http_drover_dispatch_slot_t  *s;
+    ngx_http_drover_dispatch_slot_t  *s, *b;
 
     best = NGX_HTTP_DROVER_DISPATCH_NONE;
     n = ngx_min(sh->nslots, NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS);
@@ -745,12 +784,28 @@ ngx_http_drover_dispatch_choose(ngx_http_drover_dispatch_sh_t *sh,
     for (k = 0; k < n; k++) {
         s = &sh->slot[k];
 
-        if (!s->up || s->busy || k == except) {
+        if (!s->up || s->busy >= limit || k == except) {
             continue;
         }
 
-        if (best == NGX_HTTP_DROVER_DISPATCH_NONE
-            || s->freed > sh->slot[best].freed)
+        if (s->busy
+            && (ngx_msec_int_t) (ngx_current_msec - s->head)
+               >= (ngx_msec_int_t) window)
+        {
+            continue;
+        }
+
+        if (best == NGX_HTTP_DROVER_DISPATCH_NONE) {
+            best = k;
+            continue;
+        }
+
+        b = &sh->slot[best];
+
+        if (s->busy < b->busy
+            || (s->busy == b->busy && s->busy == 0 && s->freed > b->freed)
+            || (s->busy == b->busy && s->busy != 0
+                && (ngx_msec_int_t) (s->head - b->head) > 0))
         {
             best = k;
         }
@@ -766,12 +821,53 @@ static void
 ngx_http_drover_dispatch_take(ngx_http_drover_dispatch_sh_t *sh,
     ngx_http_drover_dispatch_req_t *d, ngx_uint_t k)
 {
-    sh->slot[k].busy = 1;
-    sh->slot[k].owner = ngx_pid;
+    ngx_uint_t                        t;
+    ngx_http_drover_dispatch_slot_t  *s;
+
+    s = &sh->slot[k];
+
+    for (t = 0; s->owner[t] != 0; t++) {
+        /* choose() left a free place: busy < limit <= DEPTH */
+    }
+
+    if (s->busy == 0) {
+        s->head = ngx_current_msec;
+
+    } else {
+        sh->pipelined++;
+    }
+
+    s->busy++;
+    s->owner[t] = ngx_pid;
     sh->requests++;
 
     d->slot = k;
+    d->ticket = t;
     d->held = 1;
+}
+
+
+/*
+ * Under the lock.  The worker moves on to a request waiting behind, if
+ * there is one: as far as nginx knows, it begins now.
+ */
+
+static void
+ngx_http_drover_dispatch_leave(ngx_http_drover_dispatch_sh_t *sh,
+    ngx_uint_t k, ngx_uint_t ticket, ngx_uint_t failed)
+{
+    ngx_http_drover_dispatch_slot_t  *s;
+
+    s = &sh->slot[k];
+
+    if (s->owner[ticket] == 0 || s->busy == 0) {
+        return;
+    }
+
+    s->owner[ticket] = 0;
+    s->busy--;
+    s->head = ngx_current_msec;
+    s->freed = failed ? 0 : ++sh->freed_seq;
 }
 
 
@@ -791,25 +887,21 @@ ngx_http_drover_dispatch_release(ngx_http_drover_dispatch_pool_t *pool,
 
     d->held = 0;
 
-    ngx_http_drover_dispatch_free_slot(pool, d->slot, failed);
+    if (d->rescue.timer_set) {
+        ngx_del_timer(&d->rescue);
+    }
+
+    ngx_http_drover_dispatch_free_slot(pool, d->slot, d->ticket, failed);
 }
 
 
 static void
 ngx_http_drover_dispatch_free_slot(ngx_http_drover_dispatch_pool_t *pool,
-    ngx_uint_t k, ngx_uint_t failed)
+    ngx_uint_t k, ngx_uint_t ticket, ngx_uint_t failed)
 {
-    ngx_http_drover_dispatch_sh_t    *sh;
-    ngx_http_drover_dispatch_slot_t  *s;
-
-    sh = pool->sh;
-    s = &sh->slot[k];
-
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    s->busy = 0;
-    s->owner = 0;
-    s->freed = failed ? 0 : ++sh->freed_seq;
+    ngx_http_drover_dispatch_leave(pool->sh, k, ticket, failed);
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
 
@@ -827,22 +919,20 @@ static void
 ngx_http_drover_dispatch_switch(ngx_http_drover_dispatch_pool_t *pool,
     ngx_http_drover_dispatch_req_t *d)
 {
-    ngx_uint_t                      k, old;
+    ngx_uint_t                      k, old, ticket;
     ngx_http_drover_dispatch_sh_t  *sh;
 
     sh = pool->sh;
     old = d->slot;
+    ticket = d->ticket;
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    k = ngx_http_drover_dispatch_choose(sh, old);
+    k = ngx_http_drover_dispatch_choose(sh, old, 1, 0);
 
     if (k != NGX_HTTP_DROVER_DISPATCH_NONE) {
         ngx_http_drover_dispatch_take(sh, d, k);
-
-        sh->slot[old].busy = 0;
-        sh->slot[old].owner = 0;
-        sh->slot[old].freed = 0;
+        ngx_http_drover_dispatch_leave(sh, old, ticket, 1);
     }
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
@@ -896,6 +986,20 @@ ngx_http_drover_dispatch_start(ngx_http_request_t *r)
     d->pool = pool;
     d->request = r;
     d->dispatched = 1;
+
+    /* a request that may be taken back and sent again may wait behind */
+
+    d->limit = 1;
+    d->window = dlcf->pipeline_timeout;
+
+#if (NGX_LINUX && defined SIOCOUTQ)
+    if (dlcf->pipeline
+        && (r->method & NGX_HTTP_DROVER_DISPATCH_IDEMPOTENT)
+        && !r->request_body_no_buffering)
+    {
+        d->limit = 1 + dlcf->pipeline;
+    }
+#endif
 
     rc = ngx_http_drover_dispatch_acquire(pool, d, dlcf->queue_size);
 
@@ -1036,7 +1140,8 @@ ngx_http_drover_dispatch_wake(ngx_event_t *ev)
 
         if (!plain) {
             k = ngx_http_drover_dispatch_choose(sh,
-                                                NGX_HTTP_DROVER_DISPATCH_NONE);
+                                                NGX_HTTP_DROVER_DISPATCH_NONE,
+                                                d->limit, d->window);
             if (k != NGX_HTTP_DROVER_DISPATCH_NONE) {
                 ngx_http_drover_dispatch_take(sh, d, k);
             }
@@ -1132,6 +1237,125 @@ ngx_http_drover_dispatch_cleanup(void *data)
 }
 
 
+/* ---- pipelining ---- */
+
+
+/*
+ * "drover_pipeline timeout" after a request went to its slot, and again
+ * as long as it waits: while its bytes are all still in the socket (no
+ * worker read it: the one there runs a long request) and a slot that is
+ * free or began its request less than the timeout ago can take it, it
+ * is taken back.  Its connection fails without a log line, the upstream
+ * closes it (droverd drops a request closed before it read a byte of it)
+ * and connects again, to the new slot.  No try is used up.
+ */
+
+static void
+ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
+{
+#if (NGX_LINUX && defined SIOCOUTQ)
+    int                               unread;
+    ngx_msec_t                        head;
+    ngx_uint_t                        k, old, ticket, freed;
+    ngx_connection_t                 *c;
+    ngx_http_request_t               *r;
+    ngx_http_upstream_t              *u;
+    ngx_http_drover_dispatch_sh_t    *sh;
+    ngx_http_drover_dispatch_req_t   *d;
+    ngx_http_drover_dispatch_pool_t  *pool;
+
+    d = ev->data;
+    r = d->request;
+    u = r->upstream;
+    pool = d->pool;
+    sh = pool->sh;
+
+    if (!d->held || d->responded || d->moving || u == NULL
+        || !u->request_sent || !u->request_body_sent)
+    {
+        return;
+    }
+
+    c = u->peer.connection;
+
+    if (c == NULL || c->read->eof || c->read->error) {
+        return;
+    }
+
+    if (ioctl(c->fd, SIOCOUTQ, &unread) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, ev->log, ngx_socket_errno,
+                      "ioctl(SIOCOUTQ) failed");
+        return;
+    }
+
+    if (unread == 0) {
+        /* the worker has it */
+        return;
+    }
+
+    old = d->slot;
+    ticket = d->ticket;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    k = ngx_http_drover_dispatch_choose(sh, old, d->limit, d->window);
+
+    if (k != NGX_HTTP_DROVER_DISPATCH_NONE) {
+        ngx_http_drover_dispatch_take(sh, d, k);
+
+        /* the old slot's worker still runs the request it began */
+
+        head = sh->slot[old].head;
+        freed = sh->slot[old].freed;
+
+        ngx_http_drover_dispatch_leave(sh, old, ticket, 0);
+
+        sh->slot[old].head = head;
+        sh->slot[old].freed = freed;
+
+        sh->requests--;
+        sh->moved++;
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    if (k == NGX_HTTP_DROVER_DISPATCH_NONE) {
+        ngx_add_timer(ev, d->window);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                  "drover: request taken back from slot %ui of \"%V\", "
+                  "whose worker did not read it within %M ms, "
+                  "for slot %ui", old, &pool->path, d->window, k);
+
+    ngx_http_drover_dispatch_post_wake(pool);
+
+    d->moving = 1;
+
+    c->recv = ngx_http_drover_dispatch_withdrawn;
+    c->read->ready = 1;
+
+    ngx_post_event(c->read, &ngx_posted_events);
+#endif
+}
+
+
+#if (NGX_LINUX && defined SIOCOUTQ)
+
+static ssize_t
+ngx_http_drover_dispatch_withdrawn(ngx_connection_t *c, u_char *buf,
+    size_t size)
+{
+    c->read->ready = 0;
+    c->read->error = 1;
+
+    return NGX_ERROR;
+}
+
+#endif
+
+
 /* ---- the peer ---- */
 
 
@@ -1197,6 +1421,14 @@ ngx_http_drover_dispatch_get_peer(ngx_peer_connection_t *pc, void *data)
     d->responded = 0;
     d->overloaded = 0;
 
+    if (d->limit > 1) {
+        d->rescue.handler = ngx_http_drover_dispatch_rescue;
+        d->rescue.data = d;
+        d->rescue.log = pc->log;
+
+        ngx_add_timer(&d->rescue, d->window);
+    }
+
     pc->sockaddr = &addr->sockaddr.sockaddr;
     pc->socklen = addr->socklen;
     pc->name = &addr->name;
@@ -1230,9 +1462,21 @@ ngx_http_drover_dispatch_free_peer(ngx_peer_connection_t *pc, void *data,
     r = d->request;
     pool = d->pool;
 
+    if (d->rescue.timer_set) {
+        ngx_del_timer(&d->rescue);
+    }
+
     if (d->keepalive) {
         ngx_http_drover_keepalive_free(d->keepalive, r->upstream, pc, state,
                                        d->keepalive_timeout);
+    }
+
+    if (d->moving) {
+
+        /* taken back by the rescue timer: it holds its new slot already */
+
+        d->moving = 0;
+        return;
     }
 
     if (!(state & NGX_PEER_FAILED)) {
@@ -1427,9 +1671,14 @@ ngx_http_drover_dispatch_drain(ngx_http_request_t *r,
 
     dr->pool = d->pool;
     dr->slot = d->slot;
+    dr->ticket = d->ticket;
     dr->parser = ctx->parser;
 
     d->held = 0;
+
+    if (d->rescue.timer_set) {
+        ngx_del_timer(&d->rescue);
+    }
     pc->connection = NULL;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
@@ -1510,7 +1759,7 @@ ngx_http_drover_dispatch_drain_handler(ngx_event_t *ev)
                    "drover dispatch: slot %ui drained, connection %p",
                    dr->slot, c);
 
-    ngx_http_drover_dispatch_free_slot(dr->pool, dr->slot, 0);
+    ngx_http_drover_dispatch_free_slot(dr->pool, dr->slot, dr->ticket, 0);
 
     ngx_destroy_pool(c->pool);
     ngx_close_connection(c);
@@ -1589,7 +1838,8 @@ ngx_http_drover_dispatch_stats(ngx_http_drover_dispatch_pool_t *pool,
 
     for (k = 0; k < n; k++) {
         st->up += sh->slot[k].up;
-        st->busy += sh->slot[k].busy;
+        st->busy += (sh->slot[k].busy != 0);
+        st->inflight += sh->slot[k].busy;
     }
 
     st->requests = sh->requests;
@@ -1600,6 +1850,8 @@ ngx_http_drover_dispatch_stats(ngx_http_drover_dispatch_pool_t *pool,
     st->timeouts = sh->timeouts;
     st->replays = sh->replays;
     st->failures = sh->failures;
+    st->pipelined = sh->pipelined;
+    st->moved = sh->moved;
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
 }

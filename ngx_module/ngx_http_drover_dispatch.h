@@ -20,6 +20,9 @@
 /* droverd's DROVER_CONF_MAX_WORKERS */
 #define NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS  256
 
+/* requests in flight on one slot: the one run and those waiting behind */
+#define NGX_HTTP_DROVER_DISPATCH_DEPTH      4
+
 
 typedef struct ngx_http_drover_dispatch_sh_s  ngx_http_drover_dispatch_sh_t;
 typedef struct ngx_http_drover_dispatch_addr_s
@@ -62,7 +65,13 @@ typedef struct {
     ngx_msec_t                        queued_at;
 
     ngx_uint_t                        slot;
+    ngx_uint_t                        ticket;      /* its place there */
     ngx_uint_t                        attempts;
+
+    /* 1, or 1 + drover_pipeline when the request may wait behind one */
+    ngx_uint_t                        limit;
+    ngx_msec_t                        window;
+    ngx_event_t                       rescue;
 
     ngx_http_drover_keepalive_t      *keepalive;
     ngx_msec_t                        keepalive_timeout;
@@ -74,6 +83,7 @@ typedef struct {
     unsigned                          responded:1;   /* a byte came */
     unsigned                          overloaded:1;
     unsigned                          cleanup:1;
+    unsigned                          moving:1;      /* rescue under way */
 } ngx_http_drover_dispatch_req_t;
 
 
@@ -89,7 +99,8 @@ typedef struct {
     ngx_uint_t                        generation;
     ngx_uint_t                        slots;
     ngx_uint_t                        up;
-    ngx_uint_t                        busy;
+    ngx_uint_t                        busy;        /* slots in use */
+    ngx_uint_t                        inflight;    /* requests on slots */
     ngx_uint_t                        queued;      /* waiting right now */
 
     uint64_t                          requests;    /* given a slot */
@@ -100,6 +111,8 @@ typedef struct {
     uint64_t                          timeouts;    /* 503: deadline */
     uint64_t                          replays;
     uint64_t                          failures;    /* 502: not replayed */
+    uint64_t                          pipelined;   /* sent to a busy slot */
+    uint64_t                          moved;       /* and taken back */
 } ngx_http_drover_dispatch_stats_t;
 
 

@@ -73,6 +73,8 @@ static char *ngx_http_drover_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_drover_queue(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_drover_pipeline(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 static ngx_command_t  ngx_http_drover_commands[] = {
@@ -216,6 +218,13 @@ static ngx_command_t  ngx_http_drover_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_drover_loc_conf_t, retries),
+      NULL },
+
+    { ngx_string("drover_pipeline"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_drover_pipeline,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
       ngx_null_command
@@ -1915,6 +1924,8 @@ ngx_http_drover_create_loc_conf(ngx_conf_t *cf)
     conf->queue_size = NGX_CONF_UNSET_UINT;
     conf->queue_timeout = NGX_CONF_UNSET_MSEC;
     conf->retries = NGX_CONF_UNSET;
+    conf->pipeline = NGX_CONF_UNSET_UINT;
+    conf->pipeline_timeout = NGX_CONF_UNSET_MSEC;
 
     return conf;
 }
@@ -1990,6 +2001,11 @@ ngx_http_drover_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->queue_timeout, 10000);
 
     ngx_conf_merge_value(conf->retries, prev->retries, 2);
+
+    ngx_conf_merge_uint_value(conf->pipeline, prev->pipeline, 1);
+
+    ngx_conf_merge_msec_value(conf->pipeline_timeout,
+                              prev->pipeline_timeout, 5);
 
     hash.max_size = 512;
     hash.bucket_size = ngx_align(64, ngx_cacheline_size);
@@ -2291,6 +2307,70 @@ invalid:
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid parameter \"%V\", expected \"size=N\" or "
                        "\"timeout=TIME\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* drover_pipeline off | N [timeout=TIME]; */
+
+static char *
+ngx_http_drover_pipeline(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_drover_loc_conf_t *dlcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_msec_t   ms;
+
+    if (dlcf->pipeline != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        n = 0;
+
+    } else {
+        n = ngx_atoi(value[1].data, value[1].len);
+
+        if (n == NGX_ERROR || n < 1 || n >= NGX_HTTP_DROVER_DISPATCH_DEPTH) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\", expected \"off\" or "
+                               "a number from 1 to %d", &value[1],
+                               NGX_HTTP_DROVER_DISPATCH_DEPTH - 1);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    dlcf->pipeline = n;
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[2].data, "timeout=", 8) != 0) {
+        goto invalid;
+    }
+
+    s.data = value[2].data + 8;
+    s.len = value[2].len - 8;
+
+    ms = ngx_parse_time(&s, 0);
+    if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+        goto invalid;
+    }
+
+    dlcf->pipeline_timeout = ms;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\", expected \"timeout=TIME\"",
+                       &value[2]);
 
     return NGX_CONF_ERROR;
 }

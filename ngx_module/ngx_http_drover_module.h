@@ -43,6 +43,8 @@ typedef struct {
     ngx_uint_t                     queue_size;
     ngx_msec_t                     queue_timeout;
     ngx_int_t                      retries;
+    ngx_uint_t                     pipeline;
+    ngx_msec_t                     pipeline_timeout;
 } ngx_http_drover_loc_conf_t;
 
 

@@ -42,7 +42,8 @@
 #define NGX_HTTP_DROVER_STATUS_QUEUE_LEN                                     \
     sizeof("{\"listen\":\"\",\"queued\":,\"requests\":,\"waited\":,"         \
            "\"wait_ms\":,\"wait_max_ms\":,\"overflows\":,\"timeouts\":,"      \
-           "\"replays\":,\"failures\":},") + 10 * NGX_INT64_LEN
+           "\"replays\":,\"failures\":,\"pipelined\":,\"moved\":},")         \
+    + 12 * NGX_INT64_LEN
 
 
 typedef struct {
@@ -604,11 +605,12 @@ ngx_http_drover_status_create_request(ngx_http_request_t *r)
                               "\"requests\":%uL,\"waited\":%uL,"
                               "\"wait_ms\":%uL,\"wait_max_ms\":%uL,"
                               "\"overflows\":%uL,\"timeouts\":%uL,"
-                              "\"replays\":%uL,\"failures\":%uL},",
+                              "\"replays\":%uL,\"failures\":%uL,"
+                              "\"pipelined\":%uL,\"moved\":%uL},",
                               &pool[i]->path, st[i].queued, st[i].requests,
                               st[i].waited, st[i].wait_ms, st[i].wait_max_ms,
                               st[i].overflows, st[i].timeouts, st[i].replays,
-                              st[i].failures);
+                              st[i].failures, st[i].pipelined, st[i].moved);
     }
 
     if (b->last[-1] == ',') {

@@ -830,7 +830,8 @@ control_merge_queues(json_object *result, json_object *req)
 
     static const char  *fields[] = {
         "queued", "requests", "waited", "wait_ms", "wait_max_ms",
-        "overflows", "timeouts", "replays", "failures"
+        "overflows", "timeouts", "replays", "failures", "pipelined",
+        "moved"
     };
 
     if (!json_object_object_get_ex(req, "queues", &queues)

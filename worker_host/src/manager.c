@@ -2143,12 +2143,11 @@ cpu_read(pid_t pid, unsigned long long *ticks)
 }
 
 
+/* the worker's scoreboard entry as it is now: a seqlock read, no syscall */
 static void
-slot_sample_stats(drover_slot_t *s)
+slot_read_sb(drover_slot_t *s)
 {
-    unsigned            i;
-    drover_pool_t      *p = s->pool;
-    unsigned long long  ticks, busy;
+    drover_pool_t  *p = s->pool;
 
     if (p->sb != NULL
         && drover_sb_read(&p->sb->slots[s->index], &s->sb) == 0
@@ -2157,6 +2156,16 @@ slot_sample_stats(drover_slot_t *s)
         /* an entry of a worker that is not this slot's (yet): ignore */
         memset(&s->sb, 0, sizeof(s->sb));
     }
+}
+
+
+static void
+slot_sample_stats(drover_slot_t *s)
+{
+    unsigned            i;
+    unsigned long long  ticks, busy;
+
+    slot_read_sb(s);
 
     if (cpu_read(s->pid, &ticks) != 0) {
         return;
@@ -2587,6 +2596,11 @@ pool_json(drover_pool_t *p)
 
     for (k = 0; k < p->nslots; k++) {
         drover_slot_t  *s = p->slots[k];
+
+        /* what runs now, not at the last sample */
+        if (s->state == SLOT_RUNNING) {
+            slot_read_sb(s);
+        }
 
         json_object_array_add(workers, slot_json(s));
 

@@ -376,6 +376,12 @@ drover_render_prometheus(json_object *status, char **out, size_t *len)
               "Requests replayed on another worker after a failure." },
             { "failures", "drover_pool_dispatch_failures_total",
               "Requests lost with 502: they could not be replayed." },
+            { "pipelined", "drover_pool_pipelined_requests_total",
+              "Requests sent to wait behind a young request on a busy "
+              "worker (drover_pipeline)." },
+            { "moved", "drover_pool_pipeline_moves_total",
+              "Waiting requests taken back from a worker that had not read "
+              "them in time, and sent to another." },
         };
 
         for (i = 0; i < sizeof(dm) / sizeof(dm[0]); i++) {

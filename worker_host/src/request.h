@@ -75,6 +75,7 @@ struct drover__conn_s {
     unsigned               over_limit:1; /* accepted past max conns */
     unsigned               fresh:1;      /* no request finished on it yet:
                                             its first one is on the way */
+    unsigned               slot:1;       /* accepted on the slot socket */
 
     drover_fcgi_parser_t   parser;
     unsigned               kind;         /* what the record content is for */

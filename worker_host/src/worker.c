@@ -74,7 +74,7 @@ static void on_tick(uv_timer_t *timer);
 static void on_signal(uv_signal_t *handle, int signum);
 static void on_handle_closed(uv_handle_t *handle);
 
-static void conn_accept(drover__worker_t *w, int fd);
+static void conn_accept(drover__worker_t *w, int fd, int slot);
 static void conn_close(drover__conn_t *c);
 static void on_conn_closed(uv_handle_t *handle);
 static void on_conn_readable(uv_poll_t *handle, int status, int events);
@@ -316,7 +316,7 @@ on_listen(uv_poll_t *handle, int status, int events)
 
         cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd >= 0) {
-            conn_accept(w, cfd);
+            conn_accept(w, cfd, w->nlisteners == 2 && handle == &w->listeners[0]);
             continue;
         }
 
@@ -513,7 +513,7 @@ on_handle_closed(uv_handle_t *handle)
 /* ---- connections ---- */
 
 static void
-conn_accept(drover__worker_t *w, int fd)
+conn_accept(drover__worker_t *w, int fd, int slot)
 {
     int              rc;
     drover__conn_t  *c;
@@ -547,6 +547,7 @@ conn_accept(drover__worker_t *w, int fd)
     c->worker = w;
     c->fd = fd;
     c->fresh = 1;
+    c->slot = slot;
     drover_fcgi_parser_init(&c->parser);
 
     c->next = w->conns;
@@ -559,7 +560,9 @@ conn_accept(drover__worker_t *w, int fd)
     /* 4.1: past FCGI_MAX_CONNS the first request is refused, overloaded */
     c->over_limit = (w->nconns > DROVER_WORKER_MAX_CONNS);
 
-    rc = uv_poll_start(&c->poll, UV_READABLE, on_conn_readable);
+    rc = uv_poll_start(&c->poll, slot ? UV_READABLE | UV_DISCONNECT
+                                      : UV_READABLE,
+                       on_conn_readable);
     if (rc != 0) {
         drover__worker_log(w, DROVER_LOG_ALERT, rc, "uv_poll_start() failed");
         conn_close(c);
@@ -641,8 +644,6 @@ on_conn_readable(uv_poll_t *handle, int status, int events)
     drover__conn_t    *c;
     drover__worker_t  *w;
 
-    (void) events;
-
     c = (drover__conn_t *) handle;
     w = c->worker;
 
@@ -653,6 +654,17 @@ on_conn_readable(uv_poll_t *handle, int status, int events)
     if (status < 0) {
         drover__worker_log(w, DROVER_LOG_INFO, status,
                            "front end connection failed");
+        conn_close(c);
+        return;
+    }
+
+    /*
+     * Only Drover's nginx module connects to a slot socket.  A request it
+     * closed the connection on before this worker read a byte of it was
+     * withdrawn: it waited here behind a long one (drover_pipeline) and
+     * went to another worker.  It is not run.
+     */
+    if ((events & UV_DISCONNECT) && !conn_busy(c) && c->in_len == 0) {
         conn_close(c);
         return;
     }
