@@ -9,14 +9,23 @@
 #include "ngx_http_drover_fcgi.h"
 
 
+static ngx_int_t ngx_http_drover_fcgi_header(
+    ngx_http_drover_fcgi_parser_t *p, u_char *h, ngx_log_t *log);
 static ngx_int_t ngx_http_drover_fcgi_header_byte(
     ngx_http_drover_fcgi_parser_t *p, u_char ch, ngx_log_t *log);
+static ngx_int_t ngx_http_drover_fcgi_version(u_char ch, ngx_log_t *log);
+static ngx_int_t ngx_http_drover_fcgi_type(u_char ch, ngx_log_t *log);
 static ngx_int_t ngx_http_drover_fcgi_header_done(
     ngx_http_drover_fcgi_parser_t *p, ngx_log_t *log);
+static void ngx_http_drover_fcgi_end_body(ngx_http_drover_fcgi_parser_t *p,
+    u_char *body);
 static void ngx_http_drover_fcgi_end_body_byte(
     ngx_http_drover_fcgi_parser_t *p, u_char ch);
 static ngx_int_t ngx_http_drover_fcgi_end_request(
     ngx_http_drover_fcgi_parser_t *p, ngx_log_t *log);
+static u_char *ngx_http_drover_fcgi_write_pair(u_char *p,
+    ngx_keyval_t *pair);
+static u_char *ngx_http_drover_fcgi_write_length(u_char *p, size_t len);
 
 
 /*
@@ -32,14 +41,19 @@ static ngx_int_t ngx_http_drover_fcgi_end_request(
  * A piece is returned as soon as it is known, before the padding that
  * follows it is read, so that ngx_http_drover_fcgi_unread() can give it
  * back.
+ *
+ * A record header, or the body of FCGI_END_REQUEST, that is whole in the
+ * buffer is read at once; one split across reads is read byte by byte,
+ * with the same checks.
  */
 
 ngx_int_t
 ngx_http_drover_fcgi_parse(ngx_http_drover_fcgi_parser_t *p, u_char **pos,
     u_char *last, ngx_str_t *data, ngx_log_t *log)
 {
-    u_char  *b;
-    size_t   n;
+    u_char     *b;
+    size_t      n;
+    ngx_int_t   rc;
 
     b = *pos;
     data->len = 0;
@@ -55,6 +69,14 @@ ngx_http_drover_fcgi_parse(ngx_http_drover_fcgi_parser_t *p, u_char **pos,
 
                 if (p->end_body_read == NGX_HTTP_DROVER_FCGI_END_BODY_LEN) {
                     p->state = ngx_http_drover_fcgi_st_padding;
+                    break;
+                }
+
+                if (p->end_body_read == 0
+                    && last - b >= NGX_HTTP_DROVER_FCGI_END_BODY_LEN)
+                {
+                    ngx_http_drover_fcgi_end_body(p, b);
+                    b += NGX_HTTP_DROVER_FCGI_END_BODY_LEN;
                     break;
                 }
 
@@ -123,6 +145,21 @@ ngx_http_drover_fcgi_parse(ngx_http_drover_fcgi_parser_t *p, u_char **pos,
 
         default: /* the record header */
 
+            if (p->state == ngx_http_drover_fcgi_st_version
+                && last - b >= NGX_HTTP_DROVER_FCGI_HEADER_LEN)
+            {
+                rc = ngx_http_drover_fcgi_header(p, b, log);
+
+                b += NGX_HTTP_DROVER_FCGI_HEADER_LEN;
+
+                if (rc != NGX_OK) {
+                    *pos = b;
+                    return NGX_ERROR;
+                }
+
+                break;
+            }
+
             if (b == last) {
                 goto again;
             }
@@ -164,6 +201,29 @@ ngx_http_drover_fcgi_unread(ngx_http_drover_fcgi_parser_t *p, size_t n)
 }
 
 
+/* 3.3: the 8 bytes of a record header, h[0] to h[7] */
+
+static ngx_int_t
+ngx_http_drover_fcgi_header(ngx_http_drover_fcgi_parser_t *p, u_char *h,
+    ngx_log_t *log)
+{
+    if (ngx_http_drover_fcgi_version(h[0], log) != NGX_OK
+        || ngx_http_drover_fcgi_type(h[1], log) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p->type = h[1];
+    p->request_id_hi = h[2];
+    p->request_id_lo = h[3];
+    p->content_length_hi = h[4];
+    p->content_length_lo = h[5];
+    p->padding_length = h[6];
+
+    return ngx_http_drover_fcgi_header_done(p, log);
+}
+
+
 static ngx_int_t
 ngx_http_drover_fcgi_header_byte(ngx_http_drover_fcgi_parser_t *p, u_char ch,
     ngx_log_t *log)
@@ -171,10 +231,7 @@ ngx_http_drover_fcgi_header_byte(ngx_http_drover_fcgi_parser_t *p, u_char ch,
     switch (p->state) {
 
     case ngx_http_drover_fcgi_st_version:
-        if (ch != NGX_HTTP_DROVER_FCGI_VERSION) {
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "upstream sent unsupported FastCGI "
-                          "protocol version: %d", ch);
+        if (ngx_http_drover_fcgi_version(ch, log) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -182,22 +239,7 @@ ngx_http_drover_fcgi_header_byte(ngx_http_drover_fcgi_parser_t *p, u_char ch,
         break;
 
     case ngx_http_drover_fcgi_st_type:
-
-        /*
-         * 4, 6: a responder is sent only these; management records
-         * (request id 0) answer management records, and we send none
-         */
-
-        switch (ch) {
-        case NGX_HTTP_DROVER_FCGI_STDOUT:
-        case NGX_HTTP_DROVER_FCGI_STDERR:
-        case NGX_HTTP_DROVER_FCGI_END_REQUEST:
-            break;
-
-        default:
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "upstream sent unexpected FastCGI record type: %d",
-                          ch);
+        if (ngx_http_drover_fcgi_type(ch, log) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -244,6 +286,43 @@ ngx_http_drover_fcgi_header_byte(ngx_http_drover_fcgi_parser_t *p, u_char ch,
 
 
 static ngx_int_t
+ngx_http_drover_fcgi_version(u_char ch, ngx_log_t *log)
+{
+    if (ch != NGX_HTTP_DROVER_FCGI_VERSION) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "upstream sent unsupported FastCGI "
+                      "protocol version: %d", ch);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_drover_fcgi_type(u_char ch, ngx_log_t *log)
+{
+    /*
+     * 4, 6: a responder is sent only these; management records
+     * (request id 0) answer management records, and we send none
+     */
+
+    switch (ch) {
+    case NGX_HTTP_DROVER_FCGI_STDOUT:
+    case NGX_HTTP_DROVER_FCGI_STDERR:
+    case NGX_HTTP_DROVER_FCGI_END_REQUEST:
+        return NGX_OK;
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "upstream sent unexpected FastCGI record type: %d",
+                      ch);
+        return NGX_ERROR;
+    }
+}
+
+
+static ngx_int_t
 ngx_http_drover_fcgi_header_done(ngx_http_drover_fcgi_parser_t *p,
     ngx_log_t *log)
 {
@@ -282,6 +361,17 @@ ngx_http_drover_fcgi_header_done(ngx_http_drover_fcgi_parser_t *p,
     p->state = ngx_http_drover_fcgi_st_data;
 
     return NGX_OK;
+}
+
+
+/* 5.5: appStatusB3..B0, protocolStatus, reserved[3], all 8 at once */
+
+static void
+ngx_http_drover_fcgi_end_body(ngx_http_drover_fcgi_parser_t *p, u_char *body)
+{
+    ngx_memcpy(p->app_status, body, 4);
+    p->protocol_status = body[4];
+    p->end_body_read = NGX_HTTP_DROVER_FCGI_END_BODY_LEN;
 }
 
 
@@ -386,41 +476,105 @@ ngx_http_drover_fcgi_write_begin(u_char *p, ngx_uint_t keep_conn)
 }
 
 
-/* 3.4: a length up to 127 takes one byte, a longer one four */
-
-size_t
-ngx_http_drover_fcgi_pair_size(size_t key_len, size_t value_len)
-{
-    return (key_len > 127 ? 4 : 1) + (value_len > 127 ? 4 : 1)
-           + key_len + value_len;
-}
-
-
 size_t
 ngx_http_drover_fcgi_pair_lengths(u_char *p, size_t key_len,
     size_t value_len)
 {
-    size_t   i, len[2];
     u_char  *start;
 
     start = p;
-    len[0] = key_len;
-    len[1] = value_len;
 
-    for (i = 0; i < 2; i++) {
-
-        if (len[i] > 127) {
-            *p++ = (u_char) (((len[i] >> 24) & 0x7f) | 0x80);
-            *p++ = (u_char) ((len[i] >> 16) & 0xff);
-            *p++ = (u_char) ((len[i] >> 8) & 0xff);
-            *p++ = (u_char) (len[i] & 0xff);
-
-        } else {
-            *p++ = (u_char) len[i];
-        }
-    }
+    p = ngx_http_drover_fcgi_write_length(p, key_len);
+    p = ngx_http_drover_fcgi_write_length(p, value_len);
 
     return p - start;
+}
+
+
+/*
+ * The FCGI_PARAMS stream (5.2) of pairs, len content bytes, without its
+ * empty record.  It almost always fits in one record: the header is
+ * written once and the pairs are copied straight after it.
+ */
+
+u_char *
+ngx_http_drover_fcgi_write_params(u_char *p, ngx_array_t *pairs, size_t len)
+{
+    u_char                         lengths[8];
+    size_t                         n, padding;
+    ngx_uint_t                     i;
+    ngx_keyval_t                  *pair;
+    ngx_http_drover_fcgi_stream_t  s;
+
+    pair = pairs->elts;
+
+    if (len == 0) {
+        return p;
+    }
+
+    if (len <= NGX_HTTP_DROVER_FCGI_RECORD_MAX) {
+        padding = ngx_http_drover_fcgi_padding(len);
+
+        p = ngx_http_drover_fcgi_write_header(p, NGX_HTTP_DROVER_FCGI_PARAMS,
+                                              len, padding);
+
+        for (i = 0; i < pairs->nelts; i++) {
+            p = ngx_http_drover_fcgi_write_pair(p, &pair[i]);
+        }
+
+        ngx_memzero(p, padding);
+
+        return p + padding;
+    }
+
+    ngx_http_drover_fcgi_stream_init(&s, p, NGX_HTTP_DROVER_FCGI_PARAMS, len);
+
+    for (i = 0; i < pairs->nelts; i++) {
+        n = ngx_http_drover_fcgi_pair_lengths(lengths, pair[i].key.len,
+                                              pair[i].value.len);
+
+        ngx_http_drover_fcgi_stream_write(&s, lengths, n);
+        ngx_http_drover_fcgi_stream_write(&s, pair[i].key.data,
+                                          pair[i].key.len);
+        ngx_http_drover_fcgi_stream_write(&s, pair[i].value.data,
+                                          pair[i].value.len);
+    }
+
+    return s.pos;
+}
+
+
+static u_char *
+ngx_http_drover_fcgi_write_pair(u_char *p, ngx_keyval_t *pair)
+{
+    p = ngx_http_drover_fcgi_write_length(p, pair->key.len);
+    p = ngx_http_drover_fcgi_write_length(p, pair->value.len);
+    p = ngx_cpymem(p, pair->key.data, pair->key.len);
+
+    /* an empty value may be ngx_str_null(): no memcpy() from NULL */
+
+    if (pair->value.len) {
+        p = ngx_cpymem(p, pair->value.data, pair->value.len);
+    }
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_drover_fcgi_write_length(u_char *p, size_t len)
+{
+    if (len <= 127) {
+        *p++ = (u_char) len;
+        return p;
+    }
+
+    *p++ = (u_char) (((len >> 24) & 0x7f) | 0x80);
+    *p++ = (u_char) ((len >> 16) & 0xff);
+    *p++ = (u_char) ((len >> 8) & 0xff);
+    *p++ = (u_char) (len & 0xff);
+
+    return p;
 }
 
 

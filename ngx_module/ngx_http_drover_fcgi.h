@@ -127,15 +127,29 @@ u_char *ngx_http_drover_fcgi_write_header(u_char *p, ngx_uint_t type,
     size_t len, size_t padding);
 u_char *ngx_http_drover_fcgi_write_begin(u_char *p, ngx_uint_t keep_conn);
 
-size_t ngx_http_drover_fcgi_pair_size(size_t key_len, size_t value_len);
 size_t ngx_http_drover_fcgi_pair_lengths(u_char *p, size_t key_len,
     size_t value_len);
+u_char *ngx_http_drover_fcgi_write_params(u_char *p, ngx_array_t *pairs,
+    size_t len);
 
 size_t ngx_http_drover_fcgi_stream_size(size_t len);
 void ngx_http_drover_fcgi_stream_init(ngx_http_drover_fcgi_stream_t *s,
     u_char *p, ngx_uint_t type, size_t len);
 void ngx_http_drover_fcgi_stream_write(ngx_http_drover_fcgi_stream_t *s,
     u_char *data, size_t len);
+
+
+/*
+ * 3.4: a length up to 127 takes one byte, a longer one four; inline, as
+ * it is added up for every parameter of every request
+ */
+
+static ngx_inline size_t
+ngx_http_drover_fcgi_pair_size(size_t key_len, size_t value_len)
+{
+    return (key_len > 127 ? 4 : 1) + (value_len > 127 ? 4 : 1)
+           + key_len + value_len;
+}
 
 
 #endif /* _NGX_HTTP_DROVER_FCGI_H_INCLUDED_ */

@@ -445,17 +445,17 @@ ngx_http_drover_eval(ngx_http_request_t *r, ngx_http_drover_loc_conf_t *dlcf)
 static ngx_int_t
 ngx_http_drover_create_request(ngx_http_request_t *r)
 {
-    u_char                         lengths[8];
-    size_t                         len, size, n;
-    ngx_buf_t                     *b;
-    ngx_uint_t                     i;
-    ngx_chain_t                   *cl, *body;
-    ngx_array_t                   *pairs;
-    ngx_keyval_t                  *pair;
-    ngx_http_upstream_t           *u;
-    ngx_http_drover_ctx_t         *ctx;
-    ngx_http_drover_loc_conf_t    *dlcf;
-    ngx_http_drover_fcgi_stream_t  s;
+    size_t                       len, size;
+    ngx_buf_t                   *b;
+    ngx_chain_t                 *cl, *body;
+    ngx_array_t                 *pairs;
+#if (NGX_DEBUG)
+    ngx_uint_t                   i;
+    ngx_keyval_t                *pair;
+#endif
+    ngx_http_upstream_t         *u;
+    ngx_http_drover_ctx_t       *ctx;
+    ngx_http_drover_loc_conf_t  *dlcf;
 
     u = r->upstream;
     ctx = ngx_http_get_module_ctx(r, ngx_http_drover_module);
@@ -484,29 +484,19 @@ ngx_http_drover_create_request(ngx_http_request_t *r)
     cl->buf = b;
     cl->next = NULL;
 
-    b->last = ngx_http_drover_fcgi_write_begin(b->last, ctx->keep_conn);
-
-    ngx_http_drover_fcgi_stream_init(&s, b->last,
-                                     NGX_HTTP_DROVER_FCGI_PARAMS, len);
-
+#if (NGX_DEBUG)
     pair = pairs->elts;
 
     for (i = 0; i < pairs->nelts; i++) {
-        n = ngx_http_drover_fcgi_pair_lengths(lengths, pair[i].key.len,
-                                              pair[i].value.len);
-
-        ngx_http_drover_fcgi_stream_write(&s, lengths, n);
-        ngx_http_drover_fcgi_stream_write(&s, pair[i].key.data,
-                                          pair[i].key.len);
-        ngx_http_drover_fcgi_stream_write(&s, pair[i].value.data,
-                                          pair[i].value.len);
-
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "drover param: \"%V: %V\"",
                        &pair[i].key, &pair[i].value);
     }
+#endif
 
-    b->last = ngx_http_drover_fcgi_write_header(s.pos,
+    b->last = ngx_http_drover_fcgi_write_begin(b->last, ctx->keep_conn);
+    b->last = ngx_http_drover_fcgi_write_params(b->last, pairs, len);
+    b->last = ngx_http_drover_fcgi_write_header(b->last,
                                                 NGX_HTTP_DROVER_FCGI_PARAMS,
                                                 0, 0);
 

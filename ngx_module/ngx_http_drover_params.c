@@ -18,6 +18,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <nginx.h>
 #include "ngx_http_drover_fcgi.h"
 #include "ngx_http_drover_params.h"
 
@@ -28,6 +29,12 @@ typedef struct {
     ngx_http_drover_param_get_pt   get;
     ngx_uint_t                     skip_empty;
 } ngx_http_drover_default_param_t;
+
+
+typedef struct {
+    ngx_str_t                      name;
+    ngx_http_drover_param_get_pt   get;
+} ngx_http_drover_param_field_t;
 
 
 #if (NGX_HTTP_SSL)
@@ -47,18 +54,40 @@ static ngx_uint_t ngx_http_drover_header_set(ngx_http_drover_params_t *params,
 static ngx_int_t ngx_http_drover_source_has(ngx_array_t *source,
     ngx_str_t *key);
 
+static ngx_int_t ngx_http_drover_param_compile(ngx_conf_t *cf,
+    ngx_http_drover_param_t *param, ngx_str_t *value);
+static ngx_uint_t ngx_http_drover_param_variable_name(ngx_str_t *value,
+    ngx_str_t *name);
+static ngx_int_t ngx_http_drover_param_fixed(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value);
+static ngx_int_t ngx_http_drover_param_variable(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value);
+static ngx_int_t ngx_http_drover_param_complex(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value);
+
+static ngx_int_t ngx_http_drover_param_request_method(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value);
+static ngx_int_t ngx_http_drover_param_request_uri(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value);
+static ngx_int_t ngx_http_drover_param_uri(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value);
+static ngx_int_t ngx_http_drover_param_server_protocol(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value);
+static void ngx_http_drover_param_field(ngx_str_t *field, ngx_str_t *value);
+
 static ngx_int_t ngx_http_drover_param_request_id(ngx_http_request_t *r,
-    ngx_str_t *value);
+    ngx_http_drover_param_t *param, ngx_str_t *value);
+static u_char *ngx_http_drover_hex(u_char *p, uint64_t n, ngx_uint_t digits);
 
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_drover_param_https(ngx_http_request_t *r,
-    ngx_str_t *value);
+    ngx_http_drover_param_t *param, ngx_str_t *value);
 static ngx_int_t ngx_http_drover_param_ssl_protocol(ngx_http_request_t *r,
-    ngx_str_t *value);
+    ngx_http_drover_param_t *param, ngx_str_t *value);
 static ngx_int_t ngx_http_drover_param_ssl_cipher(ngx_http_request_t *r,
-    ngx_str_t *value);
+    ngx_http_drover_param_t *param, ngx_str_t *value);
 static ngx_int_t ngx_http_drover_param_ssl_server_name(ngx_http_request_t *r,
-    ngx_str_t *value);
+    ngx_http_drover_param_t *param, ngx_str_t *value);
 static ngx_int_t ngx_http_drover_param_ssl(ngx_http_request_t *r,
     ngx_http_drover_ssl_get_pt get, ngx_str_t *value);
 #endif
@@ -72,8 +101,13 @@ static ngx_http_drover_default_param_t  ngx_http_drover_default_params[] = {
 
     /* RFC 3875 4.1 */
     { ngx_string("GATEWAY_INTERFACE"), ngx_string("CGI/1.1"), NULL, 0 },
-    { ngx_string("SERVER_SOFTWARE"), ngx_string("nginx/$nginx_version"),
-      NULL, 0 },
+
+    /*
+     * "nginx/$nginx_version": a dynamic module is built for the version
+     * of the binary that loads it (ngx_add_module() refuses any other)
+     */
+    { ngx_string("SERVER_SOFTWARE"), ngx_string(NGINX_VER), NULL, 0 },
+
     { ngx_string("SERVER_PROTOCOL"), ngx_string("$server_protocol"),
       NULL, 0 },
     { ngx_string("SERVER_NAME"), ngx_string("$server_name"), NULL, 0 },
@@ -113,6 +147,26 @@ static ngx_http_drover_default_param_t  ngx_http_drover_default_params[] = {
 
 
 /*
+ * Variables that a value made of one of them alone reads straight from the
+ * request, as their getters in ngx_http_variables.c do.  None of them can
+ * be redefined (they are not NGX_HTTP_VAR_CHANGEABLE), and none can hold
+ * a cached value older than its field: $request_method and $uri are not
+ * cacheable, and the fields of $request_uri and $server_protocol are set
+ * once, with the request line.  Not here: $args ("map" may redefine it),
+ * and $remote_addr, whose cached value realip may leave behind.
+ */
+
+static ngx_http_drover_param_field_t  ngx_http_drover_param_fields[] = {
+    { ngx_string("request_method"), ngx_http_drover_param_request_method },
+    { ngx_string("request_uri"), ngx_http_drover_param_request_uri },
+    { ngx_string("uri"), ngx_http_drover_param_uri },
+    { ngx_string("document_uri"), ngx_http_drover_param_uri },
+    { ngx_string("server_protocol"), ngx_http_drover_param_server_protocol },
+    { ngx_null_string, NULL }
+};
+
+
+/*
  * Headers never passed as HTTP_*: "Proxy" (httpoxy, CVE-2016-5385: it
  * would become HTTP_PROXY, read as a proxy setting), the two that are
  * CONTENT_TYPE and CONTENT_LENGTH (RFC 3875 4.1.18), and the framing of
@@ -132,12 +186,11 @@ ngx_int_t
 ngx_http_drover_params_init(ngx_conf_t *cf, ngx_http_drover_params_t *params,
     ngx_array_t *source)
 {
-    ngx_uint_t                         i, n;
-    ngx_str_t                         *name;
-    ngx_http_drover_param_t           *param;
-    ngx_http_upstream_param_t         *src;
-    ngx_http_compile_complex_value_t   ccv;
-    ngx_http_drover_default_param_t   *d;
+    ngx_uint_t                        i, n;
+    ngx_str_t                        *name;
+    ngx_http_drover_param_t          *param;
+    ngx_http_upstream_param_t        *src;
+    ngx_http_drover_default_param_t  *d;
 
     n = sizeof(ngx_http_drover_default_params)
         / sizeof(ngx_http_drover_default_param_t)
@@ -154,9 +207,6 @@ ngx_http_drover_params_init(ngx_conf_t *cf, ngx_http_drover_params_t *params,
         return NGX_ERROR;
     }
 
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-    ccv.cf = cf;
-
     for (d = ngx_http_drover_default_params; d->key.len; d++) {
 
         if (ngx_http_drover_source_has(source, &d->key)) {
@@ -168,24 +218,17 @@ ngx_http_drover_params_init(ngx_conf_t *cf, ngx_http_drover_params_t *params,
             return NGX_ERROR;
         }
 
+        ngx_memzero(param, sizeof(ngx_http_drover_param_t));
+
         param->key = d->key;
-        param->value = NULL;
-        param->get = d->get;
         param->skip_empty = d->skip_empty;
 
         if (d->get) {
+            param->get = d->get;
             continue;
         }
 
-        param->value = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
-        if (param->value == NULL) {
-            return NGX_ERROR;
-        }
-
-        ccv.value = &d->value;
-        ccv.complex_value = param->value;
-
-        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        if (ngx_http_drover_param_compile(cf, param, &d->value) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -203,19 +246,14 @@ ngx_http_drover_params_init(ngx_conf_t *cf, ngx_http_drover_params_t *params,
             return NGX_ERROR;
         }
 
+        ngx_memzero(param, sizeof(ngx_http_drover_param_t));
+
         param->key = src[i].key;
-        param->get = NULL;
         param->skip_empty = src[i].skip_empty;
 
-        param->value = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
-        if (param->value == NULL) {
-            return NGX_ERROR;
-        }
-
-        ccv.value = &src[i].value;
-        ccv.complex_value = param->value;
-
-        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        if (ngx_http_drover_param_compile(cf, param, &src[i].value)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -246,6 +284,7 @@ ngx_int_t
 ngx_http_drover_params_eval(ngx_http_request_t *r,
     ngx_http_drover_params_t *params, ngx_array_t **pairs, size_t *len)
 {
+    size_t                    size;
     ngx_str_t                 value;
     ngx_uint_t                i, n;
     ngx_keyval_t             *pair;
@@ -263,19 +302,15 @@ ngx_http_drover_params_eval(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    *len = 0;
+    /* *pairs has room for every parameter: no ngx_array_push() here */
+
+    size = 0;
     param = params->params->elts;
+    pair = (*pairs)->elts;
 
     for (i = 0; i < params->params->nelts; i++) {
 
-        if (param[i].get) {
-            if (param[i].get(r, &value) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-        } else if (ngx_http_complex_value(r, param[i].value, &value)
-                   != NGX_OK)
-        {
+        if (param[i].get(r, &param[i], &value) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -289,17 +324,16 @@ ngx_http_drover_params_eval(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        pair = ngx_array_push(*pairs);
-        if (pair == NULL) {
-            return NGX_ERROR;
-        }
-
         pair->key = param[i].key;
         pair->value = value;
 
-        *len += ngx_http_drover_fcgi_pair_size(pair->key.len,
+        size += ngx_http_drover_fcgi_pair_size(pair->key.len,
                                                pair->value.len);
+        pair++;
     }
+
+    (*pairs)->nelts = pair - (ngx_keyval_t *) (*pairs)->elts;
+    *len = size;
 
     return ngx_http_drover_params_headers(r, params, *pairs, len);
 }
@@ -526,6 +560,202 @@ ngx_http_drover_source_has(ngx_array_t *source, ngx_str_t *key)
 
 
 /*
+ * What a value is made of is known once it is compiled: a fixed string,
+ * a field of the request, one variable alone, or a complex value.  Each
+ * of the first three gives the value without copying it.
+ */
+
+static ngx_int_t
+ngx_http_drover_param_compile(ngx_conf_t *cf, ngx_http_drover_param_t *param,
+    ngx_str_t *value)
+{
+    ngx_str_t                          name;
+    ngx_http_drover_param_field_t     *f;
+    ngx_http_compile_complex_value_t   ccv;
+
+    /* as ngx_http_compile_complex_value() tells a value with no variable */
+
+    if (ngx_http_script_variables_count(value) == 0) {
+        param->value = *value;
+        param->get = ngx_http_drover_param_fixed;
+        return NGX_OK;
+    }
+
+    if (ngx_http_drover_param_variable_name(value, &name)) {
+
+        for (f = ngx_http_drover_param_fields; f->name.len; f++) {
+            if (f->name.len == name.len
+                && ngx_strncasecmp(f->name.data, name.data, name.len) == 0)
+            {
+                param->get = f->get;
+                return NGX_OK;
+            }
+        }
+
+        param->index = ngx_http_get_variable_index(cf, &name);
+        if (param->index == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        param->get = ngx_http_drover_param_variable;
+        return NGX_OK;
+    }
+
+    param->complex = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (param->complex == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = value;
+    ccv.complex_value = param->complex;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    param->get = ngx_http_drover_param_complex;
+
+    return NGX_OK;
+}
+
+
+/*
+ * "$name" alone, the name as ngx_http_script_compile() reads one; "${name}"
+ * and captures ("$1") are left to the complex value
+ */
+
+static ngx_uint_t
+ngx_http_drover_param_variable_name(ngx_str_t *value, ngx_str_t *name)
+{
+    u_char      ch;
+    ngx_uint_t  i;
+
+    if (value->len < 2 || value->data[0] != '$') {
+        return 0;
+    }
+
+    for (i = 1; i < value->len; i++) {
+        ch = value->data[i];
+
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_'
+            || (i > 1 && ch >= '0' && ch <= '9'))
+        {
+            continue;
+        }
+
+        return 0;
+    }
+
+    name->len = value->len - 1;
+    name->data = value->data + 1;
+
+    return 1;
+}
+
+
+static ngx_int_t
+ngx_http_drover_param_fixed(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value)
+{
+    *value = param->value;
+
+    return NGX_OK;
+}
+
+
+/*
+ * What ngx_http_complex_value() gives for "$name": the variable flushed
+ * unless cacheable; not found, or failed, it is empty
+ */
+
+static ngx_int_t
+ngx_http_drover_param_variable(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value)
+{
+    ngx_http_variable_value_t  *vv;
+
+    vv = ngx_http_get_flushed_variable(r, param->index);
+
+    if (vv == NULL || vv->not_found) {
+        ngx_str_null(value);
+        return NGX_OK;
+    }
+
+    value->len = vv->len;
+    value->data = vv->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_drover_param_complex(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value)
+{
+    return ngx_http_complex_value(r, param->complex, value);
+}
+
+
+/* $request_method is the main request's */
+
+static ngx_int_t
+ngx_http_drover_param_request_method(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value)
+{
+    ngx_http_drover_param_field(&r->main->method_name, value);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_drover_param_request_uri(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value)
+{
+    ngx_http_drover_param_field(&r->unparsed_uri, value);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_drover_param_uri(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value)
+{
+    ngx_http_drover_param_field(&r->uri, value);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_drover_param_server_protocol(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value)
+{
+    ngx_http_drover_param_field(&r->http_protocol, value);
+
+    return NGX_OK;
+}
+
+
+/* a field never set is a variable not found: empty */
+
+static void
+ngx_http_drover_param_field(ngx_str_t *field, ngx_str_t *value)
+{
+    if (field->data) {
+        *value = *field;
+
+    } else {
+        ngx_str_null(value);
+    }
+}
+
+
+/*
  * REQUEST_ID: 32 hex digits, unique among the requests of this nginx: the
  * time, the connection's number (ngx_connection_counter, shared by every
  * worker) and the request's number on that connection.  nginx's own
@@ -535,7 +765,8 @@ ngx_http_drover_source_has(ngx_array_t *source, ngx_str_t *key)
  */
 
 static ngx_int_t
-ngx_http_drover_param_request_id(ngx_http_request_t *r, ngx_str_t *value)
+ngx_http_drover_param_request_id(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value)
 {
     u_char  *p;
 
@@ -545,20 +776,43 @@ ngx_http_drover_param_request_id(ngx_http_request_t *r, ngx_str_t *value)
     }
 
     value->data = p;
-    value->len = ngx_sprintf(p, "%08xD%016xL%08xD",
-                             (uint32_t) ngx_time(),
-                             (uint64_t) r->connection->number,
-                             (uint32_t) r->connection->requests)
-                 - p;
+    value->len = 32;
+
+    /* as ngx_sprintf(p, "%08xD%016xL%08xD", ...) writes them */
+
+    p = ngx_http_drover_hex(p, (uint32_t) ngx_time(), 8);
+    p = ngx_http_drover_hex(p, (uint64_t) r->connection->number, 16);
+    (void) ngx_http_drover_hex(p, (uint32_t) r->connection->requests, 8);
 
     return NGX_OK;
+}
+
+
+/* the low 4 * digits bits of n in lowercase hex, with leading zeros */
+
+static u_char *
+ngx_http_drover_hex(u_char *p, uint64_t n, ngx_uint_t digits)
+{
+    static u_char  hex[] = "0123456789abcdef";
+
+    u_char  *last;
+
+    last = p + digits;
+
+    while (digits) {
+        p[--digits] = hex[n & 0xf];
+        n >>= 4;
+    }
+
+    return last;
 }
 
 
 #if (NGX_HTTP_SSL)
 
 static ngx_int_t
-ngx_http_drover_param_https(ngx_http_request_t *r, ngx_str_t *value)
+ngx_http_drover_param_https(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value)
 {
     if (r->connection->ssl) {
         ngx_str_set(value, "on");
@@ -572,14 +826,16 @@ ngx_http_drover_param_https(ngx_http_request_t *r, ngx_str_t *value)
 
 
 static ngx_int_t
-ngx_http_drover_param_ssl_protocol(ngx_http_request_t *r, ngx_str_t *value)
+ngx_http_drover_param_ssl_protocol(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value)
 {
     return ngx_http_drover_param_ssl(r, ngx_ssl_get_protocol, value);
 }
 
 
 static ngx_int_t
-ngx_http_drover_param_ssl_cipher(ngx_http_request_t *r, ngx_str_t *value)
+ngx_http_drover_param_ssl_cipher(ngx_http_request_t *r,
+    ngx_http_drover_param_t *param, ngx_str_t *value)
 {
     return ngx_http_drover_param_ssl(r, ngx_ssl_get_cipher_name, value);
 }
@@ -587,7 +843,7 @@ ngx_http_drover_param_ssl_cipher(ngx_http_request_t *r, ngx_str_t *value)
 
 static ngx_int_t
 ngx_http_drover_param_ssl_server_name(ngx_http_request_t *r,
-    ngx_str_t *value)
+    ngx_http_drover_param_t *param, ngx_str_t *value)
 {
     return ngx_http_drover_param_ssl(r, ngx_ssl_get_server_name, value);
 }

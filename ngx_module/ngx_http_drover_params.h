@@ -13,18 +13,26 @@
 #include <ngx_http.h>
 
 
+typedef struct ngx_http_drover_param_s  ngx_http_drover_param_t;
+
 typedef ngx_int_t (*ngx_http_drover_param_get_pt)(ngx_http_request_t *r,
-    ngx_str_t *value);
+    ngx_http_drover_param_t *param, ngx_str_t *value);
 
 
-/* exactly one of value and get is set */
+/*
+ * get computes the value; what it reads is chosen when the value is
+ * compiled: value (no variables in it), index (one variable alone) or
+ * complex (anything else), or none (a getter of its own)
+ */
 
-typedef struct {
+struct ngx_http_drover_param_s {
     ngx_str_t                      key;
-    ngx_http_complex_value_t      *value;
     ngx_http_drover_param_get_pt   get;
+    ngx_str_t                      value;
+    ngx_int_t                      index;
+    ngx_http_complex_value_t      *complex;
     ngx_uint_t                     skip_empty;
-} ngx_http_drover_param_t;
+};
 
 
 typedef struct {
