@@ -71,6 +71,8 @@ ROWS = [r.strip() for r in os.environ.get("BENCH_ROWS", "a,b,c,d,e,f").split(","
 DISPATCH = os.environ.get("BENCH_DISPATCH", "1") != "0"
 OUT = os.path.abspath(os.environ.get("BENCH_OUT", os.path.join(HERE, "results")))
 KEEP = os.environ.get("BENCH_KEEP", "") == "1"
+# extra http-level directives for the module's nginx, e.g. "drover_pipeline 3;"
+DROVER_CONF = os.environ.get("BENCH_DROVER_CONF", "").strip()
 PROFILE = os.environ.get("BENCH_PROFILE", "0" if QUICK else "1") == "1"
 
 DROVER_WORKERS = 2
@@ -514,6 +516,8 @@ class Bench:
         if module:
             drover = ("    drover_temp_path %s;\n    drover_buffer_size 16k;\n"
                       "    drover_buffers 8 16k;\n" % t(name + "-drover_temp"))
+            if DROVER_CONF:
+                drover += "    %s\n" % DROVER_CONF
         text = """%s%sworker_processes 1;
 daemon off;
 master_process on;

@@ -33,6 +33,7 @@ $t->write_nginx_conf(<<'EOF2', module => 1)->run_nginx;
 
         location / {
             drover_queue size=10 timeout=10s;
+            drover_pipeline off;
             drover_pass unix:%%DIR%%/kit.sock;
         }
 
