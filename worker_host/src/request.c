@@ -36,10 +36,15 @@
 #define REQ_STDERR_LOG_MAX   512
 #define REQ_DIRECT_RECORDS   16
 
+/* from this size on, a write completes the open record without a copy */
+#define REQ_DIRECT_MIN       8192
+
 
 static int req_finish(drover_req_t *req, int ret);
 static int req_commit_headers(drover_req_t *req);
 static int req_stdout(drover_req_t *req, const uint8_t *data, size_t len);
+static int req_stdout_complete(drover_req_t *req, const uint8_t *data,
+    size_t n);
 static int req_stdout_direct(drover_req_t *req, const uint8_t *data,
     size_t nrecords);
 static void req_close_record(drover_req_t *req);
@@ -537,6 +542,22 @@ req_stdout(drover_req_t *req, const uint8_t *data, size_t len)
             continue;
         }
 
+        /* a large write behind an open record (the headers): no copy */
+        if (w->rec_len > 0 && len >= REQ_DIRECT_MIN) {
+            n = DROVER__OUT_RECORD_MAX - w->rec_len;
+            if (n > len) {
+                n = len;
+            }
+
+            if (req_stdout_complete(req, data, n) != 0) {
+                return -1;
+            }
+
+            data += n;
+            len -= n;
+            continue;
+        }
+
         n = DROVER__OUT_RECORD_MAX - w->rec_len;
         if (n > len) {
             n = len;
@@ -553,6 +574,41 @@ req_stdout(drover_req_t *req, const uint8_t *data, size_t len)
     }
 
     return 0;
+}
+
+
+/*
+ * The open record, completed with n bytes of the app's memory, goes out
+ * with whatever records precede it in w->out: one sendmsg(), no copy.
+ */
+static int
+req_stdout_complete(drover_req_t *req, const uint8_t *data, size_t n)
+{
+    size_t             len;
+    unsigned           pad;
+    struct iovec       iov[3];
+    drover__worker_t  *w;
+
+    static const uint8_t  zeros[8];
+
+    w = req->worker;
+    len = w->rec_len + n;
+    pad = drover_fcgi_padding(len);
+
+    drover_fcgi_header_encode(w->out + w->out_len, DROVER_FCGI_STDOUT,
+                              req->id, len, pad);
+
+    iov[0].iov_base = w->out;
+    iov[0].iov_len = w->out_len + DROVER_FCGI_HEADER_LEN + w->rec_len;
+    iov[1].iov_base = (void *) data;
+    iov[1].iov_len = n;
+    iov[2].iov_base = (void *) zeros;
+    iov[2].iov_len = pad;
+
+    w->out_len = 0;
+    w->rec_len = 0;
+
+    return req_write(req, iov, 3);
 }
 
 
