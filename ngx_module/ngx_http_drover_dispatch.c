@@ -826,8 +826,12 @@ ngx_http_drover_dispatch_take(ngx_http_drover_dispatch_sh_t *sh,
 
     s = &sh->slot[k];
 
-    for (t = 0; s->owner[t] != 0; t++) {
-        /* choose() left a free place: busy < limit <= DEPTH */
+    /* choose() left a free place: busy < limit <= DEPTH */
+
+    for (t = 0; t < NGX_HTTP_DROVER_DISPATCH_DEPTH - 1; t++) {
+        if (s->owner[t] == 0) {
+            break;
+        }
     }
 
     if (s->busy == 0) {

@@ -637,8 +637,9 @@ req_stdout_direct(drover_req_t *req, const uint8_t *data, size_t nrecords)
 static int
 req_commit_headers(drover_req_t *req)
 {
-    int                n;
+    char              *p;
     char               status[64];
+    size_t             n;
     const char        *reason;
     drover__worker_t  *w;
 
@@ -651,11 +652,27 @@ req_commit_headers(drover_req_t *req)
     req->headers_sent = 1;
     w = req->worker;
 
+    /* "Status: NNN Reason\r\n" by hand: once per request, no printf */
     reason = req_reason(req->status);
-    n = snprintf(status, sizeof(status), "Status: %d%s%s\r\n", req->status,
-                 reason[0] ? " " : "", reason);
+    n = strlen(reason);
 
-    if (req_stdout(req, (const uint8_t *) status, (size_t) n) != 0) {
+    p = memcpy(status, "Status: ", 8);
+    p += 8;
+    *p++ = (char) ('0' + req->status / 100);            /* 200..599 */
+    *p++ = (char) ('0' + req->status / 10 % 10);
+    *p++ = (char) ('0' + req->status % 10);
+
+    if (n > 0) {
+        *p++ = ' ';
+        memcpy(p, reason, n);                      /* reasons are short */
+        p += n;
+    }
+
+    *p++ = '\r';
+    *p++ = '\n';
+
+    if (req_stdout(req, (const uint8_t *) status, (size_t) (p - status)) != 0)
+    {
         return -1;
     }
 
