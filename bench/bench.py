@@ -1070,6 +1070,37 @@ def stat_cell(vals, fmt):
     return "%s (%s–%s)" % (fmt(statistics.median(vals)), fmt(min(vals)), fmt(max(vals)))
 
 
+def cpu_per_request(runs_of, workload):
+    """Where a request's CPU goes: us per request by component, per run,
+    then the median over the rounds.  On a saturated machine req/s is the
+    cores divided by the total, so this is what a ratio between rows is
+    made of."""
+    L = ["CPU per request, in us (CPU % x 10^4 / req/s, per run, median over the rounds). "
+         "`machine` is how busy the whole machine was (200% = both cores); the components can add up "
+         "to more, as softirq work done in a process's context may be counted in both:\n",
+         "| row | nginx | backend | wrk | irq | total | machine |", "|---|---|---|---|---|---|---|"]
+    any_row = False
+    for r in "abcdef":
+        rs = [x for x in runs_of(r, workload) if x.get("rps")]
+        if not rs:
+            continue
+        any_row = True
+
+        def per(key):
+            vals = [x[key] * 1e4 / x["rps"] for x in rs if x.get(key) is not None]
+            return med(vals) if vals else None
+
+        parts = [per("cpu_front"), per("cpu_backend"), per("cpu_wrk"), per("irq")]
+        total = med([sum(x.get(k) or 0 for k in ("cpu_front", "cpu_backend", "cpu_wrk", "irq")) * 1e4 / x["rps"]
+                     for x in rs])
+        machine = [x["cpu_machine"] for x in rs if x.get("cpu_machine") is not None]
+        L.append("| (%s) | %s | %.1f | %s |" % (
+            r, " | ".join("%.1f" % v if v is not None else "-" for v in parts), total,
+            "%.0f%%" % med(machine) if machine else "-"))
+    L.append("")
+    return L if any_row else []
+
+
 def report(b, started, finished):
     host = socket.gethostname().split(".")[0]
     date = started.strftime("%Y-%m-%d")
@@ -1160,6 +1191,7 @@ def report(b, started, finished):
                 "%.0f%%" % med([x["cpu_other_procs"] for x in rs]),
                 errs))
         L.append("")
+        L.extend(cpu_per_request(runs_of, w[0]))
 
     L.append("## Memory per backend (after the last round, summed over its processes)\n")
     L.append("| backend | rows | processes | RSS MiB | PSS MiB | USS MiB |\n|---|---|---|---|---|---|")
