@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +78,9 @@ static void on_handle_closed(uv_handle_t *handle);
 static void conn_accept(drover__worker_t *w, int fd, int slot);
 static void conn_close(drover__conn_t *c);
 static void on_conn_closed(uv_handle_t *handle);
+static int conn_pending(drover__conn_t *c);
+static uint64_t conn_stop_grace(drover__worker_t *w);
+static void conn_stop_idle(drover__conn_t *c);
 static void on_conn_readable(uv_poll_t *handle, int status, int events);
 static int conn_busy(const drover__conn_t *c);
 static int conn_on_header(drover__conn_t *c);
@@ -383,10 +387,11 @@ on_tick(uv_timer_t *timer)
         next = c->next;
 
         if (c->deadline != 0 && now >= c->deadline && w->stopping
-            && c->fresh && !conn_busy(c))
+            && !conn_busy(c))
         {
-            /* the stop grace of a connection that never sent anything */
-            conn_close(c);
+            /* the stop grace is over: closed, if nothing came meanwhile */
+            c->fresh = 0;
+            conn_stop_idle(c);
             continue;
         }
 
@@ -454,13 +459,11 @@ worker_stop(drover__worker_t *w)
          * fail that request.  It gets a short grace to arrive.
          */
         if (c->fresh) {
-            c->deadline = uv_now(&w->loop)
-                          + (w->pool->io_timeout_ms < STOP_GRACE_MS
-                             ? w->pool->io_timeout_ms : STOP_GRACE_MS);
+            c->deadline = uv_now(&w->loop) + conn_stop_grace(w);
             continue;
         }
 
-        conn_close(c);
+        conn_stop_idle(c);
     }
 
     worker_maybe_done(w);
@@ -483,6 +486,61 @@ worker_shutdown(drover__worker_t *w)
     }
 
     worker_maybe_done(w);
+}
+
+
+/* bytes sent by the front end that the worker has not read yet */
+static int
+conn_pending(drover__conn_t *c)
+{
+    int  n;
+
+    return ioctl(c->fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+
+static uint64_t
+conn_stop_grace(drover__worker_t *w)
+{
+    return w->pool->io_timeout_ms < STOP_GRACE_MS ? w->pool->io_timeout_ms
+                                                  : STOP_GRACE_MS;
+}
+
+
+/*
+ * Stopping, nothing in progress on c: it is closed, unless the front end
+ * already sent a request on it (a kept-alive connection reused before
+ * the front end could know): closing over unread bytes resets the
+ * connection and loses the request, which for a POST nothing retries.
+ * shutdown(SHUT_RD) first, so that nothing can arrive between the look
+ * and the close: a later write of the front end fails at once (EPIPE),
+ * with not a byte taken, which Drover's module replays.  A request that
+ * did arrive is read: on a slot socket it is refused unread
+ * (FCGI_OVERLOADED), which the module replays on another worker whatever
+ * the method; on the shared socket, whose front end may not replay, it is
+ * served, once per connection.
+ */
+static void
+conn_stop_idle(drover__conn_t *c)
+{
+    drover__worker_t  *w = c->worker;
+
+    if (!c->shut) {
+        c->shut = 1;
+        (void) shutdown(c->fd, SHUT_RD);
+    }
+
+    if (conn_pending(c) && (c->slot || !c->late)) {
+        if (!c->slot) {
+            c->late = 1;
+            c->fresh = 1;
+        }
+
+        c->deadline = uv_now(&w->loop) + conn_stop_grace(w);
+        return;
+    }
+
+    conn_close(c);
 }
 
 
@@ -664,7 +722,9 @@ on_conn_readable(uv_poll_t *handle, int status, int events)
      * withdrawn: it waited here behind a long one (drover_pipeline) and
      * went to another worker.  It is not run.
      */
-    if ((events & UV_DISCONNECT) && !conn_busy(c) && c->in_len == 0) {
+    if ((events & UV_DISCONNECT) && !c->shut && !conn_busy(c)
+        && c->in_len == 0)
+    {
         conn_close(c);
         return;
     }
@@ -713,7 +773,7 @@ on_conn_readable(uv_poll_t *handle, int status, int events)
     }
 
     if (w->stopping && !conn_busy(c) && !c->fresh) {
-        conn_close(c);
+        conn_stop_idle(c);
         return;
     }
 

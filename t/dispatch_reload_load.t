@@ -1,0 +1,119 @@
+#!/usr/bin/perl
+# Rolling reloads under load through the module: drover_pass (dispatch,
+# the default drover_pipeline) in front of droverd with 2 workers, two wrk
+# runs at once for 10 s, one of GETs and one of 4 KiB POSTs (8 connections
+# each), and 8 SIGHUPs about a second apart.  Not one request may fail:
+# no non-2xx response, no socket error.  A POST is never replayed once a
+# worker may have read it, so this holds only if no stopping worker drops
+# a request already sent to it.
+
+use strict;
+use warnings;
+
+use POSIX qw(WNOHANG);
+use Test::More;
+use Time::HiRes qw(time);
+
+use Drover::Test;
+
+my $t = Drover::Test->new->has(qw(droverd kit nginx module wrk));
+my $dir = $t->dir;
+
+$t->write_conf(<<'EOF')->run;
+log_level info;
+
+pool kit {
+    app     %%APPS%%/kit.so;
+    listen  unix:%%DIR%%/kit.sock;
+    workers 2;
+}
+EOF
+
+$t->wait_for(sub { -e "$dir/kit.sock.slots" }, 5);
+
+$t->write_nginx_conf(<<'EOF', module => 1)->run_nginx;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        client_body_buffer_size 64k;
+
+        location / {
+            drover_queue size=100 timeout=10s;
+            drover_pass unix:%%DIR%%/kit.sock;
+        }
+    }
+EOF
+
+$t->nginx_started('with the module');
+is($t->http(GET => '/')->{status}, 200, 'GET through drover_pass: 200');
+my $r = $t->http(POST => '/echo', body => 'x' x 4096);
+is($r->{status}, 200, 'POST through drover_pass: 200');
+is(length($r->{body} // ''), 4096, 'POST: echoed');
+
+$t->write_file('post.lua', 'wrk.method = "POST"; wrk.body = string.rep("x", 4096); '
+                           . 'wrk.headers["Content-Type"] = "application/octet-stream"');
+
+# a wrk in the background, its output in DIR/NAME.out
+sub wrk {
+    my ($name, @args) = @_;
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', "$dir/$name.out" or POSIX::_exit(127);
+        open STDERR, '>&', \*STDOUT or POSIX::_exit(127);
+        exec 'wrk', '-t1', '-c8', '-d10s', '--timeout', '5s', @args,
+             'http://127.0.0.1:' . $t->port . ($name eq 'post' ? '/echo' : '/')
+            or POSIX::_exit(127);
+    }
+
+    return $pid;
+}
+
+my %wrk = (get => wrk('get'), post => wrk('post', '-s', "$dir/post.lua"));
+
+ok($t->wait_for(sub { (-s "$dir/nginx-access.log" || 0) > 100_000 }, 5), 'wrk is under way');
+
+my $mark = $t->log_mark;
+my @outcomes;
+
+for (1 .. 8) {
+    my $next = time + 1;
+    push @outcomes, $t->reload(serves => 1, timeout => 5);
+    $t->wait_for(sub { time >= $next }, 2);
+}
+
+is(join(' ', @outcomes), join(' ', ('serves') x 8), '8 reloads under load, each ended in "serves"')
+    or diag($t->log_since($mark));
+
+for my $name (sort keys %wrk) {
+    my $pid = $wrk{$name};
+    my $done = $t->wait_for(sub { waitpid($pid, WNOHANG) == $pid }, 20);
+    unless ($done) {
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+    }
+    ok($done, "$name: wrk finished");
+    is($? >> 8, 0, "$name: wrk exited 0");
+
+    my $report = $t->read_file("$name.out") // '';
+    note($report);
+
+    my ($requests) = $report =~ /(\d+) requests in/;
+    cmp_ok($requests || 0, '>', 1000, "$name: more than 1000 requests") or diag($report);
+    unlike($report, qr/Non-2xx or 3xx responses/, "$name: no non-2xx responses")
+        or diag(join "\n", grep { !/" 200 / } split /\n/, $t->read_file('nginx-access.log'));
+    unlike($report, qr/Socket errors/, "$name: no socket errors") or diag($report);
+}
+
+is(scalar $t->log_grep(qr/pool kit: worker \d+ \(pid \d+\) .*\(reload\)$/), 16,
+   '16 workers were replaced, each logged "(reload)"');
+
+my @lost = grep { /not replayed/ } $t->nginx_errors_since(0);
+is(scalar @lost, 0, 'nginx: no request lost ("not replayed")') or diag(join "\n", @lost);
+note(scalar(() = $t->read_file('nginx-error.log') =~ /replaying/g) . ' replays in nginx\'s log');
+
+ok($t->alive, 'droverd still running');
+
+$t->done;
