@@ -63,6 +63,9 @@
 #define NGX_HTTP_DROVER_DISPATCH_CHECK    1000
 #define NGX_HTTP_DROVER_DISPATCH_POLL     2
 
+/* the largest request body that may wait behind another request */
+#define NGX_HTTP_DROVER_DISPATCH_PIPELINE_BODY  65536
+
 /* PATH.slots for 256 slots is about 5 KiB */
 #define NGX_HTTP_DROVER_DISPATCH_FILE_MAX 16384
 
@@ -187,6 +190,8 @@ static void ngx_http_drover_dispatch_switch(
     ngx_http_drover_dispatch_pool_t *pool, ngx_http_drover_dispatch_req_t *d);
 static void ngx_http_drover_dispatch_rescue(ngx_event_t *ev);
 #if (NGX_LINUX && defined SIOCOUTQ)
+static ngx_int_t ngx_http_drover_dispatch_unread(ngx_connection_t *c,
+    ngx_log_t *log, int *unread);
 static ssize_t ngx_http_drover_dispatch_withdrawn(ngx_connection_t *c,
     u_char *buf, size_t size);
 #endif
@@ -991,15 +996,22 @@ ngx_http_drover_dispatch_start(ngx_http_request_t *r)
     d->request = r;
     d->dispatched = 1;
 
-    /* a request that may be taken back and sent again may wait behind */
+    /*
+     * A request that can be taken back may wait behind another: its body
+     * is in nginx's buffers, and small enough for droverd to read whole
+     * before it looks whether nginx took it back
+     */
 
     d->limit = 1;
     d->window = dlcf->pipeline_timeout;
 
 #if (NGX_LINUX && defined SIOCOUTQ)
     if (dlcf->pipeline
-        && (r->method & NGX_HTTP_DROVER_DISPATCH_IDEMPOTENT)
-        && !r->request_body_no_buffering)
+        && !r->request_body_no_buffering
+        && (r->headers_in.content_length_n <= 0
+            ? r->headers_in.chunked == 0
+            : r->headers_in.content_length_n
+              <= NGX_HTTP_DROVER_DISPATCH_PIPELINE_BODY))
     {
         d->limit = 1 + dlcf->pipeline;
     }
@@ -1274,7 +1286,7 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
     pool = d->pool;
     sh = pool->sh;
 
-    if (!d->held || d->responded || d->moving || u == NULL
+    if (!d->held || d->responded || d->moving || d->shut || u == NULL
         || !u->request_sent || !u->request_body_sent)
     {
         return;
@@ -1286,13 +1298,9 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
         return;
     }
 
-    if (ioctl(c->fd, SIOCOUTQ, &unread) == -1) {
-        ngx_log_error(NGX_LOG_ALERT, ev->log, ngx_socket_errno,
-                      "ioctl(SIOCOUTQ) failed");
-        return;
-    }
-
-    if (unread == 0) {
+    if (ngx_http_drover_dispatch_unread(c, ev->log, &unread) != NGX_OK
+        || unread == 0)
+    {
         /* the worker has it */
         return;
     }
@@ -1300,12 +1308,54 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
     old = d->slot;
     ticket = d->ticket;
 
+    /* a place elsewhere first: without one the request stays */
+
     ngx_shmtx_lock(&pool->shpool->mutex);
 
     k = ngx_http_drover_dispatch_choose(sh, old, d->limit, d->window);
 
     if (k != NGX_HTTP_DROVER_DISPATCH_NONE) {
         ngx_http_drover_dispatch_take(sh, d, k);
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    if (k == NGX_HTTP_DROVER_DISPATCH_NONE) {
+        ngx_add_timer(ev, d->window);
+        return;
+    }
+
+    /*
+     * Then the withdrawal: once the sending side is shut, droverd, which
+     * reads such a request whole before it looks at that side, runs it
+     * only if it read the last byte before the shutdown.  So bytes still
+     * unread after it mean the request will not run there; none unread
+     * means the worker may run it, and the request stays.
+     */
+
+    d->shut = 1;
+
+    if (shutdown(c->fd, SHUT_WR) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, ev->log, ngx_socket_errno,
+                      "shutdown(SHUT_WR) failed");
+        unread = 0;
+
+    } else if (ngx_http_drover_dispatch_unread(c, ev->log, &unread)
+               != NGX_OK)
+    {
+        unread = 0;
+    }
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    if (unread == 0) {
+        ngx_http_drover_dispatch_leave(sh, k, d->ticket, 0);
+        sh->requests--;
+
+        d->slot = old;
+        d->ticket = ticket;
+
+    } else {
 
         /* the old slot's worker still runs the request it began */
 
@@ -1323,8 +1373,9 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
 
-    if (k == NGX_HTTP_DROVER_DISPATCH_NONE) {
-        ngx_add_timer(ev, d->window);
+    ngx_http_drover_dispatch_post_wake(pool);
+
+    if (unread == 0) {
         return;
     }
 
@@ -1332,8 +1383,6 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
                   "drover: request taken back from slot %ui of \"%V\", "
                   "whose worker did not read it within %M ms, "
                   "for slot %ui", old, &pool->path, d->window, k);
-
-    ngx_http_drover_dispatch_post_wake(pool);
 
     d->moving = 1;
 
@@ -1346,6 +1395,24 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
 
 
 #if (NGX_LINUX && defined SIOCOUTQ)
+
+/* what the worker has not read yet of what was sent on c, in kernel units */
+
+static ngx_int_t
+ngx_http_drover_dispatch_unread(ngx_connection_t *c, ngx_log_t *log,
+    int *unread)
+{
+    if (ioctl(c->fd, SIOCOUTQ, unread) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_socket_errno,
+                      "ioctl(SIOCOUTQ) failed");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the recv of a connection taken back: an error, without a log line */
 
 static ssize_t
 ngx_http_drover_dispatch_withdrawn(ngx_connection_t *c, u_char *buf,
@@ -1424,6 +1491,7 @@ ngx_http_drover_dispatch_get_peer(ngx_peer_connection_t *pc, void *data)
 
     d->responded = 0;
     d->overloaded = 0;
+    d->shut = 0;
 
     if (d->limit > 1) {
         d->rescue.handler = ngx_http_drover_dispatch_rescue;
@@ -1471,7 +1539,12 @@ ngx_http_drover_dispatch_free_peer(ngx_peer_connection_t *pc, void *data,
     }
 
     if (d->keepalive) {
-        ngx_http_drover_keepalive_free(d->keepalive, r->upstream, pc, state,
+
+        /* a connection shut for writing carries no further request */
+
+        ngx_http_drover_keepalive_free(d->keepalive, r->upstream, pc,
+                                       d->shut ? state | NGX_PEER_FAILED
+                                               : state,
                                        d->keepalive_timeout);
     }
 

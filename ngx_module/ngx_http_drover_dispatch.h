@@ -84,6 +84,7 @@ typedef struct {
     unsigned                          overloaded:1;
     unsigned                          cleanup:1;
     unsigned                          moving:1;      /* rescue under way */
+    unsigned                          shut:1;        /* SHUT_WR sent */
 } ngx_http_drover_dispatch_req_t;
 
 

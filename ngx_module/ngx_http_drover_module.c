@@ -449,9 +449,9 @@ ngx_http_drover_create_request(ngx_http_request_t *r)
     ngx_buf_t                   *b;
     ngx_chain_t                 *cl, *body;
     ngx_array_t                 *pairs;
+    ngx_keyval_t                *pair;
 #if (NGX_DEBUG)
     ngx_uint_t                   i;
-    ngx_keyval_t                *pair;
 #endif
     ngx_http_upstream_t         *u;
     ngx_http_drover_ctx_t       *ctx;
@@ -465,6 +465,25 @@ ngx_http_drover_create_request(ngx_http_request_t *r)
         != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    /*
+     * A request the dispatcher may take back (drover_pipeline): droverd
+     * reads it whole and runs it only if nginx has not shut the
+     * connection's sending side meanwhile (ngx_http_drover_dispatch.c)
+     */
+
+    if (ctx->dispatch.limit > 1) {
+        pair = ngx_array_push(pairs);
+        if (pair == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_str_set(&pair->key, "DROVER_WITHDRAWABLE");
+        ngx_str_set(&pair->value, "1");
+
+        len += ngx_http_drover_fcgi_pair_size(pair->key.len,
+                                              pair->value.len);
     }
 
     size = NGX_HTTP_DROVER_FCGI_BEGIN_LEN

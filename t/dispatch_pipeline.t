@@ -6,8 +6,9 @@
 #     (the long one), is taken back once the short one ends, and is
 #     answered by the other worker long before the long sleep ends; the
 #     worker it was taken from never runs it;
-#   - a POST is never sent behind a request: it waits in nginx's queue
-#     and gets the first free worker;
+#   - so is a POST with a small body, exactly once;
+#   - a POST with a body over 64 KiB is never sent behind a request: it
+#     waits in nginx's queue and gets the first free worker;
 #   - a GET that comes when both running requests are older than the
 #     timeout waits in nginx's queue too;
 #   - "drover_pipeline off" pipelines nothing.
@@ -163,19 +164,41 @@ is($w{$long->{slot}}{requests}, $long_requests + 1,
    'the worker it was taken from never ran it: one request more, the sleep');
 result('shortget', 10);
 
-# ---- a POST waits in nginx's queue ----
+# ---- a small POST is taken back too, and runs once ----
 
-($pipelined0) = counter('pipelined');
+($pipelined0, $moved0) = (counter('pipelined'), counter('moved'));
 ($short, $long) = two_sleeps('post', 700, 3000);
+$long_requests = $long->{requests};
+my $short_requests = $short->{requests};
 
 $t0 = time;
 $r = $t->http(POST => '/echo', body => 'once', timeout => 10);
 $took = time - $t0;
 is($r->{status}, 200, 'POST: served');
 is($r->{body}, 'once', 'POST: echoed');
-cmp_ok($took, '<', 2, sprintf('POST: by the first free worker (%.2f s)', $took));
-is(counter('pipelined') - $pipelined0, 0, 'POST: never sent to a busy worker');
+cmp_ok($took, '<', 2, sprintf('POST: long before the long sleep ends (%.2f s)', $took));
+is(counter('pipelined') - $pipelined0, 1, 'POST: it was sent to a busy worker');
+is(counter('moved') - $moved0, 1, 'POST: and taken back');
 result($_, 10) for qw(shortpost longpost);
+ok($t->wait_for(sub { %w = workers(); ($w{$long->{slot}}{requests} // 0) >= $long_requests + 1 }, 3),
+   'POST: the long sleep is counted');
+is($w{$long->{slot}}{requests}, $long_requests + 1, 'POST: the worker it was taken from ran only the sleep');
+is($w{$short->{slot}}{requests}, $short_requests + 2, 'POST: the other ran the short sleep and the POST, once');
+
+# ---- a POST over 64 KiB waits in nginx's queue ----
+
+($pipelined0) = counter('pipelined');
+($short, $long) = two_sleeps('bigpost', 700, 3000);
+
+my $big = 'b' x 70_000;
+$t0 = time;
+$r = $t->http(POST => '/echo', body => $big, timeout => 10);
+$took = time - $t0;
+is($r->{status}, 200, 'POST of 70000 bytes: served');
+ok(($r->{body} // '') eq $big, 'POST of 70000 bytes: echoed');
+cmp_ok($took, '<', 2, sprintf('POST of 70000 bytes: by the first free worker (%.2f s)', $took));
+is(counter('pipelined') - $pipelined0, 0, 'POST of 70000 bytes: never sent to a busy worker');
+result($_, 10) for qw(shortbigpost longbigpost);
 
 # ---- a GET when both running requests are old ----
 

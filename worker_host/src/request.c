@@ -95,6 +95,34 @@ drover__request_run(drover__worker_t *w, drover__conn_t *c)
     req->nparams = n;
     c->req_phase = DROVER__REQ_RUNNING;
 
+    /*
+     * DROVER_WITHDRAWABLE: Drover's module, on a slot socket, may take
+     * this request back while it waits in the socket (drover_pipeline), by
+     * shutting the connection's sending side, if it sees bytes of it still
+     * unread.  So the request is read whole first (its body is at most
+     * 64 KiB), then run only if that side is still open: a request whose
+     * last byte was read after the shutdown went to another worker.
+     */
+    if (c->slot && drover_req_param(req, "DROVER_WITHDRAWABLE") != NULL) {
+        req->pre_checked = 1;
+
+        if (!c->stdin_eof) {
+            req_preread(req);
+        }
+
+        if (c->broken) {
+            free(req->pre);
+            req->pre = NULL;
+            return -1;
+        }
+
+        if (c->stdin_eof && drover__conn_peer_shut(c)) {
+            free(req->pre);
+            req->pre = NULL;
+            return DROVER__REQ_WITHDRAWN;
+        }
+    }
+
     req_timeout_arm(w, req);
     drover_sb_begin(w->args->sb, drover_req_param(req, "REQUEST_URI"));
 

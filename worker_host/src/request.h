@@ -197,6 +197,9 @@ int drover__conn_pump(drover__conn_t *c, uint8_t *dst, size_t len,
 /* block up to io_timeout_ms for more input; 0 or -1 (logged, broken) */
 int drover__conn_fill(drover__conn_t *c);
 
+/* 1 when the front end has shut its sending side of c (or closed it) */
+int drover__conn_peer_shut(drover__conn_t *c);
+
 /* write all of iov, blocking up to io_timeout_ms per stall; 0 or -1 */
 int drover__conn_writev(drover__conn_t *c, struct iovec *iov, int iovcnt);
 
@@ -211,9 +214,12 @@ int drover__request_timeout_init(drover__worker_t *w);
 
 /*
  * Run the request whose PARAMS just ended on c in the app and send its
- * response and END_REQUEST.  Returns 0, or -1 when the connection must
- * close (broken, already logged).
+ * response and END_REQUEST.  Returns 0, -1 when the connection must
+ * close (broken, already logged), or DROVER__REQ_WITHDRAWN: the front end
+ * took the request back, it was not run and nothing was sent.
  */
+#define DROVER__REQ_WITHDRAWN  1
+
 int drover__request_run(drover__worker_t *w, drover__conn_t *c);
 
 #endif /* DROVER_REQUEST_H */

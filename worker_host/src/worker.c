@@ -489,6 +489,20 @@ worker_shutdown(drover__worker_t *w)
 }
 
 
+int
+drover__conn_peer_shut(drover__conn_t *c)
+{
+    struct pollfd  pfd;
+
+    pfd.fd = c->fd;
+    pfd.events = POLLRDHUP;
+    pfd.revents = 0;
+
+    return poll(&pfd, 1, 0) == 1
+           && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+
 /* bytes sent by the front end that the worker has not read yet */
 static int
 conn_pending(drover__conn_t *c)
@@ -1187,6 +1201,15 @@ conn_dispatch(drover__conn_t *c)
     c->req_phase = DROVER__REQ_NONE;
 
     w = c->worker;
+
+    if (rc == DROVER__REQ_WITHDRAWN) {
+        /* refused unread (5.5), to a front end that has moved on */
+        drover__worker_log(w, DROVER_LOG_DEBUG, 0,
+                           "request %u withdrawn by the front end", id);
+        (void) conn_end_request(c, id, DROVER_FCGI_OVERLOADED);
+        return CONN_CLOSE;
+    }
+
     w->requests++;
 
     if (w->max_requests != 0 && w->requests >= w->max_requests
