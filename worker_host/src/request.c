@@ -456,9 +456,33 @@ req_preread(drover_req_t *req)
     size_t    cap;
     ssize_t   n;
     uint8_t  *p;
+    uint8_t   first[2048];
 
-    cap = 0;
     req->pre_reading = 1;
+
+    /* most requests have no body left (a GET's empty STDIN): no buffer */
+
+    n = drover_req_read(req, first, sizeof(first));
+
+    if (n <= 0) {
+        req->pre_reading = 0;
+        return;
+    }
+
+    cap = 65536;
+
+    req->pre = malloc(cap);
+    if (req->pre == NULL) {
+        drover__worker_log(req->worker, DROVER_LOG_ERROR, ENOMEM,
+                           "request %s: no memory for its body, closing "
+                           "connection", drover_req_uri(req));
+        req->conn->broken = 1;
+        req->pre_reading = 0;
+        return;
+    }
+
+    memcpy(req->pre, first, (size_t) n);
+    req->pre_len = (size_t) n;
 
     while (req->pre_len < DROVER__PREREAD_MAX) {
         if (req->pre_len == cap) {
