@@ -10,9 +10,7 @@
 use strict;
 use warnings;
 
-use POSIX qw(WNOHANG);
 use Test::More;
-use Time::HiRes qw(time);
 
 use Drover::Test;
 
@@ -52,52 +50,23 @@ is(length($r->{body} // ''), 4096, 'POST: echoed');
 $t->write_file('post.lua', 'wrk.method = "POST"; wrk.body = string.rep("x", 4096); '
                            . 'wrk.headers["Content-Type"] = "application/octet-stream"');
 
-# a wrk in the background, its output in DIR/NAME.out
-sub wrk {
-    my ($name, @args) = @_;
-
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', "$dir/$name.out" or POSIX::_exit(127);
-        open STDERR, '>&', \*STDOUT or POSIX::_exit(127);
-        exec 'wrk', '-t1', '-c8', '-d10s', '--timeout', '5s', @args,
-             'http://127.0.0.1:' . $t->port . ($name eq 'post' ? '/echo' : '/')
-            or POSIX::_exit(127);
-    }
-
-    return $pid;
-}
-
-my %wrk = (get => wrk('get'), post => wrk('post', '-s', "$dir/post.lua"));
+my $url = 'http://127.0.0.1:' . $t->port;
+my @wrk = ('-t1', '-c8', '-d10s', '--timeout', '5s');
+my %wrk = (get => $t->wrk_start('get', @wrk, "$url/"),
+           post => $t->wrk_start('post', @wrk, '-s', "$dir/post.lua", "$url/echo"));
 
 ok($t->wait_for(sub { (-s "$dir/nginx-access.log" || 0) > 100_000 }, 5), 'wrk is under way');
 
 my $mark = $t->log_mark;
-my @outcomes;
-
-for (1 .. 8) {
-    my $next = time + 1;
-    push @outcomes, $t->reload(serves => 1, timeout => 5);
-    $t->wait_for(sub { time >= $next }, 2);
-}
+my @outcomes = $t->reloads(8);
 
 is(join(' ', @outcomes), join(' ', ('serves') x 8), '8 reloads under load, each ended in "serves"')
     or diag($t->log_since($mark));
 
 for my $name (sort keys %wrk) {
-    my $pid = $wrk{$name};
-    my $done = $t->wait_for(sub { waitpid($pid, WNOHANG) == $pid }, 20);
-    unless ($done) {
-        kill 'KILL', $pid;
-        waitpid($pid, 0);
-    }
+    my ($done, $code, $report) = $t->wrk_wait($name, $wrk{$name}, 20);
     ok($done, "$name: wrk finished");
-    is($? >> 8, 0, "$name: wrk exited 0");
-
-    my $report = $t->read_file("$name.out") // '';
+    is($code, 0, "$name: wrk exited 0");
     note($report);
 
     my ($requests) = $report =~ /(\d+) requests in/;

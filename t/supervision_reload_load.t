@@ -7,9 +7,7 @@
 use strict;
 use warnings;
 
-use POSIX qw(WNOHANG);
 use Test::More;
-use Time::HiRes qw(time);
 
 use Drover::Test;
 
@@ -45,47 +43,24 @@ EOF
 $t->nginx_started;
 is($t->http(GET => '/')->{status}, 200, 'nginx -> droverd: 200');
 
-# wrk in the background, its output in DIR/wrk.out
-my $out = $t->dir . '/wrk.out';
-my $wrk = fork;
-die "fork: $!" unless defined $wrk;
-
-if ($wrk == 0) {
-    open STDIN, '<', '/dev/null';
-    open STDOUT, '>', $out or POSIX::_exit(127);
-    open STDERR, '>&', \*STDOUT or POSIX::_exit(127);
-    exec 'wrk', '-t1', '-c16', '-d12s', '--timeout', '5s', 'http://127.0.0.1:' . $t->port . '/'
-        or POSIX::_exit(127);
-}
+my $wrk = $t->wrk_start('wrk', '-t1', '-c16', '-d12s', '--timeout', '5s',
+                        'http://127.0.0.1:' . $t->port . '/');
 
 # once wrk's requests arrive, reload every second or so, each time
-# waiting for the rollover to end (a SIGHUP during one is folded into the
-# next)
+# waiting for the rollover to end
 ok($t->wait_for(sub { (-s $t->dir . '/nginx-access.log' || 0) > 100_000 }, 5), 'wrk is under way');
 
 my $mark = $t->log_mark;
-my @outcomes;
-
-for (1 .. 10) {
-    my $next = time + 1;
-    push @outcomes, $t->reload(serves => 1, timeout => 5);
-    $t->wait_for(sub { time >= $next }, 2);
-}
+my @outcomes = $t->reloads(10);
 
 is(join(' ', @outcomes), join(' ', ('serves') x 10), '10 reloads under load, each ended in "serves"')
     or diag($t->log_since($mark));
 is(scalar(() = $t->log_since($mark) =~ /pool kit: generation \d+ serves/g), 10,
    'the log shows 10 "generation N serves" lines');
 
-my $done = $t->wait_for(sub { waitpid($wrk, WNOHANG) == $wrk }, 20);
-unless ($done) {
-    kill 'KILL', $wrk;
-    waitpid($wrk, 0);
-}
+my ($done, $code, $report) = $t->wrk_wait('wrk', $wrk, 20);
 ok($done, 'wrk finished');
-is($? >> 8, 0, 'wrk exited 0');
-
-my $report = $t->read_file($out);
+is($code, 0, 'wrk exited 0');
 note($report);
 
 my ($requests) = $report =~ /(\d+) requests in/;

@@ -740,6 +740,62 @@ sub reload {
     return $outcome;
 }
 
+# SIGHUP n times, one a second (at most), each waiting for its rollover to
+# end (a SIGHUP during one is folded into the next): the outcomes, as
+# reload() gives them
+sub reloads {
+    my ($self, $n, %opt) = @_;
+
+    my @outcomes;
+
+    for (1 .. $n) {
+        my $next = Time::HiRes::time() + 1;
+        push @outcomes, $self->reload(serves => 1, timeout => $opt{timeout} || 5);
+        $self->wait_for(sub { Time::HiRes::time() >= $next }, 2);
+    }
+
+    return @outcomes;
+}
+
+# wrk in the background: ARGS then URL, its output in DIR/NAME.out; the pid
+sub wrk_start {
+    my ($self, $name, @args) = @_;
+
+    my $dir = $self->{dir};
+
+    my $pid = fork;
+    croak "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', "$dir/$name.out" or POSIX::_exit(127);
+        open STDERR, '>&', \*STDOUT or POSIX::_exit(127);
+        exec 'wrk', @args or POSIX::_exit(127);
+    }
+
+    return $pid;
+}
+
+# wait up to TIMEOUT s for a wrk_start() wrk, killed if it is still there:
+# (finished, exit code, its output)
+sub wrk_wait {
+    my ($self, $name, $pid, $timeout) = @_;
+
+    my $code;
+    my $done = $self->wait_for(sub {
+        return 0 unless waitpid($pid, WNOHANG) == $pid;
+        $code = $? >> 8;
+        return 1;
+    }, $timeout);
+
+    unless ($done) {
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+    }
+
+    return ($done, $code, $self->read_file("$name.out") // '');
+}
+
 # A droverd the test started itself (through `sh -c` for its environment,
 # say): from now on the harness waits for it, signals it, stops it and
 # checks its exit as if run() had started it.  Its output must go to
