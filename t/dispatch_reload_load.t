@@ -68,12 +68,7 @@ for my $name (sort keys %wrk) {
     ok($done, "$name: wrk finished");
     is($code, 0, "$name: wrk exited 0");
     note($report);
-
-    my ($requests) = $report =~ /(\d+) requests in/;
-    cmp_ok($requests || 0, '>', 1000, "$name: more than 1000 requests") or diag($report);
-    unlike($report, qr/Non-2xx or 3xx responses/, "$name: no non-2xx responses")
-        or diag(join "\n", grep { !/" 200 / } split /\n/, $t->read_file('nginx-access.log'));
-    unlike($report, qr/Socket errors/, "$name: no socket errors") or diag($report);
+    $t->wrk_clean($name, $report);
 }
 
 is(scalar $t->log_grep(qr/pool kit: worker \d+ \(pid \d+\) .*\(reload\)$/), 16,

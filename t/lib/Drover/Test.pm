@@ -796,6 +796,22 @@ sub wrk_wait {
     return ($done, $code, $self->read_file("$name.out") // '');
 }
 
+# the checks of a wrk run that must have lost nothing: over MIN requests
+# (1000), no non-2xx answer (then nginx's access log lines that were not
+# 200 are shown), no socket error
+sub wrk_clean {
+    my ($self, $name, $report, $min) = @_;
+
+    $min //= 1000;
+
+    my ($requests) = $report =~ /(\d+) requests in/;
+    cmp_ok($requests || 0, '>', $min, "$name: more than $min requests") or diag($report);
+    unlike($report, qr/Non-2xx or 3xx responses/, "$name: no non-2xx responses")
+        or diag(join "\n", grep { !/" 200 / } split /\n/,
+                           $self->read_file('nginx-access.log') // '');
+    unlike($report, qr/Socket errors/, "$name: no socket errors") or diag($report);
+}
+
 # A droverd the test started itself (through `sh -c` for its environment,
 # say): from now on the harness waits for it, signals it, stops it and
 # checks its exit as if run() had started it.  Its output must go to
