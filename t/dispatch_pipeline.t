@@ -227,4 +227,15 @@ result($_, 10) for qw(shortoff longoff);
 
 waitpid($_, 0) for @kids;
 
+# ---- the counters on the status page and in Prometheus ----
+
+my $html = $t->http(GET => '/status?format=html')->{body} // '';
+like($html, qr/\b[2-9]\d* pipelined \([2-9]\d* taken back\)/,
+     'HTML: the pipelined and taken back counts');
+my $prom = $t->http(GET => '/status?format=prometheus')->{body} // '';
+like($prom, qr/^drover_pool_pipelined_requests_total\{pool="kit"\} [2-9]/m,
+     'Prometheus: drover_pool_pipelined_requests_total');
+like($prom, qr/^drover_pool_pipeline_moves_total\{pool="kit"\} [2-9]/m,
+     'Prometheus: drover_pool_pipeline_moves_total');
+
 $t->done;

@@ -590,10 +590,13 @@ html_pool(render_buf_t *b, json_object *p)
         json_object  *d = get(p, "dispatch");
 
         rb_printf(b, "<dt>queue (nginx)</dt><dd>%d waiting, %.1f ms average "
-                  "wait, %lld replays, %lld refused</dd>",
+                  "wait, %lld replays, %lld refused, %lld pipelined "
+                  "(%lld taken back)</dd>",
                   (int) num(p, "queue_depth"), num(p, "queue_wait_ms"),
                   (long long) num(d, "replays"),
-                  (long long) (num(d, "overflows") + num(d, "timeouts")));
+                  (long long) (num(d, "overflows") + num(d, "timeouts")),
+                  (long long) num(d, "pipelined"),
+                  (long long) num(d, "moved"));
     }
 
     ps = get(p, "prestart");
