@@ -47,7 +47,7 @@ static void ngx_http_drover_keepalive_free_peer(ngx_peer_connection_t *pc,
 static ngx_uint_t ngx_http_drover_keepalive_reusable(
     ngx_http_drover_keepalive_t *ka, ngx_http_upstream_t *u,
     ngx_peer_connection_t *pc, ngx_uint_t state);
-static ngx_uint_t ngx_http_drover_keepalive_alive(ngx_connection_t *c);
+static ngx_int_t ngx_http_drover_keepalive_peek(ngx_connection_t *c);
 static void ngx_http_drover_keepalive_save(ngx_http_drover_keepalive_t *ka,
     ngx_peer_connection_t *pc, ngx_msec_t timeout);
 
@@ -266,7 +266,7 @@ ngx_http_drover_keepalive_get(ngx_http_drover_keepalive_t *ka,
         ngx_queue_remove(q);
         ngx_queue_insert_head(&ka->free, q);
 
-        if (!check || ngx_http_drover_keepalive_alive(c)) {
+        if (!check || ngx_http_drover_keepalive_peek(c) == NGX_AGAIN) {
             goto found;
         }
 
@@ -303,17 +303,24 @@ found:
 }
 
 
-/* an idle peer sends nothing: any byte, a close or an error end it */
+/*
+ * An idle peer sends nothing: NGX_AGAIN, it is alive; NGX_OK, it sent a
+ * byte it should not have; NGX_DONE, it closed, or the connection failed
+ */
 
-static ngx_uint_t
-ngx_http_drover_keepalive_alive(ngx_connection_t *c)
+static ngx_int_t
+ngx_http_drover_keepalive_peek(ngx_connection_t *c)
 {
     int   n;
     char  buf[1];
 
     n = recv(c->fd, buf, 1, MSG_PEEK);
 
-    return (n == -1 && ngx_socket_errno == NGX_EAGAIN);
+    if (n == -1 && ngx_socket_errno == NGX_EAGAIN) {
+        return NGX_AGAIN;
+    }
+
+    return (n > 0) ? NGX_OK : NGX_DONE;
 }
 
 
@@ -467,8 +474,7 @@ ngx_http_drover_keepalive_dummy_handler(ngx_event_t *ev)
 static void
 ngx_http_drover_keepalive_close_handler(ngx_event_t *ev)
 {
-    int                                n;
-    char                               buf[1];
+    ngx_int_t                          rc;
     ngx_connection_t                  *c;
     ngx_http_drover_keepalive_t       *ka;
     ngx_http_drover_keepalive_item_t  *item;
@@ -479,9 +485,9 @@ ngx_http_drover_keepalive_close_handler(ngx_event_t *ev)
         goto close;
     }
 
-    n = recv(c->fd, buf, 1, MSG_PEEK);
+    rc = ngx_http_drover_keepalive_peek(c);
 
-    if (n == -1 && ngx_socket_errno == NGX_EAGAIN) {
+    if (rc == NGX_AGAIN) {
         ev->ready = 0;
 
         if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
@@ -491,7 +497,7 @@ ngx_http_drover_keepalive_close_handler(ngx_event_t *ev)
         return;
     }
 
-    if (n > 0) {
+    if (rc == NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, c->log, 0,
                       "drover: the application sent data on an idle "
                       "kept-alive connection, closing it");

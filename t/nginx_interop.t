@@ -84,13 +84,7 @@ SKIP: {
                                     'http://127.0.0.1:' . $t->port . '/'], 30);
     is($code, 0, 'wrk ran') or diag($out);
 
-    my ($requests) = $out =~ /(\d+) requests in/;
-    my ($non2xx) = $out =~ /Non-2xx or 3xx responses: (\d+)/;
-    my ($errors) = $out =~ /Socket errors: (.*)/;
-
-    cmp_ok($requests || 0, '>', 100, 'wrk: more than 100 requests in 3 s') or diag($out);
-    is($non2xx || 0, 0, 'wrk: no non-2xx responses') or diag($out);
-    is($errors, undef, 'wrk: no socket errors') or diag($out);
+    $t->wrk_clean('wrk', $out, 100);
 
     note($out);
 }

@@ -111,15 +111,13 @@ drover__request_run(drover__worker_t *w, drover__conn_t *c)
         }
 
         if (c->broken) {
-            free(req->pre);
-            req->pre = NULL;
-            return -1;
+            rc = -1;
+            goto done;
         }
 
         if (c->stdin_eof && drover__conn_peer_shut(c)) {
-            free(req->pre);
-            req->pre = NULL;
-            return DROVER__REQ_WITHDRAWN;
+            rc = DROVER__REQ_WITHDRAWN;
+            goto done;
         }
     }
 
@@ -133,6 +131,8 @@ drover__request_run(drover__worker_t *w, drover__conn_t *c)
 
     req->finishing = 1;
     rc = req_finish(req, ret);
+
+done:
 
     free(req->body);
     req->body = NULL;
