@@ -381,13 +381,18 @@ slot_listen(drover_slot_t *s, const drover_pool_conf_t *pc)
 }
 
 
-/* the file mode and owner of existing sockets follow a reload */
+/*
+ * The file mode and owner of existing sockets follow a reload, set through
+ * a descriptor of the node droverd bound and never by following the name
+ * (the pool's user may be able to replace it with a symlink).
+ */
 static void
 pool_listen_update(drover_pool_t *p, const drover_pool_conf_t *pc)
 {
     unsigned  k;
     uid_t     uid;
     gid_t     gid;
+    char      err[1024];
 
     listen_owner(pc, &uid, &gid);
 
@@ -399,12 +404,11 @@ pool_listen_update(drover_pool_t *p, const drover_pool_conf_t *pc)
             continue;
         }
 
-        if (chmod(sock->path, pc->listen.mode) != 0
-            || ((uid != (uid_t) -1 || gid != (gid_t) -1)
-                && lchown(sock->path, uid, gid) != 0))
+        if (drover_socket_set_mode(sock, pc->listen.mode, uid, gid, err,
+                                   sizeof(err)) != 0)
         {
-            drover_log_error(DROVER_LOG_ERROR, errno, "pool %s: cannot set "
-                             "mode/owner of %s", pc->name, sock->path);
+            drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: %s", pc->name,
+                             err);
         }
     }
 }

@@ -5,6 +5,7 @@
 #include "socket.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,11 +89,77 @@ socket_clear_stale(const char *path, const struct stat *st, char *err,
 }
 
 
+/*
+ * The node at path, opened without following it: O_PATH | O_NOFOLLOW gives
+ * a descriptor of the name itself, so a symlink put there is never
+ * followed; a socket file cannot be opened any other way (ENXIO).
+ */
+static int
+socket_node_open(const char *path, struct stat *st, char *err, size_t errlen)
+{
+    int  fd, rc;
+
+    fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd == -1) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot open %s without following it: %s",
+                 path, strerror(errno));
+        return rc;
+    }
+
+    if (fstat(fd, st) != 0) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot stat %s: %s", path, strerror(errno));
+        close(fd);
+        return rc;
+    }
+
+    return fd;
+}
+
+
+/*
+ * Owner, then mode, of the node behind fd (an O_PATH descriptor): both go
+ * through the descriptor, never through the name.  fchmod() does not take
+ * an O_PATH descriptor; chmod() of its /proc/self/fd link acts on the very
+ * inode it holds (glibc's fchmodat(AT_SYMLINK_NOFOLLOW) does the same).
+ */
+static int
+socket_node_set(int fd, const char *path, mode_t mode, uid_t uid, gid_t gid,
+    char *err, size_t errlen)
+{
+    int   rc;
+    char  link[64];
+
+    if ((uid != (uid_t) -1 || gid != (gid_t) -1)
+        && fchownat(fd, "", uid, gid, AT_EMPTY_PATH) != 0)
+    {
+        rc = -errno;
+        snprintf(err, errlen, "cannot set the owner of %s to %ld:%ld: %s",
+                 path, (long) uid, (long) gid, strerror(errno));
+        return rc;
+    }
+
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+
+    if (chmod(link, mode) != 0) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot set the mode of %s to %04o through "
+                 "its descriptor: %s%s", path, (unsigned) mode,
+                 strerror(errno), errno == ENOENT
+                 ? " (is /proc mounted?)" : "");
+        return rc;
+    }
+
+    return 0;
+}
+
+
 int
 drover_socket_listen(drover_socket_t *s, const char *path, mode_t mode,
     uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-    int                 fd, rc;
+    int                 fd, node, rc;
     mode_t              old_mask;
     struct stat         st;
     struct sockaddr_un  sa;
@@ -124,9 +191,20 @@ drover_socket_listen(drover_socket_t *s, const char *path, mode_t mode,
     }
 
     /*
-     * bind() creates the file with 0777 & ~umask: set the umask so that is
-     * exactly MODE.  The manager is single-threaded when it binds.
+     * Linux's bind() creates the node with the socket inode's mode & ~umask
+     * (unix_bind_bsd()): fchmod() of the unbound socket sets the first, the
+     * umask the second, so the name never exists with a wider mode and no
+     * chmod by name is needed.  The manager is single-threaded when it
+     * binds.
      */
+    if (fchmod(fd, mode) != 0) {
+        rc = -errno;
+        snprintf(err, errlen, "fchmod() of the socket for %s failed: %s",
+                 path, strerror(errno));
+        close(fd);
+        return rc;
+    }
+
     old_mask = umask(~mode & 0777);
     rc = bind(fd, (struct sockaddr *) &sa, sizeof(sa));
     umask(old_mask);
@@ -140,19 +218,31 @@ drover_socket_listen(drover_socket_t *s, const char *path, mode_t mode,
         return rc;
     }
 
-    if (lstat(path, &st) != 0) {
-        rc = -errno;
-        snprintf(err, errlen, "cannot stat %s after bind: %s", path,
-                 strerror(errno));
+    /*
+     * Where the pool's user can write the directory, the name may already
+     * be something else: only a socket we (this euid) own is ours.
+     */
+    node = socket_node_open(path, &st, err, errlen);
+    if (node < 0) {
+        rc = node;
         goto fail;
     }
 
-    if ((uid != (uid_t) -1 || gid != (gid_t) -1)
-        && lchown(path, uid, gid) != 0)
-    {
-        rc = -errno;
-        snprintf(err, errlen, "cannot set the owner of %s to %ld:%ld: %s",
-                 path, (long) uid, (long) gid, strerror(errno));
+    if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+        snprintf(err, errlen, "%s was replaced right after bind() (now %s "
+                 "owned by uid %ld): refusing to touch it; make its "
+                 "directory writable by root only", path,
+                 S_ISSOCK(st.st_mode) ? "a socket" : "not a socket",
+                 (long) st.st_uid);
+        close(node);
+        close(fd);
+        return -EEXIST;
+    }
+
+    rc = socket_node_set(node, path, mode, uid, gid, err, errlen);
+    close(node);
+
+    if (rc != 0) {
         goto fail;
     }
 
@@ -180,6 +270,40 @@ fail:
 
     unlink(path);
     close(fd);
+    return rc;
+}
+
+
+int
+drover_socket_set_mode(drover_socket_t *s, mode_t mode, uid_t uid,
+    gid_t gid, char *err, size_t errlen)
+{
+    int          node, rc;
+    struct stat  st;
+
+    node = socket_node_open(s->path, &st, err, errlen);
+    if (node < 0) {
+        return node;
+    }
+
+    if (!S_ISSOCK(st.st_mode) || st.st_dev != s->dev
+        || st.st_ino != s->ino)
+    {
+        snprintf(err, errlen, "%s is no longer the socket droverd bound "
+                 "(now %s, owned by uid %ld): its mode and owner are left "
+                 "alone; make its directory writable by root only and "
+                 "restart droverd", s->path,
+                 S_ISLNK(st.st_mode) ? "a symlink"
+                 : S_ISSOCK(st.st_mode) ? "another socket"
+                 : S_ISREG(st.st_mode) ? "a regular file" : "not a socket",
+                 (long) st.st_uid);
+        close(node);
+        return -ESTALE;
+    }
+
+    rc = socket_node_set(node, s->path, mode, uid, gid, err, errlen);
+    close(node);
+
     return rc;
 }
 

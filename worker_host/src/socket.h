@@ -21,14 +21,25 @@ typedef struct {
 } drover_socket_t;
 
 /*
- * Bind and listen on PATH, created with MODE from the start (never wider),
- * then owned by uid/gid when not -1.  A stale socket file (nothing listens)
- * is replaced; a live one, or anything that is not a socket (a regular file,
+ * Bind and listen on PATH, created with MODE from the start (never wider:
+ * fchmod of the socket before bind), then owned by uid/gid when not -1,
+ * set through an O_PATH descriptor of the node, never by name.  A stale
+ * socket file (nothing listens) is replaced; a live one, or anything that is not a socket (a regular file,
  * a symlink, a directory), is refused.  The fd is O_NONBLOCK | O_CLOEXEC.
  * 0, or a negative code with a message in err.
  */
 int drover_socket_listen(drover_socket_t *s, const char *path, mode_t mode,
     uid_t uid, gid_t gid, char *err, size_t errlen);
+
+/*
+ * A reload's new mode and owner for the socket bound by listen.  Only ever
+ * through a descriptor of the name opened with O_NOFOLLOW, and only when
+ * it is still the socket node listen created (same st_dev/st_ino): a name
+ * the pool's user replaced (a symlink to a root file) is refused, never
+ * followed.  0, or a negative code with a message in err.
+ */
+int drover_socket_set_mode(drover_socket_t *s, mode_t mode, uid_t uid,
+    gid_t gid, char *err, size_t errlen);
 
 /* close, and remove the file if it is still the one we created */
 void drover_socket_close(drover_socket_t *s);
