@@ -14,6 +14,9 @@
  *   /stderr?lines=N   N lines "kit stderr line K\n" (K = 1..N) to FastCGI
  *                     stderr, then "ok\n"
  *   /cpu?ms=N         spins until this worker used N ms of CPU
+ *   /nonblock-stderr  sets O_NONBLOCK on fd 2 (and so on the open file
+ *                     description it shares), writes 64 lines (3968 B) to
+ *                     it, then "wrote N bytes to stderr, M lost\n"
  *   anything else     404
  *
  * A missing or out-of-range N answers 400 and says the allowed range.
@@ -25,6 +28,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,6 +70,7 @@ static int kit_big(drover_req_t *req);
 static int kit_status(drover_req_t *req);
 static int kit_stderr(drover_req_t *req);
 static int kit_cpu(drover_req_t *req);
+static int kit_nonblock_stderr(drover_req_t *req);
 
 
 static const kit_route_t  kit_routes[] = {
@@ -81,6 +86,7 @@ static const kit_route_t  kit_routes[] = {
     { "/status",  kit_status },
     { "/stderr",  kit_stderr },
     { "/cpu",     kit_cpu },
+    { "/nonblock-stderr", kit_nonblock_stderr },
 };
 
 
@@ -490,6 +496,45 @@ kit_cpu(drover_req_t *req)
     } while (kit_ms_between(&start, &now) < (uint64_t) ms);
 
     return kit_reply(req, 200, "spun %lld ms of cpu\n", ms);
+}
+
+
+/*
+ * What some runtimes do to their stderr (peers test it: a worker whose
+ * stderr became non-blocking must not be restarted in a loop).  The flag
+ * is left set on purpose; writes that would block are counted as lost.
+ */
+static int
+kit_nonblock_stderr(drover_req_t *req)
+{
+    char       line[64];
+    int        flags, k, n;
+    ssize_t    w;
+    long long  wrote = 0, lost = 0;
+
+    flags = fcntl(STDERR_FILENO, F_GETFL);
+    if (flags == -1
+        || fcntl(STDERR_FILENO, F_SETFL, flags | O_NONBLOCK) == -1)
+    {
+        return kit_reply(req, 500, "kit: fcntl(2, O_NONBLOCK): %s\n",
+                         strerror(errno));
+    }
+
+    for (k = 1; k <= 64; k++) {
+        n = snprintf(line, sizeof(line),
+                     "kit nonblocking stderr line %02d %030d\n", k, 0);
+
+        w = write(STDERR_FILENO, line, n);
+
+        if (w > 0) {
+            wrote += w;
+        }
+
+        lost += (w < 0) ? n : n - w;
+    }
+
+    return kit_reply(req, 200, "wrote %lld bytes to stderr, %lld lost\n",
+                     wrote, lost);
 }
 
 
