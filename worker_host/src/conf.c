@@ -2152,8 +2152,82 @@ conf_pool_check_sockets(conf_parser_t *p, drover_pool_conf_t *pool)
 
 
 /*
+ * Group root is root too: gid 0 opens every file that is root's by group
+ * (/etc/shadow on some systems, root's 0660 sockets).  php-fpm refuses it
+ * as well.  The primary group, then the supplementary groups that
+ * drover_proc_drop_privileges() gives the user (initgroups()).
+ */
+static int
+conf_pool_check_group(conf_parser_t *p, conf_block_t *b)
+{
+    int                  i, n;
+    gid_t                groups[256], *list;
+    conf_where_t        *user = &b->seen[CONF_CMD_USER];
+    conf_where_t        *group = &b->seen[CONF_CMD_GROUP];
+    struct passwd       *pw;
+    drover_pool_conf_t  *pool = b->pool;
+
+    if (pool->gid == 0) {
+        if (pool->group != NULL) {
+            return conf_error(p, group->file, group->line, "pool \"%s\" "
+                              "would run with group root (\"group %s\"): "
+                              "use an unprivileged group", pool->name,
+                              pool->group);
+        }
+
+        return conf_error(p, user->file, user->line, "pool \"%s\" would run"
+                          " with group root (the primary group of user "
+                          "\"%s\"): set \"group\" to an unprivileged group",
+                          pool->name, pool->user);
+    }
+
+    /* a uid without a passwd entry gets no supplementary groups at all */
+    pw = getpwuid(pool->uid);
+    if (pw == NULL) {
+        return 0;
+    }
+
+    n = (int) (sizeof(groups) / sizeof(groups[0]));
+    list = groups;
+
+    if (getgrouplist(pw->pw_name, pool->gid, list, &n) == -1) {
+        list = malloc((size_t) n * sizeof(gid_t));
+        if (list == NULL) {
+            return -ENOMEM;
+        }
+
+        if (getgrouplist(pw->pw_name, pool->gid, list, &n) == -1) {
+            free(list);
+            return conf_error(p, user->file, user->line, "pool \"%s\": "
+                              "cannot list the groups of user \"%s\": "
+                              "check /etc/group", pool->name, pw->pw_name);
+        }
+    }
+
+    for (i = 0; i < n && list[i] != 0; i++) {
+        /* void */
+    }
+
+    if (list != groups) {
+        free(list);
+    }
+
+    if (i < n) {
+        return conf_error(p, user->file, user->line, "pool \"%s\" would run"
+                          " with group root: user \"%s\" is a member of "
+                          "group root (gid 0) in the group database; remove "
+                          "it from that group or use another user",
+                          pool->name, pw->pw_name);
+    }
+
+    return 0;
+}
+
+
+/*
  * "No pool as root" (DESIGN.md, shared hosting): as root every pool names
- * an unprivileged user; not as root, droverd cannot switch to another one.
+ * an unprivileged user, and no group root; not as root, droverd cannot
+ * switch to another one.
  */
 static int
 conf_pool_check_user(conf_parser_t *p, conf_block_t *b)
@@ -2184,7 +2258,7 @@ conf_pool_check_user(conf_parser_t *p, conf_block_t *b)
             pool->gid = b->user_gid;
         }
 
-        return 0;
+        return conf_pool_check_group(p, b);
     }
 
     if (pool->user != NULL && pool->uid != p->euid) {

@@ -107,6 +107,61 @@ fail:
 }
 
 
+/*
+ * Nor group root (the config refuses it, this is the proof in the process
+ * itself): gid 0 is neither held, as real, effective or supplementary
+ * group, nor to be had back.
+ */
+static int
+proc_check_no_root_group(const drover_pool_conf_t *pool, char *err,
+    size_t errlen)
+{
+    int     i, n;
+    gid_t   zero, *groups;
+
+    if (getgid() == 0 || getegid() == 0) {
+        snprintf(err, errlen, "pool \"%s\": still group root (gid %ld, "
+                 "egid %ld) after setgid(%ld)", pool->name, (long) getgid(),
+                 (long) getegid(), (long) pool->gid);
+        return -EPERM;
+    }
+
+    n = getgroups(0, NULL);
+    groups = malloc((size_t) (n > 0 ? n : 1) * sizeof(gid_t));
+    if (n == -1 || groups == NULL
+        || (n = getgroups(n, groups)) == -1)
+    {
+        snprintf(err, errlen, "pool \"%s\": cannot list the groups of the "
+                 "process: %s", pool->name, strerror(errno));
+        free(groups);
+        return -EPERM;
+    }
+
+    for (i = 0; i < n && groups[i] != 0; i++) {
+        /* void */
+    }
+
+    free(groups);
+
+    if (i < n) {
+        snprintf(err, errlen, "pool \"%s\": group root (gid 0) is among "
+                 "the supplementary groups of user %ld: remove the user from "
+                 "group root", pool->name, (long) pool->uid);
+        return -EPERM;
+    }
+
+    zero = 0;
+
+    if (setgid(0) == 0 || setegid(0) == 0 || setgroups(1, &zero) == 0) {
+        snprintf(err, errlen, "pool \"%s\": could regain group root after "
+                 "setuid(%ld)", pool->name, (long) pool->uid);
+        return -EPERM;
+    }
+
+    return 0;
+}
+
+
 int
 drover_proc_drop_privileges(const drover_pool_conf_t *pool, char *err,
     size_t errlen)
@@ -151,7 +206,7 @@ drover_proc_drop_privileges(const drover_pool_conf_t *pool, char *err,
         return -EPERM;
     }
 
-    return 0;
+    return proc_check_no_root_group(pool, err, errlen);
 }
 
 

@@ -18,6 +18,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -857,6 +859,71 @@ test_directive_errors(void)
 }
 
 
+/*
+ * A user whose supplementary groups include root, without touching the
+ * host: in a mount namespace of our own, /etc/group is a copy in which
+ * nobody is a member of group root.
+ */
+static void
+test_supplementary_root(void)
+{
+    int     ok;
+    char    line[1024];
+    FILE   *in, *out;
+
+    if (unshare(CLONE_NEWNS) != 0
+        || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    {
+        printf("ok %d # skip supplementary group root: no mount namespace "
+               "(%s)\n", ++tap_n, strerror(errno));
+        return;
+    }
+
+    in = fopen("/etc/group", "r");
+    out = fopen(at("group"), "w");
+    ok = (in != NULL && out != NULL);
+
+    while (ok && fgets(line, sizeof(line), in) != NULL) {
+        if (strncmp(line, "root:", 5) == 0) {
+            line[strcspn(line, "\n")] = '\0';
+            fprintf(out, "%s%snobody\n", line,
+                    line[strlen(line) - 1] == ':' ? "" : ",");
+        } else {
+            fputs(line, out);
+        }
+    }
+
+    if (in != NULL) {
+        fclose(in);
+    }
+
+    if (out != NULL && fclose(out) != 0) {
+        ok = 0;
+    }
+
+    if (!ok || mount(at("group"), "/etc/group", NULL, MS_BIND, NULL) != 0) {
+        TAP_CHECK(0, "supplementary group root: set up /etc/group (%s)",
+                  strerror(errno));
+        return;
+    }
+
+    expect_error("root_supplementary_group_root",
+                 "pool a {\n app app.so;\n listen unix:a.sock;\n\n"
+                 " user nobody;\n}\n", 5,
+                 "pool \"a\" would run with group root: user \"nobody\" is a "
+                 "member of group root (gid 0) in the group database; remove "
+                 "it from that group or use another user");
+
+    /* another group named does not help: initgroups() would add root */
+    expect_error("root_supplementary_with_group",
+                 "pool a {\n app app.so;\n listen unix:a.sock;\n"
+                 " group nogroup;\n user nobody;\n}\n", 5,
+                 "is a member of group root (gid 0)");
+
+    umount("/etc/group");
+}
+
+
 static void
 test_user_rules(void)
 {
@@ -876,6 +943,22 @@ test_user_rules(void)
                      "pool a {\n app app.so;\n listen unix:a.sock;\n"
                      " user 3999999999;\n}\n", 4,
                      "has no passwd entry, so no primary group");
+
+        /* group root is root too (php-fpm refuses it as well) */
+        expect_error("root_group_root",
+                     "pool a {\n app app.so;\n listen unix:a.sock;\n"
+                     " user nobody;\n\n group root;\n}\n", 6,
+                     "pool \"a\" would run with group root (\"group "
+                     "root\"): use an unprivileged group");
+        expect_error("root_group_0",
+                     "pool a {\n app app.so;\n listen unix:a.sock;\n"
+                     " group 0;\n user nobody;\n}\n", 4,
+                     "would run with group root (\"group 0\")");
+        expect_error("root_numeric_user_group_0",
+                     "pool a {\n app app.so;\n listen unix:a.sock;\n"
+                     " user 3999999999;\n group 0;\n}\n", 5,
+                     "would run with group root");
+        test_supplementary_root();
 
         /* with a group, a uid without a passwd entry is fine */
         put("numeric.conf", "pool a { app app.so; listen unix:a.sock;"
