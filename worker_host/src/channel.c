@@ -114,7 +114,10 @@ drover_chan_recv(int fd, drover_chan_msg_t *msg, int *fds, int *nfds)
         *nfds = got;
     }
 
-    if (len != (ssize_t) sizeof(*msg) || (mh.msg_flags & MSG_CTRUNC)) {
+    /* a longer datagram is cut to our size and flagged MSG_TRUNC */
+    if (len != (ssize_t) sizeof(*msg)
+        || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+    {
         for (i = 0; i < got; i++) {
             close(fds[i]);
         }

@@ -6,8 +6,20 @@
  *
  *   preloader -> manager   READY            the app's init succeeded
  *   manager -> preloader   FORK slot        + [slot fd, shared fd]
- *   forker -> manager      FORKED slot pid  the worker is running
- *   forker -> manager      FORK_FAILED slot err
+ *   preloader -> manager   FORKED slot pid  the worker is running
+ *   preloader -> manager   FORK_FAILED slot err
+ *
+ * The preloader sends FORKED only after the intermediate forker has exited
+ * and been reaped, so the worker is already the manager's child.
+ *
+ * The preloader runs the tenant's code (the app's init), so everything the
+ * manager reads here is hostile input: a message of another size, with
+ * fds, out of turn (a second READY, a slot that did not ask) or naming a pid
+ * that pidcheck.h does not confirm makes the manager kill that preloader and
+ * restart it with backoff; it never signals a pid it read here.
+ *
+ * drover_chan_msg_t is the wire format.  apps/hostile.c (t/hostile_app.t)
+ * carries a copy of it to forge messages: change both together.
  */
 
 #ifndef DROVER_CHANNEL_H

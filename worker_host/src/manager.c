@@ -21,6 +21,7 @@
 #include "channel.h"
 #include "log.h"
 #include "notify.h"
+#include "pidcheck.h"
 #include "preloader.h"
 #include "prestart.h"
 #include "proc.h"
@@ -31,9 +32,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -108,8 +111,11 @@ struct drover_gen_s {
     int                    conf_fd;       /* memfd handed to children */
 
     pid_t                  pid;           /* its preloader */
+    int                    pidfd;         /* of the preloader, or -1 */
     drover_chan_t         *chan;
     int                    ready;
+    int                    misbehaved;    /* killed for what it sent */
+    int                    reaped;        /* its exit is being handled */
     int                    failed;        /* its preloader could not start */
     int                    retired;       /* no new workers from it */
     int                    keep_slots;    /* a restart: the slot count
@@ -126,6 +132,8 @@ struct drover_slot_s {
     drover_socket_t        sock;
     drover_gen_t          *gen;           /* of its worker, or NULL */
     pid_t                  pid;
+    int                    pidfd;         /* of the worker: every signal
+                                             goes through it; or -1 */
     int                    state;
     int                    stop_reason;   /* EXIT_*, -1: none */
     int                    removing;      /* scaled away: free on exit */
@@ -414,6 +422,18 @@ pool_listen_update(drover_pool_t *p, const drover_pool_conf_t *pc)
 }
 
 
+/*
+ * A pidfd for a child the manager just spawned: it is ours and not reaped,
+ * so its pid cannot have been reused.  -1 where pidfd_open is missing
+ * (signals then go by pid, still safe for an unreaped child).
+ */
+static int
+child_pidfd(pid_t pid)
+{
+    return pidfd_open(pid, 0);
+}
+
+
 /* ---- slots ---- */
 
 static void
@@ -448,6 +468,7 @@ slot_create(drover_pool_t *p, unsigned index)
     s->pool = p;
     s->index = index;
     s->sock.fd = -1;
+    s->pidfd = -1;
     s->stop_reason = -1;
     uv_timer_init(&p->mgr->loop, &s->restart_timer);
     s->restart_timer.data = s;
@@ -562,6 +583,7 @@ slot_start(drover_slot_t *s)
 
     s->gen = g;
     s->pid = pid;
+    s->pidfd = child_pidfd(pid);
     s->state = SLOT_RUNNING;
     p->served = 1;
 
@@ -576,15 +598,15 @@ slot_start(drover_slot_t *s)
 }
 
 
-/* a worker of the slot was named by the preloader */
+/* a worker of the slot was named by the preloader and verified */
 static void
-slot_forked(drover_slot_t *s, pid_t pid)
+slot_forked(drover_slot_t *s, pid_t pid, int pidfd)
 {
-    unsigned           i;
     drover_pool_t     *p = s->pool;
     drover_manager_t  *m = p->mgr;
 
     s->pid = pid;
+    s->pidfd = pidfd;
     s->state = SLOT_RUNNING;
     p->served = 1;
 
@@ -594,17 +616,6 @@ slot_forked(drover_slot_t *s, pid_t pid)
 
     if (m->stopping || p->removing || s->removing) {
         slot_stop(s, EXIT_STOP, SIGTERM);
-    }
-
-    /* it may already have died and been reaped as a stranger */
-    for (i = 0; i < m->nearly; i++) {
-        if (m->early[i].pid == pid) {
-            int  status = m->early[i].status;
-
-            m->early[i] = m->early[--m->nearly];
-            slot_exited(s, status);
-            return;
-        }
     }
 
     manager_maybe_ready(m);
@@ -626,7 +637,7 @@ slot_stop(drover_slot_t *s, int reason, int sig)
     }
 
     if (s->pid > 0) {
-        kill(s->pid, sig);
+        (void) drover_pidcheck_signal(s->pidfd, s->pid, sig);
         s->state = SLOT_STOPPING;
     }
 }
@@ -745,6 +756,11 @@ slot_exited(drover_slot_t *s, int status)
     s->requests_done += s->sb.requests;
     memset(&s->sb, 0, sizeof(s->sb));
     s->pid = 0;
+
+    if (s->pidfd >= 0) {
+        close(s->pidfd);
+        s->pidfd = -1;
+    }
     s->state = SLOT_EMPTY;
     s->gen = NULL;
     s->rss = s->pss = s->uss = 0;
@@ -870,6 +886,10 @@ gen_destroy(drover_gen_t *g)
         close(g->conf_fd);
     }
 
+    if (g->pidfd >= 0) {
+        close(g->pidfd);
+    }
+
     confref_put(g->ref);
     free(g);
 }
@@ -911,6 +931,7 @@ gen_create(drover_pool_t *p, drover_confref_t *ref, drover_pool_conf_t *pc)
     g->conf = pc;
     g->id = ++p->next_gen;
     g->slots = pc->workers;
+    g->pidfd = -1;
 
     uv_timer_init(&p->mgr->loop, &g->timer);
     g->timer.data = g;
@@ -962,27 +983,128 @@ gen_retire(drover_gen_t *g)
     uv_timer_stop(&g->timer);
 
     if (g->pid > 0) {
-        kill(g->pid, SIGTERM);
+        (void) drover_pidcheck_signal(g->pidfd, g->pid, SIGTERM);
     }
 
     gen_maybe_free(g);
 }
 
 
+/*
+ * The preloader runs the tenant's code: it is killed (it is our unreaped
+ * child, so its pid is safe to signal) and restarted with backoff, and
+ * nothing it named is touched.  One line says who and why.
+ */
+static void
+gen_misbehaved(drover_gen_t *g, const char *fmt, ...)
+{
+    char     why[320];
+    va_list  ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+
+    drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: preloader (pid %ld, "
+                     "generation %u) %s; killing it, it restarts with "
+                     "backoff (the app's init runs in it: check the app)",
+                     g->pool->name, (long) g->pid, g->id, why);
+
+    g->misbehaved = 1;
+    gen_chan_close(g);
+
+    /* never by pid once reaped: the pid may belong to someone else now */
+    if (g->pid > 0 && !g->reaped) {
+        (void) drover_pidcheck_signal(g->pidfd, g->pid, SIGKILL);
+    }
+}
+
+
+/* a process droverd already knows: never a new worker */
+static const char *
+manager_pid_role(drover_manager_t *m, pid_t pid)
+{
+    drover_gen_t   *g;
+    drover_pool_t  *p;
+
+    if (pid == m->pid) {
+        return "droverd itself";
+    }
+
+    if (slot_by_pid(m, pid) != NULL) {
+        return "a worker droverd already runs";
+    }
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        if (p->prestart != NULL
+            && drover_prestart_result(p->prestart)->last_pid == pid)
+        {
+            return "a prestart command";
+        }
+
+        for (g = p->gens; g != NULL; g = g->next) {
+            if (g->pid == pid) {
+                return "a preloader";
+            }
+        }
+    }
+
+    return NULL;
+}
+
+
+/* the credentials every process of the generation has (proc.c) */
+static void
+gen_want(drover_gen_t *g, drover_pidcheck_want_t *want)
+{
+    want->parent = g->pool->mgr->pid;
+
+    if (geteuid() == 0 && g->conf->uid != (uid_t) -1) {
+        want->uid = g->conf->uid;
+        want->gid = g->conf->gid;
+    } else {
+        want->uid = geteuid();
+        want->gid = getegid();
+    }
+}
+
+
+/* a worker that was reaped before its FORKED message was read */
+static int
+manager_take_early(drover_manager_t *m, pid_t pid, int *status)
+{
+    unsigned  i;
+
+    for (i = 0; i < m->nearly; i++) {
+        if (m->early[i].pid == pid) {
+            *status = m->early[i].status;
+            m->early[i] = m->early[--m->nearly];
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static void
 gen_forked(drover_gen_t *g, const drover_chan_msg_t *msg)
 {
-    drover_slot_t  *s;
-    drover_pool_t  *p = g->pool;
+    int                     rc, status, pidfd;
+    char                    why[256];
+    const char             *role;
+    drover_slot_t          *s;
+    drover_pool_t          *p = g->pool;
+    drover_manager_t       *m = p->mgr;
+    drover_pidcheck_want_t  want;
 
     if (msg->slot >= p->nslots || p->slots[msg->slot]->gen != g
         || p->slots[msg->slot]->state != SLOT_FORKING)
     {
-        drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: preloader reported "
-                         "slot %u, which did not ask", p->name, msg->slot);
-        if (msg->type == DROVER_CHAN_FORKED && msg->pid > 0) {
-            kill(msg->pid, SIGKILL);
-        }
+        gen_misbehaved(g, "reported %s for slot %u, which did not ask "
+                       "(pid %ld)", msg->type == DROVER_CHAN_FORKED
+                       ? "a worker" : "a failed fork", msg->slot,
+                       (long) msg->pid);
         return;
     }
 
@@ -995,7 +1117,41 @@ gen_forked(drover_gen_t *g, const drover_chan_msg_t *msg)
         return;
     }
 
-    slot_forked(s, msg->pid);
+    role = manager_pid_role(m, msg->pid);
+    if (role != NULL) {
+        gen_misbehaved(g, "reported pid %ld, %s, as the worker of slot %u",
+                       (long) msg->pid, role, s->index);
+        return;
+    }
+
+    /* it may already have died and been reaped as a stranger */
+    if (msg->pid > 1 && manager_take_early(m, msg->pid, &status)) {
+        s->pid = msg->pid;
+        s->state = SLOT_RUNNING;
+        slot_exited(s, status);
+        return;
+    }
+
+    gen_want(g, &want);
+
+    rc = drover_pidcheck_child(msg->pid, &want, &pidfd, why, sizeof(why));
+
+    if (rc == -ESRCH) {
+        /* gone and reaped: nothing to adopt, nothing to signal */
+        drover_log_error(DROVER_LOG_WARN, 0, "pool %s: worker %u: the "
+                         "preloader reported pid %ld, which no longer "
+                         "exists", p->name, s->index, (long) msg->pid);
+        slot_exited(s, -1);
+        return;
+    }
+
+    if (rc != 0) {
+        gen_misbehaved(g, "reported pid %ld as the worker of slot %u, which "
+                       "fails the check: %s", (long) msg->pid, s->index, why);
+        return;
+    }
+
+    slot_forked(s, msg->pid, pidfd);
 }
 
 
@@ -1018,20 +1174,30 @@ gen_chan_read(drover_gen_t *g)
             return;
         }
 
-        if (rc != 0 || nfds != 0) {
-            while (rc == 0 && nfds > 0) {
+        if (rc != 0) {
+            gen_misbehaved(g, "sent a malformed message (%s)",
+                           rc == -EPROTO ? "wrong size" : strerror(-rc));
+            return;
+        }
+
+        if (nfds != 0) {
+            while (nfds > 0) {
                 close(fds[--nfds]);
             }
 
-            drover_log_error(DROVER_LOG_ALERT, rc < 0 ? -rc : 0,
-                             "pool %s: bad message from the preloader",
-                             g->pool->name);
-            continue;
+            gen_misbehaved(g, "sent file descriptors with message %u",
+                           msg.type);
+            return;
         }
 
         switch (msg.type) {
 
         case DROVER_CHAN_READY:
+            if (g->ready) {
+                gen_misbehaved(g, "sent READY twice");
+                return;
+            }
+
             g->ready = 1;
             g->failed = 0;
             drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: preloader %ld "
@@ -1046,9 +1212,8 @@ gen_chan_read(drover_gen_t *g)
             break;
 
         default:
-            drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: unknown message "
-                             "%u from the preloader", g->pool->name,
-                             msg.type);
+            gen_misbehaved(g, "sent unknown message type %u", msg.type);
+            return;
         }
     }
 }
@@ -1128,15 +1293,18 @@ gen_preloader_start(drover_gen_t *g)
     }
 
     g->pid = pid;
+    g->pidfd = child_pidfd(pid);
     g->ready = 0;
+    g->misbehaved = 0;
+    g->reaped = 0;
     g->started_ms = drover_proc_now_ms();
 
     c = malloc(sizeof(*c));
     if (c == NULL) {
         drover_log_error(DROVER_LOG_ALERT, ENOMEM, "pool %s", p->name);
         close(sv[0]);
-        kill(pid, SIGKILL);         /* reaped and retried by SIGCHLD */
-        return;
+        (void) drover_pidcheck_signal(g->pidfd, pid, SIGKILL);
+        return;                     /* reaped and retried by SIGCHLD */
     }
 
     c->fd = sv[0];
@@ -1153,7 +1321,7 @@ gen_preloader_start(drover_gen_t *g)
         drover_log_error(DROVER_LOG_ALERT, rc, "pool %s: uv_poll", p->name);
         close(c->fd);
         free(c);
-        kill(pid, SIGKILL);
+        (void) drover_pidcheck_signal(g->pidfd, pid, SIGKILL);
         return;
     }
 
@@ -1180,6 +1348,8 @@ gen_preloader_exited(drover_gen_t *g, int status)
 
     drover_proc_describe_exit(status, desc, sizeof(desc));
 
+    g->reaped = 1;
+
     /* FORKED messages it sent before dying are still worth reading */
     if (g->chan != NULL) {
         gen_chan_read(g);
@@ -1188,6 +1358,11 @@ gen_preloader_exited(drover_gen_t *g, int status)
 
     g->pid = 0;
     g->ready = 0;
+
+    if (g->pidfd >= 0) {
+        close(g->pidfd);
+        g->pidfd = -1;
+    }
 
     for (k = 0; k < p->nslots; k++) {
         if (p->slots[k]->gen == g && p->slots[k]->state == SLOT_FORKING) {
@@ -1223,7 +1398,10 @@ gen_preloader_exited(drover_gen_t *g, int status)
 
     lived = drover_proc_now_ms() - g->started_ms;
 
-    if (lived >= DROVER_RESTART_STABLE_MS && g->failed == 0) {
+    /* one killed for what it sent is not stable, however long it ran */
+    if (lived >= DROVER_RESTART_STABLE_MS && g->failed == 0
+        && !g->misbehaved)
+    {
         g->quick_deaths = 0;
     } else {
         g->quick_deaths++;
@@ -3124,7 +3302,7 @@ manager_signal_all(drover_manager_t *m, int sig)
             uv_timer_stop(&g->timer);
 
             if (g->pid > 0) {
-                kill(g->pid, sig);
+                (void) drover_pidcheck_signal(g->pidfd, g->pid, sig);
             }
         }
 

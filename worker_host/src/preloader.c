@@ -17,6 +17,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,60 +175,102 @@ worker_adopt(pid_t manager)
 }
 
 
+/*
+ * The forker: fork the worker and exit at once, so the worker is reparented
+ * to the manager, which reaps it and sees its exit.  The worker's pid (or
+ * -errno) goes back to the preloader through wfd.
+ */
+static _Noreturn void
+forker_run(drover_child_t *c, int chan, unsigned slot, const int *fds,
+    int wfd)
+{
+    int32_t  v;
+    pid_t    worker;
+
+    worker = fork();
+
+    if (worker == 0) {
+        close(chan);
+        close(wfd);
+
+        if (worker_adopt(c->manager) != 0) {
+            _exit(DROVER_EXIT_ORPHAN);
+        }
+
+        exit(child_exit(c, child_serve(c, slot, fds[0], fds[1])));
+    }
+
+    v = worker == -1 ? -errno : (int32_t) worker;
+
+    while (write(wfd, &v, sizeof(v)) == -1 && errno == EINTR) {
+        /* retry */
+    }
+
+    _exit(0);
+}
+
+
+/*
+ * FORKED goes to the manager only once the forker has exited and been
+ * reaped: by then the worker has been reparented to the manager, which
+ * checks exactly that (pidcheck.h) before it adopts the pid.
+ */
 static void
 preloader_fork_worker(drover_child_t *c, int chan, unsigned slot,
     const int *fds)
 {
-    int                status;
-    pid_t              forker, worker;
+    int                status, pfd[2];
+    int32_t            v;
+    pid_t              forker;
+    ssize_t            n;
     drover_chan_msg_t  msg;
 
-    forker = fork();
+    memset(&msg, 0, sizeof(msg));
+    msg.type = DROVER_CHAN_FORK_FAILED;
+    msg.slot = slot;
 
-    if (forker == 0) {
-        /*
-         * The forker: fork the worker and exit at once, so the worker is
-         * reparented to the manager, which reaps it and sees its exit.
-         */
-        worker = fork();
-
-        if (worker == 0) {
-            close(chan);
-
-            if (worker_adopt(c->manager) != 0) {
-                _exit(DROVER_EXIT_ORPHAN);
-            }
-
-            exit(child_exit(c, child_serve(c, slot, fds[0], fds[1])));
-        }
-
-        memset(&msg, 0, sizeof(msg));
-        msg.slot = slot;
-
-        if (worker == -1) {
-            msg.type = DROVER_CHAN_FORK_FAILED;
-            msg.err = errno;
-        } else {
-            msg.type = DROVER_CHAN_FORKED;
-            msg.pid = worker;
-        }
-
-        (void) drover_chan_send(chan, &msg, NULL, 0);
-        _exit(0);
-    }
-
-    if (forker == -1) {
-        memset(&msg, 0, sizeof(msg));
-        msg.type = DROVER_CHAN_FORK_FAILED;
-        msg.slot = slot;
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
         msg.err = errno;
         (void) drover_chan_send(chan, &msg, NULL, 0);
         return;
     }
 
+    forker = fork();
+
+    if (forker == 0) {
+        close(pfd[0]);
+        forker_run(c, chan, slot, fds, pfd[1]);
+    }
+
+    close(pfd[1]);
+
+    if (forker == -1) {
+        msg.err = errno;
+        close(pfd[0]);
+        (void) drover_chan_send(chan, &msg, NULL, 0);
+        return;
+    }
+
+    do {
+        n = read(pfd[0], &v, sizeof(v));
+    } while (n == -1 && errno == EINTR);
+
+    close(pfd[0]);
+
     while (waitpid(forker, &status, 0) == -1 && errno == EINTR) {
         /* retry */
     }
+
+    if (n != (ssize_t) sizeof(v)) {
+        msg.err = EIO;              /* the forker died before it wrote */
+    } else if (v < 0) {
+        msg.err = -v;
+    } else {
+        msg.type = DROVER_CHAN_FORKED;
+        msg.pid = v;
+    }
+
+    (void) drover_chan_send(chan, &msg, NULL, 0);
 }
 
 
