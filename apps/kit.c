@@ -17,6 +17,10 @@
  *   /nonblock-stderr  sets O_NONBLOCK on fd 2 (and so on the open file
  *                     description it shares), writes 64 lines (3968 B) to
  *                     it, then "wrote N bytes to stderr, M lost\n"
+ *   /fds              the worker's open fds, "N TARGET\n" each
+ *   /fd1, /fd2        raw bytes to fd 1 / fd 2 (not FastCGI stderr):
+ *                     ?text=T as given, ?bytes=N one line of N bytes,
+ *                     ?lines=N N lines "kit fdF line K\n"
  *   anything else     404
  *
  * A missing or out-of-range N answers 400 and says the allowed range.
@@ -27,6 +31,7 @@
  *   app_param init_sleep_ms N;      init sleeps N ms first
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -71,6 +76,9 @@ static int kit_status(drover_req_t *req);
 static int kit_stderr(drover_req_t *req);
 static int kit_cpu(drover_req_t *req);
 static int kit_nonblock_stderr(drover_req_t *req);
+static int kit_fds(drover_req_t *req);
+static int kit_fd1(drover_req_t *req);
+static int kit_fd2(drover_req_t *req);
 
 
 static const kit_route_t  kit_routes[] = {
@@ -87,6 +95,9 @@ static const kit_route_t  kit_routes[] = {
     { "/stderr",  kit_stderr },
     { "/cpu",     kit_cpu },
     { "/nonblock-stderr", kit_nonblock_stderr },
+    { "/fds",     kit_fds },
+    { "/fd1",     kit_fd1 },
+    { "/fd2",     kit_fd2 },
 };
 
 
@@ -535,6 +546,123 @@ kit_nonblock_stderr(drover_req_t *req)
 
     return kit_reply(req, 200, "wrote %lld bytes to stderr, %lld lost\n",
                      wrote, lost);
+}
+
+
+/* the worker's open fds, "N TARGET" a line, from /proc/self/fd */
+static int
+kit_fds(drover_req_t *req)
+{
+    int             dfd;
+    DIR            *d;
+    char            out[8192], link[300], target[512];
+    size_t          len;
+    ssize_t         n;
+    struct dirent  *e;
+
+    d = opendir("/proc/self/fd");
+    if (d == NULL) {
+        return kit_reply(req, 500, "kit: opendir(/proc/self/fd): %s\n",
+                         strerror(errno));
+    }
+
+    dfd = dirfd(d);
+    len = 0;
+
+    while ((e = readdir(d)) != NULL && len < sizeof(out) - 600) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) == dfd) {
+            continue;
+        }
+
+        snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+        n = readlink(link, target, sizeof(target) - 1);
+        target[n > 0 ? n : 0] = '\0';
+
+        len += (size_t) snprintf(out + len, sizeof(out) - len, "%s %s\n",
+                                 e->d_name, target);
+    }
+
+    closedir(d);
+
+    if (drover_resp_status(req, 200) != 0) {
+        return -1;
+    }
+
+    return drover_resp_write(req, out, len) == (ssize_t) len ? 0 : -1;
+}
+
+
+/*
+ * Raw bytes to fd 1 or 2, as an app's printf() or a crash message would
+ * go (not FastCGI stderr): ?text=T writes T as given (percent-decoded, so
+ * newlines, ESC, a fake "[alert]"), ?bytes=N one line of N bytes, ?lines=N
+ * N short lines.  Answers how many bytes went and how many were refused.
+ */
+static int
+kit_fd_write(drover_req_t *req, int fd)
+{
+    char       text[4096], line[64];
+    ssize_t    len, w;
+    long long  n, k, wrote = 0, lost = 0;
+
+    len = drover_req_arg(req, "text", text, sizeof(text));
+
+    if (len >= 0) {
+        w = write(fd, text, (size_t) len);
+        wrote = w > 0 ? w : 0;
+        lost = len - wrote;
+
+    } else if (drover_req_arg(req, "bytes", line, sizeof(line)) > 0) {
+        if (kit_arg_int(req, "bytes", 1, KIT_MAX_KB * 1024LL, &n) != 0) {
+            return 0;
+        }
+
+        memset(text, 'x', sizeof(text));
+
+        for (k = 0; k < n; k += w > 0 ? w : 0) {
+            len = (ssize_t) (n - k < (long long) sizeof(text)
+                             ? n - k : (long long) sizeof(text));
+            w = write(fd, text, (size_t) len);
+            if (w <= 0) {
+                lost = n - k;
+                break;
+            }
+            wrote += w;
+        }
+
+        if (write(fd, "\n", 1) == 1) {
+            wrote++;
+        }
+
+    } else {
+        if (kit_arg_int(req, "lines", 1, KIT_MAX_LINES, &n) != 0) {
+            return 0;
+        }
+
+        for (k = 1; k <= n; k++) {
+            len = snprintf(line, sizeof(line), "kit fd%d line %lld\n", fd, k);
+            w = write(fd, line, (size_t) len);
+            wrote += w > 0 ? w : 0;
+            lost += w > 0 ? len - w : len;
+        }
+    }
+
+    return kit_reply(req, 200, "wrote %lld bytes to fd %d, %lld lost\n",
+                     wrote, fd, lost);
+}
+
+
+static int
+kit_fd1(drover_req_t *req)
+{
+    return kit_fd_write(req, STDOUT_FILENO);
+}
+
+
+static int
+kit_fd2(drover_req_t *req)
+{
+    return kit_fd_write(req, STDERR_FILENO);
 }
 
 

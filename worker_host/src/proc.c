@@ -52,6 +52,61 @@ drover_proc_fork(void)
 }
 
 
+/*
+ * Every fd from first up is closed.  O_CLOEXEC covers the manager's own,
+ * not those droverd was started with (a root-only file its parent left
+ * open as fd 9 would reach the app, issue 11) nor one a library opened
+ * without it.  close_range() from Linux 5.9; before it, one by one.
+ */
+static int
+proc_close_from(int first)
+{
+    long  fd, max;
+
+    if (close_range((unsigned) first, ~0U, 0) == 0) {
+        return 0;
+    }
+
+    if (errno != ENOSYS) {
+        return -errno;
+    }
+
+    max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 1L << 20) {
+        max = 1L << 20;
+    }
+
+    for (fd = first; fd < max; fd++) {
+        (void) close((int) fd);
+    }
+
+    return 0;
+}
+
+
+/* stdin is /dev/null: droverd's own may be a terminal or a file of root's */
+static int
+proc_stdin_null(void)
+{
+    int  fd, rc;
+
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        return -errno;
+    }
+
+    if (fd == STDIN_FILENO) {
+        /* droverd ran with fd 0 closed: keep this one across exec */
+        return fcntl(fd, F_SETFD, 0) == 0 ? 0 : -errno;
+    }
+
+    rc = dup2(fd, STDIN_FILENO) == -1 ? -errno : 0;
+    close(fd);
+
+    return rc;
+}
+
+
 int
 drover_proc_spawn(char *const argv[], const int *fds, int nfds, pid_t *pid)
 {
@@ -95,6 +150,10 @@ drover_proc_spawn(char *const argv[], const int *fds, int nfds, pid_t *pid)
         if (dup2(tmp[i], fd) == -1) {       /* dup2 clears FD_CLOEXEC */
             goto fail;
         }
+    }
+
+    if (proc_close_from(3 + nfds) != 0 || proc_stdin_null() != 0) {
+        goto fail;
     }
 
     execv("/proc/self/exe", argv);

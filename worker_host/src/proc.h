@@ -31,8 +31,10 @@ pid_t drover_proc_fork(void);
 
 /*
  * fork() and exec droverd itself (/proc/self/exe) with argv, the child
- * finding fds[i] at fd 3 + i and nothing else but 0-2.  The child dies with
- * the calling process (PR_SET_PDEATHSIG).  0 and *pid, or a negative code.
+ * finding fds[i] at fd 3 + i and nothing else but 0-2, 0 being /dev/null:
+ * every other fd is closed before exec, also one without O_CLOEXEC that
+ * droverd inherited.  The child dies with the calling process
+ * (PR_SET_PDEATHSIG).  0 and *pid, or a negative code.
  */
 int drover_proc_spawn(char *const argv[], const int *fds, int nfds,
     pid_t *pid);
