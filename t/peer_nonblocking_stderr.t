@@ -62,6 +62,14 @@ if ($reader == 0) {
 
 close $log_r;
 
+# a test that dies while the reader is stopped must not leave it behind
+END {
+    if ($reader && waitpid($reader, WNOHANG) == 0) {
+        kill 'KILL', $reader;
+        waitpid($reader, 0);
+    }
+}
+
 my $droverd = fork;
 die "fork: $!" unless defined $droverd;
 

@@ -21,6 +21,12 @@
 #     worker closes the connection and the GET gets 200 once the queue
 #     ahead of it has drained.
 # In no case does a kit worker die, and droverd stays up.
+#
+# With every default (client_body_timeout 60s, drover_queue timeout=10s,
+# io_timeout 60s) two stalled streamed uploads hold both workers for a
+# minute, and a GET meanwhile gets 503 after 10 s: by design (FIFO queue,
+# streamed bodies go to a worker before they are read), which is why
+# buffering is the default.  Not run here: it takes a minute.
 
 use strict;
 use warnings;
