@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 
@@ -331,14 +332,26 @@ sb_find(size_t *n)
 }
 
 
+/*
+ * Its own entry: an unknown state, counters near 2^64, a request started
+ * long before the worker.  A sibling's: "busy" in a request that started
+ * just now, so its URI (control bytes, an escape sequence, bytes that are
+ * not UTF-8) is shown.  Both keep their pid.
+ */
 static void
-sb_scribble(hostile_sb_slot_t *e, uint64_t salt)
+sb_scribble(hostile_sb_slot_t *e, uint64_t salt, int own)
 {
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
     e->seq += 2;                      /* even: a reader takes it */
-    e->state = 77;
+    e->state = own ? 77 : 3;
     e->requests = UINT64_MAX - salt;  /* 3e17 req/s and worse */
     e->busy_us = UINT64_MAX / 3 + salt;
-    e->request_start_us = 12345;      /* a request "running" for years */
+    e->request_start_us = own ? 12345
+                          : (uint64_t) ts.tv_sec * 1000000
+                            + (uint64_t) ts.tv_nsec / 1000;
     memset(e->uri, 0xff, sizeof(e->uri));
     memcpy(e->uri, "/\x01\x1b[31m<script>", 14);
 }
@@ -367,8 +380,10 @@ hostile_handle(drover_req_t *req, void *state)
     }
 
     for (i = 0; i < n; i++) {
-        if (all || sb[i].pid == (int32_t) getpid()) {
-            sb_scribble(&sb[i], i);
+        if (sb[i].pid == (int32_t) getpid()) {
+            sb_scribble(&sb[i], i, 1);
+        } else if (all) {
+            sb_scribble(&sb[i], i, 0);
         }
     }
 

@@ -154,6 +154,8 @@ struct drover_slot_s {
     unsigned               ring_n;
     unsigned               ring_pos;
     drover_sb_slot_t       sb;            /* its last scoreboard copy */
+    unsigned long long     sb_clamped;    /* fields drover_sb_sanitize
+                                             corrected, all its workers */
     unsigned long long     requests_done; /* by its earlier workers */
     uv_timer_t             restart_timer;
     int                    restart_pending;
@@ -2325,19 +2327,29 @@ cpu_read(pid_t pid, unsigned long long *ticks)
 }
 
 
-/* the worker's scoreboard entry as it is now: a seqlock read, no syscall */
+/*
+ * The worker's scoreboard entry as it is now: a seqlock read, no syscall.
+ * Display data written by the tenant's code (scoreboard.h): an entry that
+ * does not name this slot's verified pid is ignored (the last good copy
+ * stays), the rest is clamped against that copy.
+ */
 static void
 slot_read_sb(drover_slot_t *s)
 {
-    drover_pool_t  *p = s->pool;
+    drover_pool_t     *p = s->pool;
+    drover_sb_slot_t   copy;
 
-    if (p->sb != NULL
-        && drover_sb_read(&p->sb->slots[s->index], &s->sb) == 0
-        && s->sb.pid != s->pid)
+    if (p->sb == NULL || s->pid <= 0
+        || drover_sb_read(&p->sb->slots[s->index], &copy) != 0
+        || copy.pid != s->pid)
     {
-        /* an entry of a worker that is not this slot's (yet): ignore */
-        memset(&s->sb, 0, sizeof(s->sb));
+        return;
     }
+
+    s->sb_clamped += drover_sb_sanitize(&copy, &s->sb,
+                                        s->started_ms * 1000,
+                                        drover_sb_now_us());
+    s->sb = copy;
 }
 
 
@@ -2581,6 +2593,19 @@ slot_window(drover_slot_t *s, unsigned back, unsigned long long *dt_ms,
     *dreq = s->ring[newest].requests >= s->ring[older].requests
             ? s->ring[newest].requests - s->ring[older].requests : 0;
 
+    /*
+     * Busy time and requests come from the scoreboard (display data): one
+     * request at a time, so never busier than the window is long, and at
+     * most one request per microsecond.
+     */
+    if (*dbusy_us > *dt_ms * 1000) {
+        *dbusy_us = *dt_ms * 1000;
+    }
+
+    if (*dreq > *dt_ms * 1000) {
+        *dreq = *dt_ms * 1000;
+    }
+
     return *dt_ms > 0 ? 0 : -1;
 }
 
@@ -2588,13 +2613,19 @@ slot_window(drover_slot_t *s, unsigned back, unsigned long long *dt_ms,
 static double
 cpu_percent(unsigned long long dcpu, unsigned long long dt_ms)
 {
-    long  hz = sysconf(_SC_CLK_TCK);
+    long    hz = sysconf(_SC_CLK_TCK);
+    long    cores = sysconf(_SC_NPROCESSORS_ONLN);
+    double  pct;
 
     if (hz <= 0 || dt_ms == 0) {
         return 0;
     }
 
-    return (double) dcpu * 100.0 * 1000.0 / ((double) hz * (double) dt_ms);
+    /* the kernel's ticks, but sampled at two moments: at most every core */
+    pct = (double) dcpu * 100.0 * 1000.0 / ((double) hz * (double) dt_ms);
+    cores = cores > 0 ? cores : 1;
+
+    return pct > 100.0 * cores ? 100.0 * cores : pct;
 }
 
 
@@ -2710,6 +2741,10 @@ slot_json(drover_slot_t *s)
 
     json_object_object_add(o, "last_exit", s->last_exit[0]
                            ? json_object_new_string(s->last_exit) : NULL);
+
+    /* scoreboard fields droverd had to correct: a worker wrote garbage */
+    json_object_object_add(o, "scoreboard_clamped", json_object_new_int64(
+                           (int64_t) s->sb_clamped));
 
     return o;
 }

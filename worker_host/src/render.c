@@ -10,6 +10,7 @@
 #include "render.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,10 +165,23 @@ has_number(json_object *o, const char *key)
 }
 
 
+/*
+ * Worker figures in the status come from the scoreboard (display data the
+ * tenant can write, clamped by the manager); a view still never prints an
+ * infinity or a NaN.
+ */
 static double
 num(json_object *o, const char *key)
 {
-    return has_number(o, key) ? json_object_get_double(get(o, key)) : 0;
+    double  d;
+
+    if (!has_number(o, key)) {
+        return 0;
+    }
+
+    d = json_object_get_double(get(o, key));
+
+    return isfinite(d) ? d : 0;
 }
 
 

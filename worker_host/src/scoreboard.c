@@ -185,3 +185,76 @@ drover_sb_read(const drover_sb_slot_t *e, drover_sb_slot_t *copy)
 
     return -EAGAIN;
 }
+
+
+/* never back, never past bound: the worker cannot do more than that */
+static unsigned
+sb_clamp_counter(uint64_t *v, uint64_t prev, uint64_t bound)
+{
+    uint64_t  want = *v;
+
+    if (want < prev) {
+        want = prev;
+    }
+
+    if (want > bound) {
+        want = bound > prev ? bound : prev;
+    }
+
+    if (want == *v) {
+        return 0;
+    }
+
+    *v = want;
+    return 1;
+}
+
+
+unsigned
+drover_sb_sanitize(drover_sb_slot_t *copy, const drover_sb_slot_t *prev,
+    uint64_t started_us, uint64_t now_us)
+{
+    int       bad;
+    size_t    i;
+    uint64_t  life;
+    unsigned  fixed = 0;
+
+    life = now_us > started_us ? now_us - started_us : 0;
+
+    if (copy->state > DROVER_SB_STOPPING) {
+        copy->state = DROVER_SB_EMPTY;
+        fixed++;
+    }
+
+    /* one request at a time, none shorter than a microsecond */
+    fixed += sb_clamp_counter(&copy->requests, prev->requests, life);
+    fixed += sb_clamp_counter(&copy->busy_us, prev->busy_us, life);
+
+    if (copy->request_start_us != 0
+        && (copy->request_start_us < started_us
+            || copy->request_start_us > now_us))
+    {
+        copy->request_start_us = 0;
+        fixed++;
+    }
+
+    if (copy->state == DROVER_SB_BUSY && copy->request_start_us == 0) {
+        copy->state = DROVER_SB_IDLE;
+    }
+
+    /* printable ASCII only: it lands in JSON, HTML and terminals */
+    copy->uri[DROVER_SB_URI_MAX - 1] = '\0';
+
+    bad = 0;
+
+    for (i = 0; copy->uri[i] != '\0'; i++) {
+        unsigned char  c = (unsigned char) copy->uri[i];
+
+        if (c < 0x20 || c >= 0x7f) {
+            copy->uri[i] = '?';
+            bad = 1;
+        }
+    }
+
+    return fixed + bad;
+}

@@ -2,11 +2,21 @@
  * scoreboard.h -- what each worker is doing, in shared memory.
  *
  * One memfd per pool, made by the manager, mapped by the preloader (and so
- * by every worker it forks) and by exec'd workers.  Each worker writes only
- * its own slot's entry, under a sequence counter (odd while it writes); the
- * manager copies entries out and retries while the counter moves.  A worker
- * runs the tenant's code, so the manager trusts nothing it reads here: the
- * copy is bounded and NUL-terminated, states are range-checked.
+ * by every worker it forks) and by exec'd workers.  Each worker writes its
+ * own slot's entry, under a sequence counter (odd while it writes); the
+ * manager copies entries out and retries while the counter moves.
+ *
+ * DISPLAY DATA ONLY.  The whole mapping is shared and writable by every
+ * process of the pool (the preloader and all its workers run the tenant's
+ * code), so a worker can write its siblings' entries too, pid included.
+ * Other pools have their own memfd and never see this one.  The manager
+ * therefore never bases a decision on these values (no signal, no restart,
+ * no scaling, no memory accounting): they are shown in status views, and
+ * drover_sb_sanitize() clamps them where they are read -- an entry is taken
+ * only for the slot whose verified pid it names, counters never go back and
+ * never grow faster than one per microsecond of the worker's life, busy time
+ * never exceeds that life, the URI is printable ASCII.  Garbage written
+ * here changes nothing but the numbers shown for this pool.
  */
 
 #ifndef DROVER_SCOREBOARD_H
@@ -57,6 +67,15 @@ void drover_sb_end(drover_sb_slot_t *e);
 
 /* manager side: a consistent copy (0), or -EAGAIN if it kept changing */
 int drover_sb_read(const drover_sb_slot_t *e, drover_sb_slot_t *copy);
+
+/*
+ * manager side: make a fresh copy (drover_sb_read) of the entry of a worker
+ * started at started_us (drover_sb_now_us clock) fit to show, given prev,
+ * the last copy taken of the same worker (zeroed for a new one).  Returns
+ * the number of fields it had to correct (0 for an honest worker).
+ */
+unsigned drover_sb_sanitize(drover_sb_slot_t *copy,
+    const drover_sb_slot_t *prev, uint64_t started_us, uint64_t now_us);
 
 /* a fresh entry for a starting worker (manager, before it exists) */
 void drover_sb_reset(drover_sb_slot_t *e);
