@@ -1029,6 +1029,10 @@ manager_pid_role(drover_manager_t *m, pid_t pid)
     drover_gen_t   *g;
     drover_pool_t  *p;
 
+    if (pid <= 1) {
+        return NULL;            /* drover_pidcheck_child() refuses those */
+    }
+
     if (pid == m->pid) {
         return "droverd itself";
     }

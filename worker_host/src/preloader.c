@@ -236,6 +236,7 @@ preloader_fork_worker(drover_child_t *c, int chan, unsigned slot,
     }
 
     forker = fork();
+    msg.err = forker == -1 ? errno : 0;
 
     if (forker == 0) {
         close(pfd[0]);
@@ -245,7 +246,6 @@ preloader_fork_worker(drover_child_t *c, int chan, unsigned slot,
     close(pfd[1]);
 
     if (forker == -1) {
-        msg.err = errno;
         close(pfd[0]);
         (void) drover_chan_send(chan, &msg, NULL, 0);
         return;
