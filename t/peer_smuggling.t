@@ -23,11 +23,13 @@
 #   Transfer-Encoding on HTTP/1.0                 400
 #   "Content-Length : N" (space before colon)     400 (invalid header line)
 #   obs-fold (" Transfer-Encoding: chunked")      400 (invalid header line)
-#   Content-Length: +N, and a negative one        400
+#   Content-Length: +N, a negative one, "5, 60"   400
 #   a chunk size that overflows                   400 (invalid chunked body)
 #   a valid chunked body, then a second request   both served, each its own
 #                                                 request, the first's body
 #                                                 exactly its chunks
+#   the same with trailers "Content-Length: 999"  the same: nginx drops request
+#   and "X-Trailer"                               trailers; the app sees neither
 #   the same with a bare LF ending a chunk-size   the same: nginx takes a bare
 #   line ("5\nhello\r\n0\r\n\r\n")                 LF as a line end (RFC 9112
 #                                                 2.2 allows it), so there is
@@ -112,6 +114,11 @@ my @cases = (
         my $second = 'hello' . hidden('cl-twice-different');
         "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nContent-Length: "
         . length($second) . "\r\n\r\n$second";
+    }],
+    ['cl-list', 400, sub {
+        my $body = 'hello' . hidden('cl-list');
+        "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5, " . length($body)
+        . "\r\n\r\n$body";
     }],
     ['host-twice', 400, sub {
         "GET /params HTTP/1.1\r\nHost: localhost\r\nHost: SMUGGLED-host-twice.example\r\n\r\n";
@@ -249,9 +256,13 @@ sub pipelined {
     is(Drover::FakeFCGI->params_of($new[1])->{QUERY_STRING}, "second-$name",
        "$name: second: its own request");
     is($new[1]{stdin_length} // 0, 0, "$name: second: no body");
+    is(Drover::FakeFCGI->params_of($new[0])->{CONTENT_LENGTH}, length $echo,
+       "$name: first: CONTENT_LENGTH is its body's length");
 }
 
 pipelined('chunked', "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", 'hello world');
+pipelined('trailers', "5\r\nhello\r\n0\r\nContent-Length: 999\r\nX-Trailer: SMUGGLED\r\n\r\n",
+          'hello');
 pipelined('bare-lf', "5\nhello\r\n0\r\n\r\n", 'hello');
 
 # ---- over the whole run ----
