@@ -64,6 +64,8 @@ close $log_r;
 
 # a test that dies while the reader is stopped must not leave it behind
 END {
+    local $?;       # the test's exit status, which waitpid would overwrite
+
     if ($reader && waitpid($reader, WNOHANG) == 0) {
         kill 'KILL', $reader;
         waitpid($reader, 0);
