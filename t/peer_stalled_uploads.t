@@ -153,7 +153,6 @@ like($r->{body} // '', qr/^\d+\n$/, 'buffered: kit answered /pid');
 cmp_ok($took, '<', 2, sprintf 'buffered: answered in %.3f s', $took);
 note(sprintf 'buffered: GET latency %.3f s', $took);
 
-my $mark = $t->nginx_log_mark;
 settle('buffered.test', @socks);
 
 # ---- streamed, client_body_timeout 1s ----
@@ -172,7 +171,7 @@ settle('stream-body-timeout.test', @socks);
 
 # ---- streamed, drover_queue timeout=1s, client_body_timeout 60s ----
 
-$mark = $t->nginx_log_mark;
+my $mark = $t->nginx_log_mark;
 @socks = stall_uploads('stream-queue-timeout.test');
 ($r, $took) = timed_get('stream-queue-timeout.test', 20);
 is($r->{status}, 503, 'streamed, queue timeout 1s: the GET gets 503 at the queue deadline')
