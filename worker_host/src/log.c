@@ -63,6 +63,63 @@ drover_log_level_name(int level)
 }
 
 
+/* "2026/11/26 13:21:26 [error] 1234#0: " into line; its length */
+static size_t
+log_prefix(char *line, size_t size, int level)
+{
+    int        n;
+    size_t     len;
+    time_t     now;
+    struct tm  tm;
+
+    now = time(NULL);
+    localtime_r(&now, &tm);
+
+    len = strftime(line, size, "%Y/%m/%d %H:%M:%S ", &tm);
+
+    n = snprintf(line + len, size - len, "[%s] %ld#0: ",
+                 drover_log_level_name(level), (long) getpid());
+    len += (n > 0) ? (size_t) n : 0;
+
+    return len < size ? len : size - 1;
+}
+
+
+/* one write: lines from several processes on one stderr stay whole */
+static void
+log_write(const char *line, size_t len)
+{
+    while (write(STDERR_FILENO, line, len) == -1 && errno == EINTR) {
+        /* retry */
+    }
+}
+
+
+void
+drover_log_line(int level, const char *msg, size_t len)
+{
+    int     saved_errno;
+    char    line[DROVER_LOG_LINE_MAX * 4];
+    size_t  n;
+
+    saved_errno = errno;
+
+    n = log_prefix(line, sizeof(line), level);
+
+    if (len > sizeof(line) - 1 - n) {
+        len = sizeof(line) - 1 - n;
+    }
+
+    memcpy(line + n, msg, len);
+    n += len;
+    line[n++] = '\n';
+
+    log_write(line, n);
+
+    errno = saved_errno;
+}
+
+
 void
 drover_log_error(int level, int err, const char *fmt, ...)
 {
@@ -70,8 +127,6 @@ drover_log_error(int level, int err, const char *fmt, ...)
     char       line[DROVER_LOG_LINE_MAX];
     size_t     len;
     va_list    ap;
-    time_t     now;
-    struct tm  tm;
 
     if (level > log_level) {
         return;
@@ -79,14 +134,7 @@ drover_log_error(int level, int err, const char *fmt, ...)
 
     saved_errno = errno;
 
-    now = time(NULL);
-    localtime_r(&now, &tm);
-
-    len = strftime(line, sizeof(line), "%Y/%m/%d %H:%M:%S ", &tm);
-
-    n = snprintf(line + len, sizeof(line) - len, "[%s] %ld#0: ",
-                 drover_log_level_name(level), (long) getpid());
-    len += (n > 0) ? (size_t) n : 0;
+    len = log_prefix(line, sizeof(line), level);
 
     va_start(ap, fmt);
     n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
@@ -114,10 +162,7 @@ drover_log_error(int level, int err, const char *fmt, ...)
 
     line[len++] = '\n';
 
-    /* one write: lines from several processes on one stderr stay whole */
-    while (write(STDERR_FILENO, line, len) == -1 && errno == EINTR) {
-        /* retry */
-    }
+    log_write(line, len);
 
     errno = saved_errno;
 }

@@ -30,6 +30,13 @@ const char *drover_log_level_name(int level);
 void drover_log_error(int level, int err, const char *fmt, ...)
     DROVER_PRINTF(3, 4);
 
+/*
+ * A line already composed (msg, len bytes, no newline, nothing in it to
+ * format), with the usual prefix, whatever the level setting: the
+ * manager's copy of a line a child already filtered by its own level.
+ */
+void drover_log_line(int level, const char *msg, size_t len);
+
 #define drover_log_enabled(level)  ((level) <= drover_log_get_level())
 
 #endif /* DROVER_LOG_H */

@@ -21,6 +21,7 @@
 #include "channel.h"
 #include "log.h"
 #include "notify.h"
+#include "output.h"
 #include "pidcheck.h"
 #include "preloader.h"
 #include "prestart.h"
@@ -199,6 +200,7 @@ struct drover_pool_s {
     unsigned long long     slots_sig;     /* of what the .slots file says */
     int                    sb_fd;         /* the scoreboard's memfd */
     drover_sb_t           *sb;
+    drover_output_t       *output;        /* its processes' fds 1 and 2 */
     drover_prestart_result_t  prestart_last;
     int                    prestart_ran;
 };
@@ -574,7 +576,7 @@ slot_start(drover_slot_t *s)
     fds[2] = p->shared.fd;
     fds[3] = p->sb_fd;
 
-    rc = drover_proc_spawn(argv, fds, 4, &pid);
+    rc = drover_proc_spawn(argv, fds, 4, drover_output_fd(p->output), &pid);
     if (rc != 0) {
         drover_log_error(DROVER_LOG_ERROR, -rc, "pool %s: worker %u: cannot "
                          "start", p->name, s->index);
@@ -1288,7 +1290,7 @@ gen_preloader_start(drover_gen_t *g)
     fds[1] = sv[1];
     fds[2] = p->sb_fd;
 
-    rc = drover_proc_spawn(argv, fds, 3, &pid);
+    rc = drover_proc_spawn(argv, fds, 3, drover_output_fd(p->output), &pid);
     close(sv[1]);
 
     if (rc != 0) {
@@ -1704,6 +1706,8 @@ pool_free_cb(uv_handle_t *h)
 {
     drover_pool_t  *p = h->data;
 
+    drover_output_close(p->output);
+
     if (p->sb_fd >= 0) {
         close(p->sb_fd);
         drover_sb_unmap(p->sb);
@@ -1758,6 +1762,11 @@ pool_maybe_free(drover_pool_t *p)
 
         drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: removed", p->name);
         pool_unlink_slots(p);
+
+        /* none of its processes is left; out of m->pools, it closes now */
+        drover_output_drain(p->output, 0);
+        drover_output_close(p->output);
+        p->output = NULL;
 
         for (k = 0; k < p->nslots; k++) {
             slot_destroy(p->slots[k]);
@@ -1821,6 +1830,13 @@ pool_create(drover_manager_t *m, drover_confref_t *ref,
         goto failed;
     }
 
+    rc = drover_output_open(&m->loop, pc->name, &p->output);
+    if (rc != 0) {
+        drover_log_error(DROVER_LOG_EMERG, rc, "pool %s: cannot create the "
+                         "socket for its processes' output", pc->name);
+        goto failed;
+    }
+
     listen_owner(pc, &uid, &gid);
 
     rc = manager_socket_listen(m, &p->shared, pc->listen.path, pc, uid, gid,
@@ -1868,6 +1884,7 @@ failed:
     }
 
     drover_socket_close(&p->shared);
+    drover_output_close(p->output);
 
     if (p->sb_fd >= 0) {
         close(p->sb_fd);
@@ -3205,6 +3222,32 @@ manager_close_walk_cb(uv_handle_t *h, void *arg)
 }
 
 
+/* what the pools' processes wrote, up to now; pid: it was just reaped */
+static void
+manager_drain_output(drover_manager_t *m, pid_t pid)
+{
+    drover_pool_t  *p;
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        drover_output_drain(p->output, pid);
+    }
+}
+
+
+/* before the walk that closes every handle: ours have their own callback */
+static void
+manager_close_output(drover_manager_t *m)
+{
+    drover_pool_t  *p;
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        drover_output_drain(p->output, 0);
+        drover_output_close(p->output);
+        p->output = NULL;
+    }
+}
+
+
 static void
 manager_maybe_done(drover_manager_t *m)
 {
@@ -3227,6 +3270,7 @@ manager_maybe_done(drover_manager_t *m)
     }
 
     drover_notify_close(&m->notify);
+    manager_close_output(m);
     uv_walk(&m->loop, manager_close_walk_cb, NULL);
 }
 
@@ -3280,6 +3324,9 @@ sigchld_cb(uv_signal_t *h, int signum)
 
             break;
         }
+
+        /* its last words before the line about its end */
+        manager_drain_output(m, pid);
 
         if (manager_reaped_gen(m, pid, status)) {
             continue;
@@ -3559,6 +3606,7 @@ drover_manager_run(drover_conf_t *conf, const char *path)
 failed:
 
     /* startup failed before any child started: done: frees the pools */
+    manager_close_output(m);
     uv_walk(&m->loop, manager_close_walk_cb, NULL);
 
 done:

@@ -108,7 +108,8 @@ proc_stdin_null(void)
 
 
 int
-drover_proc_spawn(char *const argv[], const int *fds, int nfds, pid_t *pid)
+drover_proc_spawn(char *const argv[], const int *fds, int nfds, int out_fd,
+    pid_t *pid)
 {
     int       i, fd, tmp[8];
     pid_t     child, parent;
@@ -141,6 +142,16 @@ drover_proc_spawn(char *const argv[], const int *fds, int nfds, pid_t *pid)
     for (i = 0; i < nfds; i++) {
         tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + nfds);
         if (tmp[i] == -1) {
+            goto fail;
+        }
+    }
+
+    /* the pool's output: never droverd's own stdout and stderr */
+    if (out_fd >= 0) {
+        fd = fcntl(out_fd, F_DUPFD_CLOEXEC, 3 + nfds);
+        if (fd == -1 || dup2(fd, STDOUT_FILENO) == -1
+            || dup2(fd, STDERR_FILENO) == -1)
+        {
             goto fail;
         }
     }
