@@ -426,7 +426,26 @@ output_take(drover_output_t *o, pid_t pid, const char *s, size_t len)
 }
 
 
-/* one read: 1 when something came, 0 when nothing is there, -1 on error */
+static void
+output_close_fds(struct cmsghdr *cm)
+{
+    int     fd;
+    size_t  i, n;
+
+    n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+    for (i = 0; i < n; i++) {
+        memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+        close(fd);
+    }
+}
+
+
+/*
+ * One read: 1 when something came, 0 when nothing is there, -1 on error.
+ * The control buffer has room for the credentials only, which the kernel
+ * puts first, so fds sent with SCM_RIGHTS are not even installed.
+ */
 static int
 output_read_one(drover_output_t *o)
 {
@@ -462,11 +481,20 @@ output_read_one(drover_output_t *o)
     pid = 0;
 
     for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS
+        if (cm->cmsg_level != SOL_SOCKET) {
+            continue;
+        }
+
+        if (cm->cmsg_type == SCM_CREDENTIALS
             && cm->cmsg_len >= CMSG_LEN(sizeof(cred)))
         {
+            /* the kernel's: a sender can claim no pid but its own */
             memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
             pid = cred.pid;
+
+        } else if (cm->cmsg_type == SCM_RIGHTS) {
+            /* fds an app sent down its stdout: never kept */
+            output_close_fds(cm);
         }
     }
 
