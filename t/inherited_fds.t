@@ -2,8 +2,9 @@
 # No descriptor droverd was started with reaches app code: droverd runs
 # with a root-only 0600 file open as fd 9 without close-on-exec (what a
 # careless init script or a parent leaves behind); its preloaders and
-# workers, with preload on and off, have no such fd, stdin is /dev/null, and
-# every fd past 2 is one of their own (sockets, pipes, epoll and the like).
+# workers, with preload on and off, have no such fd, stdin is /dev/null,
+# stdout and stderr are not droverd's own, and every fd past 2 is one of
+# their own (sockets, pipes, epoll and the like).
 
 use strict;
 use warnings;
@@ -58,7 +59,7 @@ sub worker_fds {
     return { map { split / /, $_, 2 } split /\n/, $r->{body} };
 }
 
-# its own fds: never a file but the log on 1 and 2
+# its own fds: never a file, and not droverd's log on 1 and 2
 sub check_fds {
     my ($who, $fds) = @_;
 
@@ -66,6 +67,8 @@ sub check_fds {
     ok(!grep({ $_ eq $secret } values %$fds), "$who: the root-only file is not among them")
         or diag(explain $fds);
     is($fds->{0}, '/dev/null', "$who: stdin is /dev/null");
+    ok(!grep({ ($fds->{$_} // '') eq $t->log_path } 1, 2),
+       "$who: stdout and stderr are not droverd's log (the pool's output socket)");
 
     my @files = grep { $_ > 2 && $fds->{$_} !~ /^(socket|pipe|anon_inode):/ } keys %$fds;
     ok(!@files, "$who: every fd past 2 is a socket, pipe or anon inode")
