@@ -14,6 +14,11 @@
  *   /stderr?lines=N   N lines "kit stderr line K\n" (K = 1..N) to FastCGI
  *                     stderr, then "ok\n"
  *   /cpu?ms=N         spins until this worker used N ms of CPU
+ *   /peek?n=N         reads the first N bytes of the body (or all of a
+ *                     shorter one) and no more, then "peeked M\n"
+ *   /localtime?ms=N   calls localtime_r() in a loop for N ms (wall clock),
+ *                     then "localtime N ms\n": request_timeout's alarm
+ *                     lands inside glibc's tz lock
  *   /nonblock-stderr  sets O_NONBLOCK on fd 2 (and so on the open file
  *                     description it shares), writes 64 lines (3968 B) to
  *                     it, then "wrote N bytes to stderr, M lost\n"
@@ -75,6 +80,8 @@ static int kit_big(drover_req_t *req);
 static int kit_status(drover_req_t *req);
 static int kit_stderr(drover_req_t *req);
 static int kit_cpu(drover_req_t *req);
+static int kit_peek(drover_req_t *req);
+static int kit_localtime(drover_req_t *req);
 static int kit_nonblock_stderr(drover_req_t *req);
 static int kit_fds(drover_req_t *req);
 static int kit_fd1(drover_req_t *req);
@@ -94,6 +101,8 @@ static const kit_route_t  kit_routes[] = {
     { "/status",  kit_status },
     { "/stderr",  kit_stderr },
     { "/cpu",     kit_cpu },
+    { "/peek",    kit_peek },
+    { "/localtime", kit_localtime },
     { "/nonblock-stderr", kit_nonblock_stderr },
     { "/fds",     kit_fds },
     { "/fd1",     kit_fd1 },
@@ -339,6 +348,61 @@ kit_sleep(drover_req_t *req)
     kit_sleep_ms(ms);
 
     return kit_reply(req, 200, "slept %lld ms\n", ms);
+}
+
+
+static int
+kit_peek(drover_req_t *req)
+{
+    char       buf[KIT_ECHO_PIECE];
+    size_t     want;
+    ssize_t    n;
+    long long  total, max;
+
+    if (kit_arg_int(req, "n", 0, (long long) KIT_MAX_KB * 1024, &max) != 0) {
+        return 0;
+    }
+
+    for (total = 0; total < max; total += n) {
+        want = (size_t) (max - total);
+        if (want > sizeof(buf)) {
+            want = sizeof(buf);
+        }
+
+        n = drover_req_read(req, buf, want);
+        if (n <= 0) {
+            break;
+        }
+    }
+
+    return kit_reply(req, 200, "peeked %lld\n", total);
+}
+
+
+static int
+kit_localtime(drover_req_t *req)
+{
+    time_t           now;
+    struct tm        tm;
+    long long        ms, calls;
+    struct timespec  start, ts;
+
+    if (kit_arg_int(req, "ms", 0, KIT_MAX_MS, &ms) != 0) {
+        return 0;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    calls = 0;
+
+    do {
+        now = time(NULL);
+        localtime_r(&now, &tm);
+        calls++;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+    } while ((ts.tv_sec - start.tv_sec) * 1000
+             + (ts.tv_nsec - start.tv_nsec) / 1000000 < ms);
+
+    return kit_reply(req, 200, "localtime %lld ms, %lld calls\n", ms, calls);
 }
 
 

@@ -845,8 +845,13 @@ drover__conn_pump(drover__conn_t *c, uint8_t *dst, size_t len,
             break;
 
         case DROVER_FCGI_EV_CONTENT:
-            if (c->kind == KIND_STDIN) {
-                /* KIND_STDIN exists only while handle() runs: dst is set */
+            /*
+             * Only a read of the app owns a destination.  conn_dispatch()
+             * turns a STDIN record still open when handle() returns into
+             * KIND_DRAIN; should one reach here without a reader anyway,
+             * conn_on_content() drops it like any other unowned content.
+             */
+            if (c->kind == KIND_STDIN && dst != NULL) {
                 memcpy(dst, ev.data, ev.len);
                 *copied = ev.len;
                 return 0;
@@ -1195,6 +1200,15 @@ conn_dispatch(drover__conn_t *c)
     id = c->req_id;
 
     rc = drover__request_run(c->worker, c);
+
+    /*
+     * The app may have stopped reading in the middle of a STDIN record (it
+     * read 100 bytes of a 64 KiB one): the rest of that record is drained
+     * by the state that owns no destination, whatever happens next.
+     */
+    if (c->kind == KIND_STDIN) {
+        c->kind = KIND_DRAIN;
+    }
 
     c->fresh = 0;
     c->req_id = 0;

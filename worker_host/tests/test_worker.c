@@ -185,6 +185,37 @@ app_handle(drover_req_t *req, void *state)
         return drover_resp_write(req, "x", 1) == 1 ? 0 : -1;
     }
 
+    if (strcmp(path, "/peek") == 0) {
+        /*
+         * The common pattern that once crashed the worker: read the first
+         * n bytes of the body and answer.  kb=K writes K KiB first, so the
+         * body is preread before the first response byte leaves.
+         */
+        n = app_arg_long(req, "kb", 0) * 1024;
+        memset(buf, 'e', sizeof(buf));
+        for (i = 0; i < n; i += (long) sizeof(buf)) {
+            drover_resp_write(req, buf, (size_t) (n - i < (long) sizeof(buf)
+                                                  ? n - i : (long) sizeof(buf)));
+        }
+
+        n = app_arg_long(req, "n", 100);
+        total = 0;
+        while ((long) total < n) {
+            rc = drover_req_read(req, buf,
+                                 (size_t) (n - (long) total
+                                           < (long) sizeof(buf)
+                                           ? n - (long) total
+                                           : (long) sizeof(buf)));
+            if (rc <= 0) {
+                break;
+            }
+            total += (size_t) rc;
+        }
+
+        drover_resp_printf(req, "peeked %zu", total);
+        return 0;
+    }
+
     if (strcmp(path, "/last") == 0) {
         drover_resp_printf(req, "%zd %zu", app_last_rc, app_last_total);
         return 0;
@@ -437,6 +468,7 @@ typedef struct {
     int                   eof;
     int                   done;
     int                   parse_error;
+    size_t                sent;          /* of snd, by exchange() */
 } reply_t;
 
 
@@ -621,7 +653,46 @@ exchange(int fd, const uint8_t *snd, size_t len, const size_t *pattern,
         }
     }
 
+    r->sent = off;
+
     return r->done ? 0 : -1;
+}
+
+
+/* send what exchange() left unsent once the reply was done; 0 or -1 */
+static int
+send_rest(int fd, const uint8_t *snd, size_t len, const reply_t *r)
+{
+    ssize_t        n;
+    size_t         off;
+    uint64_t       deadline, now;
+    struct pollfd  pfd;
+
+    deadline = now_ms() + WAIT_MS;
+
+    for (off = r->sent; off < len; off += (size_t) n) {
+        now = now_ms();
+        if (now >= deadline) {
+            return -1;
+        }
+
+        pfd.fd = fd;
+        pfd.events = POLLOUT;
+        if (poll(&pfd, 1, (int) (deadline - now)) <= 0) {
+            n = 0;
+            continue;
+        }
+
+        n = send(fd, snd + off, len - off, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                return -1;
+            }
+            n = 0;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -729,10 +800,23 @@ add_params(buf_t *b, unsigned id, const char *const *params, size_t chunk)
 }
 
 
+static void add_request_in(buf_t *b, unsigned id, int keep, const char *uri,
+    const uint8_t *body, size_t blen, size_t chunk);
+
+
 /* a whole GET-like request: BEGIN, params, empty PARAMS, STDIN */
 static void
 add_request(buf_t *b, unsigned id, int keep, const char *uri,
     const uint8_t *body, size_t blen)
+{
+    add_request_in(b, id, keep, uri, body, blen, 65535);
+}
+
+
+/* the same with STDIN records of `chunk` bytes */
+static void
+add_request_in(buf_t *b, unsigned id, int keep, const char *uri,
+    const uint8_t *body, size_t blen, size_t chunk)
 {
     char         u[256], q[256], cl[32];
     const char  *qs;
@@ -753,7 +837,7 @@ add_request(buf_t *b, unsigned id, int keep, const char *uri,
     add_begin(b, id, DROVER_FCGI_RESPONDER, keep);
     add_params(b, id, params, 65535);
     add_record(b, DROVER_FCGI_PARAMS, id, NULL, 0, 0);
-    add_stream(b, DROVER_FCGI_STDIN, id, body, blen, 65535, 1);
+    add_stream(b, DROVER_FCGI_STDIN, id, body, blen, chunk, 1);
 }
 
 
@@ -1016,6 +1100,91 @@ test_read_all(void)
 
     close(fd);
     free(b.data);
+}
+
+
+/*
+ * An app that stops reading in the middle of the body: the rest, inside the
+ * STDIN record it stopped in and after it, is drained, and the connection
+ * serves its next request.  Bodies end on and off record boundaries; reads
+ * stop on and off them; the last cases answer 64 KiB before reading, so the
+ * worker first takes in up to 8 MiB of the body (DROVER__PREREAD_MAX).
+ */
+static void
+test_partial_body(pid_t pid)
+{
+    int           fd, ok;
+    char          uri[64], want[32], what[128];
+    size_t        i, k, expect, blen;
+    const char   *body;
+    uint8_t      *data;
+    buf_t         b = { 0 };
+    reply_t       r;
+    const size_t  writes[] = { 65536, 7, 4096, 100003 };
+
+    static const struct {
+        size_t  body;
+        size_t  chunk;
+        long    n;
+        long    kb;
+    } cases[] = {
+        { 70000, 65535, 100, 0 },            /* the POST */
+        { 200000, 8192, 100, 0 },
+        { 65535, 65535, 100, 0 },            /* body ends on a record */
+        { 131070, 65535, 65535, 0 },         /* read ends on a record */
+        { 100000, 1000, 4500, 0 },           /* read ends inside one */
+        { 100000, 65535, 0, 0 },             /* reads nothing */
+        { 100000, 65535, 1, 0 },
+        { 70000, 65535, 70000, 0 },          /* reads it all */
+        { 9 * 1024 * 1024, 65535, 100, 64 }, /* preread stops at 8 MiB */
+        { 9 * 1024 * 1024 + 17, 30000, 0, 64 },
+        { 8 * 1024 * 1024 + 1, 65535, 8 * 1024 * 1024 + 1, 64 },
+    };
+
+    blen = 9 * 1024 * 1024 + 17;
+    data = malloc(blen);
+    for (i = 0; i < blen; i++) {
+        data[i] = (uint8_t) (i * 7 + 3);
+    }
+
+    for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        fd = client_connect(k % 2 ? slot_path : shared_path);
+
+        snprintf(uri, sizeof(uri), "/peek?n=%ld&kb=%ld", cases[k].n,
+                 cases[k].kb);
+        expect = (size_t) cases[k].n < cases[k].body ? (size_t) cases[k].n
+                                                     : cases[k].body;
+        snprintf(want, sizeof(want), "peeked %zu", expect);
+        snprintf(what, sizeof(what), "body %zu in records of %zu, app "
+                 "reads %ld after %ld KiB", cases[k].body, cases[k].chunk,
+                 cases[k].n, cases[k].kb);
+
+        b.len = 0;
+        add_request_in(&b, 3, 1, uri, data, cases[k].body, cases[k].chunk);
+        reply_init(&r, DROVER_FCGI_END_REQUEST, 3);
+        ASSERT_EQ(exchange(fd, b.data, b.len, writes, 4, &r, WAIT_MS * 4),
+                  0, what);
+
+        body = reply_body(&r);
+        ok = strlen(body) == (size_t) cases[k].kb * 1024 + strlen(want)
+             && strcmp(body + cases[k].kb * 1024, want) == 0;
+        ASSERT_TRUE(ok, want);
+        ASSERT_EQ(send_rest(fd, b.data, b.len, &r), 0,
+                  "the rest of the body is taken in");
+        reply_free(&r);
+
+        ASSERT_EQ(do_request(fd, 4, 1, "/", &r), 0,
+                  "the connection serves its next request");
+        ASSERT_STR_EQ(reply_body(&r), "hello\n", "and answers it");
+        reply_free(&r);
+
+        close(fd);
+    }
+
+    ASSERT_EQ(wait_exit(pid, 0), -1, "no partial read crashed the worker");
+
+    free(b.data);
+    free(data);
 }
 
 
@@ -1588,6 +1757,7 @@ main(void)
     test_params_records();
     test_echo();
     test_read_all();
+    test_partial_body(pid);
     test_big_response();
     test_management();
     test_roles_and_mpx();
