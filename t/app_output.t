@@ -145,7 +145,7 @@ is($shown + $hidden, 5000, 'shown and suppressed add up to the 5000 written');
 # ---- the socket itself: forged credentials, fds sent down stdout ----
 
 SKIP: {
-    skip 'needs root and cc (takes a worker\'s fd 1 with pidfd_getfd)', 5
+    skip 'needs root and cc (takes a worker\'s fd 1 with pidfd_getfd)', 12
         unless Drover::Test::is_root() && $t->can_do('cc');
 
     my $src = $t->write_file('sender.c', <<'C');
@@ -172,6 +172,12 @@ int main(int argc, char **argv)
     s = syscall(SYS_pidfd_getfd, syscall(SYS_pidfd_open, atoi(argv[1]), 0), 1, 0);
     if (argc < 2 || s < 0 || setgid(65534) != 0 || setuid(65534) != 0) {
         return 2;
+    }
+
+    /* sender PID shutdown: what any process of the pool could do to fd 1 */
+    if (argc > 2) {
+        printf("shutdown: %s\n", shutdown(s, SHUT_WR) == 0 ? "done" : "failed");
+        return 0;
     }
 
     memset(&m, 0, sizeof(m));
@@ -216,6 +222,25 @@ C
        'each line logged under the sender\'s real pid');
     my $fds_after = () = glob "/proc/$droverd/fd/*";
     is($fds_after, $fds_before, "droverd holds no fd more ($fds_after)");
+
+    # shutdown(SHUT_WR) of the shared socket: droverd's end reads EOF
+    $mark = $t->log_mark;
+    ($rc, $out) = $t->run_cmd(["$dir/sender", $kit0, 'shutdown']);
+    like($out, qr/^shutdown: done$/m, 'a process of the pool shut the socket down');
+    ok($t->wait_log(qr/\[warn\] .*pool kit: one of its processes shut down the socket/, 5, 1, $mark),
+       'droverd says so') or diag($t->log_since($mark));
+    my $cpu = $t->cpu_seconds($droverd);
+    $t->wait_for(sub { 0 }, 1);
+    $cpu = $t->cpu_seconds($droverd) - $cpu;
+    cmp_ok($cpu, '<', 0.2, sprintf('and does not spin on the EOF (%.2f s of CPU in 1 s)', $cpu));
+    is(scalar(() = $t->log_since($mark) =~ /shut down the socket/g), 1, 'one line about it');
+
+    # a reload: a new preloader with the new socket, its workers are heard
+    is($t->reload, 'serves', 'a reload after it serves');
+    $kit0 = $t->slot_pid(0, pool => 'kit');
+    $mark = $t->log_mark;
+    like(get_ok('/fd2?text=heard%20again%0a', slot => 0), qr/^wrote 12 bytes/, 'a new worker writes');
+    ok(relayed(qr/pool kit pid $kit0: heard again$/, $mark), 'and is heard');
 }
 
 # ---- droverd still logs, and the app's output still comes ----

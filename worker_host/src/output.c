@@ -37,7 +37,8 @@ struct drover_output_s {
     char                   *name;
     int                     fd;       /* ours: read */
     int                     child_fd; /* theirs: fds 1 and 2 */
-    uv_poll_t               poll;
+    uv_loop_t              *loop;
+    uv_poll_t              *poll;     /* on fd; replaced with the socket */
     uv_timer_t              timer;    /* the suppressed count, once due */
     int                     closing;  /* handles still to close */
 
@@ -58,6 +59,10 @@ output_free_cb(uv_handle_t *h)
 {
     drover_output_t  *o = h->data;
 
+    if (h->type == UV_POLL) {
+        free(h);
+    }
+
     if (--o->closing == 0) {
         free(o->name);
         free(o);
@@ -65,10 +70,91 @@ output_free_cb(uv_handle_t *h)
 }
 
 
+static void
+output_poll_free_cb(uv_handle_t *h)
+{
+    free(h);
+}
+
+
+/* a socket pair, our end polled: 0, or a negative code and nothing open */
+static int
+output_socket(drover_output_t *o)
+{
+    int         rc, on, sv[2];
+    uv_poll_t  *poll;
+
+    poll = malloc(sizeof(uv_poll_t));
+    if (poll == NULL) {
+        return -ENOMEM;
+    }
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        rc = -errno;
+        free(poll);
+        return rc;
+    }
+
+    /* the kernel tells each read's sender; the children read nothing */
+    on = 1;
+    if (setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0
+        || shutdown(sv[0], SHUT_WR) != 0)
+    {
+        rc = -errno;
+        goto fail;
+    }
+
+    rc = uv_poll_init(o->loop, poll, sv[0]);
+    if (rc != 0) {
+        goto fail;
+    }
+
+    poll->data = o;
+
+    rc = uv_poll_start(poll, UV_READABLE, output_poll_cb);
+    if (rc != 0) {
+        uv_close((uv_handle_t *) poll, output_poll_free_cb);
+        close(sv[0]);
+        close(sv[1]);
+        return rc;
+    }
+
+    o->fd = sv[0];
+    o->child_fd = sv[1];
+    o->poll = poll;
+
+    return 0;
+
+fail:
+
+    free(poll);
+    close(sv[0]);
+    close(sv[1]);
+    return rc;
+}
+
+
+static void
+output_socket_close(drover_output_t *o, uv_close_cb cb)
+{
+    if (o->poll != NULL) {
+        uv_close((uv_handle_t *) o->poll, cb);
+        o->poll = NULL;
+    }
+
+    if (o->fd != -1) {
+        close(o->fd);
+        close(o->child_fd);
+        o->fd = -1;
+        o->child_fd = -1;
+    }
+}
+
+
 int
 drover_output_open(uv_loop_t *loop, const char *name, drover_output_t **out)
 {
-    int               rc, on, sv[2];
+    int               rc;
     drover_output_t  *o;
 
     o = calloc(1, sizeof(drover_output_t));
@@ -82,51 +168,23 @@ drover_output_open(uv_loop_t *loop, const char *name, drover_output_t **out)
         return -ENOMEM;
     }
 
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        rc = -errno;
-        goto fail;
-    }
+    o->loop = loop;
+    o->fd = -1;
+    o->child_fd = -1;
 
-    o->fd = sv[0];
-    o->child_fd = sv[1];
-
-    /* the kernel tells each read's sender; the children read nothing */
-    on = 1;
-    if (setsockopt(o->fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0
-        || shutdown(o->fd, SHUT_WR) != 0)
-    {
-        rc = -errno;
-        close(sv[0]);
-        close(sv[1]);
-        goto fail;
-    }
-
-    rc = uv_poll_init(loop, &o->poll, o->fd);
+    rc = output_socket(o);
     if (rc != 0) {
-        close(sv[0]);
-        close(sv[1]);
-        goto fail;
+        free(o->name);
+        free(o);
+        return rc;
     }
 
     /* from here the handles own o: it goes in their close callbacks */
     uv_timer_init(loop, &o->timer);
-    o->poll.data = o;
     o->timer.data = o;
-
-    rc = uv_poll_start(&o->poll, UV_READABLE, output_poll_cb);
-    if (rc != 0) {
-        drover_output_close(o);
-        return rc;
-    }
 
     *out = o;
     return 0;
-
-fail:
-
-    free(o->name);
-    free(o);
-    return rc;
 }
 
 
@@ -144,14 +202,38 @@ drover_output_close(drover_output_t *o)
         return;
     }
 
-    o->closing = 2;
-    uv_close((uv_handle_t *) &o->poll, output_free_cb);
+    o->closing = (o->poll != NULL) ? 2 : 1;
+    output_socket_close(o, output_free_cb);
     uv_close((uv_handle_t *) &o->timer, output_free_cb);
+}
 
-    close(o->fd);
-    close(o->child_fd);
-    o->fd = -1;
-    o->child_fd = -1;
+
+/*
+ * One of the pool's processes shut the socket down for writing: that is
+ * the socket every process of the pool holds, the manager's copy for the
+ * next ones included, and our end reads EOF from now on (readable for
+ * ever: a busy loop if it stayed polled).  The processes droverd starts
+ * next get a new pair; those running keep the dead one, as they chose, and
+ * so do the workers a running preloader forks (they inherit its fds 1 and
+ * 2) until a reload starts a new preloader.
+ */
+static void
+output_renew(drover_output_t *o)
+{
+    int  rc;
+
+    output_socket_close(o, output_poll_free_cb);
+
+    rc = output_socket(o);
+
+    drover_log_error(DROVER_LOG_WARN, rc < 0 ? rc : 0, "pool %s: one of its "
+                     "processes shut down the socket of their stdout and "
+                     "stderr; %s", o->name, rc == 0
+                     ? "the processes droverd starts from now on get a new "
+                       "one (the workers of a running preloader only after "
+                       "a reload)"
+                     : "the processes droverd starts from now on write to "
+                       "/dev/null");
 }
 
 
@@ -442,7 +524,8 @@ output_close_fds(struct cmsghdr *cm)
 
 
 /*
- * One read: 1 when something came, 0 when nothing is there, -1 on error.
+ * One read: 1 when something came, 0 when nothing is there, 2 at EOF, -1
+ * on error.
  * The control buffer has room for the credentials only, which the kernel
  * puts first, so fds sent with SCM_RIGHTS are not even installed.
  */
@@ -475,7 +558,7 @@ output_read_one(drover_output_t *o)
     }
 
     if (n == 0) {
-        return 0;
+        return 2;           /* EOF: see output_renew() */
     }
 
     pid = 0;
@@ -506,10 +589,18 @@ output_read_one(drover_output_t *o)
 static void
 output_read(drover_output_t *o, unsigned max)
 {
+    int       rc;
     unsigned  i;
 
-    for (i = 0; i < max; i++) {
-        if (output_read_one(o) <= 0) {
+    for (i = 0; i < max && o->fd != -1; i++) {
+        rc = output_read_one(o);
+
+        if (rc == 2) {
+            output_renew(o);
+            break;
+        }
+
+        if (rc <= 0) {
             break;
         }
     }

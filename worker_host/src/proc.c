@@ -146,14 +146,13 @@ drover_proc_spawn(char *const argv[], const int *fds, int nfds, int out_fd,
         }
     }
 
-    /* the pool's output: never droverd's own stdout and stderr */
-    if (out_fd >= 0) {
-        fd = fcntl(out_fd, F_DUPFD_CLOEXEC, 3 + nfds);
-        if (fd == -1 || dup2(fd, STDOUT_FILENO) == -1
-            || dup2(fd, STDERR_FILENO) == -1)
-        {
-            goto fail;
-        }
+    /* the pool's output, or nothing: never droverd's own stdout and stderr */
+    fd = (out_fd >= 0) ? fcntl(out_fd, F_DUPFD_CLOEXEC, 3 + nfds)
+                       : open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (fd == -1 || dup2(fd, STDOUT_FILENO) == -1
+        || dup2(fd, STDERR_FILENO) == -1)
+    {
+        goto fail;
     }
 
     for (i = 0; i < nfds; i++) {

@@ -34,8 +34,9 @@ pid_t drover_proc_fork(void);
  * finding fds[i] at fd 3 + i and nothing else but 0-2, 0 being /dev/null:
  * every other fd is closed before exec, also one without O_CLOEXEC that
  * droverd inherited.  The child dies with the calling process
- * (PR_SET_PDEATHSIG).  out_fd, when not -1, becomes its fds 1 and 2 (the
- * pool's output, output.h).  0 and *pid, or a negative code.
+ * (PR_SET_PDEATHSIG).  out_fd becomes its fds 1 and 2 (the pool's output,
+ * output.h); -1: /dev/null, never droverd's own.  0 and *pid, or a
+ * negative code.
  */
 int drover_proc_spawn(char *const argv[], const int *fds, int nfds,
     int out_fd, pid_t *pid);
