@@ -146,9 +146,15 @@ drover_proc_spawn(char *const argv[], const int *fds, int nfds, int out_fd,
         }
     }
 
-    /* the pool's output, or nothing: never droverd's own stdout and stderr */
-    fd = (out_fd >= 0) ? fcntl(out_fd, F_DUPFD_CLOEXEC, 3 + nfds)
-                       : open("/dev/null", O_WRONLY | O_CLOEXEC);
+    /*
+     * The pool's output, or nothing: never droverd's own stdout and stderr.
+     * Above the targets first: dup2() onto itself would keep O_CLOEXEC.
+     */
+    fd = (out_fd >= 0) ? out_fd : open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (fd != -1) {
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3 + nfds);
+    }
+
     if (fd == -1 || dup2(fd, STDOUT_FILENO) == -1
         || dup2(fd, STDERR_FILENO) == -1)
     {
