@@ -19,6 +19,9 @@
  *   /localtime?ms=N   calls localtime_r() in a loop for N ms (wall clock),
  *                     then "localtime N ms\n": request_timeout's alarm
  *                     lands inside glibc's tz lock
+ *   /tzlock           holds glibc's tz lock for good: TZ names the read
+ *                     end of an empty pipe and tzset() blocks reading it,
+ *                     inside the lock (for request_timeout's handler)
  *   /nonblock-stderr  sets O_NONBLOCK on fd 2 (and so on the open file
  *                     description it shares), writes 64 lines (3968 B) to
  *                     it, then "wrote N bytes to stderr, M lost\n"
@@ -82,6 +85,7 @@ static int kit_stderr(drover_req_t *req);
 static int kit_cpu(drover_req_t *req);
 static int kit_peek(drover_req_t *req);
 static int kit_localtime(drover_req_t *req);
+static int kit_tzlock(drover_req_t *req);
 static int kit_nonblock_stderr(drover_req_t *req);
 static int kit_fds(drover_req_t *req);
 static int kit_fd1(drover_req_t *req);
@@ -103,6 +107,7 @@ static const kit_route_t  kit_routes[] = {
     { "/cpu",     kit_cpu },
     { "/peek",    kit_peek },
     { "/localtime", kit_localtime },
+    { "/tzlock",  kit_tzlock },
     { "/nonblock-stderr", kit_nonblock_stderr },
     { "/fds",     kit_fds },
     { "/fd1",     kit_fd1 },
@@ -403,6 +408,29 @@ kit_localtime(drover_req_t *req)
              + (ts.tv_nsec - start.tv_nsec) / 1000000 < ms);
 
     return kit_reply(req, 200, "localtime %lld ms, %lld calls\n", ms, calls);
+}
+
+
+static int
+kit_tzlock(drover_req_t *req)
+{
+    int   fds[2];
+    char  tz[64];
+
+    if (pipe(fds) != 0) {
+        return kit_reply(req, 500, "pipe: %s\n", strerror(errno));
+    }
+
+    /* the write end stays open: the read in tzset() never ends */
+    snprintf(tz, sizeof(tz), ":/proc/self/fd/%d", fds[0]);
+
+    if (setenv("TZ", tz, 1) != 0) {
+        return kit_reply(req, 500, "setenv: %s\n", strerror(errno));
+    }
+
+    tzset();
+
+    return kit_reply(req, 500, "tzset() returned\n");
 }
 
 

@@ -65,6 +65,49 @@ ok($new && $new != $old, "a new worker ($new) serves /pid on slot 0 right after"
 
 ok($t->wait_for(sub { !-e "/proc/$old" }, 5), 'the old worker is gone');
 
+# ---- an app inside glibc's tz lock when the alarm fires ----
+
+# /localtime loops in localtime_r(): the alarm almost always lands while
+# the app holds the lock that localtime_r and gmtime_r take, so a handler
+# that formats its time with libc would wait on it forever (and with every
+# signal blocked, SIGTERM would not help).  Three times, each answered.
+for my $round (1 .. 3) {
+    my $pid = $t->slot_pid(0, timeout => 5);
+    $mark = $t->log_mark;
+    $start = time;
+    $r = $t->get('/localtime?ms=8000', slot => 0, timeout => 6);
+    $took = time - $start;
+
+    is($r->{status}, 504, "localtime_r loop $round: 504 from the worker")
+        or diag($r->{error} || '');
+    cmp_ok($took, '<', 4, sprintf("localtime_r loop $round: within %.2f s", $took));
+    ok($t->wait_log(qr/pool kit: worker 0 \(pid $pid\) .* \(request timeout\)$/, 5, 1, $mark),
+       "localtime_r loop $round: the worker exited");
+
+    # the handler's own date is the log's: local time, the log's format
+    my ($line) = $t->log_since($mark) =~ m{^(.*still in the app after 1000 ms.*)$}m;
+    my @lt = localtime;
+    my $today = sprintf('%04d/%02d/%02d', $lt[5] + 1900, $lt[4] + 1, $lt[3]);
+    like($line || '', qr{\Q$today\E \d\d:\d\d:\d\d \[error\]},
+         "localtime_r loop $round: the line is dated like the log");
+}
+
+# /tzlock holds that lock for good (tzset() reading an empty pipe): the
+# handler must not need it
+{
+    my $pid = $t->slot_pid(0, timeout => 5);
+    $mark = $t->log_mark;
+    $start = time;
+    $r = $t->get('/tzlock', slot => 0, timeout => 6);
+    $took = time - $start;
+
+    is($r->{status}, 504, 'tz lock held for good: 504 from the worker')
+        or diag($r->{error} || '');
+    cmp_ok($took, '<', 4, sprintf('tz lock held for good: within %.2f s', $took));
+    ok($t->wait_log(qr/pool kit: worker 0 \(pid $pid\) .* \(request timeout\)$/, 5, 1, $mark),
+       'tz lock held for good: the worker exited');
+}
+
 # ---- the same through stock nginx ----
 
 SKIP: {

@@ -55,6 +55,7 @@ static void req_preread(drover_req_t *req);
 static void req_timeout_arm(drover__worker_t *w, drover_req_t *req);
 static void req_timeout_disarm(drover__worker_t *w);
 static void req_timeout_alarm(int signo);
+static long req_gmtoff(void);
 static const char *req_scratch(drover_req_t *req, const char *a, size_t alen,
     const char *b, size_t blen);
 static const char *req_reason(int status);
@@ -228,6 +229,16 @@ req_alive(drover_req_t *req)
  */
 static drover_req_t *volatile  req_timeout_current;
 
+/*
+ * The local time's offset from UTC in seconds, for the handler's log line:
+ * localtime_r() and even gmtime_r() take glibc's tz lock, which the app
+ * may hold when the alarm fires (it was inside localtime_r()), so the
+ * handler adds this to CLOCK_REALTIME itself.  Refreshed once a minute
+ * when a request is armed, so a DST change shows within a minute.
+ */
+static volatile long           req_timeout_gmtoff;
+static uint64_t                req_timeout_gmtoff_next;
+
 
 int
 drover__request_timeout_init(drover__worker_t *w)
@@ -258,6 +269,11 @@ req_timeout_arm(drover__worker_t *w, drover_req_t *req)
 
     req_timeout_current = req;
 
+    if (uv_now(&w->loop) >= req_timeout_gmtoff_next) {
+        req_timeout_gmtoff_next = uv_now(&w->loop) + 60000;
+        req_timeout_gmtoff = req_gmtoff();
+    }
+
     memset(&it, 0, sizeof(it));
     it.it_value.tv_sec = ms / 1000;
     it.it_value.tv_usec = (ms % 1000) * 1000;
@@ -277,6 +293,52 @@ req_timeout_disarm(drover__worker_t *w)
     memset(&it, 0, sizeof(it));
     setitimer(ITIMER_REAL, &it, NULL);
     req_timeout_current = NULL;
+}
+
+
+static long
+req_gmtoff(void)
+{
+    time_t     now;
+    struct tm  tm;
+
+    now = time(NULL);
+
+    return localtime_r(&now, &tm) != NULL ? tm.tm_gmtoff : 0;
+}
+
+
+/*
+ * Seconds since the epoch to the civil date and time, with integer
+ * arithmetic only (async-signal-safe): days are counted in 400-year eras
+ * of 146097 days, each year starting on March 1 so the leap day is last.
+ */
+void
+drover__request_civil_time(int64_t t, drover__civil_t *c)
+{
+    int64_t  days, secs, era, doe, yoe, doy, mp;
+
+    days = t / 86400;
+    secs = t % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+
+    c->hour = (unsigned) (secs / 3600);
+    c->min = (unsigned) (secs / 60 % 60);
+    c->sec = (unsigned) (secs % 60);
+
+    days += 719468;                     /* from 1970-01-01 to 0000-03-01 */
+    era = (days >= 0 ? days : days - 146096) / 146097;
+    doe = days - era * 146097;                              /* [0, 146096] */
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);          /* [0, 365] */
+    mp = (5 * doy + 2) / 153;                               /* March = 0 */
+
+    c->mday = (unsigned) (doy - (153 * mp + 2) / 5 + 1);
+    c->mon = (unsigned) (mp < 10 ? mp + 3 : mp - 9);
+    c->year = yoe + era * 400 + (c->mon <= 2);
 }
 
 
@@ -320,17 +382,18 @@ req_sig_num(char *buf, size_t len, size_t size, unsigned long v,
  * The app is still in handle() past request_timeout.  The worker cannot
  * safely go on (the app may hold locks, half-built state): answer 504 if no
  * response byte left yet, log the URI and the time, and exit so the manager
- * starts a fresh worker.  Only async-signal-safe calls from here on
- * (gmtime_r does not lock in glibc; localtime_r would).
+ * starts a fresh worker.  Only async-signal-safe calls from here on: no
+ * libc time conversion (glibc's gmtime_r and localtime_r both take the tz
+ * lock, and an app looping in localtime_r would hang the worker for good).
  */
 static void
 req_timeout_alarm(int signo)
 {
     int                len_int;
     size_t             len, n;
-    time_t             now;
-    struct tm          tm;
     uint8_t            out[256];
+    drover__civil_t    tm;
+    struct timespec    now;
     char               line[1024];
     drover_req_t      *req;
     drover__worker_t  *w;
@@ -349,23 +412,23 @@ req_timeout_alarm(int signo)
 
     w = req->worker;
 
-    now = time(NULL);
-    gmtime_r(&now, &tm);
+    /* clock_gettime is async-signal-safe (POSIX.1-2008 2.4.3) */
+    clock_gettime(CLOCK_REALTIME, &now);
+    drover__request_civil_time((int64_t) now.tv_sec + req_timeout_gmtoff,
+                               &tm);
 
     len = 0;
-    len = req_sig_num(line, len, sizeof(line), (unsigned long) tm.tm_year
-                                                + 1900, 4);
+    len = req_sig_num(line, len, sizeof(line), (unsigned long) tm.year, 4);
     len = req_sig_str(line, len, sizeof(line), "/");
-    len = req_sig_num(line, len, sizeof(line), (unsigned long) tm.tm_mon + 1,
-                      2);
+    len = req_sig_num(line, len, sizeof(line), tm.mon, 2);
     len = req_sig_str(line, len, sizeof(line), "/");
-    len = req_sig_num(line, len, sizeof(line), (unsigned long) tm.tm_mday, 2);
+    len = req_sig_num(line, len, sizeof(line), tm.mday, 2);
     len = req_sig_str(line, len, sizeof(line), " ");
-    len = req_sig_num(line, len, sizeof(line), (unsigned long) tm.tm_hour, 2);
+    len = req_sig_num(line, len, sizeof(line), tm.hour, 2);
     len = req_sig_str(line, len, sizeof(line), ":");
-    len = req_sig_num(line, len, sizeof(line), (unsigned long) tm.tm_min, 2);
+    len = req_sig_num(line, len, sizeof(line), tm.min, 2);
     len = req_sig_str(line, len, sizeof(line), ":");
-    len = req_sig_num(line, len, sizeof(line), (unsigned long) tm.tm_sec, 2);
+    len = req_sig_num(line, len, sizeof(line), tm.sec, 2);
     len = req_sig_str(line, len, sizeof(line), " [error] ");
     len = req_sig_num(line, len, sizeof(line), (unsigned long) getpid(), 1);
     len = req_sig_str(line, len, sizeof(line), "#0: pool ");

@@ -209,6 +209,22 @@ void drover__worker_log(drover__worker_t *w, int level, int err,
 
 /* request.c */
 
+/* a civil date and time, from drover__request_civil_time() */
+typedef struct {
+    int64_t   year;
+    unsigned  mon;                       /* 1..12 */
+    unsigned  mday;                      /* 1..31 */
+    unsigned  hour;
+    unsigned  min;
+    unsigned  sec;
+} drover__civil_t;
+
+/*
+ * Seconds since the epoch (already shifted to local time) to the civil
+ * date, async-signal-safe: request_timeout's SIGALRM handler uses it.
+ */
+void drover__request_civil_time(int64_t t, drover__civil_t *c);
+
 /* arm SIGALRM for request_timeout (once per worker, before serving) */
 int drover__request_timeout_init(drover__worker_t *w);
 
