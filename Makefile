@@ -6,6 +6,7 @@
 #   make test       unit tests (TAP) and t/*.t, then the same under ASan/UBSan
 #   make deps       install the Debian packages the build and tests need
 #   make bench      wrk benchmark against the peers (bench/README.md)
+#   make fuzz       libFuzzer targets (fuzz/README.md), FUZZ_SECONDS each
 
 CC       ?= cc
 BUILD    ?= build
@@ -34,6 +35,8 @@ JSON_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
 DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev nginx-dev
 DEPS_TEST  = perl nginx libfcgi-bin wrk openssl curl systemd libio-socket-ssl-perl \
              prometheus chromium
+# libFuzzer's runtime (libclang_rt.fuzzer) is in libclang-rt-14-dev on Debian 12
+DEPS_FUZZ  = clang lld libclang-rt-14-dev
 
 HOST_SRC   = $(filter-out worker_host/src/ctl.c, \
                $(wildcard worker_host/src/*.c))
@@ -46,7 +49,8 @@ APPS       = $(BUILD)/apps/hello.so $(BUILD)/apps/kit.so $(BUILD)/apps/model.so 
 UNIT_SRC   = $(wildcard worker_host/tests/test_*.c)
 UNIT_BIN   = $(patsubst worker_host/tests/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test test-unit test-t test-asan demo bench clean
+.PHONY: all deps test test-unit test-t test-asan demo bench clean fuzz \
+        fuzz-build
 
 MODULE     = $(BUILD)/ngx_http_drover_module.so
 MODULE_SRC = config $(wildcard ngx_module/*.c ngx_module/*.h)
@@ -91,11 +95,12 @@ $(BUILD)/tests/%: worker_host/tests/%.c worker_host/tests/tap.h $(HOST_OBJ)
 	    $(LDFLAGS_SAN) -rdynamic $(UV_LIBS) $(JSON_LIBS) -ldl
 
 deps:
-	@./scripts/deps.sh $(DEPS_BUILD) $(DEPS_TEST)
+	@./scripts/deps.sh $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_FUZZ)
 
 test: deps
 	$(MAKE) test-unit test-t
 	$(MAKE) test-asan
+	FUZZ_SECONDS=10 $(MAKE) fuzz
 
 test-unit: all
 	prove --exec '' $(UNIT_BIN)
@@ -112,6 +117,69 @@ demo: deps all
 # the bench installs its own extra Debian packages (peers, wrk, profilers)
 bench: deps all
 	@DROVER_BUILD=$(abspath $(BUILD)) ./bench/run.sh
+
+# ---- fuzzing (fuzz/README.md) ----
+# libFuzzer targets built with clang, ASan and UBSan into build/fuzz; the
+# droverd objects they link are built again with the same flags into
+# build/fuzz/obj.  `make fuzz` replays fuzz/regressions/TARGET/ and then
+# fuzzes each target for FUZZ_SECONDS from fuzz/corpus/TARGET/; any crash,
+# leak or timeout fails the make.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_BUILD   ?= build/fuzz
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS   = $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer $(FUZZ_SAN)
+FUZZ_TARGETS  = $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_HOST_OBJ = $(patsubst worker_host/src/%.c,$(FUZZ_BUILD)/obj/%.o, \
+                  $(filter-out worker_host/src/main.c,$(HOST_SRC)))
+# the module's parsers compile against the headers of the configured tree
+# scripts/build-module.sh leaves in $(BUILD)/nginx-src
+FUZZ_NGX     = $(BUILD)/nginx-src
+FUZZ_NGX_INC = $(addprefix -I$(FUZZ_NGX)/,src/core src/event \
+                 src/event/modules src/os/unix objs src/http \
+                 src/http/modules src/http/v2) -Ingx_module
+
+fuzz: deps
+	$(MAKE) fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	    fuzz/run.sh $(FUZZ_TARGETS)
+
+fuzz-build: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
+
+# built through a pattern rule only: make must not delete them as
+# intermediate files
+.SECONDARY: $(FUZZ_HOST_OBJ)
+
+# only the configured tree's headers are used: configure it if missing
+$(FUZZ_NGX)/objs/ngx_auto_config.h:
+	$(MAKE) $(MODULE)
+
+# droverd is kept warning-free with gcc; clang's extra warnings (missing
+# field initializers) do not stop the fuzz build
+$(FUZZ_BUILD)/obj/%.o: worker_host/src/%.c $(HOST_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out -Werror,$(FUZZ_CFLAGS)) \
+	    -Wno-missing-field-initializers -fsanitize=fuzzer-no-link \
+	    $(UV_CFLAGS) $(JSON_CFLAGS) -c -o $@ $<
+
+# the module's: no droverd objects, nginx's headers; lld drops the unused
+# functions of a file included whole, and their nginx references with them
+$(FUZZ_BUILD)/fuzz_ngx_%: fuzz/fuzz_ngx_%.c \
+    $(FUZZ_NGX)/objs/ngx_auto_config.h \
+    $(wildcard ngx_module/*.c ngx_module/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer \
+	    -Wall -Werror -ffunction-sections -fdata-sections $(FUZZ_NGX_INC) \
+	    -fuse-ld=lld -Wl,--gc-sections -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_HOST_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(UV_CFLAGS) $(JSON_CFLAGS) \
+	    -o $@ $< $(FUZZ_HOST_OBJ) $(FUZZ_LDFLAGS) $(UV_LIBS) $(JSON_LIBS) \
+	    -ldl -lpthread
+
+# conf.c's open() goes through the harness: no device or FIFO is opened
+$(FUZZ_BUILD)/fuzz_conf: FUZZ_LDFLAGS = -Wl,--wrap=open
 
 clean:
 	rm -rf $(BUILD) build
