@@ -74,6 +74,7 @@ typedef struct {
 static int kit_root(drover_req_t *req);
 static int kit_pid(drover_req_t *req);
 static int kit_params(drover_req_t *req);
+static int kit_whoami(drover_req_t *req);
 static int kit_echo(drover_req_t *req);
 static int kit_sleep(drover_req_t *req);
 static int kit_crash(drover_req_t *req);
@@ -96,6 +97,7 @@ static const kit_route_t  kit_routes[] = {
     { "/",        kit_root },
     { "/pid",     kit_pid },
     { "/params",  kit_params },
+    { "/whoami",  kit_whoami },
     { "/echo",    kit_echo },
     { "/sleep",   kit_sleep },
     { "/crash",   kit_crash },
@@ -270,6 +272,63 @@ static int
 kit_pid(drover_req_t *req)
 {
     return kit_reply(req, 200, "%ld\n", (long) getpid());
+}
+
+
+/*
+ * /whoami and anything under /whoami/: the path the SDK routes on, the raw
+ * target, and the front end's path parameters, as JSON (null when absent).
+ */
+static int
+kit_whoami(drover_req_t *req)
+{
+    int           rc = -1;
+    size_t        i;
+    const char   *text, *value;
+    json_object  *obj, *str;
+
+    static const char  *const names[] = {
+        "DOCUMENT_URI", "SCRIPT_NAME", "PATH_INFO"
+    };
+
+    obj = json_object_new_object();
+    if (obj == NULL) {
+        return -1;
+    }
+
+    if (json_object_object_add(obj, "path",
+                json_object_new_string(drover_req_path(req))) != 0
+        || json_object_object_add(obj, "uri",
+                json_object_new_string(drover_req_uri(req))) != 0)
+    {
+        goto done;
+    }
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        value = drover_req_param(req, names[i]);
+        str = (value != NULL) ? json_object_new_string(value) : NULL;
+
+        if (json_object_object_add(obj, names[i], str) != 0) {
+            json_object_put(str);
+            goto done;
+        }
+    }
+
+    text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN
+                                          | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (text == NULL
+        || drover_resp_header(req, "Content-Type", "application/json") != 0
+        || drover_resp_printf(req, "%s\n", text) < 0)
+    {
+        goto done;
+    }
+
+    rc = 0;
+
+done:
+
+    json_object_put(obj);
+    return rc;
 }
 
 
@@ -829,6 +888,10 @@ kit_handle(drover_req_t *req, void *state)
         if (strcmp(path, kit_routes[i].path) == 0) {
             return kit_routes[i].handler(req);
         }
+    }
+
+    if (strncmp(path, "/whoami/", 8) == 0) {
+        return kit_whoami(req);
     }
 
     return kit_reply(req, 404, "kit: no route %s\n", path);

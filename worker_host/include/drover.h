@@ -111,11 +111,39 @@ DROVER_API void drover_log(drover_ctx_t *ctx, int level, const char *fmt, ...)
 DROVER_API drover_ctx_t *drover_req_ctx(drover_req_t *req);
 
 DROVER_API const char *drover_req_method(drover_req_t *req);   /* "GET" */
-DROVER_API const char *drover_req_uri(drover_req_t *req);      /* "/a/b?x=1" */
-DROVER_API const char *drover_req_path(drover_req_t *req);     /* "/a/b" */
+
+/*
+ * The request target exactly as the client sent it (REQUEST_URI): not
+ * decoded, not normalised, with its query: "/x/../p%69d?a=1".  For logs,
+ * redirects back to the same URL and signatures over the raw target; never
+ * route or authorise on it (see drover_req_path).  Without REQUEST_URI,
+ * the path.
+ */
+DROVER_API const char *drover_req_uri(drover_req_t *req);
+
+/*
+ * The decoded, normalised path the front end routed on: "/pid" for the
+ * target above.  Route and check access on this one: it is the path
+ * nginx chose the location by, so an app that serves /admin/ only where
+ * nginx's rules let a request reach /admin/ sees no other spelling of it.
+ * It is DOCUMENT_URI (nginx's $document_uri), else SCRIPT_NAME + PATH_INFO
+ * as the front end sent them (RFC 3875: both decoded).  Only when the
+ * front end sent none of these, the path of REQUEST_URI is decoded and
+ * normalised as nginx does: %XX decoded ("%2e%2e" is "..", "%2f" is "/";
+ * "%00" stays as written), "//" merged, "." and ".." resolved, never
+ * above "/".  Never empty: "/" at least.
+ */
+DROVER_API const char *drover_req_path(drover_req_t *req);
+
 DROVER_API const char *drover_req_query(drover_req_t *req);    /* "x=1" or "" */
 
-/* any CGI/FastCGI parameter by its exact name ("REMOTE_ADDR"), or NULL */
+/*
+ * Any CGI/FastCGI parameter by its exact name ("REMOTE_ADDR"), or NULL.
+ * HTTP_PROXY is never there, whoever sent it (httpoxy, CVE-2016-5385: a
+ * client's "Proxy:" header must not become the app's outgoing proxy), so
+ * neither drover_req_header(req, "Proxy") nor drover_req_param_next
+ * returns it.
+ */
 DROVER_API const char *drover_req_param(drover_req_t *req, const char *name);
 
 /*

@@ -61,6 +61,10 @@ static const char *req_scratch(drover_req_t *req, const char *a, size_t alen,
 static const char *req_reason(int status);
 static ssize_t req_pct_decode(const char *s, size_t len, char *dst,
     size_t size);
+static int req_param_dropped(const char *name, size_t len);
+static char *req_scratch_reserve(drover_req_t *req, size_t need);
+static const char *req_path_normalize(drover_req_t *req, const char *uri,
+    size_t len);
 
 
 int
@@ -1275,6 +1279,24 @@ drover_req_content_length(drover_req_t *req)
 
 /* ---- parameters ---- */
 
+/*
+ * httpoxy (CVE-2016-5385): a client's "Proxy:" header arrives as
+ * HTTP_PROXY, the name HTTP clients read their proxy from (RFC 3875
+ * 4.1.18 maps every header to HTTP_*), so a client could send the app's
+ * outgoing requests through its own host.  Stock nginx passes it; PHP
+ * drops it, and so do we, whatever its value (empty too).  An app reaches
+ * parameters only through drover_req_param (drover_req_header and the
+ * accessors call it) and drover_req_param_next, and both skip it: no pass
+ * over the parameters per request, one length compare per lookup.
+ */
+static int
+req_param_dropped(const char *name, size_t len)
+{
+    return len == sizeof("HTTP_PROXY") - 1
+           && memcmp(name, "HTTP_PROXY", sizeof("HTTP_PROXY") - 1) == 0;
+}
+
+
 DROVER_API drover_ctx_t *
 drover_req_ctx(drover_req_t *req)
 {
@@ -1288,6 +1310,10 @@ drover_req_param(drover_req_t *req, const char *name)
     size_t  i, len;
 
     len = strlen(name);
+
+    if (req_param_dropped(name, len)) {
+        return NULL;
+    }
 
     for (i = 0; i < req->nparams; i++) {
         if (req->params[i].name_len == len
@@ -1305,6 +1331,13 @@ DROVER_API int
 drover_req_param_next(drover_req_t *req, size_t *iter, const char **name,
     const char **value)
 {
+    while (*iter < req->nparams
+           && req_param_dropped(req->params[*iter].name,
+                                req->params[*iter].name_len))
+    {
+        (*iter)++;
+    }
+
     if (*iter >= req->nparams) {
         return 0;
     }
@@ -1370,30 +1403,43 @@ drover_req_uri(drover_req_t *req)
 }
 
 
+/*
+ * The path the front end routed on (drover.h says why to route on it):
+ * DOCUMENT_URI (nginx: $document_uri, its decoded and normalised $uri),
+ * else SCRIPT_NAME + PATH_INFO (RFC 3875 4.1.13, 4.1.5: both decoded), as
+ * the front end sent them.  Only a client that sends neither (a bare
+ * FastCGI client) gets its REQUEST_URI path decoded and normalised here
+ * the way nginx makes $uri.  Never the raw REQUEST_URI: "/x/../admin" and
+ * "/%61dmin" would reach a prefix-routing app as paths the front end's
+ * access rules never saw.
+ */
 DROVER_API const char *
 drover_req_path(drover_req_t *req)
 {
-    const char  *uri, *q, *script, *info;
+    size_t       slen, ilen;
+    const char  *script, *info, *uri;
 
     if (req->path != NULL) {
         return req->path;
     }
 
-    uri = drover_req_param(req, "REQUEST_URI");
+    req->path = drover_req_param(req, "DOCUMENT_URI");
 
-    if (uri != NULL) {
-        q = strchr(uri, '?');
-        req->path = (q == NULL) ? uri
-                    : req_scratch(req, uri, (size_t) (q - uri), NULL, 0);
-
-    } else if ((uri = drover_req_param(req, "DOCUMENT_URI")) != NULL) {
-        req->path = uri;
-
-    } else if ((script = drover_req_param(req, "SCRIPT_NAME")) != NULL) {
+    if (req->path == NULL || *req->path == '\0') {
+        script = drover_req_param(req, "SCRIPT_NAME");
         info = drover_req_param(req, "PATH_INFO");
-        req->path = (info == NULL || *info == '\0') ? script
-                    : req_scratch(req, script, strlen(script), info,
-                                  strlen(info));
+        slen = (script != NULL) ? strlen(script) : 0;
+        ilen = (info != NULL) ? strlen(info) : 0;
+
+        if (slen != 0 && ilen == 0) {
+            req->path = script;
+
+        } else if (slen + ilen != 0) {
+            req->path = req_scratch(req, script, slen, info, ilen);
+
+        } else if ((uri = drover_req_param(req, "REQUEST_URI")) != NULL) {
+            req->path = req_path_normalize(req, uri, strcspn(uri, "?#"));
+        }
     }
 
     if (req->path == NULL || *req->path == '\0') {
@@ -1528,17 +1574,14 @@ req_pct_decode(const char *s, size_t len, char *dst, size_t size)
 }
 
 
-/* a + b NUL-terminated in the worker's scratch buffer (one user: path) */
-static const char *
-req_scratch(drover_req_t *req, const char *a, size_t alen, const char *b,
-    size_t blen)
+/* room for need bytes in the worker's scratch buffer (one user: path) */
+static char *
+req_scratch_reserve(drover_req_t *req, size_t need)
 {
     char              *p;
-    size_t             need;
     drover__worker_t  *w;
 
     w = req->worker;
-    need = alen + blen + 1;
 
     if (need > w->scratch_cap) {
         p = realloc(w->scratch, need);
@@ -1550,11 +1593,114 @@ req_scratch(drover_req_t *req, const char *a, size_t alen, const char *b,
         w->scratch_cap = need;
     }
 
-    memcpy(w->scratch, a, alen);
-    if (blen != 0) {
-        memcpy(w->scratch + alen, b, blen);
-    }
-    w->scratch[alen + blen] = '\0';
-
     return w->scratch;
+}
+
+
+/* a + b NUL-terminated in the worker's scratch buffer */
+static const char *
+req_scratch(drover_req_t *req, const char *a, size_t alen, const char *b,
+    size_t blen)
+{
+    char  *p;
+
+    p = req_scratch_reserve(req, alen + blen + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    if (alen != 0) {
+        memcpy(p, a, alen);
+    }
+    if (blen != 0) {
+        memcpy(p + alen, b, blen);
+    }
+    p[alen + blen] = '\0';
+
+    return p;
+}
+
+
+/*
+ * The path of a raw request target, as nginx makes $uri of it
+ * (ngx_http_parse_complex_uri): "%XX" decoded first, so "%2e%2e" is ".."
+ * and "%2f" is "/"; then "//" merged, "." segments dropped and ".."
+ * segments resolved (RFC 3986 5.2.4), never above "/".  A "%00" and a "%"
+ * without two hex digits stay as written (nginx refuses both with 400;
+ * decoding "%00" would cut the C string short).  Unlike a query, "+" is
+ * not a space in a path.  The result never outgrows the input plus a
+ * leading "/".
+ */
+static const char *
+req_path_normalize(drover_req_t *req, const char *uri, size_t len)
+{
+    int      hi, lo;
+    char    *d, *out;
+    size_t   i, n, o, seg;
+
+    d = req_scratch_reserve(req, 2 * len + 2);
+    if (d == NULL) {
+        return NULL;
+    }
+
+    /* decoded into the upper half, normalised into the lower */
+    out = d;
+    d += len + 1;
+
+    for (i = 0, n = 0; i < len; i++) {
+        if (uri[i] == '%' && len - i > 2
+            && (hi = req_hex((unsigned char) uri[i + 1])) >= 0
+            && (lo = req_hex((unsigned char) uri[i + 2])) >= 0
+            && (hi | lo) != 0)
+        {
+            d[n++] = (char) ((hi << 4) | lo);
+            i += 2;
+            continue;
+        }
+
+        d[n++] = uri[i];
+    }
+
+    /* invariant: out[0 .. o) ends with "/" before each segment */
+    o = 0;
+    out[o++] = '/';
+
+    for (i = 0; i < n; ) {
+        while (i < n && d[i] == '/') {
+            i++;
+        }
+
+        seg = i;
+        while (i < n && d[i] != '/') {
+            i++;
+        }
+
+        seg = i - seg;
+
+        if (seg == 0 || (seg == 1 && d[i - 1] == '.')) {
+            continue;
+        }
+
+        if (seg == 2 && d[i - 2] == '.' && d[i - 1] == '.') {
+            if (o > 1) {
+                o--;
+                while (out[o - 1] != '/') {
+                    o--;
+                }
+            }
+
+            continue;
+        }
+
+        memcpy(out + o, d + i - seg, seg);
+        o += seg;
+
+        if (i < n) {
+            out[o++] = '/';
+        }
+    }
+
+    out[o] = '\0';
+
+    return out;
 }

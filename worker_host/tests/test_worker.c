@@ -82,6 +82,32 @@ app_arg_long(drover_req_t *req, const char *name, long dflt)
 }
 
 
+/*
+ * For test_path_and_proxy, whatever the path: what the SDK makes of the
+ * path parameters, and every parameter an app can see.
+ */
+static int
+app_whoami(drover_req_t *req)
+{
+    size_t       i;
+    const char  *n, *v, *proxy, *header;
+
+    proxy = drover_req_param(req, "HTTP_PROXY");
+    header = drover_req_header(req, "Proxy");
+
+    drover_resp_printf(req, "path=%s uri=%s proxy=%s header=%s names=",
+                       drover_req_path(req), drover_req_uri(req),
+                       proxy ? proxy : "(null)", header ? header : "(null)");
+
+    i = 0;
+    while (drover_req_param_next(req, &i, &n, &v)) {
+        drover_resp_printf(req, "%s%s", i > 1 ? "," : "", n);
+    }
+
+    return 0;
+}
+
+
 static int
 app_handle(drover_req_t *req, void *state)
 {
@@ -92,6 +118,10 @@ app_handle(drover_req_t *req, void *state)
     const char  *path, *v, *body;
 
     (void) state;
+
+    if (drover_req_param(req, "TEST_WHOAMI") != NULL) {
+        return app_whoami(req);
+    }
 
     path = drover_req_path(req);
 
@@ -993,6 +1023,197 @@ test_params_records(void)
 }
 
 
+/* one request with exactly these params on fd; its body in out */
+static int
+whoami(int fd, unsigned id, const char *const *params, char *out,
+    size_t size)
+{
+    int      rc;
+    buf_t    b = { 0 };
+    reply_t  r;
+
+    add_begin(&b, id, DROVER_FCGI_RESPONDER, 1);
+    add_params(&b, id, params, 65535);
+    add_record(&b, DROVER_FCGI_PARAMS, id, NULL, 0, 0);
+    add_record(&b, DROVER_FCGI_STDIN, id, NULL, 0, 0);
+
+    reply_init(&r, DROVER_FCGI_END_REQUEST, id);
+    rc = exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS);
+    snprintf(out, size, "%s", rc == 0 ? reply_body(&r) : "(no answer)");
+    reply_free(&r);
+    free(b.data);
+
+    return rc;
+}
+
+
+/*
+ * httpoxy: HTTP_PROXY from the front end never reaches the app.  Paths:
+ * drover_req_path is the path the front end routed on (DOCUMENT_URI, else
+ * SCRIPT_NAME + PATH_INFO), else REQUEST_URI's path decoded and
+ * normalised like nginx's $uri; drover_req_uri stays the raw target.
+ */
+static void
+test_path_and_proxy(void)
+{
+    int          fd;
+    size_t       i;
+    unsigned     id;
+    char         got[8192], want[8192], name[256], *longp;
+    const char  *params[8];
+
+    static const char  *const proxied[] = {
+        "TEST_WHOAMI=1", "REQUEST_URI=/params", "HTTP_PROXY=http://evil:1/",
+        "HTTP_X_A=a", "HTTP_PROXY=", "HTTP_PROXYX=kept", "HTTP_PROX=kept",
+        NULL
+    };
+
+    /* front end's path params: DOCUMENT_URI, SCRIPT_NAME, PATH_INFO */
+    static const struct {
+        const char  *doc, *script, *info, *uri, *path;
+    } routed[] = {
+        { "/pid", NULL, NULL, "/x/../p%69d?a=1", "/pid" },
+        { "/pid", "/s", "/i", "/x", "/pid" },
+        { "", "/s", NULL, "/x", "/s" },
+        { NULL, "/app", "/x/y", "/app/x%2Fy", "/app/x/y" },
+        { NULL, "/app/x", "", "/app/x", "/app/x" },
+        { NULL, "", "/only", "/only", "/only" },
+        { NULL, NULL, "/only", "/only?", "/only" },
+        /* as sent: the front end decoded and normalised them */
+        { "/a%2Fb", NULL, NULL, "/a%252Fb", "/a%2Fb" },
+    };
+
+    /* REQUEST_URI alone: decoded and normalised here */
+    static const struct {
+        const char  *uri, *path;
+    } raw[] = {
+        { "/x/../pid", "/pid" },
+        { "/p%69d", "/pid" },
+        { "/%2e%2e/admin", "/admin" },
+        { "/a/%2E%2e/b", "/b" },
+        { "/.%2e/x", "/x" },
+        { "/a%2fb", "/a/b" },
+        { "/a%2F..%2Fadmin?q=1", "/admin" },
+        { "/x/..%2f..%2fadmin/", "/admin/" },
+        { "//a///b//", "/a/b/" },
+        { "/a/./b/.", "/a/b/" },
+        { "/../../etc/passwd", "/etc/passwd" },
+        { "/a/b/..", "/a/" },
+        { "/a/..", "/" },
+        { "/..", "/" },
+        { "/...//x", "/.../x" },
+        { "/a/..b/c.", "/a/..b/c." },
+        { "/a%00b", "/a%00b" },
+        { "/a%zzb%4", "/a%zzb%4" },
+        { "/a+b%20c", "/a+b c" },
+        { "/%252e%252e/x", "/%2e%2e/x" },
+        { "relative/x", "/relative/x" },
+        { "/x#frag", "/x" },
+        { "?x=1", "/" },
+        { "", "/" },
+    };
+
+    fd = client_connect(slot_path);
+    id = 1;
+
+    /* ---- httpoxy ---- */
+
+    ASSERT_EQ(whoami(fd, id++, proxied, got, sizeof(got)), 0,
+              "httpoxy: request answered");
+    ASSERT_STR_EQ(got, "path=/params uri=/params proxy=(null) header=(null) "
+                  "names=TEST_WHOAMI,REQUEST_URI,HTTP_X_A,HTTP_PROXYX,"
+                  "HTTP_PROX",
+                  "httpoxy: no HTTP_PROXY by param, header or iteration "
+                  "(set or empty, twice); the others kept in order");
+
+    /* ---- the routed path ---- */
+
+    for (i = 0; i < sizeof(routed) / sizeof(routed[0]); i++) {
+        size_t  np = 0;
+        char    d[128], s[128], pi[128], u[128];
+
+        params[np++] = "TEST_WHOAMI=1";
+        snprintf(u, sizeof(u), "REQUEST_URI=%s", routed[i].uri);
+        params[np++] = u;
+        if (routed[i].doc != NULL) {
+            snprintf(d, sizeof(d), "DOCUMENT_URI=%s", routed[i].doc);
+            params[np++] = d;
+        }
+        if (routed[i].script != NULL) {
+            snprintf(s, sizeof(s), "SCRIPT_NAME=%s", routed[i].script);
+            params[np++] = s;
+        }
+        if (routed[i].info != NULL) {
+            snprintf(pi, sizeof(pi), "PATH_INFO=%s", routed[i].info);
+            params[np++] = pi;
+        }
+        params[np] = NULL;
+
+        whoami(fd, id++, params, got, sizeof(got));
+        snprintf(want, sizeof(want), "path=%s uri=%s ", routed[i].path,
+                 routed[i].uri);
+        snprintf(name, sizeof(name), "DOCUMENT_URI=%s SCRIPT_NAME=%s "
+                 "PATH_INFO=%s: path %s, uri raw",
+                 routed[i].doc ? routed[i].doc : "-",
+                 routed[i].script ? routed[i].script : "-",
+                 routed[i].info ? routed[i].info : "-", routed[i].path);
+        ASSERT_TRUE(strncmp(got, want, strlen(want)) == 0, name);
+        if (strncmp(got, want, strlen(want)) != 0) {
+            printf("#   got \"%s\"\n#   want \"%s...\"\n", got, want);
+        }
+    }
+
+    /* ---- REQUEST_URI only ---- */
+
+    for (i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+        char  u[128];
+
+        snprintf(u, sizeof(u), "REQUEST_URI=%s", raw[i].uri);
+        params[0] = "TEST_WHOAMI=1";
+        params[1] = u;
+        params[2] = NULL;
+
+        whoami(fd, id++, params, got, sizeof(got));
+        snprintf(want, sizeof(want), "path=%s uri=%s ", raw[i].path,
+                 raw[i].uri);
+        snprintf(name, sizeof(name), "REQUEST_URI \"%s\" only: path %s, "
+                 "uri raw", raw[i].uri, raw[i].path);
+        ASSERT_TRUE(strncmp(got, want, strlen(want)) == 0, name);
+        if (strncmp(got, want, strlen(want)) != 0) {
+            printf("#   got \"%s\"\n#   want \"%s...\"\n", got, want);
+        }
+    }
+
+    params[0] = "TEST_WHOAMI=1";
+    params[1] = NULL;
+    whoami(fd, id++, params, got, sizeof(got));
+    ASSERT_STR_EQ(got, "path=/ uri=/ proxy=(null) header=(null) "
+                  "names=TEST_WHOAMI", "no path parameter at all: /");
+
+    /* a long target through the scratch buffer, then a short one again */
+    longp = malloc(3 * 2000 + 32);
+    strcpy(longp, "REQUEST_URI=");
+    for (i = 0; i < 2000; i++) {
+        memcpy(longp + 12 + 3 * i, i % 2 ? "%2f" : "a/.", 3);
+    }
+    longp[12 + 3 * 2000] = '\0';
+    params[1] = longp;
+    params[2] = NULL;
+    whoami(fd, id++, params, got, sizeof(got));
+    ASSERT_TRUE(strncmp(got, "path=/a/a/a/", 12) == 0
+                && strstr(got, " uri=a/.%2f") != NULL,
+                "a 6000-byte target: decoded and normalised, raw kept");
+    free(longp);
+
+    params[1] = "REQUEST_URI=/p%69d";
+    whoami(fd, id++, params, got, sizeof(got));
+    ASSERT_TRUE(strncmp(got, "path=/pid uri=/p%69d ", 21) == 0,
+                "then a short one: the scratch buffer reused");
+
+    close(fd);
+}
+
+
 static void
 test_echo(void)
 {
@@ -1755,6 +1976,7 @@ main(void)
     test_simple_get();
     test_keepalive();
     test_params_records();
+    test_path_and_proxy();
     test_echo();
     test_read_all();
     test_partial_body(pid);
