@@ -6,7 +6,9 @@
 # the app as the decoded, normalised path nginx chose the location by,
 # while the raw target keeps every byte as sent.  A location that splits
 # PATH_INFO (stock fastcgi_split_path_info, with and without DOCUMENT_URI;
-# the module with drover_param SCRIPT_NAME/PATH_INFO) gives the whole path.
+# the module with drover_param SCRIPT_NAME/PATH_INFO) gives the whole path;
+# after try_files it is the URI nginx fell back to, or the client's one
+# with a named location.
 # The attack: "location /admin/ { deny all; }" and every other spelling of
 # /admin/ is refused by nginx, so the app never runs for it.
 
@@ -56,6 +58,21 @@ $t->write_nginx_conf(<<"EOF", module => 1)->run_nginx;
             fastcgi_split_path_info ^(/whoami/split)(/.*)\$;
             include $params;
             fastcgi_param PATH_INFO \$fastcgi_path_info;
+            fastcgi_pass unix:%%DIR%%/kit.sock;
+        }
+
+        # try_files: to a URI (the path becomes it), to a named location
+        # (the path stays the client's)
+        location /fallback/ {
+            try_files /nonexistent /whoami;
+        }
+
+        location /whoami/named/ {
+            try_files /nonexistent \@kit;
+        }
+
+        location \@kit {
+            include $params;
             fastcgi_pass unix:%%DIR%%/kit.sock;
         }
     }
@@ -175,6 +192,16 @@ $w = whoami('module.test', '/whoami/split/a/%2e%2e/b%2Fc');
 is($w->{path}, '/whoami/split/b/c', 'module split: path is the whole routed path');
 is($w->{SCRIPT_NAME}, '/whoami/split', 'module split: SCRIPT_NAME by drover_param');
 is($w->{PATH_INFO}, '/b/c', 'module split: PATH_INFO by drover_param');
+
+# ---- after try_files ----
+
+$w = whoami('stock.test', '/fallback/a%2Fb');
+is($w->{path}, '/whoami', 'try_files to a URI: the path is the one nginx routed to');
+is($w->{uri}, '/fallback/a%2Fb', 'try_files to a URI: the raw target is the client\'s');
+
+$w = whoami('stock.test', '/whoami/named/a/../b');
+is($w->{path}, '/whoami/named/b', 'try_files to a named location: the client\'s path, normalised');
+is($w->{uri}, '/whoami/named/a/../b', 'try_files to a named location: raw target');
 
 # ---- the attack: other spellings of a denied location ----
 
