@@ -46,7 +46,9 @@ sub accepted {
 # has worker $pid logged that it stops (it got SIGTERM from the rollover)?
 sub stopping {
     my ($pid, $mark) = @_;
-    return $t->wait_log(qr/^\S+ \S+ \[notice\] $pid#0: pool kit: worker 0: signal 15 received, stopping/,
+    # a worker's own log lines reach the log through its pool's output
+    # socket, re-logged by droverd as "pool kit pid PID: ..."
+    return $t->wait_log(qr/^\S+ \S+ \[notice\] \d+#0: pool kit pid $pid: pool kit: worker 0: signal 15 received, stopping/,
                         5, 1, $mark);
 }
 
