@@ -83,6 +83,16 @@ my %exited = map { /\(pid (\d+)\)/ ? ($1 => 1) : () } @exits;
 is(scalar(grep { !$exited{$_} } @forks), 0, 'every started worker is reaped and logged')
     or diag($t->log);
 
+# a worker that dies before its FORKED message is read (reaped first, kept
+# on the manager's early-exit list) ran all the same: its start is logged
+my %forked = map { ($_ => 1) } @forks;
+is(scalar(grep { !$forked{$_} } keys %exited), 0,
+   'every logged exit is of a worker logged as started, whichever came first')
+    or diag(join "\n", $t->log_grep(qr/pool kit: worker /));
+ok(!$t->log_grep(qr/pool kit: .*(no longer exists|preloader \(pid \d+)/),
+   'each early exit was matched to its slot (same uid and gid): none "no longer exists"')
+    or diag(join "\n", $t->log_grep(qr/no longer exists|preloader \(pid/));
+
 # the third early death in a row waits 200 ms (0, 100, 200, 400 ms ...)
 ok($t->log_grep(qr/pool kit: worker \d+ keeps exiting early \(3 times in a row\); next start in 200 ms/),
    'the backoff is logged: "3 times in a row; next start in 200 ms"');

@@ -231,10 +231,15 @@ struct drover_manager_s {
     uv_prepare_t           slots_prepare;
     unsigned long long     started_ms;
 
-    /* workers reaped before their FORKED message named them */
+    /*
+     * Workers reaped before their FORKED message named them, oldest first,
+     * with the ids they ran as ((uid_t) -1: unknown, never matched).
+     */
     struct {
         pid_t              pid;
         int                status;
+        uid_t              uid;
+        gid_t              gid;
     }                      early[DROVER_EARLY_EXITS];
     unsigned               nearly;
 };
@@ -602,12 +607,14 @@ slot_start(drover_slot_t *s)
 }
 
 
-/* a worker of the slot was named by the preloader and verified */
+/*
+ * A worker the preloader forked for the slot ran: one "started" line,
+ * whether FORKED or its exit reached the manager first.
+ */
 static void
-slot_forked(drover_slot_t *s, pid_t pid, int pidfd)
+slot_running(drover_slot_t *s, pid_t pid, int pidfd)
 {
-    drover_pool_t     *p = s->pool;
-    drover_manager_t  *m = p->mgr;
+    drover_pool_t  *p = s->pool;
 
     s->pid = pid;
     s->pidfd = pidfd;
@@ -617,6 +624,17 @@ slot_forked(drover_slot_t *s, pid_t pid, int pidfd)
     drover_log_error(DROVER_LOG_INFO, 0, "pool %s: worker %u started, pid %ld "
                      "(generation %u)", p->name, s->index, (long) pid,
                      s->gen ? s->gen->id : 0);
+}
+
+
+/* a worker of the slot was named by the preloader and verified */
+static void
+slot_forked(drover_slot_t *s, pid_t pid, int pidfd)
+{
+    drover_pool_t     *p = s->pool;
+    drover_manager_t  *m = p->mgr;
+
+    slot_running(s, pid, pidfd);
 
     if (m->stopping || p->removing || s->removing) {
         slot_stop(s, EXIT_STOP, SIGTERM);
@@ -627,6 +645,21 @@ slot_forked(drover_slot_t *s, pid_t pid, int pidfd)
     if (p->rolling) {
         pool_roll(p);
     }
+}
+
+
+/*
+ * The worker the preloader named had already died and been reaped by the
+ * manager as its own child (manager_take_early): it ran, so it is logged as
+ * started, then its exit is classified like any other.  Its pid is free
+ * now: nothing is signalled and no pidfd is kept.
+ */
+static void
+slot_forked_exited(drover_slot_t *s, pid_t pid, int status)
+{
+    slot_running(s, pid, -1);
+    manager_maybe_ready(s->pool->mgr);
+    slot_exited(s, status);
 }
 
 
@@ -1077,21 +1110,56 @@ gen_want(drover_gen_t *g, drover_pidcheck_want_t *want)
 }
 
 
-/* a worker that was reaped before its FORKED message was read */
+/*
+ * A worker that was reaped before its FORKED message was read: the newest
+ * exit of that pid (an older one is a process the pid belonged to before)
+ * by a process that ran with the pool's uid and gid (pidcheck.h says why,
+ * and what that cannot tell apart).
+ */
 static int
-manager_take_early(drover_manager_t *m, pid_t pid, int *status)
+manager_take_early(drover_manager_t *m, pid_t pid,
+    const drover_pidcheck_want_t *want, int *status)
 {
     unsigned  i;
 
-    for (i = 0; i < m->nearly; i++) {
-        if (m->early[i].pid == pid) {
-            *status = m->early[i].status;
-            m->early[i] = m->early[--m->nearly];
-            return 1;
+    for (i = m->nearly; i-- > 0; ) {
+        if (m->early[i].pid != pid) {
+            continue;
         }
+
+        if (m->early[i].uid != want->uid
+            || (want->gid != (gid_t) -1 && m->early[i].gid != want->gid))
+        {
+            return 0;
+        }
+
+        *status = m->early[i].status;
+        m->nearly--;
+        memmove(&m->early[i], &m->early[i + 1],
+                sizeof(m->early[0]) * (m->nearly - i));
+        return 1;
     }
 
     return 0;
+}
+
+
+/* a child reaped that no slot, preloader or prestart knew, oldest dropped */
+static void
+manager_add_early(drover_manager_t *m, pid_t pid, int status, uid_t uid,
+    gid_t gid)
+{
+    if (m->nearly == DROVER_EARLY_EXITS) {
+        memmove(&m->early[0], &m->early[1],
+                sizeof(m->early[0]) * (DROVER_EARLY_EXITS - 1));
+        m->nearly--;
+    }
+
+    m->early[m->nearly].pid = pid;
+    m->early[m->nearly].status = status;
+    m->early[m->nearly].uid = uid;
+    m->early[m->nearly].gid = gid;
+    m->nearly++;
 }
 
 
@@ -1132,17 +1200,24 @@ gen_forked(drover_gen_t *g, const drover_chan_msg_t *msg)
         return;
     }
 
-    /* it may already have died and been reaped as a stranger */
-    if (msg->pid > 1 && manager_take_early(m, msg->pid, &status)) {
-        s->pid = msg->pid;
-        s->state = SLOT_RUNNING;
-        slot_exited(s, status);
-        return;
-    }
-
     gen_want(g, &want);
 
     rc = drover_pidcheck_child(msg->pid, &want, &pidfd, why, sizeof(why));
+
+    if (rc == 0) {
+        slot_forked(s, msg->pid, pidfd);
+        return;
+    }
+
+    /*
+     * It may already have died and been reaped as a stranger: the pid is
+     * gone (ESRCH) or, rarely, someone else's already (EPERM).  Checked
+     * after a live child, so an older exit of a reused pid is not taken.
+     */
+    if (msg->pid > 1 && manager_take_early(m, msg->pid, &want, &status)) {
+        slot_forked_exited(s, msg->pid, status);
+        return;
+    }
 
     if (rc == -ESRCH) {
         /* gone and reaped: nothing to adopt, nothing to signal */
@@ -1153,13 +1228,8 @@ gen_forked(drover_gen_t *g, const drover_chan_msg_t *msg)
         return;
     }
 
-    if (rc != 0) {
-        gen_misbehaved(g, "reported pid %ld as the worker of slot %u, which "
-                       "fails the check: %s", (long) msg->pid, s->index, why);
-        return;
-    }
-
-    slot_forked(s, msg->pid, pidfd);
+    gen_misbehaved(g, "reported pid %ld as the worker of slot %u, which "
+                   "fails the check: %s", (long) msg->pid, s->index, why);
 }
 
 
@@ -3300,29 +3370,62 @@ manager_reaped_gen(drover_manager_t *m, pid_t pid, int status)
 }
 
 
+/*
+ * The next exited child, not yet reaped: waitid(WNOWAIT) leaves it a zombie,
+ * so its pid cannot be reused and /proc/PID still describes it.  0: none.
+ */
+static pid_t
+manager_next_exited(void)
+{
+    siginfo_t  si;
+
+    for ( ;; ) {
+        memset(&si, 0, sizeof(si));
+
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0) {
+            return si.si_pid;
+        }
+
+        if (errno != EINTR) {
+            return 0;       /* ECHILD: no children left */
+        }
+    }
+}
+
+
 static void
 sigchld_cb(uv_signal_t *h, int signum)
 {
     int                status;
-    pid_t              pid;
+    uid_t              uid;
+    gid_t              gid;
+    pid_t              pid, reaped;
     drover_slot_t     *s;
     drover_manager_t  *m = h->data;
 
     (void) signum;
 
     for ( ;; ) {
-        pid = waitpid(-1, &status, WNOHANG);
+        pid = manager_next_exited();
 
-        if (pid == 0) {
+        if (pid <= 0) {
             break;
         }
 
-        if (pid == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
+        /* a stranger may be a worker FORKED has not named yet: its ids */
+        if (manager_pid_role(m, pid) != NULL
+            || drover_pidcheck_zombie_ids(pid, &uid, &gid) != 0)
+        {
+            uid = (uid_t) -1;
+            gid = (gid_t) -1;
+        }
 
-            break;
+        do {
+            reaped = waitpid(pid, &status, WNOHANG);
+        } while (reaped == -1 && errno == EINTR);
+
+        if (reaped != pid) {
+            break;      /* waitid said it waits to be reaped: cannot be */
         }
 
         /* its last words before the line about its end */
@@ -3342,15 +3445,7 @@ sigchld_cb(uv_signal_t *h, int signum)
          * A worker whose FORKED message is still on its way, or an orphan
          * reparented to us (we are subreaper): remember the first kind.
          */
-        if (m->nearly == DROVER_EARLY_EXITS) {
-            memmove(&m->early[0], &m->early[1],
-                    sizeof(m->early[0]) * (DROVER_EARLY_EXITS - 1));
-            m->nearly--;
-        }
-
-        m->early[m->nearly].pid = pid;
-        m->early[m->nearly].status = status;
-        m->nearly++;
+        manager_add_early(m, pid, status, uid, gid);
     }
 
     manager_maybe_done(m);

@@ -222,6 +222,41 @@ fail:
 
 
 int
+drover_pidcheck_zombie_ids(pid_t pid, uid_t *uid, gid_t *gid)
+{
+    int            i, rc;
+    char           buf[4096];
+    unsigned long  uids[4], gids[4];
+
+    if (pid <= 1) {
+        return -EINVAL;
+    }
+
+    rc = proc_read(pid, "status", buf, sizeof(buf));
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (drover_pidcheck_parse_ids(buf, "Uid", uids) != 0
+        || drover_pidcheck_parse_ids(buf, "Gid", gids) != 0)
+    {
+        return -EINVAL;
+    }
+
+    for (i = 1; i < 4; i++) {
+        if (uids[i] != uids[0] || gids[i] != gids[0]) {
+            return -EPERM;
+        }
+    }
+
+    *uid = (uid_t) uids[0];
+    *gid = (gid_t) gids[0];
+
+    return 0;
+}
+
+
+int
 drover_pidcheck_signal(int pidfd, pid_t pid, int sig)
 {
     int  rc;

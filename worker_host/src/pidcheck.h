@@ -44,6 +44,23 @@ typedef struct {
 int drover_pidcheck_child(pid_t pid, const drover_pidcheck_want_t *want,
     int *pidfd, char *why, size_t whylen);
 
+/*
+ * The uid and gid of pid, the manager's exited but unreaped child (peeked
+ * with waitid(WNOWAIT): a zombie keeps its /proc/PID/status).  0 when its
+ * four uids agree and its four gids agree; -EPERM when they do not (never a
+ * pool's worker then); -ESRCH or another -errno when /proc cannot tell.
+ *
+ * This is what an early exit is matched on (manager.c): a worker can die and
+ * be reaped before the preloader's FORKED names it, and then only a process
+ * droverd reaped as its own child, with the pool's uid and gid, is taken as
+ * that worker.  Nothing is ever signalled for such a pid (it is free).
+ * The limit: pools that run as the same uid and gid cannot be told apart
+ * there, so one such pool's preloader can claim a pid another one forked;
+ * the other slot is then restarted as "no longer exists".  Those pools share
+ * a user, which can signal both anyway: no boundary is crossed.
+ */
+int drover_pidcheck_zombie_ids(pid_t pid, uid_t *uid, gid_t *gid);
+
 /* signal through the pidfd when there is one, else by pid; 0 or -errno */
 int drover_pidcheck_signal(int pidfd, pid_t pid, int sig);
 
