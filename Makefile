@@ -49,6 +49,11 @@ APPS       = $(BUILD)/apps/hello.so $(BUILD)/apps/kit.so $(BUILD)/apps/model.so 
 UNIT_SRC   = $(wildcard worker_host/tests/test_*.c)
 UNIT_BIN   = $(patsubst worker_host/tests/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
+# the module's unit tests (clang and lld, as the fuzz targets: see below)
+NGX_UNIT_SRC = $(wildcard ngx_module/tests/test_*.c)
+NGX_UNIT_BIN = $(patsubst ngx_module/tests/%.c,$(BUILD)/tests/ngx_%, \
+                 $(NGX_UNIT_SRC))
+
 .PHONY: all deps test test-unit test-t test-asan demo bench clean fuzz \
         fuzz-build
 
@@ -102,8 +107,18 @@ test: deps
 	$(MAKE) test-asan
 	FUZZ_SECONDS=10 $(MAKE) fuzz
 
-test-unit: all
-	prove --exec '' $(UNIT_BIN)
+test-unit: all $(NGX_UNIT_BIN)
+	prove --exec '' $(UNIT_BIN) $(NGX_UNIT_BIN)
+
+# A module's file included whole against the configured nginx tree's
+# headers; lld drops what the tested functions do not reach, ASan's global
+# metadata included (-fsanitize-address-globals-dead-stripping).
+$(BUILD)/tests/ngx_%: ngx_module/tests/%.c $(MODULE)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \
+	    -fsanitize-address-globals-dead-stripping -Wall -Werror \
+	    -ffunction-sections -fdata-sections $(FUZZ_NGX_INC) \
+	    -fuse-ld=lld -Wl,--gc-sections -o $@ $<
 
 test-t: all
 	DROVER_BUILD=$(abspath $(BUILD)) prove -I t/lib t/

@@ -570,7 +570,13 @@ ngx_http_drover_frame_body(ngx_http_request_t *r, ngx_chain_t *cl,
 
     for ( /* void */ ; body; body = body->next) {
 
-        if (ngx_buf_special(body->buf)) {
+        /*
+         * an empty buffer gets no record: it has no frame room counted in
+         * ngx_http_drover_body_records(), and an empty FCGI_STDIN record
+         * would end the stream early (5.3)
+         */
+
+        if (ngx_buf_special(body->buf) || ngx_buf_size(body->buf) == 0) {
             continue;
         }
 
