@@ -44,7 +44,7 @@ HOST_OBJ   = $(patsubst worker_host/src/%.c,$(BUILD)/obj/%.o,$(HOST_SRC))
 HOST_HDR   = $(wildcard worker_host/src/*.h) worker_host/include/drover.h
 
 APPS       = $(BUILD)/apps/hello.so $(BUILD)/apps/kit.so $(BUILD)/apps/model.so \
-             $(BUILD)/apps/hostile.so
+             $(BUILD)/apps/hostile.so $(BUILD)/apps/fdprobe.so
 
 UNIT_SRC   = $(wildcard worker_host/tests/test_*.c)
 UNIT_BIN   = $(patsubst worker_host/tests/%.c,$(BUILD)/tests/%,$(UNIT_SRC))

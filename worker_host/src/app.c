@@ -10,9 +10,12 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,16 +79,222 @@ fail:
 }
 
 
+/*
+ * Every fd from first up is closed.  close_range() from Linux 5.9; before
+ * it, one by one.
+ */
+static int
+app_close_from(int first)
+{
+    long  fd, max;
+
+    if (close_range((unsigned) first, ~0U, 0) == 0) {
+        return 0;
+    }
+
+    if (errno != ENOSYS) {
+        return -errno;
+    }
+
+    max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 1L << 20) {
+        max = 1L << 20;
+    }
+
+    for (fd = first; fd < max; fd++) {
+        (void) close((int) fd);
+    }
+
+    return 0;
+}
+
+
+/*
+ * In the check child, before it drops privileges and loads the app (whose
+ * constructors run then): it is a fork of the manager without exec, so
+ * close-on-exec protects nothing, and it would hold every pool's listening
+ * sockets, the control socket, the preloader channels, the scoreboards and
+ * droverd's own log as fd 2.  It keeps /dev/null as 0, 1 and 2 and its
+ * result pipe as fd 3 (APP_CHECK_FD), nothing else.
+ *
+ * Not the pool's output socket on 1 and 2: the manager waits for the check
+ * without running its loop, which alone reads that socket, so a constructor
+ * writing a socket buffer's worth would block, and the manager with it.
+ */
+#define APP_CHECK_FD  3
+
+#define DROVER_APP_CHECK_TIMEOUT_MS  10000
+
+static int
+app_check_fds(int result_fd)
+{
+    int  fd, null_fd;
+
+    /* both above 3 first: no dup2() below may land on a source */
+    result_fd = fcntl(result_fd, F_DUPFD_CLOEXEC, APP_CHECK_FD + 1);
+    if (result_fd == -1) {
+        return -errno;
+    }
+
+    fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd == -1) {
+        return -errno;
+    }
+
+    null_fd = fcntl(fd, F_DUPFD_CLOEXEC, APP_CHECK_FD + 1);
+    if (null_fd == -1) {
+        return -errno;
+    }
+
+    close(fd);
+
+    if (dup2(null_fd, STDIN_FILENO) == -1
+        || dup2(null_fd, STDOUT_FILENO) == -1
+        || dup2(null_fd, STDERR_FILENO) == -1
+        || dup2(result_fd, APP_CHECK_FD) == -1)
+    {
+        return -errno;
+    }
+
+    return app_close_from(APP_CHECK_FD + 1);
+}
+
+
+/*
+ * What the check process wrote, appended to msg (size bytes with its NUL,
+ * *n used): the read end is non-blocking, so this returns when the pipe is
+ * empty.  1 once every writer closed it or msg is full (the rest is never
+ * read: nothing a writer does keeps the manager here), else 0.
+ */
+static int
+app_check_drain(int fd, char *msg, size_t size, size_t *n)
+{
+    ssize_t  got;
+
+    for ( ;; ) {
+        if (*n >= size - 1) {
+            got = 0;
+            break;
+        }
+
+        got = read(fd, msg + *n, size - 1 - *n);
+        if (got > 0) {
+            *n += (size_t) got;
+            continue;
+        }
+
+        if (got == -1 && errno == EINTR) {
+            continue;
+        }
+
+        break;
+    }
+
+    msg[*n] = '\0';
+    return got == 0;
+}
+
+
+/*
+ * Wait for the check process to exit, collecting its message, for at most
+ * DROVER_APP_CHECK_TIMEOUT_MS: the manager waits here with its loop
+ * stopped, and a constructor that blocks (also after closing the pipe, or
+ * with a process it started holding the pipe open) must not stop
+ * supervision for good.  Its exit is seen through a pidfd: pipe EOF alone
+ * says nothing about the process.  0, or -ETIMEDOUT with the process
+ * killed.  Either way it is left to be reaped, which then cannot block.
+ */
+static int
+app_check_wait(pid_t pid, int fd, char *msg, size_t size, size_t *n)
+{
+    int                 r, pidfd, eof;
+    struct pollfd       pfd[2];
+    unsigned long long  now, deadline;
+
+    deadline = drover_proc_now_ms() + DROVER_APP_CHECK_TIMEOUT_MS;
+
+    /* our child, not reaped yet: its pid is still its own */
+    pidfd = pidfd_open(pid, 0);
+    eof = 0;
+    r = 0;
+
+    for ( ;; ) {
+        now = drover_proc_now_ms();
+        if (now >= deadline) {
+            r = -ETIMEDOUT;
+            break;
+        }
+
+        if (eof && pidfd == -1) {
+            break;      /* no pidfd_open: EOF is all there is to wait for */
+        }
+
+        pfd[0].fd = eof ? -1 : fd;
+        pfd[0].events = POLLIN;
+        pfd[0].revents = 0;
+        pfd[1].fd = pidfd;              /* -1: ignored by poll() */
+        pfd[1].events = POLLIN;
+        pfd[1].revents = 0;
+
+        if (poll(pfd, 2, (int) (deadline - now)) == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+
+        if (pfd[0].revents != 0) {
+            eof = app_check_drain(fd, msg, size, n);
+        }
+
+        if (pfd[1].revents != 0) {
+            break;      /* it exited */
+        }
+    }
+
+    if (r == -ETIMEDOUT) {
+        if (pidfd == -1 || pidfd_send_signal(pidfd, SIGKILL, NULL, 0) != 0) {
+            (void) kill(pid, SIGKILL);
+        }
+    }
+
+    /* what it wrote before it exited */
+    if (!eof) {
+        (void) app_check_drain(fd, msg, size, n);
+    }
+
+    if (pidfd != -1) {
+        close(pidfd);
+    }
+
+    return r;
+}
+
+
+/* the message goes into droverd's log: no line of its own in it */
+static void
+app_check_printable(char *msg)
+{
+    for ( ; *msg != '\0'; msg++) {
+        if ((unsigned char) *msg < 0x20 || *msg == 0x7f) {
+            *msg = '?';
+        }
+    }
+}
+
+
 int
 drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
 {
-    int                  pfd[2], status, rc;
+    int                  pfd[2], status, rc, waited;
     char                 msg[1024];
     pid_t                pid;
-    ssize_t              n;
+    size_t               n;
+    ssize_t              wrote;
     const drover_app_t  *app;
 
-    if (pipe2(pfd, O_CLOEXEC) != 0) {
+    /* non-blocking: app_check_wait() polls it next to the child's pidfd */
+    if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) != 0) {
         snprintf(err, errlen, "pipe() failed: %s", strerror(errno));
         return -errno;
     }
@@ -102,7 +311,15 @@ drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
 
     if (pid == 0) {
         /* a throwaway child: the app's constructors never run in the manager */
-        close(pfd[0]);
+        rc = app_check_fds(pfd[1]);
+        if (rc != 0) {
+            snprintf(msg, sizeof(msg), "pool \"%s\": checking app %s: "
+                     "cannot close the manager's fds in the check process: "
+                     "%s", pool->name, pool->app, strerror(-rc));
+            wrote = write(pfd[1], msg, strlen(msg));
+            (void) wrote;
+            _exit(1);
+        }
 
         rc = drover_proc_drop_privileges(pool, msg, sizeof(msg));
         if (rc == 0) {
@@ -110,8 +327,8 @@ drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
         }
 
         if (rc != 0) {
-            n = write(pfd[1], msg, strlen(msg));
-            (void) n;
+            wrote = write(APP_CHECK_FD, msg, strlen(msg));
+            (void) wrote;
             _exit(1);
         }
 
@@ -121,29 +338,24 @@ drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
     close(pfd[1]);
 
     n = 0;
-    for ( ;; ) {
-        ssize_t  r = read(pfd[0], msg + n, sizeof(msg) - 1 - (size_t) n);
-
-        if (r > 0) {
-            n += r;
-            if ((size_t) n < sizeof(msg) - 1) {
-                continue;
-            }
-        } else if (r == -1 && errno == EINTR) {
-            continue;
-        }
-
-        break;
-    }
-
-    msg[n] = '\0';
+    msg[0] = '\0';
+    waited = app_check_wait(pid, pfd[0], msg, sizeof(msg), &n);
     close(pfd[0]);
+    app_check_printable(msg);
 
     while (waitpid(pid, &status, 0) == -1) {
         if (errno != EINTR) {
             snprintf(err, errlen, "waitpid() failed: %s", strerror(errno));
             return -ECHILD;
         }
+    }
+
+    if (waited == -ETIMEDOUT) {
+        snprintf(err, errlen, "pool \"%s\": loading app %s took over %d s "
+                 "in the check process, which was killed (a constructor "
+                 "that blocks?): fix the app", pool->name, pool->app,
+                 DROVER_APP_CHECK_TIMEOUT_MS / 1000);
+        return -ETIMEDOUT;
     }
 
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
