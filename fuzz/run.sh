@@ -47,6 +47,7 @@ for t in "$@"; do
 
     # 2. fuzzing; stdin is /dev/null so no target can block on it
     mkdir -p "$build/corpus/$t" "$build/artifacts/$t"
+    touch "$build/artifacts/$t/.started"
     dict=
     [ -f "$here/dict/$t.dict" ] && dict="-dict=$here/dict/$t.dict"
     # shellcheck disable=SC2086
@@ -56,7 +57,8 @@ for t in "$@"; do
     then
         echo "fuzz: $t: FAILED; the last lines of $log:" >&2
         tail -60 "$log" >&2
-        echo "fuzz: $t: crashing input(s): $(ls "$build/artifacts/$t" | sed "s|^|$build/artifacts/$t/|" | tr '\n' ' ')" >&2
+        echo "fuzz: $t: input(s) of this run:" \
+            $(find "$build/artifacts/$t" -type f -newer "$build/artifacts/$t/.started") >&2
         echo "fuzz: make each one a regression: fuzz/README.md" >&2
         fail=1
         break
