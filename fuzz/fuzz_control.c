@@ -41,7 +41,7 @@
 #include "log.h"
 
 #define FUZZ_WAIT_MS    10000
-#define FUZZ_ANSWER_MAX (8u << 20)
+#define FUZZ_ANSWER_MAX (16u << 20)
 
 
 static uv_loop_t          fuzz_loop;
@@ -315,8 +315,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for ( ;; ) {
             if (cap - len < 65536) {
                 cap = cap == 0 ? 131072 : cap * 2;
-                fuzz_check(cap <= 2 * FUZZ_ANSWER_MAX,
-                           "more than 8 MiB of answers");
+                fuzz_check(cap <= FUZZ_ANSWER_MAX,
+                           "more than 16 MiB of answers");
                 p = realloc(answers, cap);
                 fuzz_check(p != NULL, "out of memory");
                 answers = p;

@@ -296,7 +296,7 @@ fuzz_peer(void *arg)
 /* ---- the connection, as on_conn_readable() drives it ---- */
 
 static void
-fuzz_conn(drover__worker_t *w, drover__conn_t *c, size_t step)
+fuzz_conn(drover__conn_t *c, size_t step)
 {
     int            rc;
     ssize_t        n;
@@ -336,8 +336,6 @@ fuzz_conn(drover__worker_t *w, drover__conn_t *c, size_t step)
         if (rc != 0 || c->broken) {
             return;
         }
-
-        (void) w;
     }
 }
 
@@ -439,7 +437,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_check(pthread_create(&tid, NULL, fuzz_peer, &peer) == 0,
                "pthread_create failed");
 
-    fuzz_conn(w, c, step);
+    fuzz_conn(c, step);
 
     /* as conn_close() and on_conn_closed() do */
     close(c->fd);
