@@ -223,6 +223,16 @@ fuzz_check_answers(char *text, size_t len, int reset)
 }
 
 
+/* at exit: the socket files and their directory go */
+static void
+fuzz_cleanup(void)
+{
+    (void) unlink(fuzz_ctl_path);
+    (void) unlink(fuzz_ro_path);
+    (void) rmdir(fuzz_dir);
+}
+
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -248,6 +258,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_check(mkdtemp(fuzz_dir) != NULL, "mkdtemp failed");
     snprintf(fuzz_ctl_path, sizeof(fuzz_ctl_path), "%s/ctl", fuzz_dir);
     snprintf(fuzz_ro_path, sizeof(fuzz_ro_path), "%s/status", fuzz_dir);
+    atexit(fuzz_cleanup);
 
     fuzz_check(uv_loop_init(&fuzz_loop) == 0, "uv_loop_init failed");
 
