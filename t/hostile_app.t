@@ -41,6 +41,13 @@ if ($victim == 0) {
     POSIX::_exit(0);
 }
 
+# a test that dies early must not leave prove waiting on the victim
+END {
+    my $status = $?;
+    kill 'KILL', $victim if $victim;
+    $? = $status;
+}
+
 # attack => what the manager's log line must say was wrong
 my %attacks = (
     forged   => [ 'forged_pid',

@@ -79,34 +79,6 @@ fail:
 }
 
 
-/*
- * Every fd from first up is closed.  close_range() from Linux 5.9; before
- * it, one by one.
- */
-static int
-app_close_from(int first)
-{
-    long  fd, max;
-
-    if (close_range((unsigned) first, ~0U, 0) == 0) {
-        return 0;
-    }
-
-    if (errno != ENOSYS) {
-        return -errno;
-    }
-
-    max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 1L << 20) {
-        max = 1L << 20;
-    }
-
-    for (fd = first; fd < max; fd++) {
-        (void) close((int) fd);
-    }
-
-    return 0;
-}
 
 
 /*
@@ -156,7 +128,7 @@ app_check_fds(int result_fd)
         return -errno;
     }
 
-    return app_close_from(APP_CHECK_FD + 1);
+    return drover_proc_close_from(APP_CHECK_FD + 1);
 }
 
 

@@ -58,8 +58,8 @@ drover_proc_fork(void)
  * open as fd 9 would reach the app, issue 11) nor one a library opened
  * without it.  close_range() from Linux 5.9; before it, one by one.
  */
-static int
-proc_close_from(int first)
+int
+drover_proc_close_from(int first)
 {
     long  fd, max;
 
@@ -168,7 +168,7 @@ drover_proc_spawn(char *const argv[], const int *fds, int nfds, int out_fd,
         }
     }
 
-    if (proc_close_from(3 + nfds) != 0 || proc_stdin_null() != 0) {
+    if (drover_proc_close_from(3 + nfds) != 0 || proc_stdin_null() != 0) {
         goto fail;
     }
 

@@ -64,4 +64,11 @@ int drover_proc_conf_memfd(const drover_conf_t *conf,
 /* now, in milliseconds of a monotonic clock */
 unsigned long long drover_proc_now_ms(void);
 
+/*
+ * Close every fd from first up (close_range(), or one by one before Linux
+ * 5.9): what droverd itself inherited without O_CLOEXEC must not reach app
+ * code.  0 or a negative code.
+ */
+int drover_proc_close_from(int first);
+
 #endif /* DROVER_PROC_H */
