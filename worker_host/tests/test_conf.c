@@ -393,6 +393,11 @@ test_values(void)
         snprintf(text, sizeof(text), "pool s {\n app app.so;\n @U\n"
                  " listen unix:%s;\n workers 11;\n}\n", path);
         expect_error("slot_too_long", text, 4, "must fit in 108 bytes");
+
+        /* a quoted token holding a newline cannot forge a log line */
+        expect_error("forged_line", "\"a\n2026/12/03 04:00:00 [alert] 1#0: "
+                     "forged\x1b[0m\";\n", 1,
+                     "a?2026/12/03 04:00:00 [alert] 1#0: forged?[0m");
     }
 
     /* a token of exactly the maximum length is fine */
