@@ -243,18 +243,6 @@ app_check_wait(pid_t pid, int fd, char *msg, size_t size, size_t *n)
 }
 
 
-/* the message goes into droverd's log: no line of its own in it */
-static void
-app_check_printable(char *msg)
-{
-    for ( ; *msg != '\0'; msg++) {
-        if ((unsigned char) *msg < 0x20 || *msg == 0x7f) {
-            *msg = '?';
-        }
-    }
-}
-
-
 int
 drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
 {
@@ -313,7 +301,7 @@ drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
     msg[0] = '\0';
     waited = app_check_wait(pid, pfd[0], msg, sizeof(msg), &n);
     close(pfd[0]);
-    app_check_printable(msg);
+    drover_log_printable(msg);
 
     while (waitpid(pid, &status, 0) == -1) {
         if (errno != EINTR) {

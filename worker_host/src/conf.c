@@ -173,7 +173,6 @@ typedef struct {
 } conf_command_t;
 
 
-static void conf_error_printable(char *s);
 static int conf_error(conf_parser_t *p, const char *file, unsigned line,
     const char *fmt, ...) DROVER_PRINTF(4, 5);
 static int conf_file_open(conf_parser_t *p, conf_file_t *f, const char *path,
@@ -629,25 +628,10 @@ conf_error(conf_parser_t *p, const char *file, unsigned line,
     vsnprintf(p->err + n, p->errlen - n, fmt, ap);
     va_end(ap);
 
-    conf_error_printable(p->err + n);
+    /* tokens are quoted as written: a quoted one may hold a newline */
+    drover_log_printable(p->err + n);
 
     return -EINVAL;
-}
-
-
-/*
- * A message quotes tokens of the file as written: control bytes in them
- * (a quoted string may hold a newline) become '?', so the message stays
- * one line and can never start a forged line of droverd's log.
- */
-static void
-conf_error_printable(char *s)
-{
-    for ( /* void */ ; *s != '\0'; s++) {
-        if ((unsigned char) *s < 0x20 || *s == 0x7f) {
-            *s = '?';
-        }
-    }
 }
 
 

@@ -166,3 +166,14 @@ drover_log_error(int level, int err, const char *fmt, ...)
 
     errno = saved_errno;
 }
+
+
+void
+drover_log_printable(char *s)
+{
+    for ( /* void */ ; *s != '\0'; s++) {
+        if ((unsigned char) *s < 0x20 || *s == 0x7f) {
+            *s = '?';
+        }
+    }
+}

@@ -39,4 +39,12 @@ void drover_log_line(int level, const char *msg, size_t len);
 
 #define drover_log_enabled(level)  ((level) <= drover_log_get_level())
 
+/*
+ * Control bytes (below 0x20, and 0x7f) in s become '?', in place: for a
+ * message that quotes what someone else wrote (a config token, an app's
+ * error text), so that it stays one line of the log and cannot start a
+ * forged one.
+ */
+void drover_log_printable(char *s);
+
 #endif /* DROVER_LOG_H */
