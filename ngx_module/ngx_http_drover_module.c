@@ -24,6 +24,7 @@ static ngx_int_t ngx_http_drover_eval(ngx_http_request_t *r,
 static ngx_int_t ngx_http_drover_create_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_drover_frame_body(ngx_http_request_t *r,
     ngx_chain_t *cl, ngx_chain_t *body);
+static off_t ngx_http_drover_body_buf_size(ngx_buf_t *b);
 static ngx_uint_t ngx_http_drover_body_records(ngx_chain_t *body);
 static ngx_int_t ngx_http_drover_reinit_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_drover_body_output_filter(void *data,
@@ -576,7 +577,9 @@ ngx_http_drover_frame_body(ngx_http_request_t *r, ngx_chain_t *cl,
          * would end the stream early (5.3)
          */
 
-        if (ngx_buf_special(body->buf) || ngx_buf_size(body->buf) == 0) {
+        if (ngx_buf_special(body->buf)
+            || ngx_http_drover_body_buf_size(body->buf) == 0)
+        {
             continue;
         }
 
@@ -674,6 +677,19 @@ ngx_http_drover_frame_body(ngx_http_request_t *r, ngx_chain_t *cl,
 }
 
 
+/*
+ * The bytes of a body buffer as frame_body sends them: from the file when
+ * it is in one.  Both passes use this, so the frames counted are the
+ * frames written.
+ */
+
+static off_t
+ngx_http_drover_body_buf_size(ngx_buf_t *b)
+{
+    return b->in_file ? b->file_last - b->file_pos : b->last - b->pos;
+}
+
+
 static ngx_uint_t
 ngx_http_drover_body_records(ngx_chain_t *body)
 {
@@ -688,9 +704,7 @@ ngx_http_drover_body_records(ngx_chain_t *body)
             continue;
         }
 
-        size = body->buf->in_file
-               ? body->buf->file_last - body->buf->file_pos
-               : body->buf->last - body->buf->pos;
+        size = ngx_http_drover_body_buf_size(body->buf);
 
         records += (size + NGX_HTTP_DROVER_FCGI_RECORD_MAX - 1)
                    / NGX_HTTP_DROVER_FCGI_RECORD_MAX;
