@@ -60,7 +60,7 @@ static const char *req_scratch(drover_req_t *req, const char *a, size_t alen,
     const char *b, size_t blen);
 static const char *req_reason(int status);
 static ssize_t req_pct_decode(const char *s, size_t len, char *dst,
-    size_t size);
+    size_t size, int form);
 static int req_param_dropped(const char *name, size_t len);
 static char *req_scratch_reserve(drover_req_t *req, size_t need);
 static const char *req_path_normalize(drover_req_t *req, const char *uri,
@@ -1493,7 +1493,7 @@ drover_req_arg(drover_req_t *req, const char *name, char *buf, size_t size)
         end = (eq != NULL) ? eq : amp;
         klen = (size_t) (end - p);
 
-        n = req_pct_decode(p, klen, key, sizeof(key));
+        n = req_pct_decode(p, klen, key, sizeof(key), 1);
         if (n < 0 || strlen(name) != (size_t) n
             || memcmp(key, name, (size_t) n) != 0)
         {
@@ -1509,7 +1509,8 @@ drover_req_arg(drover_req_t *req, const char *name, char *buf, size_t size)
             return 0;
         }
 
-        return req_pct_decode(eq + 1, (size_t) (amp - eq - 1), buf, size);
+        return req_pct_decode(eq + 1, (size_t) (amp - eq - 1), buf, size,
+                              1);
     }
 
     return -1;
@@ -1533,9 +1534,13 @@ req_hex(int ch)
 }
 
 
-/* "+" is a space, "%XY" a byte, a malformed "%" stays itself */
+/*
+ * "%XY" a byte, a malformed "%" stays itself.  In a form (query) "+" is a
+ * space; in a path "+" is itself and "%00" stays as written (decoding it
+ * would cut the C string short).
+ */
 static ssize_t
-req_pct_decode(const char *s, size_t len, char *dst, size_t size)
+req_pct_decode(const char *s, size_t len, char *dst, size_t size, int form)
 {
     int     hi, lo;
     size_t  i, n;
@@ -1547,14 +1552,15 @@ req_pct_decode(const char *s, size_t len, char *dst, size_t size)
             return -1;
         }
 
-        if (s[i] == '+') {
+        if (form && s[i] == '+') {
             dst[n++] = ' ';
             continue;
         }
 
         if (s[i] == '%' && len - i > 2
             && (hi = req_hex((unsigned char) s[i + 1])) >= 0
-            && (lo = req_hex((unsigned char) s[i + 2])) >= 0)
+            && (lo = req_hex((unsigned char) s[i + 2])) >= 0
+            && (form || (hi | lo) != 0))
         {
             dst[n++] = (char) ((hi << 4) | lo);
             i += 2;
@@ -1634,9 +1640,9 @@ req_scratch(drover_req_t *req, const char *a, size_t alen, const char *b,
 static const char *
 req_path_normalize(drover_req_t *req, const char *uri, size_t len)
 {
-    int      hi, lo;
-    char    *d, *out;
-    size_t   i, n, o, seg;
+    char     *d, *out;
+    size_t    i, n, o, seg;
+    ssize_t   dn;
 
     d = req_scratch_reserve(req, 2 * len + 2);
     if (d == NULL) {
@@ -1647,19 +1653,12 @@ req_path_normalize(drover_req_t *req, const char *uri, size_t len)
     out = d;
     d += len + 1;
 
-    for (i = 0, n = 0; i < len; i++) {
-        if (uri[i] == '%' && len - i > 2
-            && (hi = req_hex((unsigned char) uri[i + 1])) >= 0
-            && (lo = req_hex((unsigned char) uri[i + 2])) >= 0
-            && (hi | lo) != 0)
-        {
-            d[n++] = (char) ((hi << 4) | lo);
-            i += 2;
-            continue;
-        }
-
-        d[n++] = uri[i];
+    dn = req_pct_decode(uri, len, d, len + 1, 0);
+    if (dn < 0) {
+        return NULL;
     }
+
+    n = (size_t) dn;
 
     /* invariant: out[0 .. o) ends with "/" before each segment */
     o = 0;
