@@ -841,9 +841,11 @@ ngx_http_drover_dispatch_take(ngx_http_drover_dispatch_sh_t *sh,
 
     if (s->busy == 0) {
         s->head = ngx_current_msec;
+        d->behind = 0;
 
     } else {
         sh->pipelined++;
+        d->behind = 1;
     }
 
     s->busy++;
@@ -1354,6 +1356,7 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
 
         d->slot = old;
         d->ticket = ticket;
+        d->behind = 1;
 
     } else {
 
@@ -1493,7 +1496,13 @@ ngx_http_drover_dispatch_get_peer(ngx_peer_connection_t *pc, void *data)
     d->overloaded = 0;
     d->shut = 0;
 
-    if (d->limit > 1) {
+    /*
+     * Only a request sent behind another one is watched: one sent to a
+     * free worker waits for nothing but the scheduler, and taking it back
+     * on a loaded machine would cost a connection for no gain
+     */
+
+    if (d->behind) {
         d->rescue.handler = ngx_http_drover_dispatch_rescue;
         d->rescue.data = d;
         d->rescue.log = pc->log;

@@ -78,6 +78,7 @@ typedef struct {
 
     unsigned                          dispatched:1;  /* slots, not plain */
     unsigned                          held:1;        /* slot is ours */
+    unsigned                          behind:1;      /* slot was busy */
     unsigned                          queued:1;
     unsigned                          retrying:1;
     unsigned                          responded:1;   /* a byte came */
