@@ -50,198 +50,12 @@
 #include <json-c/json.h>
 
 
-#define DROVER_EARLY_EXITS     64
-#define DROVER_SAMPLES         61      /* a minute of one-second samples */
+#include "manager_int.h"
 
 
-typedef struct drover_manager_s  drover_manager_t;
-typedef struct drover_pool_s     drover_pool_t;
-typedef struct drover_gen_s      drover_gen_t;
-typedef struct drover_slot_s     drover_slot_t;
-
-
-/* why a worker ended: the first three are its own doing, the rest ours */
-enum {
-    EXIT_CODE = 0,       /* exited by itself */
-    EXIT_SIGNAL,         /* killed by a signal we did not send */
-    EXIT_CORE,           /* ... and dumped core */
-    EXIT_TIMEOUT,        /* request_timeout */
-    EXIT_MEMORY,         /* memory_limit: recycled after its request */
-    EXIT_MEMORY_HARD,    /* memory_limit_hard: killed */
-    EXIT_MAX_REQUESTS,   /* max_requests: recycled */
-    EXIT_RELOAD,         /* replaced by a new generation */
-    EXIT_STOP,           /* droverd stops, or the slot went away */
-    EXIT_NREASONS
-};
-
-static const char  *exit_reason_names[EXIT_NREASONS] = {
+const char  *const drover_exit_reason_names[EXIT_NREASONS] = {
     "exit", "signal", "core dumped", "request timeout", "memory limit",
     "memory hard limit", "max requests", "reload", "stop"
-};
-
-enum {
-    SLOT_EMPTY = 0,      /* no worker */
-    SLOT_FORKING,        /* asked the preloader, no pid yet */
-    SLOT_RUNNING,
-    SLOT_STOPPING        /* sent SIGTERM or SIGKILL */
-};
-
-
-/* the manager's end of a preloader's channel; freed in its close callback */
-typedef struct {
-    uv_poll_t              poll;
-    int                    fd;
-    drover_gen_t          *gen;
-} drover_chan_t;
-
-
-/* a loaded configuration, shared by the generations made from it */
-typedef struct {
-    drover_conf_t         *conf;
-    unsigned               refs;
-} drover_confref_t;
-
-
-struct drover_gen_s {
-    drover_pool_t         *pool;
-    drover_gen_t          *next;          /* in pool->gens */
-    drover_confref_t      *ref;
-    drover_pool_conf_t    *conf;
-    unsigned               id;
-    unsigned               slots;         /* workers of this generation */
-    int                    conf_fd;       /* memfd handed to children */
-
-    pid_t                  pid;           /* its preloader */
-    int                    pidfd;         /* of the preloader, or -1 */
-    drover_chan_t         *chan;
-    int                    ready;
-    int                    misbehaved;    /* killed for what it sent */
-    int                    reaped;        /* its exit is being handled */
-    int                    failed;        /* its preloader could not start */
-    int                    retired;       /* no new workers from it */
-    int                    keep_slots;    /* a restart: the slot count
-                                             stays (droverctl scale) */
-    unsigned long long     started_ms;
-    unsigned               quick_deaths;
-    uv_timer_t             timer;         /* preloader restart */
-};
-
-
-struct drover_slot_s {
-    drover_pool_t         *pool;
-    unsigned               index;
-    drover_socket_t        sock;
-    drover_gen_t          *gen;           /* of its worker, or NULL */
-    pid_t                  pid;
-    int                    pidfd;         /* of the worker: every signal
-                                             goes through it; or -1 */
-    int                    state;
-    int                    stop_reason;   /* EXIT_*, -1: none */
-    int                    removing;      /* scaled away: free on exit */
-    unsigned long long     started_ms;
-    unsigned               quick_deaths;
-    unsigned long long     restarts;
-    unsigned long long     exits[EXIT_NREASONS];
-    char                   last_exit[160];
-    unsigned long long     rss, pss, uss; /* bytes, last sample */
-
-    /* one-second samples of the worker: CPU ticks, busy time, requests */
-    struct {
-        unsigned long long  t_ms;
-        unsigned long long  cpu_ticks;
-        unsigned long long  busy_us;
-        unsigned long long  requests;
-    }                      ring[DROVER_SAMPLES];
-    unsigned               ring_n;
-    unsigned               ring_pos;
-    drover_sb_slot_t       sb;            /* its last scoreboard copy */
-    unsigned long long     sb_clamped;    /* fields drover_sb_sanitize
-                                             corrected, all its workers */
-    unsigned long long     requests_done; /* by its earlier workers */
-    uv_timer_t             restart_timer;
-    int                    restart_pending;
-};
-
-
-struct drover_pool_s {
-    drover_manager_t      *mgr;
-    char                  *name;
-    drover_pool_t         *next;
-    int                    removing;      /* gone from the config */
-
-    drover_socket_t        shared;
-    drover_slot_t        **slots;         /* DROVER_CONF_MAX_WORKERS */
-    unsigned               nslots;
-
-    drover_gen_t          *cur;           /* new workers start from it */
-    drover_gen_t          *prev;          /* being replaced (rollout) */
-    drover_gen_t          *pending;       /* prestart or preloader */
-    drover_gen_t          *gens;          /* every one not yet freed */
-    unsigned               next_gen;
-
-    drover_prestart_t     *prestart;
-
-    int                    rolling;
-    unsigned               roll_next;
-    int                    canary_ok;
-    unsigned long long     roll_started_ms;
-    uv_timer_t             roll_timer;
-
-    /* restart_limit: crashes in the current window */
-    unsigned long long     window_start_ms;
-    unsigned               window_crashes;
-    int                    failing;
-    int                    served;        /* a worker ran: READY counts it */
-    int                    budget_wait;   /* workers auto under a memory
-                                             budget: slot 0 runs alone
-                                             until it has been measured */
-    int                    gave_up;       /* first start failed */
-
-    unsigned long long     slots_sig;     /* of what the .slots file says */
-    int                    sb_fd;         /* the scoreboard's memfd */
-    drover_sb_t           *sb;
-    drover_output_t       *output;        /* its processes' fds 1 and 2 */
-    drover_prestart_result_t  prestart_last;
-    int                    prestart_ran;
-};
-
-
-struct drover_manager_s {
-    uv_loop_t              loop;
-    drover_confref_t      *ref;           /* the newest configuration */
-    const char            *path;
-    drover_pool_t         *pools;
-    pid_t                  pid;
-    int                    stopping;
-    int                    exit_code;
-    int                    reload_pending;
-    int                    ready_sent;
-    uv_signal_t            sigchld;
-    uv_signal_t            sigterm;
-    uv_signal_t            sigint;
-    uv_signal_t            sigquit;
-    uv_signal_t            sighup;
-    uv_timer_t             stop_timer;
-    uv_timer_t             defer_timer;
-    int                    stop_quick;
-    uv_timer_t             sample_timer;
-    drover_notify_t        notify;
-    drover_control_t      *control;
-    drover_control_t      *status;        /* read-only, for nginx */
-    uv_prepare_t           slots_prepare;
-    unsigned long long     started_ms;
-
-    /*
-     * Workers reaped before their FORKED message named them, oldest first,
-     * with the ids they ran as ((uid_t) -1: unknown, never matched).
-     */
-    struct {
-        pid_t              pid;
-        int                status;
-        uid_t              uid;
-        gid_t              gid;
-    }                      early[DROVER_EARLY_EXITS];
-    unsigned               nearly;
 };
 
 
@@ -295,8 +109,8 @@ confref_put(drover_confref_t *ref)
 }
 
 
-static drover_pool_conf_t *
-pool_conf(drover_pool_t *p)
+drover_pool_conf_t *
+drover_pool_conf(drover_pool_t *p)
 {
     return p->cur != NULL ? p->cur->conf : p->pending->conf;
 }
@@ -774,7 +588,7 @@ slot_exited(drover_slot_t *s, int status)
 
     s->exits[reason]++;
     snprintf(s->last_exit, sizeof(s->last_exit), "%s: %s",
-             exit_reason_names[reason], desc);
+             drover_exit_reason_names[reason], desc);
 
     if (!crash || p->mgr->stopping) {
         level = DROVER_LOG_INFO;
@@ -787,7 +601,7 @@ slot_exited(drover_slot_t *s, int status)
     if (status != -1) {
         drover_log_error(level, 0, "pool %s: worker %u (pid %ld) %s after "
                          "%llu ms (%s)", p->name, s->index, (long) s->pid,
-                         desc, lived, exit_reason_names[reason]);
+                         desc, lived, drover_exit_reason_names[reason]);
     }
 
     s->requests_done += s->sb.requests;
@@ -1972,7 +1786,7 @@ failed:
 static void
 pool_announce(drover_pool_t *p)
 {
-    drover_pool_conf_t  *pc = pool_conf(p);
+    drover_pool_conf_t  *pc = drover_pool_conf(p);
 
     drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: %u workers on %s "
                      "(slots %s.0 .. %s.%u), preload %s", p->name,
@@ -2142,7 +1956,7 @@ manager_reload(drover_manager_t *m)
 
         pc = drover_conf_find_pool(conf, p->name);
 
-        if (pc == NULL || !pool_listen_same(pool_conf(p), pc)) {
+        if (pc == NULL || !pool_listen_same(drover_pool_conf(p), pc)) {
             pool_remove(p);
         }
     }
@@ -2237,7 +2051,7 @@ pool_write_slots(drover_pool_t *p)
     unsigned             k;
     uid_t                uid;
     gid_t                gid;
-    drover_pool_conf_t  *pc = pool_conf(p);
+    drover_pool_conf_t  *pc = drover_pool_conf(p);
 
     (void) uid;
 
@@ -2291,7 +2105,7 @@ pool_unlink_slots(drover_pool_t *p)
     char  path[PATH_MAX];
 
     if (p->slots_sig == 0
-        || snprintf(path, sizeof(path), "%s.slots", pool_conf(p)->listen.path)
+        || snprintf(path, sizeof(path), "%s.slots", drover_pool_conf(p)->listen.path)
            >= (int) sizeof(path))
     {
         return;
@@ -2354,8 +2168,8 @@ proc_file_read(pid_t pid, const char *name, char *buf, size_t size)
 
 
 /* Rss, Pss and USS (Private_Clean + Private_Dirty + Swap) in bytes */
-static int
-memory_read(pid_t pid, unsigned long long *rss, unsigned long long *pss,
+int
+drover_memory_read(pid_t pid, unsigned long long *rss, unsigned long long *pss,
     unsigned long long *uss)
 {
     char                buf[4096], *line, *end;
@@ -2424,8 +2238,8 @@ cpu_read(pid_t pid, unsigned long long *ticks)
  * does not name this slot's verified pid is ignored (the last good copy
  * stays), the rest is clamped against that copy.
  */
-static void
-slot_read_sb(drover_slot_t *s)
+void
+drover_slot_read_sb(drover_slot_t *s)
 {
     drover_pool_t     *p = s->pool;
     drover_sb_slot_t   copy;
@@ -2450,7 +2264,7 @@ slot_sample_stats(drover_slot_t *s)
     unsigned            i;
     unsigned long long  ticks, busy;
 
-    slot_read_sb(s);
+    drover_slot_read_sb(s);
 
     if (cpu_read(s->pid, &ticks) != 0) {
         return;
@@ -2484,7 +2298,7 @@ slot_sample(drover_slot_t *s)
     drover_pool_conf_t  *pc;
 
     if (s->state != SLOT_RUNNING || s->gen == NULL
-        || memory_read(s->pid, &s->rss, &s->pss, &s->uss) != 0)
+        || drover_memory_read(s->pid, &s->rss, &s->pss, &s->uss) != 0)
     {
         return;
     }
@@ -2533,7 +2347,7 @@ manager_memory_used(drover_manager_t *m, drover_pool_t *except)
         }
 
         for (g = p->gens; g != NULL; g = g->next) {
-            if (g->pid > 0 && memory_read(g->pid, &rss, &pss, &uss) == 0) {
+            if (g->pid > 0 && drover_memory_read(g->pid, &rss, &pss, &uss) == 0) {
                 sum += rss;
             }
         }
@@ -2570,7 +2384,7 @@ pool_budget(drover_pool_t *p)
 
     shared = 0;
     if (pc->preload && p->cur->pid > 0
-        && memory_read(p->cur->pid, &rss, &pss, &uss) == 0)
+        && drover_memory_read(p->cur->pid, &rss, &pss, &uss) == 0)
     {
         shared = rss;
     }
@@ -2658,392 +2472,6 @@ sample_timer_cb(uv_timer_t *t)
 
 /* ---- status and the control socket ---- */
 
-/* deltas between the newest sample and the one `back` samples older */
-static int
-slot_window(drover_slot_t *s, unsigned back, unsigned long long *dt_ms,
-    unsigned long long *dcpu, unsigned long long *dbusy_us,
-    unsigned long long *dreq)
-{
-    unsigned  newest, older;
-
-    if (s->state != SLOT_RUNNING || s->ring_n < 2) {
-        return -1;
-    }
-
-    if (back > s->ring_n - 1) {
-        back = s->ring_n - 1;
-    }
-
-    newest = (s->ring_pos + DROVER_SAMPLES - 1) % DROVER_SAMPLES;
-    older = (newest + DROVER_SAMPLES - back) % DROVER_SAMPLES;
-
-    *dt_ms = s->ring[newest].t_ms - s->ring[older].t_ms;
-    *dcpu = s->ring[newest].cpu_ticks - s->ring[older].cpu_ticks;
-    *dbusy_us = s->ring[newest].busy_us >= s->ring[older].busy_us
-                ? s->ring[newest].busy_us - s->ring[older].busy_us : 0;
-    *dreq = s->ring[newest].requests >= s->ring[older].requests
-            ? s->ring[newest].requests - s->ring[older].requests : 0;
-
-    /*
-     * Busy time and requests come from the scoreboard (display data): one
-     * request at a time, so never busier than the window is long, and at
-     * most one request per microsecond.
-     */
-    if (*dbusy_us > *dt_ms * 1000) {
-        *dbusy_us = *dt_ms * 1000;
-    }
-
-    if (*dreq > *dt_ms * 1000) {
-        *dreq = *dt_ms * 1000;
-    }
-
-    return *dt_ms > 0 ? 0 : -1;
-}
-
-
-static double
-cpu_percent(unsigned long long dcpu, unsigned long long dt_ms)
-{
-    long    hz = sysconf(_SC_CLK_TCK);
-    long    cores = sysconf(_SC_NPROCESSORS_ONLN);
-    double  pct;
-
-    if (hz <= 0 || dt_ms == 0) {
-        return 0;
-    }
-
-    /* the kernel's ticks, but sampled at two moments: at most every core */
-    pct = (double) dcpu * 100.0 * 1000.0 / ((double) hz * (double) dt_ms);
-    cores = cores > 0 ? cores : 1;
-
-    return pct > 100.0 * cores ? 100.0 * cores : pct;
-}
-
-
-static const char *
-slot_state_name(drover_slot_t *s)
-{
-    switch (s->state) {
-
-    case SLOT_EMPTY:
-        return "empty";
-
-    case SLOT_FORKING:
-        return "starting";
-
-    case SLOT_STOPPING:
-        return "stopping";
-    }
-
-    switch (s->sb.state) {
-
-    case DROVER_SB_IDLE:
-        return "idle";
-
-    case DROVER_SB_BUSY:
-        return "busy";
-
-    case DROVER_SB_STOPPING:
-        return "stopping";
-
-    default:
-        return "starting";
-    }
-}
-
-
-static json_object *
-slot_json(drover_slot_t *s)
-{
-    int                 i;
-    json_object        *o, *exits;
-    unsigned long long  now, dt, dcpu, dbusy, dreq;
-
-    now = drover_proc_now_ms();
-    o = json_object_new_object();
-
-    json_object_object_add(o, "slot", json_object_new_int((int) s->index));
-    json_object_object_add(o, "pid", s->pid > 0
-                           ? json_object_new_int(s->pid) : NULL);
-    json_object_object_add(o, "generation", s->gen
-                           ? json_object_new_int((int) s->gen->id) : NULL);
-    json_object_object_add(o, "state",
-                           json_object_new_string(slot_state_name(s)));
-    json_object_object_add(o, "requests",
-                           json_object_new_int64((int64_t) s->sb.requests));
-
-    if (s->state == SLOT_RUNNING && s->sb.state == DROVER_SB_BUSY) {
-        unsigned long long  us = drover_sb_now_us();
-
-        json_object_object_add(o, "current_uri",
-                               json_object_new_string(s->sb.uri));
-        json_object_object_add(o, "current_ms", json_object_new_int64(
-            us > s->sb.request_start_us
-            ? (int64_t) ((us - s->sb.request_start_us) / 1000) : 0));
-    } else {
-        json_object_object_add(o, "current_uri", NULL);
-        json_object_object_add(o, "current_ms", NULL);
-    }
-
-    if (slot_window(s, 1, &dt, &dcpu, &dbusy, &dreq) == 0) {
-        json_object_object_add(o, "cpu_percent_1s",
-                               json_object_new_double(cpu_percent(dcpu, dt)));
-    } else {
-        json_object_object_add(o, "cpu_percent_1s", NULL);
-    }
-
-    if (slot_window(s, DROVER_SAMPLES - 1, &dt, &dcpu, &dbusy, &dreq) == 0) {
-        json_object_object_add(o, "cpu_percent_1m",
-                               json_object_new_double(cpu_percent(dcpu, dt)));
-    } else {
-        json_object_object_add(o, "cpu_percent_1m", NULL);
-    }
-
-    if (s->ring_n > 0) {
-        long  hz = sysconf(_SC_CLK_TCK);
-        unsigned  newest = (s->ring_pos + DROVER_SAMPLES - 1)
-                           % DROVER_SAMPLES;
-
-        json_object_object_add(o, "cpu_seconds_total", json_object_new_double(
-            hz > 0 ? (double) s->ring[newest].cpu_ticks / (double) hz : 0));
-    } else {
-        json_object_object_add(o, "cpu_seconds_total", NULL);
-    }
-
-    json_object_object_add(o, "rss_bytes", json_object_new_int64(
-                           (int64_t) s->rss));
-    json_object_object_add(o, "pss_bytes", json_object_new_int64(
-                           (int64_t) s->pss));
-    json_object_object_add(o, "uss_bytes", json_object_new_int64(
-                           (int64_t) s->uss));
-    json_object_object_add(o, "uptime_ms", s->pid > 0
-                           ? json_object_new_int64(
-                                 (int64_t) (now - s->started_ms))
-                           : NULL);
-    json_object_object_add(o, "restarts", json_object_new_int64(
-                           (int64_t) s->restarts));
-
-    exits = json_object_new_object();
-    for (i = 0; i < EXIT_NREASONS; i++) {
-        json_object_object_add(exits, exit_reason_names[i],
-                               json_object_new_int64((int64_t) s->exits[i]));
-    }
-    json_object_object_add(o, "exits", exits);
-
-    json_object_object_add(o, "last_exit", s->last_exit[0]
-                           ? json_object_new_string(s->last_exit) : NULL);
-
-    /* scoreboard fields droverd had to correct: a worker wrote garbage */
-    json_object_object_add(o, "scoreboard_clamped", json_object_new_int64(
-                           (int64_t) s->sb_clamped));
-
-    return o;
-}
-
-
-static void
-pool_advice(drover_pool_t *p, double busy, int have, char *buf, size_t size)
-{
-    unsigned             pct, want, mid;
-    drover_pool_conf_t  *pc = pool_conf(p);
-
-    if (!have) {
-        snprintf(buf, size, "not enough data yet");
-        return;
-    }
-
-    pct = (unsigned) (busy * 100.0 + 0.5);
-
-    if (pct > pc->busy_high) {
-        snprintf(buf, size, "busy %u%%: add workers or a server", pct);
-        return;
-    }
-
-    if (pct < pc->busy_low) {
-        /* the workers that would put the pool in the middle of its band */
-        mid = (pc->busy_low + pc->busy_high) / 2;
-        want = (unsigned) (busy * 100.0 * p->nslots / mid + 0.999);
-        want = want < 1 ? 1 : want;
-
-        if (want < p->nslots) {
-            snprintf(buf, size, "busy %u%%: %u worker%s would do", pct, want,
-                     want == 1 ? "" : "s");
-        } else {
-            snprintf(buf, size, "busy %u%%: below the %u-%u%% band", pct,
-                     pc->busy_low, pc->busy_high);
-        }
-        return;
-    }
-
-    snprintf(buf, size, "busy %u%%: within the %u-%u%% band", pct,
-             pc->busy_low, pc->busy_high);
-}
-
-
-static json_object *
-pool_json(drover_pool_t *p)
-{
-    int                  have;
-    char                 advice[128];
-    unsigned             k;
-    json_object         *o, *workers, *ps;
-    drover_pool_conf_t  *pc = pool_conf(p);
-    unsigned long long   dt, dcpu, dbusy, dreq, sum_dt, sum_busy, total;
-    unsigned long long   rss, pss, uss, shared, private_bytes, budget;
-    double               rps;
-
-    o = json_object_new_object();
-    workers = json_object_new_array();
-
-    sum_dt = 0;
-    sum_busy = 0;
-    rps = 0;
-    total = 0;
-    private_bytes = 0;
-    have = 0;
-
-    for (k = 0; k < p->nslots; k++) {
-        drover_slot_t  *s = p->slots[k];
-
-        /* what runs now, not at the last sample */
-        if (s->state == SLOT_RUNNING) {
-            slot_read_sb(s);
-        }
-
-        json_object_array_add(workers, slot_json(s));
-
-        total += s->requests_done + s->sb.requests;
-        private_bytes += s->uss;
-
-        if (slot_window(s, DROVER_SAMPLES - 1, &dt, &dcpu, &dbusy, &dreq)
-            == 0)
-        {
-            sum_dt += dt;
-            sum_busy += dbusy / 1000;
-            rps += (double) dreq * 1000.0 / (double) dt;
-            have = 1;
-        }
-    }
-
-    shared = 0;
-    if (p->cur != NULL && p->cur->pid > 0
-        && memory_read(p->cur->pid, &rss, &pss, &uss) == 0)
-    {
-        shared = rss;
-    }
-
-    budget = pc->memory_budget ? pc->memory_budget
-                               : p->mgr->ref->conf->memory_budget;
-
-    json_object_object_add(o, "name", json_object_new_string(p->name));
-    json_object_object_add(o, "generation", p->cur
-                           ? json_object_new_int((int) p->cur->id) : NULL);
-    json_object_object_add(o, "listen",
-                           json_object_new_string(pc->listen.path));
-    json_object_object_add(o, "workers", json_object_new_int((int) p->nslots));
-    json_object_object_add(o, "state", json_object_new_string(
-        p->failing ? "failing"
-        : p->cur == NULL ? "starting"
-        : (p->rolling || p->pending != NULL) ? "reloading" : "serving"));
-    json_object_object_add(o, "requests_total",
-                           json_object_new_int64((int64_t) total));
-    json_object_object_add(o, "requests_per_s", have
-                           ? json_object_new_double(rps) : NULL);
-    json_object_object_add(o, "busy_fraction_1m", have && sum_dt
-                           ? json_object_new_double((double) sum_busy
-                                                    / (double) sum_dt)
-                           : NULL);
-    json_object_object_add(o, "busy_target_low",
-                           json_object_new_double(pc->busy_low / 100.0));
-    json_object_object_add(o, "busy_target_high",
-                           json_object_new_double(pc->busy_high / 100.0));
-
-    pool_advice(p, sum_dt ? (double) sum_busy / (double) sum_dt : 0,
-                have && sum_dt, advice, sizeof(advice));
-    json_object_object_add(o, "advice", json_object_new_string(advice));
-
-    json_object_object_add(o, "memory_shared_bytes",
-                           json_object_new_int64((int64_t) shared));
-    json_object_object_add(o, "memory_private_bytes",
-                           json_object_new_int64((int64_t) private_bytes));
-    json_object_object_add(o, "memory_budget_bytes",
-                           json_object_new_int64((int64_t) budget));
-
-    /* filled in by the nginx module's dispatch (a later issue) */
-    json_object_object_add(o, "queue_depth", NULL);
-    json_object_object_add(o, "queue_wait_ms", NULL);
-
-    if (p->prestart_ran && p->prestart_last.ncommands > 0) {
-        ps = json_object_new_object();
-        json_object_object_add(ps, "started_unix_ms", json_object_new_int64(
-            p->prestart_last.started_unix_ms));
-        json_object_object_add(ps, "duration_ms", json_object_new_int64(
-            (int64_t) p->prestart_last.duration_ms));
-        json_object_object_add(ps, "status",
-                               json_object_new_int(p->prestart_last.status));
-        json_object_object_add(ps, "message",
-                               json_object_new_string(
-                                   p->prestart_last.message));
-        json_object_object_add(o, "prestart", ps);
-    } else {
-        json_object_object_add(o, "prestart", NULL);
-    }
-
-    json_object_object_add(o, "workers_detail", workers);
-
-    return o;
-}
-
-
-static drover_pool_t *
-manager_pool(drover_manager_t *m, const char *name)
-{
-    drover_pool_t  *p;
-
-    for (p = m->pools; p != NULL; p = p->next) {
-        if (!p->removing && strcmp(p->name, name) == 0) {
-            return p;
-        }
-    }
-
-    return NULL;
-}
-
-
-static json_object *
-control_status(void *data, const char *pool, char *err, size_t errlen)
-{
-    json_object       *o, *d, *pools;
-    drover_pool_t     *p;
-    drover_manager_t  *m = data;
-
-    if (pool != NULL && manager_pool(m, pool) == NULL) {
-        snprintf(err, errlen, "no pool \"%s\"", pool);
-        return NULL;
-    }
-
-    o = json_object_new_object();
-    d = json_object_new_object();
-    pools = json_object_new_array();
-
-    json_object_object_add(d, "version",
-                           json_object_new_string(DROVER_VERSION));
-    json_object_object_add(d, "pid", json_object_new_int(m->pid));
-    json_object_object_add(d, "uptime_ms", json_object_new_int64(
-        (int64_t) (drover_proc_now_ms() - m->started_ms)));
-    json_object_object_add(d, "config", json_object_new_string(m->path));
-    json_object_object_add(o, "droverd", d);
-
-    for (p = m->pools; p != NULL; p = p->next) {
-        if (!p->removing && (pool == NULL || strcmp(p->name, pool) == 0)) {
-            json_object_array_add(pools, pool_json(p));
-        }
-    }
-
-    json_object_object_add(o, "pools", pools);
-
-    return o;
-}
 
 
 static int
@@ -3066,7 +2494,7 @@ control_restart(void *data, const char *pool, char *err, size_t errlen)
     drover_pool_t     *p;
     drover_manager_t  *m = data;
 
-    p = manager_pool(m, pool);
+    p = drover_manager_pool(m, pool);
     if (p == NULL) {
         snprintf(err, errlen, "no pool \"%s\"", pool);
         return -ENOENT;
@@ -3100,7 +2528,7 @@ control_scale(void *data, const char *pool, unsigned workers, char *err,
     drover_pool_t     *p;
     drover_manager_t  *m = data;
 
-    p = manager_pool(m, pool);
+    p = drover_manager_pool(m, pool);
     if (p == NULL) {
         snprintf(err, errlen, "no pool \"%s\"", pool);
         return -ENOENT;
@@ -3168,7 +2596,7 @@ manager_control_start(drover_manager_t *m)
     const char                  *dir;
     drover_conf_t               *conf = m->ref->conf;
     static const drover_control_ops_t  ops_template = {
-        NULL, control_status, control_reload, control_restart,
+        NULL, drover_status_build, control_reload, control_restart,
         control_scale, control_stop
     };
     drover_control_ops_t         ops = ops_template;

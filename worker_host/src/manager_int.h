@@ -1,0 +1,228 @@
+/*
+ * manager_int.h -- droverd's manager, private to its files: the manager,
+ * pool, generation and slot structs and the functions the files share.
+ */
+
+#ifndef DROVER_MANAGER_INT_H
+#define DROVER_MANAGER_INT_H
+
+#include "manager.h"
+#include "control.h"
+#include "notify.h"
+#include "output.h"
+#include "prestart.h"
+#include "scoreboard.h"
+#include "socket.h"
+
+#include <sys/types.h>
+
+#include <uv.h>
+#include <json-c/json.h>
+
+
+#define DROVER_EARLY_EXITS     64
+#define DROVER_SAMPLES         61      /* a minute of one-second samples */
+
+
+typedef struct drover_manager_s  drover_manager_t;
+typedef struct drover_pool_s     drover_pool_t;
+typedef struct drover_gen_s      drover_gen_t;
+typedef struct drover_slot_s     drover_slot_t;
+
+
+/* why a worker ended: the first three are its own doing, the rest ours */
+enum {
+    EXIT_CODE = 0,       /* exited by itself */
+    EXIT_SIGNAL,         /* killed by a signal we did not send */
+    EXIT_CORE,           /* ... and dumped core */
+    EXIT_TIMEOUT,        /* request_timeout */
+    EXIT_MEMORY,         /* memory_limit: recycled after its request */
+    EXIT_MEMORY_HARD,    /* memory_limit_hard: killed */
+    EXIT_MAX_REQUESTS,   /* max_requests: recycled */
+    EXIT_RELOAD,         /* replaced by a new generation */
+    EXIT_STOP,           /* droverd stops, or the slot went away */
+    EXIT_NREASONS
+};
+
+extern const char  *const drover_exit_reason_names[EXIT_NREASONS];
+
+enum {
+    SLOT_EMPTY = 0,      /* no worker */
+    SLOT_FORKING,        /* asked the preloader, no pid yet */
+    SLOT_RUNNING,
+    SLOT_STOPPING        /* sent SIGTERM or SIGKILL */
+};
+
+
+/* the manager's end of a preloader's channel; freed in its close callback */
+typedef struct {
+    uv_poll_t              poll;
+    int                    fd;
+    drover_gen_t          *gen;
+} drover_chan_t;
+
+
+/* a loaded configuration, shared by the generations made from it */
+typedef struct {
+    drover_conf_t         *conf;
+    unsigned               refs;
+} drover_confref_t;
+
+
+struct drover_gen_s {
+    drover_pool_t         *pool;
+    drover_gen_t          *next;          /* in pool->gens */
+    drover_confref_t      *ref;
+    drover_pool_conf_t    *conf;
+    unsigned               id;
+    unsigned               slots;         /* workers of this generation */
+    int                    conf_fd;       /* memfd handed to children */
+
+    pid_t                  pid;           /* its preloader */
+    int                    pidfd;         /* of the preloader, or -1 */
+    drover_chan_t         *chan;
+    int                    ready;
+    int                    misbehaved;    /* killed for what it sent */
+    int                    reaped;        /* its exit is being handled */
+    int                    failed;        /* its preloader could not start */
+    int                    retired;       /* no new workers from it */
+    int                    keep_slots;    /* a restart: the slot count
+                                             stays (droverctl scale) */
+    unsigned long long     started_ms;
+    unsigned               quick_deaths;
+    uv_timer_t             timer;         /* preloader restart */
+};
+
+
+struct drover_slot_s {
+    drover_pool_t         *pool;
+    unsigned               index;
+    drover_socket_t        sock;
+    drover_gen_t          *gen;           /* of its worker, or NULL */
+    pid_t                  pid;
+    int                    pidfd;         /* of the worker: every signal
+                                             goes through it; or -1 */
+    int                    state;
+    int                    stop_reason;   /* EXIT_*, -1: none */
+    int                    removing;      /* scaled away: free on exit */
+    unsigned long long     started_ms;
+    unsigned               quick_deaths;
+    unsigned long long     restarts;
+    unsigned long long     exits[EXIT_NREASONS];
+    char                   last_exit[160];
+    unsigned long long     rss, pss, uss; /* bytes, last sample */
+
+    /* one-second samples of the worker: CPU ticks, busy time, requests */
+    struct {
+        unsigned long long  t_ms;
+        unsigned long long  cpu_ticks;
+        unsigned long long  busy_us;
+        unsigned long long  requests;
+    }                      ring[DROVER_SAMPLES];
+    unsigned               ring_n;
+    unsigned               ring_pos;
+    drover_sb_slot_t       sb;            /* its last scoreboard copy */
+    unsigned long long     sb_clamped;    /* fields drover_sb_sanitize
+                                             corrected, all its workers */
+    unsigned long long     requests_done; /* by its earlier workers */
+    uv_timer_t             restart_timer;
+    int                    restart_pending;
+};
+
+
+struct drover_pool_s {
+    drover_manager_t      *mgr;
+    char                  *name;
+    drover_pool_t         *next;
+    int                    removing;      /* gone from the config */
+
+    drover_socket_t        shared;
+    drover_slot_t        **slots;         /* DROVER_CONF_MAX_WORKERS */
+    unsigned               nslots;
+
+    drover_gen_t          *cur;           /* new workers start from it */
+    drover_gen_t          *prev;          /* being replaced (rollout) */
+    drover_gen_t          *pending;       /* prestart or preloader */
+    drover_gen_t          *gens;          /* every one not yet freed */
+    unsigned               next_gen;
+
+    drover_prestart_t     *prestart;
+
+    int                    rolling;
+    unsigned               roll_next;
+    int                    canary_ok;
+    unsigned long long     roll_started_ms;
+    uv_timer_t             roll_timer;
+
+    /* restart_limit: crashes in the current window */
+    unsigned long long     window_start_ms;
+    unsigned               window_crashes;
+    int                    failing;
+    int                    served;        /* a worker ran: READY counts it */
+    int                    budget_wait;   /* workers auto under a memory
+                                             budget: slot 0 runs alone
+                                             until it has been measured */
+    int                    gave_up;       /* first start failed */
+
+    unsigned long long     slots_sig;     /* of what the .slots file says */
+    int                    sb_fd;         /* the scoreboard's memfd */
+    drover_sb_t           *sb;
+    drover_output_t       *output;        /* its processes' fds 1 and 2 */
+    drover_prestart_result_t  prestart_last;
+    int                    prestart_ran;
+};
+
+
+struct drover_manager_s {
+    uv_loop_t              loop;
+    drover_confref_t      *ref;           /* the newest configuration */
+    const char            *path;
+    drover_pool_t         *pools;
+    pid_t                  pid;
+    int                    stopping;
+    int                    exit_code;
+    int                    reload_pending;
+    int                    ready_sent;
+    uv_signal_t            sigchld;
+    uv_signal_t            sigterm;
+    uv_signal_t            sigint;
+    uv_signal_t            sigquit;
+    uv_signal_t            sighup;
+    uv_timer_t             stop_timer;
+    uv_timer_t             defer_timer;
+    int                    stop_quick;
+    uv_timer_t             sample_timer;
+    drover_notify_t        notify;
+    drover_control_t      *control;
+    drover_control_t      *status;        /* read-only, for nginx */
+    uv_prepare_t           slots_prepare;
+    unsigned long long     started_ms;
+
+    /*
+     * Workers reaped before their FORKED message named them, oldest first,
+     * with the ids they ran as ((uid_t) -1: unknown, never matched).
+     */
+    struct {
+        pid_t              pid;
+        int                status;
+        uid_t              uid;
+        gid_t              gid;
+    }                      early[DROVER_EARLY_EXITS];
+    unsigned               nearly;
+};
+
+
+/* manager.c */
+drover_pool_conf_t *drover_pool_conf(drover_pool_t *p);
+drover_pool_t *drover_manager_pool(drover_manager_t *m, const char *name);
+
+/* memory.c */
+int drover_memory_read(pid_t pid, unsigned long long *rss,
+    unsigned long long *pss, unsigned long long *uss);
+void drover_slot_read_sb(drover_slot_t *s);
+
+/* status.c */
+json_object *drover_status_build(void *data, const char *pool, char *err,
+    size_t errlen);
+
+#endif /* DROVER_MANAGER_INT_H */
