@@ -38,10 +38,15 @@ DEPS_TEST  = perl nginx libfcgi-bin wrk openssl curl systemd libio-socket-ssl-pe
 # libFuzzer's runtime (libclang_rt.fuzzer) is in libclang-rt-14-dev on Debian 12
 DEPS_FUZZ  = clang lld libclang-rt-14-dev
 
-HOST_SRC   = $(filter-out worker_host/src/ctl.c, \
-               $(wildcard worker_host/src/*.c))
+HOST_SRC   = $(wildcard worker_host/src/*.c)
 HOST_OBJ   = $(patsubst worker_host/src/%.c,$(BUILD)/obj/%.o,$(HOST_SRC))
 HOST_HDR   = $(wildcard worker_host/src/*.h) worker_host/include/drover.h
+
+# droverctl: its own folder, and droverd's shared helpers it needs
+CTL_SRC    = $(wildcard worker_host/ctl/*.c)
+CTL_OBJ    = $(patsubst worker_host/ctl/%.c,$(BUILD)/obj/ctl/%.o,$(CTL_SRC))
+CTL_HDR    = $(wildcard worker_host/ctl/*.h)
+CTL_SHARED =
 
 APPS       = $(BUILD)/apps/hello.so $(BUILD)/apps/kit.so $(BUILD)/apps/model.so \
              $(BUILD)/apps/hostile.so $(BUILD)/apps/fdprobe.so
@@ -80,9 +85,12 @@ $(BUILD)/droverd: $(HOST_OBJ)
 	$(CC) $(LDFLAGS_SAN) -rdynamic -o $@ $^ $(UV_LIBS) $(JSON_LIBS) -ldl
 
 # droverctl: a plain blocking client of the control socket
-$(BUILD)/droverctl: worker_host/src/ctl.c $(HOST_HDR)
+$(BUILD)/obj/ctl/%.o: worker_host/ctl/%.c $(CTL_HDR) $(HOST_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(UV_CFLAGS) $(JSON_CFLAGS) -o $@ $< $(LDFLAGS_SAN) $(JSON_LIBS)
+	$(CC) $(CFLAGS) $(UV_CFLAGS) $(JSON_CFLAGS) -c -o $@ $<
+
+$(BUILD)/droverctl: $(CTL_OBJ) $(CTL_SHARED)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(JSON_LIBS)
 
 $(BUILD)/apps/kit.so: apps/kit.c worker_host/include/drover.h
 	@mkdir -p $(dir $@)

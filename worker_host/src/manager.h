@@ -9,8 +9,7 @@
 #define DROVER_MANAGER_H
 
 #include "conf.h"
-
-#define DROVER_VERSION              "0.2.0"
+#include "version.h"
 
 #define DROVER_RESTART_STABLE_MS    1000   /* a worker that lived this long
                                               is replaced at once */

@@ -1,5 +1,5 @@
 /*
- * ctl.c -- droverctl: talks to a running droverd through its control
+ * droverctl.c -- droverctl: talks to a running droverd through its control
  * socket (control.h has the protocol).
  *
  *   droverctl [-s SOCKET] [--json] COMMAND [ARGS]
@@ -16,7 +16,8 @@
 
 #include "drover.h"          /* DROVER_PRINTF */
 #include "control.h"         /* the protocol's constants */
-#include "manager.h"         /* DROVER_VERSION */
+#include "conf.h"            /* DROVER_CONF_MAX_WORKERS */
+#include "version.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,0 +1,10 @@
+/*
+ * version.h -- Drover's version, for droverd and droverctl alike.
+ */
+
+#ifndef DROVER_VERSION_H
+#define DROVER_VERSION_H
+
+#define DROVER_VERSION  "0.2.0"
+
+#endif /* DROVER_VERSION_H */
