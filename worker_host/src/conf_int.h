@@ -1,0 +1,172 @@
+/*
+ * conf_int.h -- private to conf*.c: the parser's types, the directive table
+ * and the functions the conf files share.
+ */
+
+#ifndef DROVER_CONF_INT_H
+#define DROVER_CONF_INT_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "conf.h"
+#include "log.h"
+
+#define CONF_FILE_MAX        (1024 * 1024)
+#define CONF_TOKEN_MAX       4096
+#define CONF_MAX_ARGS        64
+#define CONF_IO_TIMEOUT_MS   60000u
+#define CONF_PRESTART_TIMEOUT_MS  300000u
+#define CONF_STOP_TIMEOUT_MS      10000u
+#define CONF_RESTART_LIMIT        10u
+#define CONF_RESTART_PERIOD_MS    60000u
+#define CONF_RUN_DIR              "/run/drover"
+#define CONF_PRESTART_MAX         32
+#define CONF_SIZE_MAX             (1ULL << 46)     /* 64 TiB */
+#define CONF_DURATION_MAX_MS (24u * 3600u * 1000u)
+#define CONF_LISTEN_MODE     0660
+
+#define CONF_MAIN            0x01
+#define CONF_POOL            0x02
+
+#define CONF_BLOCK           0x01     /* takes "{ ... }" instead of ";" */
+#define CONF_MULTI           0x02     /* may appear more than once */
+
+
+enum {
+    CONF_CMD_INCLUDE,
+    CONF_CMD_LOG_LEVEL,
+    CONF_CMD_POOL,
+    CONF_CMD_APP,
+    CONF_CMD_APP_PARAM,
+    CONF_CMD_LISTEN,
+    CONF_CMD_WORKERS,
+    CONF_CMD_PRELOAD,
+    CONF_CMD_USER,
+    CONF_CMD_GROUP,
+    CONF_CMD_IO_TIMEOUT,
+    CONF_CMD_RUN_DIR,
+    CONF_CMD_MEMORY_BUDGET,
+    CONF_CMD_PRESTART,
+    CONF_CMD_PRESTART_TIMEOUT,
+    CONF_CMD_REQUEST_TIMEOUT,
+    CONF_CMD_MEMORY_LIMIT,
+    CONF_CMD_MEMORY_LIMIT_HARD,
+    CONF_CMD_MAX_REQUESTS,
+    CONF_CMD_RESTART_LIMIT,
+    CONF_CMD_STOP_TIMEOUT,
+    CONF_CMD_CONTROL,
+    CONF_CMD_STATUS_SOCKET,
+    CONF_CMD_BUSY_TARGET,
+    CONF_NCMDS
+};
+
+
+typedef enum {
+    CONF_TOK_WORD,
+    CONF_TOK_SEMICOLON,
+    CONF_TOK_OPEN,
+    CONF_TOK_CLOSE,
+    CONF_TOK_EOF
+} conf_tok_type_t;
+
+
+typedef struct conf_name_s  conf_name_t;
+
+/* file names, kept until the load ends so messages can point at them */
+struct conf_name_s {
+    conf_name_t  *next;
+    char          name[];
+};
+
+
+typedef struct {
+    const char   *name;        /* for messages: as given, or from glob */
+    char         *dir;         /* absolute directory of the file */
+    char         *buf;
+    size_t        len;
+    size_t        pos;
+    unsigned      line;
+    unsigned      last_line;   /* of the last token read */
+    unsigned      depth;       /* 0: the main file */
+} conf_file_t;
+
+
+typedef struct {
+    conf_tok_type_t  type;
+    unsigned         line;
+    int              quoted;
+    size_t           len;
+    char             text[CONF_TOKEN_MAX + 1];
+} conf_token_t;
+
+
+typedef struct {
+    const char   *file;
+    unsigned      line;        /* 0: not seen yet */
+} conf_where_t;
+
+
+typedef struct {
+    drover_pool_conf_t  *pool;       /* NULL: main level */
+    const char          *file;       /* where the block was opened */
+    unsigned             line;
+    gid_t                user_gid;   /* the primary group of `user` */
+    conf_where_t         seen[CONF_NCMDS];
+} conf_block_t;
+
+
+typedef struct {
+    int          cmd;
+    unsigned     line;                     /* of the name */
+    int          nargs;                    /* may exceed CONF_MAX_ARGS */
+    int          block;                    /* ended by "{" */
+    char        *args[CONF_MAX_ARGS];
+    unsigned     arg_lines[CONF_MAX_ARGS];
+} conf_directive_t;
+
+
+typedef struct {
+    drover_conf_t  *conf;
+    char           *err;
+    size_t          errlen;
+    conf_name_t    *names;
+    conf_token_t    tok;
+    uid_t           euid;
+    gid_t           egid;
+    conf_block_t    main;
+} conf_parser_t;
+
+
+typedef int (*conf_set_pt)(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
+    conf_directive_t *d);
+
+
+typedef struct {
+    const char   *name;
+    unsigned      ctx;
+    unsigned      flags;
+    int           min_args;
+    int           max_args;
+    const char   *usage;
+    conf_set_pt   set;
+    size_t        offset;      /* of the field, for the stock setters */
+} conf_command_t;
+
+
+
+int conf_error(conf_parser_t *p, const char *file, unsigned line,
+    const char *fmt, ...) DROVER_PRINTF(4, 5);
+int conf_parse_block(conf_parser_t *p, conf_file_t *f,
+    conf_block_t *b, int braced);
+int conf_find_command(const char *name);
+int conf_set_include(conf_parser_t *p, conf_file_t *f,
+    conf_block_t *b, conf_directive_t *d);
+int conf_pool_finish(conf_parser_t *p, conf_block_t *b);
+char *conf_join(const char *dir, const char *path);
+
+
+extern const conf_command_t  conf_commands[CONF_NCMDS];
+
+#endif /* DROVER_CONF_INT_H */
