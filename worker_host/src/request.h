@@ -238,4 +238,16 @@ int drover__request_timeout_init(drover__worker_t *w);
 
 int drover__request_run(drover__worker_t *w, drover__conn_t *c);
 
+
+/* shared between the request files */
+
+int req_commit_headers(drover_req_t *req);
+int req_stdout(drover_req_t *req, const uint8_t *data, size_t len);
+void req_close_record(drover_req_t *req);
+int req_send(drover_req_t *req);
+int req_alive(drover_req_t *req);
+void req_preread(drover_req_t *req);
+void req_timeout_arm(drover__worker_t *w, drover_req_t *req);
+void req_timeout_disarm(drover__worker_t *w);
+
 #endif /* DROVER_REQUEST_H */
