@@ -10,6 +10,7 @@
 #include "control.h"
 #include "notify.h"
 #include "output.h"
+#include "pidcheck.h"
 #include "prestart.h"
 #include "scoreboard.h"
 #include "socket.h"
@@ -220,6 +221,65 @@ drover_pool_t *drover_manager_pool(drover_manager_t *m, const char *name);
 int drover_memory_read(pid_t pid, unsigned long long *rss,
     unsigned long long *pss, unsigned long long *uss);
 void drover_slot_read_sb(drover_slot_t *s);
+
+/* manager.c */
+unsigned drover_backoff_ms(unsigned n);
+void drover_confref_put(drover_confref_t *ref);
+void drover_defer_stop_cb(uv_timer_t *t);
+void drover_manager_maybe_ready(drover_manager_t *m);
+void drover_manager_maybe_done(drover_manager_t *m);
+
+/* pool.c */
+void drover_listen_owner(const drover_pool_conf_t *pc, uid_t *uid, gid_t *gid);
+int drover_slot_listen(drover_slot_t *s, const drover_pool_conf_t *pc);
+void drover_pool_listen_update(drover_pool_t *p, const drover_pool_conf_t *pc);
+void drover_pool_maybe_free(drover_pool_t *p);
+drover_pool_t *drover_pool_create(drover_manager_t *m, drover_confref_t *ref,
+    drover_pool_conf_t *pc);
+void drover_pool_announce(drover_pool_t *p);
+int drover_pool_resize(drover_pool_t *p, drover_pool_conf_t *pc, unsigned n);
+
+/* slot.c */
+int drover_child_pidfd(pid_t pid);
+drover_slot_t *drover_slot_create(drover_pool_t *p, unsigned index);
+void drover_slot_destroy(drover_slot_t *s);
+drover_slot_t *drover_slot_by_pid(drover_manager_t *m, pid_t pid);
+void drover_slot_start(drover_slot_t *s);
+void drover_slot_forked(drover_slot_t *s, pid_t pid, int pidfd);
+void drover_slot_forked_exited(drover_slot_t *s, pid_t pid, int status);
+void drover_slot_stop(drover_slot_t *s, int reason, int sig);
+void drover_slot_exited(drover_slot_t *s, int status);
+
+/* generation.c */
+void drover_chan_close_cb(uv_handle_t *h);
+void drover_gen_destroy(drover_gen_t *g);
+void drover_gen_free_cb(uv_handle_t *h);
+drover_gen_t *drover_gen_create(drover_pool_t *p, drover_confref_t *ref,
+    drover_pool_conf_t *pc);
+void drover_gen_maybe_free(drover_gen_t *g);
+void drover_gen_retire(drover_gen_t *g);
+const char *drover_manager_pid_role(drover_manager_t *m, pid_t pid);
+int drover_manager_take_early(drover_manager_t *m, pid_t pid,
+    const drover_pidcheck_want_t *want, int *status);
+void drover_manager_add_early(drover_manager_t *m, pid_t pid, int status,
+    uid_t uid, gid_t gid);
+void drover_gen_preloader_start(drover_gen_t *g);
+void drover_gen_preloader_exited(drover_gen_t *g, int status);
+
+/* rollout.c */
+void drover_pool_begin_gen(drover_pool_t *p, drover_gen_t *g);
+void drover_pool_gen_failed(drover_pool_t *p, drover_gen_t *g,
+    const char *why);
+void drover_pool_roll(drover_pool_t *p);
+void drover_pool_gen_ready(drover_pool_t *p, drover_gen_t *g);
+void drover_manager_reload(drover_manager_t *m);
+
+/* slotsfile.c */
+void drover_pool_unlink_slots(drover_pool_t *p);
+void drover_slots_prepare_cb(uv_prepare_t *h);
+
+/* memory.c */
+void drover_sample_timer_cb(uv_timer_t *t);
 
 /* status.c */
 json_object *drover_status_build(void *data, const char *pool, char *err,

@@ -1,0 +1,477 @@
+/*
+ * rollout.c -- a new generation replacing the serving one: prestart, the
+ * canary, one slot at a time, rollback; and the reload (SIGHUP) that
+ * starts it.
+ */
+
+#include "manager_int.h"
+#include "app.h"
+#include "channel.h"
+#include "log.h"
+#include "notify.h"
+#include "output.h"
+#include "pidcheck.h"
+#include "preloader.h"
+#include "prestart.h"
+#include "proc.h"
+#include "scoreboard.h"
+#include "socket.h"
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <limits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+#include <json-c/json.h>
+
+
+/* ---- pools: generations, prestart, rollout ---- */
+
+static void
+prestart_done(drover_prestart_t *ps, int status, const char *message,
+    void *data)
+{
+    drover_pool_t  *p = data;
+    drover_gen_t   *g = p->pending;
+
+    if (ps != NULL) {
+        p->prestart_last = *drover_prestart_result(ps);
+        p->prestart_ran = 1;
+    }
+
+    p->prestart = NULL;
+
+    if (g == NULL) {
+        return;
+    }
+
+    if (status != 0) {
+        if (p->cur == NULL) {
+            /* the first start: prestart must succeed before any worker */
+            drover_log_error(DROVER_LOG_EMERG, 0, "pool %s: prestart failed: "
+                             "%s; no worker starts, droverd exits", p->name,
+                             message);
+            p->mgr->exit_code = 1;
+            p->mgr->stop_quick = 1;
+
+            /* after prestart has closed its own handles */
+            uv_timer_start(&p->mgr->defer_timer, drover_defer_stop_cb, 0, 0);
+            return;
+        }
+
+        drover_pool_gen_failed(p, g, message);
+        return;
+    }
+
+    if (g->conf->preload) {
+        drover_gen_preloader_start(g);
+    } else {
+        drover_pool_gen_ready(p, g);
+    }
+}
+
+
+void
+drover_pool_begin_gen(drover_pool_t *p, drover_gen_t *g)
+{
+    int  rc;
+
+    p->pending = g;
+
+    /* systemd's start timeout must not run out while migrations do */
+    if (g->conf->nprestart > 0 && !p->mgr->ready_sent) {
+        drover_notify_send(&p->mgr->notify, "EXTEND_TIMEOUT_USEC=%llu\n"
+                           "STATUS=pool %s: prestart",
+                           (unsigned long long) g->conf->prestart_timeout_ms
+                           * 1000 + 10000000, p->name);
+    }
+
+    rc = drover_prestart_start(&p->mgr->loop, g->ref->conf, g->conf,
+                               prestart_done, p, &p->prestart);
+    if (rc != 0) {
+        drover_log_error(DROVER_LOG_ERROR, -rc, "pool %s: cannot run "
+                         "prestart", p->name);
+        p->prestart = NULL;
+        prestart_done(NULL, rc, "prestart could not start", p);
+    }
+}
+
+
+void
+drover_pool_gen_failed(drover_pool_t *p, drover_gen_t *g, const char *why)
+{
+    unsigned  k;
+
+    drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: reload failed: %s; "
+                     "generation %u keeps serving", p->name, why,
+                     p->rolling ? p->prev->id : (p->cur ? p->cur->id : 0));
+
+    if (p->rolling && g == p->cur) {
+        /* back to the previous generation for every slot */
+        p->cur = p->prev;
+        p->prev = g;
+        p->rolling = 0;
+
+        for (k = 0; k < p->nslots; k++) {
+            drover_slot_t  *s = p->slots[k];
+
+            if (s->gen == g) {
+                drover_slot_stop(s, EXIT_RELOAD, SIGTERM);
+            }
+        }
+
+        p->prev = NULL;
+
+        if (p->nslots != p->cur->conf->workers) {
+            (void) drover_pool_resize(p, p->cur->conf, p->cur->conf->workers);
+        }
+
+        for (k = 0; k < p->nslots; k++) {
+            drover_slot_start(p->slots[k]);
+        }
+    }
+
+    if (p->pending == g) {
+        p->pending = NULL;
+    }
+
+    drover_gen_retire(g);
+    drover_manager_maybe_done(p->mgr);
+
+    if (p->mgr->reload_pending && !p->rolling) {
+        drover_manager_reload(p->mgr);
+    }
+}
+
+
+static void
+roll_timer_cb(uv_timer_t *t)
+{
+    drover_pool_t  *p = t->data;
+
+    p->canary_ok = 1;
+    drover_pool_roll(p);
+}
+
+
+/*
+ * One slot at a time: stop an old worker (it finishes its request first),
+ * its replacement comes from the new generation, then the next.  The first
+ * replacement is a canary that must live DROVER_CANARY_MS.
+ */
+void
+drover_pool_roll(drover_pool_t *p)
+{
+    unsigned        k;
+    drover_slot_t  *s;
+
+    if (!p->rolling || p->mgr->stopping) {
+        return;
+    }
+
+    for (k = 0; k < p->nslots; k++) {
+        s = p->slots[k];
+
+        if (s->gen == p->cur && s->state == SLOT_FORKING) {
+            return;     /* wait for the replacement to run */
+        }
+
+        if (s->state == SLOT_STOPPING) {
+            return;     /* one slot at a time */
+        }
+    }
+
+    if (!p->canary_ok) {
+        s = p->slots[0];
+
+        if (s->gen == p->cur && s->state == SLOT_RUNNING) {
+            if (!uv_is_active((uv_handle_t *) &p->roll_timer)) {
+                uv_timer_start(&p->roll_timer, roll_timer_cb,
+                               DROVER_CANARY_MS, 0);
+            }
+            return;
+        }
+
+        if (s->gen == p->prev && s->state == SLOT_RUNNING) {
+            drover_slot_stop(s, EXIT_RELOAD, SIGTERM);
+            return;
+        }
+
+        if (s->state == SLOT_EMPTY && !s->restart_pending) {
+            drover_slot_start(s);
+            return;
+        }
+
+        return;
+    }
+
+    for (k = 0; k < p->nslots; k++) {
+        s = p->slots[k];
+
+        if (s->gen == p->prev && s->state == SLOT_RUNNING) {
+            drover_slot_stop(s, EXIT_RELOAD, SIGTERM);
+            return;
+        }
+
+        if (s->state == SLOT_EMPTY && !s->restart_pending) {
+            drover_slot_start(s);
+            if (s->state != SLOT_EMPTY) {
+                return;
+            }
+        }
+    }
+
+    /* every slot runs the new generation */
+    p->rolling = 0;
+
+    drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: generation %u serves "
+                     "(rolled over in %llu ms)", p->name, p->cur->id,
+                     drover_proc_now_ms() - p->roll_started_ms);
+
+    if (p->prev != NULL) {
+        drover_gen_t  *old = p->prev;
+
+        drover_gen_retire(old);
+        if (p->prev == old && !uv_is_closing((uv_handle_t *) &old->timer)) {
+            p->prev = NULL;
+            drover_gen_maybe_free(old);
+        }
+    }
+
+    if (p->mgr->reload_pending) {
+        drover_manager_reload(p->mgr);
+    }
+}
+
+
+/*
+ * The pending generation can serve.  On the first start its workers start;
+ * on a reload the rollout begins.
+ */
+void
+drover_pool_gen_ready(drover_pool_t *p, drover_gen_t *g)
+{
+    unsigned  k;
+
+    if (g != p->pending) {
+        if (g == p->cur) {
+            /* a restarted preloader: start what waits for it */
+            for (k = 0; k < p->nslots; k++) {
+                drover_slot_start(p->slots[k]);
+            }
+        }
+        return;
+    }
+
+    p->pending = NULL;
+
+    if (p->cur == NULL) {
+        p->cur = g;
+
+        for (k = 0; k < p->nslots; k++) {
+            drover_slot_start(p->slots[k]);
+        }
+
+        return;
+    }
+
+    if (!g->keep_slots && g->conf->workers != p->nslots
+        && drover_pool_resize(p, g->conf, g->conf->workers) != 0)
+    {
+        drover_pool_resize(p, p->cur->conf, p->cur->conf->workers);
+        p->pending = g;
+        drover_pool_gen_failed(p, g, "cannot change the number of workers");
+        return;
+    }
+
+    p->prev = p->cur;
+    p->cur = g;
+    p->rolling = 1;
+    p->canary_ok = 0;
+    p->roll_started_ms = drover_proc_now_ms();
+
+    drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: generation %u ready, "
+                     "replacing generation %u one worker at a time",
+                     p->name, g->id, p->prev->id);
+
+    drover_pool_roll(p);
+}
+
+
+/* ---- reload ---- */
+
+static int
+pool_listen_same(const drover_pool_conf_t *a, const drover_pool_conf_t *b)
+{
+    return strcmp(a->listen.path, b->listen.path) == 0;
+}
+
+
+static void
+pool_remove(drover_pool_t *p)
+{
+    unsigned  k;
+
+    drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: no longer in the "
+                     "configuration: stopping it", p->name);
+
+    p->removing = 1;
+    p->rolling = 0;
+    uv_timer_stop(&p->roll_timer);
+
+    if (p->prestart != NULL) {
+        drover_prestart_cancel(p->prestart);
+        p->prestart = NULL;
+    }
+
+    for (k = 0; k < p->nslots; k++) {
+        drover_slot_stop(p->slots[k], EXIT_STOP, SIGTERM);
+    }
+
+    if (p->pending != NULL) {
+        drover_gen_retire(p->pending);
+    }
+
+    if (p->prev != NULL) {
+        drover_gen_retire(p->prev);
+    }
+
+    if (p->cur != NULL) {
+        drover_gen_retire(p->cur);
+    }
+
+    drover_pool_maybe_free(p);
+}
+
+
+static int
+manager_busy(drover_manager_t *m)
+{
+    drover_pool_t  *p;
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        if (!p->removing && (p->rolling || p->pending != NULL)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+void
+drover_manager_reload(drover_manager_t *m)
+{
+    int                  rc;
+    char                 err[2048];
+    drover_conf_t       *conf;
+    drover_gen_t        *g;
+    drover_pool_t       *p, *next, **tail;
+    drover_confref_t    *ref;
+    drover_pool_conf_t  *pc;
+
+    if (m->stopping) {
+        return;
+    }
+
+    if (manager_busy(m)) {
+        /* a reload is under way: one more when it is done (SIGHUP storms) */
+        m->reload_pending = 1;
+        return;
+    }
+
+    m->reload_pending = 0;
+
+    drover_log_error(DROVER_LOG_NOTICE, 0, "reloading %s", m->path);
+    drover_notify_send(&m->notify, "RELOADING=1\nSTATUS=reloading");
+
+    rc = drover_manager_load(m->path, &conf, err, sizeof(err));
+    if (rc != 0) {
+        drover_log_error(DROVER_LOG_ERROR, 0, "reload refused, the running "
+                         "configuration stays: %s", err);
+        drover_notify_send(&m->notify, "READY=1\nSTATUS=reload refused: "
+                           "configuration invalid");
+        return;
+    }
+
+    ref = calloc(1, sizeof(drover_confref_t));
+    if (ref == NULL) {
+        drover_conf_free(conf);
+        drover_log_error(DROVER_LOG_ERROR, ENOMEM, "reload");
+        return;
+    }
+
+    ref->conf = conf;
+    ref->refs = 1;
+
+    drover_log_set_level(conf->log_level);
+
+    /* pools gone, or whose socket moved: stop them */
+    for (p = m->pools; p != NULL; p = next) {
+        next = p->next;
+
+        if (p->removing) {
+            continue;
+        }
+
+        pc = drover_conf_find_pool(conf, p->name);
+
+        if (pc == NULL || !pool_listen_same(drover_pool_conf(p), pc)) {
+            pool_remove(p);
+        }
+    }
+
+    for (pc = conf->pools; pc != NULL; pc = pc->next) {
+        for (p = m->pools; p != NULL; p = p->next) {
+            if (!p->removing && strcmp(p->name, pc->name) == 0) {
+                break;
+            }
+        }
+
+        if (p == NULL) {
+            /* a new pool */
+            p = drover_pool_create(m, ref, pc);
+            if (p == NULL) {
+                drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: cannot add "
+                                 "it", pc->name);
+                continue;
+            }
+
+            for (tail = &m->pools; *tail != NULL; tail = &(*tail)->next) {
+                /* void */
+            }
+            *tail = p;
+
+            drover_pool_announce(p);
+            drover_pool_begin_gen(p, p->pending);
+            continue;
+        }
+
+        drover_pool_listen_update(p, pc);
+
+        g = drover_gen_create(p, ref, pc);
+        if (g == NULL) {
+            continue;
+        }
+
+        drover_pool_begin_gen(p, g);
+    }
+
+    drover_confref_put(m->ref);
+    m->ref = ref;
+
+    drover_notify_send(&m->notify, "READY=1\nSTATUS=reloaded");
+}

@@ -1,0 +1,485 @@
+/*
+ * slot.c -- a pool's slots: one socket and at most one worker each;
+ * starting, stopping and replacing that worker, classifying its exit.
+ */
+
+#include "manager_int.h"
+#include "app.h"
+#include "channel.h"
+#include "log.h"
+#include "notify.h"
+#include "output.h"
+#include "pidcheck.h"
+#include "preloader.h"
+#include "prestart.h"
+#include "proc.h"
+#include "scoreboard.h"
+#include "socket.h"
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <limits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+#include <json-c/json.h>
+
+
+/*
+ * A pidfd for a child the manager just spawned: it is ours and not reaped,
+ * so its pid cannot have been reused.  -1 where pidfd_open is missing
+ * (signals then go by pid, still safe for an unreaped child).
+ */
+int
+drover_child_pidfd(pid_t pid)
+{
+    return pidfd_open(pid, 0);
+}
+
+
+/* ---- slots ---- */
+
+static void
+slot_timer_cb(uv_timer_t *t)
+{
+    drover_slot_t  *s = t->data;
+
+    s->restart_pending = 0;
+    drover_slot_start(s);
+}
+
+
+static void
+slot_free_cb(uv_handle_t *h)
+{
+    drover_slot_t  *s = h->data;
+
+    free(s);
+}
+
+
+drover_slot_t *
+drover_slot_create(drover_pool_t *p, unsigned index)
+{
+    drover_slot_t  *s;
+
+    s = calloc(1, sizeof(drover_slot_t));
+    if (s == NULL) {
+        return NULL;
+    }
+
+    s->pool = p;
+    s->index = index;
+    s->sock.fd = -1;
+    s->pidfd = -1;
+    s->stop_reason = -1;
+    uv_timer_init(&p->mgr->loop, &s->restart_timer);
+    s->restart_timer.data = s;
+
+    return s;
+}
+
+
+/* close its socket and free it; its worker is gone */
+void
+drover_slot_destroy(drover_slot_t *s)
+{
+    drover_socket_close(&s->sock);
+    uv_close((uv_handle_t *) &s->restart_timer, slot_free_cb);
+}
+
+
+drover_slot_t *
+drover_slot_by_pid(drover_manager_t *m, pid_t pid)
+{
+    unsigned        k;
+    drover_pool_t  *p;
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        for (k = 0; k < p->nslots; k++) {
+            if (p->slots[k]->pid == pid) {
+                return p->slots[k];
+            }
+        }
+    }
+
+    return NULL;
+}
+
+
+void
+drover_slot_start(drover_slot_t *s)
+{
+    int                rc, fds[4];
+    char               mpid[32], slot[16];
+    char              *argv[6];
+    pid_t              pid;
+    drover_gen_t      *g;
+    drover_pool_t     *p = s->pool;
+    drover_chan_msg_t  msg;
+
+    g = p->cur;
+
+    if (p->mgr->stopping || p->removing || s->removing
+        || s->state != SLOT_EMPTY || s->restart_pending || g == NULL
+        || (p->budget_wait && s->index > 0))
+    {
+        return;
+    }
+
+    s->started_ms = drover_proc_now_ms();
+    s->stop_reason = -1;
+    s->ring_n = 0;
+    s->ring_pos = 0;
+
+    if (p->sb != NULL) {
+        drover_sb_reset(&p->sb->slots[s->index]);
+    }
+
+    if (g->conf->preload) {
+        if (!g->ready || g->chan == NULL) {
+            return;     /* started when the preloader says READY */
+        }
+
+        memset(&msg, 0, sizeof(msg));
+        msg.type = DROVER_CHAN_FORK;
+        msg.slot = s->index;
+        fds[0] = s->sock.fd;
+        fds[1] = p->shared.fd;
+
+        rc = drover_chan_send(g->chan->fd, &msg, fds, 2);
+        if (rc != 0) {
+            /* the preloader is going away; its exit restarts everything */
+            drover_log_error(DROVER_LOG_WARN, -rc, "pool %s: worker %u: "
+                             "cannot reach the preloader", p->name,
+                             s->index);
+            return;
+        }
+
+        s->gen = g;
+        s->state = SLOT_FORKING;
+        return;
+    }
+
+    snprintf(mpid, sizeof(mpid), "%ld", (long) p->mgr->pid);
+    snprintf(slot, sizeof(slot), "%u", s->index);
+    argv[0] = "droverd";
+    argv[1] = "--worker";
+    argv[2] = p->name;
+    argv[3] = slot;
+    argv[4] = mpid;
+    argv[5] = NULL;
+
+    fds[0] = g->conf_fd;
+    fds[1] = s->sock.fd;
+    fds[2] = p->shared.fd;
+    fds[3] = p->sb_fd;
+
+    rc = drover_proc_spawn(argv, fds, 4, drover_output_fd(p->output), &pid);
+    if (rc != 0) {
+        drover_log_error(DROVER_LOG_ERROR, -rc, "pool %s: worker %u: cannot "
+                         "start", p->name, s->index);
+        s->gen = g;
+        drover_slot_exited(s, -1);
+        return;
+    }
+
+    s->gen = g;
+    s->pid = pid;
+    s->pidfd = drover_child_pidfd(pid);
+    s->state = SLOT_RUNNING;
+    p->served = 1;
+
+    drover_log_error(DROVER_LOG_INFO, 0, "pool %s: worker %u started, pid %ld "
+                     "(generation %u)", p->name, s->index, (long) pid, g->id);
+
+    drover_manager_maybe_ready(p->mgr);
+
+    if (p->rolling) {
+        drover_pool_roll(p);
+    }
+}
+
+
+/*
+ * A worker the preloader forked for the slot ran: one "started" line,
+ * whether FORKED or its exit reached the manager first.
+ */
+static void
+slot_running(drover_slot_t *s, pid_t pid, int pidfd)
+{
+    drover_pool_t  *p = s->pool;
+
+    s->pid = pid;
+    s->pidfd = pidfd;
+    s->state = SLOT_RUNNING;
+    p->served = 1;
+
+    drover_log_error(DROVER_LOG_INFO, 0, "pool %s: worker %u started, pid %ld "
+                     "(generation %u)", p->name, s->index, (long) pid,
+                     s->gen ? s->gen->id : 0);
+}
+
+
+/* a worker of the slot was named by the preloader and verified */
+void
+drover_slot_forked(drover_slot_t *s, pid_t pid, int pidfd)
+{
+    drover_pool_t     *p = s->pool;
+    drover_manager_t  *m = p->mgr;
+
+    slot_running(s, pid, pidfd);
+
+    if (m->stopping || p->removing || s->removing) {
+        drover_slot_stop(s, EXIT_STOP, SIGTERM);
+    }
+
+    drover_manager_maybe_ready(m);
+
+    if (p->rolling) {
+        drover_pool_roll(p);
+    }
+}
+
+
+/*
+ * The worker the preloader named had already died and been reaped by the
+ * manager as its own child (drover_manager_take_early): it ran, so it is
+ * logged as started, then its exit is classified like any other.  Its pid
+ * is free now: nothing is signalled and no pidfd is kept.
+ */
+void
+drover_slot_forked_exited(drover_slot_t *s, pid_t pid, int status)
+{
+    slot_running(s, pid, -1);
+    drover_manager_maybe_ready(s->pool->mgr);
+    drover_slot_exited(s, status);
+}
+
+
+void
+drover_slot_stop(drover_slot_t *s, int reason, int sig)
+{
+    uv_timer_stop(&s->restart_timer);
+    s->restart_pending = 0;
+
+    if (s->stop_reason == -1 || reason == EXIT_MEMORY_HARD) {
+        s->stop_reason = reason;
+    }
+
+    if (s->pid > 0) {
+        (void) drover_pidcheck_signal(s->pidfd, s->pid, sig);
+        s->state = SLOT_STOPPING;
+    }
+}
+
+
+static int
+exit_reason(drover_slot_t *s, int status)
+{
+    if (s->stop_reason != -1) {
+        return s->stop_reason;
+    }
+
+    if (WIFEXITED(status)) {
+        switch (WEXITSTATUS(status)) {
+        case DROVER_EXIT_TIMEOUT:
+            return EXIT_TIMEOUT;
+        case DROVER_EXIT_RECYCLED:
+            return EXIT_MAX_REQUESTS;
+        default:
+            return EXIT_CODE;
+        }
+    }
+
+    if (WIFSIGNALED(status)) {
+        return WCOREDUMP(status) ? EXIT_CORE : EXIT_SIGNAL;
+    }
+
+    return EXIT_CODE;
+}
+
+
+/*
+ * restart_limit: more than N crashes in the window marks the pool failing;
+ * its workers are then retried every DROVER_FAILING_RETRY_MS, with one log
+ * line per retry round instead of a flood (CVE-2015-9253 was a restart loop
+ * burning CPU and disk).
+ */
+static int
+pool_count_crash(drover_pool_t *p)
+{
+    unsigned long long  now = drover_proc_now_ms();
+    drover_pool_conf_t *pc = p->cur ? p->cur->conf : NULL;
+
+    if (pc == NULL) {
+        return 0;
+    }
+
+    if (now - p->window_start_ms > pc->restart_period_ms) {
+        p->window_start_ms = now;
+        p->window_crashes = 0;
+    }
+
+    p->window_crashes++;
+
+    if (!p->failing && p->window_crashes > pc->restart_limit) {
+        p->failing = 1;
+        drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: %u worker crashes in "
+                         "%u s (restart_limit %u per %u s): the pool is "
+                         "failing; its workers are retried every %d s",
+                         p->name, p->window_crashes,
+                         pc->restart_period_ms / 1000, pc->restart_limit,
+                         pc->restart_period_ms / 1000,
+                         DROVER_FAILING_RETRY_MS / 1000);
+    }
+
+    return p->failing;
+}
+
+
+/*
+ * The worker of slot s is gone (status -1: it never started).  Replace it:
+ * at once when it had run a while or we stopped it, else after a growing
+ * delay, so an app that crashes on start does not turn into a fork storm.
+ */
+void
+drover_slot_exited(drover_slot_t *s, int status)
+{
+    int                 level, reason, crash;
+    char                desc[128];
+    unsigned            delay;
+    drover_gen_t       *g = s->gen;
+    drover_pool_t      *p = s->pool;
+    unsigned long long  lived;
+
+    lived = drover_proc_now_ms() - s->started_ms;
+
+    if (status == -1) {
+        reason = EXIT_CODE;
+        snprintf(desc, sizeof(desc), "could not start");
+    } else {
+        reason = exit_reason(s, status);
+        drover_proc_describe_exit(status, desc, sizeof(desc));
+    }
+
+    crash = (reason == EXIT_CODE || reason == EXIT_SIGNAL
+             || reason == EXIT_CORE);
+
+    s->exits[reason]++;
+    snprintf(s->last_exit, sizeof(s->last_exit), "%s: %s",
+             drover_exit_reason_names[reason], desc);
+
+    if (!crash || p->mgr->stopping) {
+        level = DROVER_LOG_INFO;
+    } else if (reason == EXIT_CODE) {
+        level = DROVER_LOG_WARN;
+    } else {
+        level = DROVER_LOG_ERROR;
+    }
+
+    if (status != -1) {
+        drover_log_error(level, 0, "pool %s: worker %u (pid %ld) %s after "
+                         "%llu ms (%s)", p->name, s->index, (long) s->pid,
+                         desc, lived, drover_exit_reason_names[reason]);
+    }
+
+    s->requests_done += s->sb.requests;
+    memset(&s->sb, 0, sizeof(s->sb));
+    s->pid = 0;
+
+    if (s->pidfd >= 0) {
+        close(s->pidfd);
+        s->pidfd = -1;
+    }
+    s->state = SLOT_EMPTY;
+    s->gen = NULL;
+    s->rss = s->pss = s->uss = 0;
+
+    if (g != NULL) {
+        drover_gen_maybe_free(g);
+    }
+
+    if (s->removing || p->removing || p->mgr->stopping) {
+        if (s->removing) {
+            /* freed by drover_pool_roll / drover_pool_maybe_free */
+            s->removing = 2;
+        }
+
+        if (p->rolling) {
+            drover_pool_roll(p);
+        }
+
+        drover_pool_maybe_free(p);
+        drover_manager_maybe_done(p->mgr);
+        return;
+    }
+
+    /* a reload's first new worker died: keep the old generation */
+    if (p->rolling && !p->canary_ok && g == p->cur && s->index == 0
+        && lived < DROVER_CANARY_MS + DROVER_RESTART_STABLE_MS)
+    {
+        uv_timer_stop(&p->roll_timer);
+        drover_pool_gen_failed(p, p->cur, s->last_exit);
+        drover_slot_start(s);
+        return;
+    }
+
+    if (!crash) {
+        s->quick_deaths = 0;
+        s->restarts++;
+        drover_slot_start(s);
+
+        if (p->rolling) {
+            drover_pool_roll(p);
+        }
+
+        return;
+    }
+
+    if (lived >= DROVER_RESTART_STABLE_MS) {
+        s->quick_deaths = 0;
+    } else {
+        s->quick_deaths++;
+    }
+
+    s->restarts++;
+
+    /* the first early death is replaced at once too: it may be a kill */
+    delay = drover_backoff_ms(s->quick_deaths > 0 ? s->quick_deaths - 1 : 0);
+
+    if (pool_count_crash(p) && delay < DROVER_FAILING_RETRY_MS) {
+        delay = DROVER_FAILING_RETRY_MS;
+    }
+
+    if (delay == 0) {
+        drover_slot_start(s);
+
+    } else {
+        if (s->quick_deaths == 3 || s->quick_deaths % 10 == 0) {
+            drover_log_error(DROVER_LOG_WARN, 0, "pool %s: worker %u keeps "
+                             "exiting early (%u times in a row); next start "
+                             "in %u ms", p->name, s->index, s->quick_deaths,
+                             delay);
+        }
+
+        s->restart_pending = 1;
+        uv_timer_start(&s->restart_timer, slot_timer_cb, delay, 0);
+    }
+
+    if (p->rolling) {
+        drover_pool_roll(p);
+    }
+}

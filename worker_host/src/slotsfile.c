@@ -1,0 +1,172 @@
+/*
+ * slotsfile.c -- the .slots file beside a pool's socket: which slot
+ * sockets have a worker, for nginx's dispatch.
+ */
+
+#include "manager_int.h"
+#include "app.h"
+#include "channel.h"
+#include "log.h"
+#include "notify.h"
+#include "output.h"
+#include "pidcheck.h"
+#include "preloader.h"
+#include "prestart.h"
+#include "proc.h"
+#include "scoreboard.h"
+#include "socket.h"
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <limits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+#include <json-c/json.h>
+
+
+/* ---- the .slots file: which slot sockets have a worker, for nginx ---- */
+
+static const char *
+slot_up_name(drover_slot_t *s)
+{
+    return (s->state == SLOT_RUNNING && !s->removing) ? "up" : "down";
+}
+
+
+static unsigned long long
+pool_slots_sig(drover_pool_t *p)
+{
+    unsigned            k;
+    unsigned long long  h = 1469598103934665603ULL;
+
+    h = (h ^ p->nslots) * 1099511628211ULL;
+    h = (h ^ (p->cur ? p->cur->id : 0)) * 1099511628211ULL;
+
+    for (k = 0; k < p->nslots; k++) {
+        h = (h ^ (unsigned long long) p->slots[k]->pid) * 1099511628211ULL;
+        h = (h ^ (slot_up_name(p->slots[k])[0] == 'u')) * 1099511628211ULL;
+    }
+
+    return h | 1;   /* never 0: 0 means "not written yet" */
+}
+
+
+/*
+ * LISTEN.slots, replaced atomically: the nginx module reads it to learn
+ * which slot sockets have a worker behind them.
+ *
+ *     drover-slots 1
+ *     pool kit
+ *     generation 3
+ *     slots 2
+ *     0 up 1234
+ *     1 down 0
+ */
+static void
+pool_write_slots(drover_pool_t *p)
+{
+    int                  fd, n;
+    char                 path[PATH_MAX], tmp[PATH_MAX], buf[16384];
+    size_t               len;
+    unsigned             k;
+    uid_t                uid;
+    gid_t                gid;
+    drover_pool_conf_t  *pc = drover_pool_conf(p);
+
+    (void) uid;
+
+    n = snprintf(path, sizeof(path), "%s.slots", pc->listen.path);
+    if (n < 0 || (size_t) n >= sizeof(path)
+        || snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int) sizeof(tmp))
+    {
+        return;
+    }
+
+    len = (size_t) snprintf(buf, sizeof(buf), "drover-slots 1\npool %s\n"
+                            "generation %u\nslots %u\n", p->name,
+                            p->cur ? p->cur->id : 0, p->nslots);
+
+    for (k = 0; k < p->nslots && len < sizeof(buf) - 64; k++) {
+        len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%u %s %ld\n",
+                                 k, slot_up_name(p->slots[k]),
+                                 (long) p->slots[k]->pid);
+    }
+
+    unlink(tmp);
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+              pc->listen.mode & 0644);
+    if (fd == -1) {
+        drover_log_error(DROVER_LOG_ERROR, errno, "pool %s: cannot write %s",
+                         p->name, tmp);
+        return;
+    }
+
+    /* readable by whoever may connect, written only by droverd itself */
+    drover_listen_owner(pc, &uid, &gid);
+
+    if (write(fd, buf, len) != (ssize_t) len
+        || fchmod(fd, pc->listen.mode & 0644) != 0
+        || (gid != (gid_t) -1 && fchown(fd, (uid_t) -1, gid) != 0)
+        || close(fd) != 0
+        || rename(tmp, path) != 0)
+    {
+        drover_log_error(DROVER_LOG_ERROR, errno, "pool %s: cannot write %s",
+                         p->name, path);
+        unlink(tmp);
+        return;
+    }
+}
+
+
+void
+drover_pool_unlink_slots(drover_pool_t *p)
+{
+    char  path[PATH_MAX];
+
+    if (p->slots_sig == 0
+        || snprintf(path, sizeof(path), "%s.slots",
+                    drover_pool_conf(p)->listen.path)
+           >= (int) sizeof(path))
+    {
+        return;
+    }
+
+    unlink(path);
+    p->slots_sig = 0;
+}
+
+
+/* before the loop waits: rewrite the .slots files that changed */
+void
+drover_slots_prepare_cb(uv_prepare_t *h)
+{
+    drover_pool_t       *p;
+    drover_manager_t    *m = h->data;
+    unsigned long long   sig;
+
+    for (p = m->pools; p != NULL; p = p->next) {
+        if (p->removing || (p->cur == NULL && p->pending == NULL)) {
+            continue;
+        }
+
+        sig = pool_slots_sig(p);
+        if (sig != p->slots_sig) {
+            p->slots_sig = sig;
+            pool_write_slots(p);
+        }
+    }
+}
