@@ -250,4 +250,14 @@ void req_preread(drover_req_t *req);
 void req_timeout_arm(drover__worker_t *w, drover_req_t *req);
 void req_timeout_disarm(drover__worker_t *w);
 
+
+/* shared between the worker files */
+
+void worker_stop(drover__worker_t *w);
+void worker_maybe_done(drover__worker_t *w);
+void conn_accept(drover__worker_t *w, int fd, int slot);
+void conn_close(drover__conn_t *c);
+void conn_stop_idle(drover__conn_t *c);
+int conn_busy(const drover__conn_t *c);
+
 #endif /* DROVER_REQUEST_H */
