@@ -1,6 +1,6 @@
 /*
  * fuzz_ngx_slots.c -- the nginx module's reader of droverd's PATH.slots
- * (ngx_module/ngx_http_drover_dispatch.c: ngx_http_drover_dispatch_parse,
+ * (ngx_module/ngx_http_drover_slots.c: ngx_http_drover_dispatch_parse,
  * a static function; the format is README.md's "The .slots contract").
  *
  * The parser is static, so the harness includes the module's file whole
@@ -23,7 +23,7 @@
  * the file; a rejected file says why in a non-empty message.
  */
 
-#include "../ngx_module/ngx_http_drover_dispatch.c"
+#include "../ngx_module/ngx_http_drover_slots.c"
 
 
 static void

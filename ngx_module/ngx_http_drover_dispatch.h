@@ -123,10 +123,6 @@ ngx_http_drover_dispatch_pool_t *ngx_http_drover_dispatch_add(ngx_conf_t *cf,
 ngx_int_t ngx_http_drover_dispatch_init(ngx_conf_t *cf, ngx_array_t *pools,
     size_t size);
 
-void ngx_http_drover_dispatch_start(ngx_http_request_t *r);
-ngx_int_t ngx_http_drover_dispatch_init_peer(ngx_http_request_t *r,
-    ngx_http_drover_keepalive_t *ka, ngx_msec_t keepalive_timeout);
-
 ngx_http_drover_dispatch_pool_t *ngx_http_drover_dispatch_find(
     ngx_cycle_t *cycle, ngx_str_t *path);
 void ngx_http_drover_dispatch_stats(ngx_http_drover_dispatch_pool_t *pool,

@@ -16,6 +16,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_drover_module.h"
+#include "ngx_http_drover_peer.h"
 
 
 typedef struct {

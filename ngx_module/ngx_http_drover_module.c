@@ -11,6 +11,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_drover_module.h"
+#include "ngx_http_drover_queue.h"
 
 
 /* at most this much of an application's FCGI_STDERR is logged per request */

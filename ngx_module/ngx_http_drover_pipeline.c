@@ -1,0 +1,194 @@
+
+/*
+ * Drover: pipelining, a request sent behind another on a busy slot, and
+ * taken back when that slot's worker has not read it in time.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_drover_module.h"
+#include "ngx_http_drover_slots.h"
+#include "ngx_http_drover_queue.h"
+#include "ngx_http_drover_pipeline.h"
+
+
+#if (NGX_LINUX && defined SIOCOUTQ)
+static ngx_int_t ngx_http_drover_dispatch_unread(ngx_connection_t *c,
+    ngx_log_t *log, int *unread);
+static ssize_t ngx_http_drover_dispatch_withdrawn(ngx_connection_t *c,
+    u_char *buf, size_t size);
+#endif
+
+
+/*
+ * "drover_pipeline timeout" after a request went to its slot, and again
+ * as long as it waits: while its bytes are all still in the socket (no
+ * worker read it: the one there runs a long request) and a slot that is
+ * free or began its request less than the timeout ago can take it, it
+ * is taken back.  Its connection fails without a log line, the upstream
+ * closes it (droverd drops a request closed before it read a byte of it)
+ * and connects again, to the new slot.  No try is used up.
+ */
+
+void
+ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
+{
+#if (NGX_LINUX && defined SIOCOUTQ)
+    int                               unread;
+    ngx_msec_t                        head;
+    ngx_uint_t                        k, old, ticket, freed;
+    ngx_connection_t                 *c;
+    ngx_http_request_t               *r;
+    ngx_http_upstream_t              *u;
+    ngx_http_drover_dispatch_sh_t    *sh;
+    ngx_http_drover_dispatch_req_t   *d;
+    ngx_http_drover_dispatch_pool_t  *pool;
+
+    d = ev->data;
+    r = d->request;
+    u = r->upstream;
+    pool = d->pool;
+    sh = pool->sh;
+
+    if (!d->held || d->responded || d->moving || d->shut || u == NULL
+        || !u->request_sent || !u->request_body_sent)
+    {
+        return;
+    }
+
+    c = u->peer.connection;
+
+    if (c == NULL || c->read->eof || c->read->error) {
+        return;
+    }
+
+    if (ngx_http_drover_dispatch_unread(c, ev->log, &unread) != NGX_OK
+        || unread == 0)
+    {
+        /* the worker has it */
+        return;
+    }
+
+    old = d->slot;
+    ticket = d->ticket;
+
+    /* a place elsewhere first: without one the request stays */
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    k = ngx_http_drover_dispatch_choose(sh, old, d->limit, d->window);
+
+    if (k != NGX_HTTP_DROVER_DISPATCH_NONE) {
+        ngx_http_drover_dispatch_take(sh, d, k);
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    if (k == NGX_HTTP_DROVER_DISPATCH_NONE) {
+        ngx_add_timer(ev, d->window);
+        return;
+    }
+
+    /*
+     * Then the withdrawal: once the sending side is shut, droverd, which
+     * reads such a request whole before it looks at that side, runs it
+     * only if it read the last byte before the shutdown.  So bytes still
+     * unread after it mean the request will not run there; none unread
+     * means the worker may run it, and the request stays.
+     */
+
+    d->shut = 1;
+
+    if (shutdown(c->fd, SHUT_WR) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, ev->log, ngx_socket_errno,
+                      "shutdown(SHUT_WR) failed");
+        unread = 0;
+
+    } else if (ngx_http_drover_dispatch_unread(c, ev->log, &unread)
+               != NGX_OK)
+    {
+        unread = 0;
+    }
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    if (unread == 0) {
+        ngx_http_drover_dispatch_leave(sh, k, d->ticket, 0);
+        sh->requests--;
+
+        d->slot = old;
+        d->ticket = ticket;
+        d->behind = 1;
+
+    } else {
+
+        /* the old slot's worker still runs the request it began */
+
+        head = sh->slot[old].head;
+        freed = sh->slot[old].freed;
+
+        ngx_http_drover_dispatch_leave(sh, old, ticket, 0);
+
+        sh->slot[old].head = head;
+        sh->slot[old].freed = freed;
+
+        sh->requests--;
+        sh->moved++;
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    ngx_http_drover_dispatch_post_wake(pool);
+
+    if (unread == 0) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                  "drover: request taken back from slot %ui of \"%V\", "
+                  "whose worker did not read it within %M ms, "
+                  "for slot %ui", old, &pool->path, d->window, k);
+
+    d->moving = 1;
+
+    c->recv = ngx_http_drover_dispatch_withdrawn;
+    c->read->ready = 1;
+
+    ngx_post_event(c->read, &ngx_posted_events);
+#endif
+}
+
+
+#if (NGX_LINUX && defined SIOCOUTQ)
+
+/* what the worker has not read yet of what was sent on c, in kernel units */
+
+static ngx_int_t
+ngx_http_drover_dispatch_unread(ngx_connection_t *c, ngx_log_t *log,
+    int *unread)
+{
+    if (ioctl(c->fd, SIOCOUTQ, unread) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_socket_errno,
+                      "ioctl(SIOCOUTQ) failed");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the recv of a connection taken back: an error, without a log line */
+
+static ssize_t
+ngx_http_drover_dispatch_withdrawn(ngx_connection_t *c, u_char *buf,
+    size_t size)
+{
+    c->read->ready = 0;
+    c->read->error = 1;
+
+    return NGX_ERROR;
+}
+
+#endif

@@ -1,0 +1,30 @@
+
+/*
+ * Drover: pipelining, a request sent behind another on a busy slot, and
+ * taken back when that slot's worker has not read it in time.
+ */
+
+
+#ifndef _NGX_HTTP_DROVER_PIPELINE_H_INCLUDED_
+#define _NGX_HTTP_DROVER_PIPELINE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_drover_dispatch.h"
+
+#if (NGX_LINUX)
+#include <sys/ioctl.h>
+#include <linux/sockios.h>          /* SIOCOUTQ */
+#endif
+
+
+/* the largest request body that may wait behind another request */
+#define NGX_HTTP_DROVER_DISPATCH_PIPELINE_BODY  65536
+
+
+void ngx_http_drover_dispatch_rescue(ngx_event_t *ev);
+
+
+#endif /* _NGX_HTTP_DROVER_PIPELINE_H_INCLUDED_ */

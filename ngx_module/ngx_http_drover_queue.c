@@ -1,0 +1,326 @@
+
+/*
+ * Drover: the queue of requests that wait for a free slot, in each nginx
+ * worker's FIFO, counted in the zone for all nginx workers together.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_drover_module.h"
+#include "ngx_http_drover_slots.h"
+#include "ngx_http_drover_queue.h"
+#include "ngx_http_drover_pipeline.h"
+
+
+/* how often waiters look at the zone for other workers' releases (ms) */
+#define NGX_HTTP_DROVER_DISPATCH_POLL     2
+
+
+static void ngx_http_drover_dispatch_enqueue(ngx_http_request_t *r,
+    ngx_http_drover_dispatch_req_t *d, ngx_msec_t timeout);
+static ngx_msec_t ngx_http_drover_dispatch_dequeue(
+    ngx_http_drover_dispatch_pool_t *pool, ngx_http_drover_dispatch_req_t *d,
+    ngx_uint_t timedout);
+static void ngx_http_drover_dispatch_timeout(ngx_event_t *ev);
+static void ngx_http_drover_dispatch_reject(ngx_http_request_t *r);
+static void ngx_http_drover_dispatch_cleanup(void *data);
+
+
+/* the body post handler of a dispatched location */
+
+void
+ngx_http_drover_dispatch_start(ngx_http_request_t *r)
+{
+    ngx_int_t                         rc;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_drover_ctx_t            *ctx;
+    ngx_http_drover_loc_conf_t       *dlcf;
+    ngx_http_drover_dispatch_req_t   *d;
+    ngx_http_drover_dispatch_pool_t  *pool;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_drover_module);
+    dlcf = ngx_http_get_module_loc_conf(r, ngx_http_drover_module);
+
+    pool = dlcf->dispatch;
+    d = &ctx->dispatch;
+
+    ngx_http_drover_dispatch_refresh(pool, r->connection->log);
+
+    if (pool->no_dispatch || pool->sh == NULL || !pool->sh->active) {
+        ngx_http_upstream_init(r);
+        return;
+    }
+
+    if (!d->cleanup) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        cln->handler = ngx_http_drover_dispatch_cleanup;
+        cln->data = d;
+        d->cleanup = 1;
+    }
+
+    d->pool = pool;
+    d->request = r;
+    d->dispatched = 1;
+
+    /*
+     * A request that can be taken back may wait behind another: its body
+     * is in nginx's buffers, and small enough for droverd to read whole
+     * before it looks whether nginx took it back
+     */
+
+    d->limit = 1;
+    d->window = dlcf->pipeline_timeout;
+
+#if (NGX_LINUX && defined SIOCOUTQ)
+    if (dlcf->pipeline
+        && !r->request_body_no_buffering
+        && (r->headers_in.content_length_n <= 0
+            ? r->headers_in.chunked == 0
+            : r->headers_in.content_length_n
+              <= NGX_HTTP_DROVER_DISPATCH_PIPELINE_BODY))
+    {
+        d->limit = 1 + dlcf->pipeline;
+    }
+#endif
+
+    rc = ngx_http_drover_dispatch_acquire(pool, d, dlcf->queue_size);
+
+    if (rc == NGX_OK) {
+        ngx_http_upstream_init(r);
+        return;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "drover: every worker of \"%V\" is busy and the queue "
+                      "is full (%ui), 503", &pool->path, dlcf->queue_size);
+
+        ngx_http_drover_dispatch_reject(r);
+        return;
+    }
+
+    ngx_http_drover_dispatch_enqueue(r, d, dlcf->queue_timeout);
+}
+
+
+static void
+ngx_http_drover_dispatch_enqueue(ngx_http_request_t *r,
+    ngx_http_drover_dispatch_req_t *d, ngx_msec_t timeout)
+{
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "drover dispatch: queued for \"%V\"", &d->pool->path);
+
+    d->queued = 1;
+    d->queued_at = ngx_current_msec;
+
+    ngx_queue_insert_tail(&d->pool->waiting, &d->queue);
+
+    d->deadline.handler = ngx_http_drover_dispatch_timeout;
+    d->deadline.data = d;
+    d->deadline.log = r->connection->log;
+
+    ngx_add_timer(&d->deadline, timeout);
+
+    /* a client that goes away while waiting frees its place */
+
+    if (r->read_event_handler == ngx_http_block_reading) {
+        r->read_event_handler = ngx_http_test_reading;
+    }
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_http_drover_dispatch_post_wake(d->pool);
+}
+
+
+/* the time waited, in ms; counted with the pool's statistics */
+
+static ngx_msec_t
+ngx_http_drover_dispatch_dequeue(ngx_http_drover_dispatch_pool_t *pool,
+    ngx_http_drover_dispatch_req_t *d, ngx_uint_t timedout)
+{
+    ngx_msec_t                      wait;
+    ngx_http_drover_dispatch_sh_t  *sh;
+
+    sh = pool->sh;
+    wait = ngx_current_msec - d->queued_at;
+
+    ngx_shmtx_lock(&pool->shpool->mutex);
+
+    if (sh->queued) {
+        sh->queued--;
+    }
+
+    sh->waited++;
+    sh->wait_ms += wait;
+
+    if (sh->wait_max_ms < wait) {
+        sh->wait_max_ms = wait;
+    }
+
+    if (timedout) {
+        sh->timeouts++;
+    }
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    ngx_queue_remove(&d->queue);
+    d->queued = 0;
+
+    if (d->deadline.timer_set) {
+        ngx_del_timer(&d->deadline);
+    }
+
+    return wait;
+}
+
+
+void
+ngx_http_drover_dispatch_post_wake(ngx_http_drover_dispatch_pool_t *pool)
+{
+    if (ngx_queue_empty(&pool->waiting) || pool->wake.posted) {
+        return;
+    }
+
+    pool->wake.log = ngx_cycle->log;
+
+    ngx_post_event(&pool->wake, &ngx_posted_events);
+}
+
+
+/*
+ * Posted after a release or a new waiter, and every few milliseconds
+ * while this worker has waiters: the oldest get the free slots.  If
+ * PATH.slots went away meanwhile, they go to PATH without dispatch.
+ */
+
+void
+ngx_http_drover_dispatch_wake(ngx_event_t *ev)
+{
+    ngx_uint_t                        k, plain;
+    ngx_queue_t                      *q;
+    ngx_connection_t                 *c;
+    ngx_http_request_t               *r;
+    ngx_http_drover_dispatch_sh_t    *sh;
+    ngx_http_drover_dispatch_req_t   *d;
+    ngx_http_drover_dispatch_pool_t  *pool;
+
+    pool = ev->data;
+    sh = pool->sh;
+
+    ngx_http_drover_dispatch_refresh(pool, ev->log);
+
+    while (!ngx_queue_empty(&pool->waiting)) {
+
+        q = ngx_queue_head(&pool->waiting);
+        d = ngx_queue_data(q, ngx_http_drover_dispatch_req_t, queue);
+
+        ngx_shmtx_lock(&pool->shpool->mutex);
+
+        plain = !sh->active;
+        k = NGX_HTTP_DROVER_DISPATCH_NONE;
+
+        if (!plain) {
+            k = ngx_http_drover_dispatch_choose(sh,
+                                                NGX_HTTP_DROVER_DISPATCH_NONE,
+                                                d->limit, d->window);
+            if (k != NGX_HTTP_DROVER_DISPATCH_NONE) {
+                ngx_http_drover_dispatch_take(sh, d, k);
+            }
+        }
+
+        ngx_shmtx_unlock(&pool->shpool->mutex);
+
+        if (!plain && k == NGX_HTTP_DROVER_DISPATCH_NONE) {
+            break;
+        }
+
+        (void) ngx_http_drover_dispatch_dequeue(pool, d, 0);
+
+        d->dispatched = !plain;
+
+        r = d->request;
+        c = r->connection;
+
+        r->read_event_handler = ngx_http_block_reading;
+
+        ngx_http_upstream_init(r);
+        ngx_http_run_posted_requests(c);
+    }
+
+    if (!ngx_queue_empty(&pool->waiting) && !pool->poll.timer_set) {
+        pool->poll.log = ngx_cycle->log;
+        ngx_add_timer(&pool->poll, NGX_HTTP_DROVER_DISPATCH_POLL);
+    }
+}
+
+
+static void
+ngx_http_drover_dispatch_timeout(ngx_event_t *ev)
+{
+    ngx_msec_t                       wait;
+    ngx_connection_t                *c;
+    ngx_http_request_t              *r;
+    ngx_http_drover_dispatch_req_t  *d;
+
+    d = ev->data;
+    r = d->request;
+    c = r->connection;
+
+    wait = ngx_http_drover_dispatch_dequeue(d->pool, d, 1);
+
+    ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                  "drover: no worker of \"%V\" was free within %M ms "
+                  "(drover_queue timeout), 503", &d->pool->path, wait);
+
+    ngx_http_drover_dispatch_reject(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* 503 with "Retry-After: 1": every worker is busy right now */
+
+static void
+ngx_http_drover_dispatch_reject(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+
+    if (h != NULL) {
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        ngx_str_set(&h->value, "1");
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+    }
+
+    ngx_http_finalize_request(r, NGX_HTTP_SERVICE_UNAVAILABLE);
+}
+
+
+/* the request is freed: whatever it still has in the zone goes */
+
+static void
+ngx_http_drover_dispatch_cleanup(void *data)
+{
+    ngx_http_drover_dispatch_req_t  *d = data;
+
+    if (d->queued) {
+        (void) ngx_http_drover_dispatch_dequeue(d->pool, d, 0);
+    }
+
+    if (d->deadline.timer_set) {
+        ngx_del_timer(&d->deadline);
+    }
+
+    ngx_http_drover_dispatch_release(d->pool, d, d->retrying);
+}

@@ -1,0 +1,89 @@
+
+/*
+ * Drover: droverd's worker slots as the zone holds them for every nginx
+ * worker, and the functions that read, take and leave them.
+ */
+
+
+#ifndef _NGX_HTTP_DROVER_SLOTS_H_INCLUDED_
+#define _NGX_HTTP_DROVER_SLOTS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_drover_dispatch.h"
+#define NGX_HTTP_DROVER_DISPATCH_NONE     ((ngx_uint_t) -1)
+
+
+typedef struct {
+    /* the nginx worker of each request in flight; 0: a free place */
+    ngx_pid_t                         owner[NGX_HTTP_DROVER_DISPATCH_DEPTH];
+    ngx_pid_t                         pid;     /* droverd's worker */
+
+    /* the release that freed it last: larger is more recent, 0 never */
+    ngx_uint_t                        freed;
+
+    /* when the request the worker runs began, as nginx saw it */
+    ngx_msec_t                        head;
+
+    u_char                            up;
+    u_char                            busy;    /* requests in flight */
+} ngx_http_drover_dispatch_slot_t;
+
+
+struct ngx_http_drover_dispatch_sh_s {
+    ngx_queue_t                       queue;   /* in the zone's pools */
+
+    /* the PATH.slots file last read: inode, mtime and size */
+    ino_t                             ino;
+    time_t                            mtime;
+    long                              mtime_nsec;
+    off_t                             size;
+
+    ngx_uint_t                        active;
+    ngx_uint_t                        generation;
+    ngx_uint_t                        nslots;
+    ngx_uint_t                        queued;
+    ngx_uint_t                        freed_seq;
+
+    uint64_t                          requests;
+    uint64_t                          waited;
+    uint64_t                          wait_ms;
+    uint64_t                          wait_max_ms;
+    uint64_t                          overflows;
+    uint64_t                          timeouts;
+    uint64_t                          replays;
+    uint64_t                          failures;
+    uint64_t                          pipelined;
+    uint64_t                          moved;
+
+    ngx_http_drover_dispatch_slot_t   slot[NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS];
+
+    size_t                            path_len;
+    u_char                            path[1];
+};
+
+
+/* the caller holds the zone's lock for choose, take and leave */
+
+void ngx_http_drover_dispatch_refresh(ngx_http_drover_dispatch_pool_t *pool,
+    ngx_log_t *log);
+ngx_int_t ngx_http_drover_dispatch_acquire(
+    ngx_http_drover_dispatch_pool_t *pool, ngx_http_drover_dispatch_req_t *d,
+    ngx_uint_t queue_size);
+ngx_uint_t ngx_http_drover_dispatch_choose(ngx_http_drover_dispatch_sh_t *sh,
+    ngx_uint_t except, ngx_uint_t limit, ngx_msec_t window);
+void ngx_http_drover_dispatch_take(ngx_http_drover_dispatch_sh_t *sh,
+    ngx_http_drover_dispatch_req_t *d, ngx_uint_t k);
+void ngx_http_drover_dispatch_leave(ngx_http_drover_dispatch_sh_t *sh,
+    ngx_uint_t k, ngx_uint_t ticket, ngx_uint_t failed);
+void ngx_http_drover_dispatch_release(ngx_http_drover_dispatch_pool_t *pool,
+    ngx_http_drover_dispatch_req_t *d, ngx_uint_t failed);
+void ngx_http_drover_dispatch_free_slot(ngx_http_drover_dispatch_pool_t *pool,
+    ngx_uint_t k, ngx_uint_t ticket, ngx_uint_t failed);
+void ngx_http_drover_dispatch_switch(ngx_http_drover_dispatch_pool_t *pool,
+    ngx_http_drover_dispatch_req_t *d);
+
+
+#endif /* _NGX_HTTP_DROVER_SLOTS_H_INCLUDED_ */
