@@ -12,6 +12,7 @@
 #include <ngx_http.h>
 #include "ngx_http_drover_module.h"
 #include "ngx_http_drover_queue.h"
+#include "ngx_http_drover_pipeline.h"
 
 
 /* at most this much of an application's FCGI_STDERR is logged per request */
@@ -72,10 +73,6 @@ static char *ngx_http_drover_merge_buffers(ngx_conf_t *cf,
 static ngx_int_t ngx_http_drover_postconfiguration(ngx_conf_t *cf);
 
 static char *ngx_http_drover_pass(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_drover_queue(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_drover_pipeline(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
@@ -2279,128 +2276,4 @@ ngx_http_drover_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
-}
-
-
-/* drover_queue size=N timeout=TIME; */
-
-static char *
-ngx_http_drover_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_drover_loc_conf_t *dlcf = conf;
-
-    ngx_int_t    n;
-    ngx_str_t   *value, s;
-    ngx_msec_t   ms;
-    ngx_uint_t   i;
-
-    if (dlcf->queue_size != NGX_CONF_UNSET_UINT
-        || dlcf->queue_timeout != NGX_CONF_UNSET_MSEC)
-    {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
-            n = ngx_atoi(value[i].data + 5, value[i].len - 5);
-            if (n == NGX_ERROR) {
-                goto invalid;
-            }
-
-            dlcf->queue_size = n;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
-
-            ms = ngx_parse_time(&s, 0);
-            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
-                goto invalid;
-            }
-
-            dlcf->queue_timeout = ms;
-            continue;
-        }
-
-        goto invalid;
-    }
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\", expected \"size=N\" or "
-                       "\"timeout=TIME\"", &value[i]);
-
-    return NGX_CONF_ERROR;
-}
-
-
-/* drover_pipeline off | N [timeout=TIME]; */
-
-static char *
-ngx_http_drover_pipeline(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_drover_loc_conf_t *dlcf = conf;
-
-    ngx_int_t    n;
-    ngx_str_t   *value, s;
-    ngx_msec_t   ms;
-
-    if (dlcf->pipeline != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        n = 0;
-
-    } else {
-        n = ngx_atoi(value[1].data, value[1].len);
-
-        if (n == NGX_ERROR || n < 1 || n >= NGX_HTTP_DROVER_DISPATCH_DEPTH) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid value \"%V\", expected \"off\" or "
-                               "a number from 1 to %d", &value[1],
-                               NGX_HTTP_DROVER_DISPATCH_DEPTH - 1);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    dlcf->pipeline = n;
-
-    if (cf->args->nelts == 2) {
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strncmp(value[2].data, "timeout=", 8) != 0) {
-        goto invalid;
-    }
-
-    s.data = value[2].data + 8;
-    s.len = value[2].len - 8;
-
-    ms = ngx_parse_time(&s, 0);
-    if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
-        goto invalid;
-    }
-
-    dlcf->pipeline_timeout = ms;
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\", expected \"timeout=TIME\"",
-                       &value[2]);
-
-    return NGX_CONF_ERROR;
 }

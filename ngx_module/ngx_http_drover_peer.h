@@ -13,6 +13,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_drover_dispatch.h"
+
+
 ngx_int_t ngx_http_drover_dispatch_init_peer(ngx_http_request_t *r,
     ngx_http_drover_keepalive_t *ka, ngx_msec_t keepalive_timeout);
 

@@ -192,3 +192,67 @@ ngx_http_drover_dispatch_withdrawn(ngx_connection_t *c, u_char *buf,
 }
 
 #endif
+
+
+/* drover_pipeline off | N [timeout=TIME]; */
+
+char *
+ngx_http_drover_pipeline(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_drover_loc_conf_t *dlcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_msec_t   ms;
+
+    if (dlcf->pipeline != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        n = 0;
+
+    } else {
+        n = ngx_atoi(value[1].data, value[1].len);
+
+        if (n == NGX_ERROR || n < 1 || n >= NGX_HTTP_DROVER_DISPATCH_DEPTH) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\", expected \"off\" or "
+                               "a number from 1 to %d", &value[1],
+                               NGX_HTTP_DROVER_DISPATCH_DEPTH - 1);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    dlcf->pipeline = n;
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[2].data, "timeout=", 8) != 0) {
+        goto invalid;
+    }
+
+    s.data = value[2].data + 8;
+    s.len = value[2].len - 8;
+
+    ms = ngx_parse_time(&s, 0);
+    if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+        goto invalid;
+    }
+
+    dlcf->pipeline_timeout = ms;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\", expected \"timeout=TIME\"",
+                       &value[2]);
+
+    return NGX_CONF_ERROR;
+}

@@ -26,5 +26,8 @@
 
 void ngx_http_drover_dispatch_rescue(ngx_event_t *ev);
 
+char *ngx_http_drover_pipeline(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 
 #endif /* _NGX_HTTP_DROVER_PIPELINE_H_INCLUDED_ */

@@ -324,3 +324,63 @@ ngx_http_drover_dispatch_cleanup(void *data)
 
     ngx_http_drover_dispatch_release(d->pool, d, d->retrying);
 }
+
+
+/* drover_queue size=N timeout=TIME; */
+
+char *
+ngx_http_drover_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_drover_loc_conf_t *dlcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_msec_t   ms;
+    ngx_uint_t   i;
+
+    if (dlcf->queue_size != NGX_CONF_UNSET_UINT
+        || dlcf->queue_timeout != NGX_CONF_UNSET_MSEC)
+    {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "size=", 5) == 0) {
+            n = ngx_atoi(value[i].data + 5, value[i].len - 5);
+            if (n == NGX_ERROR) {
+                goto invalid;
+            }
+
+            dlcf->queue_size = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            ms = ngx_parse_time(&s, 0);
+            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+                goto invalid;
+            }
+
+            dlcf->queue_timeout = ms;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\", expected \"size=N\" or "
+                       "\"timeout=TIME\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}

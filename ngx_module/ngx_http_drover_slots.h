@@ -13,6 +13,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_drover_dispatch.h"
+
+
 #define NGX_HTTP_DROVER_DISPATCH_NONE     ((ngx_uint_t) -1)
 
 
