@@ -1,6 +1,7 @@
 /*
- * render.h -- the status as Prometheus text exposition (format 0.0.4) and
- * as a self-contained HTML page (auto-refresh, readable on a phone).
+ * render.h -- the status object (docs/status.md) as Prometheus text
+ * exposition, format 0.0.4 (render_prom.c), and as a self-contained HTML
+ * page, auto-refresh, readable on a phone (render_html.c).
  */
 
 #ifndef DROVER_RENDER_H

@@ -6,327 +6,218 @@
  */
 
 #include "render.h"
+#include "buf.h"
+#include "status_json.h"
+#include "status_keys.h"
 
 #include <errno.h>
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 
-typedef struct {
-    char    *buf;
-    size_t   len;
-    size_t   cap;
-    int      failed;
-} render_buf_t;
-
-
 static void
-rb_add(render_buf_t *b, const char *s, size_t n)
-{
-    char    *p;
-    size_t   cap;
-
-    if (b->failed) {
-        return;
-    }
-
-    if (b->len + n + 1 > b->cap) {
-        cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-
-        p = realloc(b->buf, cap);
-        if (p == NULL) {
-            b->failed = 1;
-            return;
-        }
-
-        b->buf = p;
-        b->cap = cap;
-    }
-
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
-}
-
-
-static void
-rb_printf(render_buf_t *b, const char *fmt, ...)
-{
-    int      n;
-    char     small[512], *big;
-    va_list  ap;
-
-    va_start(ap, fmt);
-    n = vsnprintf(small, sizeof(small), fmt, ap);
-    va_end(ap);
-
-    if (n < 0) {
-        b->failed = 1;
-        return;
-    }
-
-    if ((size_t) n < sizeof(small)) {
-        rb_add(b, small, (size_t) n);
-        return;
-    }
-
-    big = malloc((size_t) n + 1);
-    if (big == NULL) {
-        b->failed = 1;
-        return;
-    }
-
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t) n + 1, fmt, ap);
-    va_end(ap);
-
-    rb_add(b, big, (size_t) n);
-    free(big);
-}
-
-
-static void
-rb_html(render_buf_t *b, const char *s)
+html_escape(drover_buf_t *b, const char *s)
 {
     for ( ; s != NULL && *s != '\0'; s++) {
         switch (*s) {
         case '&':
-            rb_add(b, "&amp;", 5);
+            drover_buf_add(b, "&amp;", 5);
             break;
         case '<':
-            rb_add(b, "&lt;", 4);
+            drover_buf_add(b, "&lt;", 4);
             break;
         case '>':
-            rb_add(b, "&gt;", 4);
+            drover_buf_add(b, "&gt;", 4);
             break;
         case '"':
-            rb_add(b, "&quot;", 6);
+            drover_buf_add(b, "&quot;", 6);
             break;
         case '\'':
-            rb_add(b, "&#39;", 5);
+            drover_buf_add(b, "&#39;", 5);
             break;
         default:
-            rb_add(b, s, 1);
+            drover_buf_add(b, s, 1);
         }
     }
 }
 
 
-static json_object *
-get(json_object *o, const char *key)
-{
-    json_object  *v;
-
-    if (o == NULL || !json_object_object_get_ex(o, key, &v)) {
-        return NULL;
-    }
-
-    return v;
-}
-
-
-static int
-has_number(json_object *o, const char *key)
-{
-    json_object  *v = get(o, key);
-
-    return v != NULL && (json_object_is_type(v, json_type_int)
-                         || json_object_is_type(v, json_type_double));
-}
-
-
-/*
- * Worker figures in the status come from the scoreboard (display data the
- * tenant can write, clamped by the manager); a view still never prints an
- * infinity or a NaN.
- */
-static double
-num(json_object *o, const char *key)
-{
-    double  d;
-
-    if (!has_number(o, key)) {
-        return 0;
-    }
-
-    d = json_object_get_double(get(o, key));
-
-    return isfinite(d) ? d : 0;
-}
-
-
-static const char *
-str(json_object *o, const char *key)
-{
-    json_object  *v = get(o, key);
-
-    return (v != NULL && json_object_is_type(v, json_type_string))
-           ? json_object_get_string(v) : NULL;
-}
-
-
-/* ---- HTML ---- */
-
+/* 0 KiB, 1.5 MiB, 2.0 GiB */
 static void
-html_bytes(render_buf_t *b, double v)
+html_bytes(drover_buf_t *b, double v)
 {
-    if (v >= 1024.0 * 1024 * 1024) {
-        rb_printf(b, "%.1f GiB", v / (1024.0 * 1024 * 1024));
-    } else if (v >= 1024.0 * 1024) {
-        rb_printf(b, "%.1f MiB", v / (1024.0 * 1024));
-    } else {
-        rb_printf(b, "%.0f KiB", v / 1024.0);
-    }
+    char  text[DROVER_BYTES_LEN];
+
+    drover_bytes_format(text, sizeof(text), v, DROVER_BYTES_LONG);
+    drover_buf_adds(b, text);
 }
 
 
 static void
-html_duration(render_buf_t *b, double ms)
+html_duration(drover_buf_t *b, double ms)
 {
     if (ms >= 86400000) {
-        rb_printf(b, "%.1f d", ms / 86400000);
+        drover_buf_printf(b, "%.1f d", ms / 86400000);
     } else if (ms >= 3600000) {
-        rb_printf(b, "%.1f h", ms / 3600000);
+        drover_buf_printf(b, "%.1f h", ms / 3600000);
     } else if (ms >= 60000) {
-        rb_printf(b, "%.1f min", ms / 60000);
+        drover_buf_printf(b, "%.1f min", ms / 60000);
     } else {
-        rb_printf(b, "%.1f s", ms / 1000);
+        drover_buf_printf(b, "%.1f s", ms / 1000);
     }
 }
 
 
 static void
-html_worker(render_buf_t *b, json_object *w)
+html_worker(drover_buf_t *b, json_object *w)
 {
-    const char  *st = str(w, "state");
-    const char  *uri = str(w, "current_uri");
-    const char  *last = str(w, "last_exit");
+    const char  *st = drover_json_string(w, DROVER_SK_STATE);
+    const char  *uri = drover_json_string(w, DROVER_SK_CURRENT_URI);
+    const char  *last = drover_json_string(w, DROVER_SK_LAST_EXIT);
 
-    rb_printf(b, "<tr class=\"%s\"><td>%d</td><td>",
-              st ? st : "empty", (int) num(w, "slot"));
+    drover_buf_printf(b, "<tr class=\"%s\"><td>%d</td><td>",
+                      st ? st : DROVER_SV_EMPTY,
+                      (int) drover_json_double(w, DROVER_SK_SLOT));
 
-    if (has_number(w, "pid")) {
-        rb_printf(b, "%d", (int) num(w, "pid"));
+    if (drover_json_number(w, DROVER_SK_PID, NULL)) {
+        drover_buf_printf(b, "%d",
+                          (int) drover_json_double(w, DROVER_SK_PID));
     }
 
-    rb_printf(b, "</td><td>");
-    rb_html(b, st ? st : "?");
-    rb_printf(b, "</td><td>%lld</td><td>", (long long) num(w, "requests"));
+    drover_buf_adds(b, "</td><td>");
+    html_escape(b, st ? st : "?");
+    drover_buf_printf(b, "</td><td>%lld</td><td>",
+                      (long long) drover_json_double(w, DROVER_SK_REQUESTS));
 
-    if (has_number(w, "cpu_percent_1s")) {
-        rb_printf(b, "%.0f%% / %.0f%%", num(w, "cpu_percent_1s"),
-                  num(w, "cpu_percent_1m"));
+    if (drover_json_number(w, DROVER_SK_CPU_PERCENT_1S, NULL)) {
+        drover_buf_printf(b, "%.0f%% / %.0f%%",
+                          drover_json_double(w, DROVER_SK_CPU_PERCENT_1S),
+                          drover_json_double(w, DROVER_SK_CPU_PERCENT_1M));
     }
 
-    rb_printf(b, "</td><td>");
-    html_bytes(b, num(w, "rss_bytes"));
-    rb_printf(b, "</td><td>");
-    html_bytes(b, num(w, "pss_bytes"));
-    rb_printf(b, "</td><td>");
-    html_bytes(b, num(w, "uss_bytes"));
-    rb_printf(b, "</td><td>");
+    drover_buf_adds(b, "</td><td>");
+    html_bytes(b, drover_json_double(w, DROVER_SK_RSS_BYTES));
+    drover_buf_adds(b, "</td><td>");
+    html_bytes(b, drover_json_double(w, DROVER_SK_PSS_BYTES));
+    drover_buf_adds(b, "</td><td>");
+    html_bytes(b, drover_json_double(w, DROVER_SK_USS_BYTES));
+    drover_buf_adds(b, "</td><td>");
 
-    if (has_number(w, "uptime_ms")) {
-        html_duration(b, num(w, "uptime_ms"));
+    if (drover_json_number(w, DROVER_SK_UPTIME_MS, NULL)) {
+        html_duration(b, drover_json_double(w, DROVER_SK_UPTIME_MS));
     }
 
-    rb_printf(b, "</td><td>%lld</td><td class=\"wrap\">",
-              (long long) num(w, "restarts"));
-    rb_html(b, last ? last : "");
-    rb_printf(b, "</td><td class=\"wrap\">");
+    drover_buf_printf(b, "</td><td>%lld</td><td class=\"wrap\">",
+                      (long long) drover_json_double(w, DROVER_SK_RESTARTS));
+    html_escape(b, last ? last : "");
+    drover_buf_adds(b, "</td><td class=\"wrap\">");
 
     if (uri != NULL) {
-        rb_html(b, uri);
-        rb_printf(b, " (%lld ms)", (long long) num(w, "current_ms"));
+        html_escape(b, uri);
+        drover_buf_printf(b, " (%lld ms)", (long long)
+                          drover_json_double(w, DROVER_SK_CURRENT_MS));
     }
 
-    rb_printf(b, "</td></tr>\n");
+    drover_buf_adds(b, "</td></tr>\n");
+}
+
+
+/* the "queue (nginx)" line: what nginx's dispatch counted */
+static void
+html_queue(drover_buf_t *b, json_object *p)
+{
+    json_object  *d = drover_json_get(p, DROVER_SK_DISPATCH);
+
+    drover_buf_printf(b, "<dt>queue (nginx)</dt><dd>%d waiting, %.1f ms "
+                      "average wait, %lld replays, %lld refused, %lld "
+                      "pipelined (%lld taken back)</dd>",
+                      (int) drover_json_double(p, DROVER_SK_QUEUE_DEPTH),
+                      drover_json_double(p, DROVER_SK_QUEUE_WAIT_MS),
+                      (long long) drover_json_double(d, DROVER_SK_REPLAYS),
+                      (long long) (drover_json_double(d, DROVER_SK_OVERFLOWS)
+                                   + drover_json_double(d,
+                                                        DROVER_SK_TIMEOUTS)),
+                      (long long) drover_json_double(d, DROVER_SK_PIPELINED),
+                      (long long) drover_json_double(d, DROVER_SK_MOVED));
 }
 
 
 static void
-html_pool(render_buf_t *b, json_object *p)
+html_pool(drover_buf_t *b, json_object *p)
 {
     size_t        j, nw;
-    double        busy;
+    double        busy, low, high, budget;
     json_object  *ws, *ps;
-    const char   *st = str(p, "state");
+    const char   *st = drover_json_string(p, DROVER_SK_STATE);
 
-    busy = num(p, "busy_fraction_1m");
+    busy = drover_json_double(p, DROVER_SK_BUSY_FRACTION_1M);
+    low = drover_json_double(p, DROVER_SK_BUSY_TARGET_LOW);
+    high = drover_json_double(p, DROVER_SK_BUSY_TARGET_HIGH);
+    budget = drover_json_double(p, DROVER_SK_MEMORY_BUDGET_BYTES);
 
-    rb_printf(b, "<section class=\"pool\"><h2>");
-    rb_html(b, str(p, "name"));
-    rb_printf(b, " <span class=\"state %s\">", st ? st : "");
-    rb_html(b, st ? st : "");
-    rb_printf(b, "</span></h2>\n<p class=\"advice\">");
-    rb_html(b, str(p, "advice"));
-    rb_printf(b, "</p>\n<div class=\"bar\"><div class=\"band\" "
-              "style=\"left:%.0f%%;width:%.0f%%\"></div><div class=\"fill\" "
-              "style=\"width:%.0f%%\"></div></div>\n",
-              num(p, "busy_target_low") * 100,
-              (num(p, "busy_target_high") - num(p, "busy_target_low")) * 100,
-              (busy < 1.0 ? busy : 1.0) * 100);
+    drover_buf_adds(b, "<section class=\"pool\"><h2>");
+    html_escape(b, drover_json_string(p, DROVER_SK_NAME));
+    drover_buf_printf(b, " <span class=\"state %s\">", st ? st : "");
+    html_escape(b, st ? st : "");
+    drover_buf_adds(b, "</span></h2>\n<p class=\"advice\">");
+    html_escape(b, drover_json_string(p, DROVER_SK_ADVICE));
+    drover_buf_printf(b, "</p>\n<div class=\"bar\"><div class=\"band\" "
+                      "style=\"left:%.0f%%;width:%.0f%%\"></div><div "
+                      "class=\"fill\" style=\"width:%.0f%%\"></div></div>\n",
+                      low * 100, (high - low) * 100,
+                      (busy < 1.0 ? busy : 1.0) * 100);
 
-    rb_printf(b, "<dl><dt>generation</dt><dd>%d</dd><dt>workers</dt>"
-              "<dd>%d</dd><dt>requests</dt><dd>%lld (%.1f/s)</dd>"
-              "<dt>busy (1 min)</dt><dd>%.0f%%</dd><dt>memory</dt><dd>",
-              (int) num(p, "generation"), (int) num(p, "workers"),
-              (long long) num(p, "requests_total"),
-              num(p, "requests_per_s"), busy * 100);
-    html_bytes(b, num(p, "memory_shared_bytes"));
-    rb_printf(b, " shared + ");
-    html_bytes(b, num(p, "memory_private_bytes"));
-    rb_printf(b, " private");
+    drover_buf_printf(b, "<dl><dt>generation</dt><dd>%d</dd><dt>workers</dt>"
+                      "<dd>%d</dd><dt>requests</dt><dd>%lld (%.1f/s)</dd>"
+                      "<dt>busy (1 min)</dt><dd>%.0f%%</dd><dt>memory</dt>"
+                      "<dd>",
+                      (int) drover_json_double(p, DROVER_SK_GENERATION),
+                      (int) drover_json_double(p, DROVER_SK_WORKERS),
+                      (long long) drover_json_double(p,
+                                                    DROVER_SK_REQUESTS_TOTAL),
+                      drover_json_double(p, DROVER_SK_REQUESTS_PER_S),
+                      busy * 100);
+    html_bytes(b, drover_json_double(p, DROVER_SK_MEMORY_SHARED_BYTES));
+    drover_buf_adds(b, " shared + ");
+    html_bytes(b, drover_json_double(p, DROVER_SK_MEMORY_PRIVATE_BYTES));
+    drover_buf_adds(b, " private");
 
-    if (num(p, "memory_budget_bytes") > 0) {
-        rb_printf(b, " of ");
-        html_bytes(b, num(p, "memory_budget_bytes"));
+    if (budget > 0) {
+        drover_buf_adds(b, " of ");
+        html_bytes(b, budget);
     }
 
-    rb_printf(b, "</dd>");
+    drover_buf_adds(b, "</dd>");
 
-    if (has_number(p, "queue_depth")) {
-        json_object  *d = get(p, "dispatch");
-
-        rb_printf(b, "<dt>queue (nginx)</dt><dd>%d waiting, %.1f ms average "
-                  "wait, %lld replays, %lld refused, %lld pipelined "
-                  "(%lld taken back)</dd>",
-                  (int) num(p, "queue_depth"), num(p, "queue_wait_ms"),
-                  (long long) num(d, "replays"),
-                  (long long) (num(d, "overflows") + num(d, "timeouts")),
-                  (long long) num(d, "pipelined"),
-                  (long long) num(d, "moved"));
+    if (drover_json_number(p, DROVER_SK_QUEUE_DEPTH, NULL)) {
+        html_queue(b, p);
     }
 
-    ps = get(p, "prestart");
+    ps = drover_json_get(p, DROVER_SK_PRESTART);
     if (ps != NULL && json_object_is_type(ps, json_type_object)) {
-        rb_printf(b, "<dt>prestart</dt><dd>%s in %lld ms: ",
-                  num(ps, "status") == 0 ? "ok" : "failed",
-                  (long long) num(ps, "duration_ms"));
-        rb_html(b, str(ps, "message"));
-        rb_printf(b, "</dd>");
+        drover_buf_printf(b, "<dt>prestart</dt><dd>%s in %lld ms: ",
+                          drover_json_double(ps, DROVER_SK_STATUS) == 0
+                          ? "ok" : "failed",
+                          (long long) drover_json_double(ps,
+                                                      DROVER_SK_DURATION_MS));
+        html_escape(b, drover_json_string(ps, DROVER_SK_MESSAGE));
+        drover_buf_adds(b, "</dd>");
     }
 
-    rb_printf(b, "</dl>\n<div class=\"scroll\"><table><thead><tr><th>slot"
-              "</th><th>pid</th><th>state</th><th>requests</th><th>CPU 1s/1m"
-              "</th><th>RSS</th><th>PSS</th><th>USS</th><th>uptime</th>"
-              "<th>restarts</th><th>last exit</th><th>current request</th>"
-              "</tr></thead><tbody>\n");
+    drover_buf_adds(b, "</dl>\n<div class=\"scroll\"><table><thead><tr><th>"
+                    "slot</th><th>pid</th><th>state</th><th>requests</th>"
+                    "<th>CPU 1s/1m</th><th>RSS</th><th>PSS</th><th>USS</th>"
+                    "<th>uptime</th><th>restarts</th><th>last exit</th>"
+                    "<th>current request</th></tr></thead><tbody>\n");
 
-    ws = get(p, "workers_detail");
-    nw = ws ? json_object_array_length(ws) : 0;
+    ws = drover_json_get(p, DROVER_SK_WORKERS_DETAIL);
+    nw = drover_json_length(ws);
 
     for (j = 0; j < nw; j++) {
         html_worker(b, json_object_array_get_idx(ws, j));
     }
 
-    rb_printf(b, "</tbody></table></div></section>\n");
+    drover_buf_adds(b, "</tbody></table></div></section>\n");
 }
 
 
@@ -366,23 +257,24 @@ drover_render_html(json_object *status, char **out, size_t *len)
 {
     size_t         i, n;
     json_object   *pools, *d;
-    render_buf_t   b = { NULL, 0, 0, 0 };
+    drover_buf_t   b = DROVER_BUF_INIT;
 
-    pools = get(status, "pools");
+    pools = drover_json_get(status, DROVER_SK_POOLS);
     if (pools == NULL || !json_object_is_type(pools, json_type_array)) {
         return -EINVAL;
     }
 
-    d = get(status, "droverd");
+    d = drover_json_get(status, DROVER_SK_DROVERD);
 
-    rb_add(&b, html_head, sizeof(html_head) - 1);
-    rb_printf(&b, "<h1>Drover</h1>\n<p class=\"meta\">droverd ");
-    rb_html(&b, str(d, "version"));
-    rb_printf(&b, ", pid %d, up ", (int) num(d, "pid"));
-    html_duration(&b, num(d, "uptime_ms"));
-    rb_printf(&b, ", config ");
-    rb_html(&b, str(d, "config"));
-    rb_printf(&b, "; refreshes every 2 s</p>\n");
+    drover_buf_add(&b, html_head, sizeof(html_head) - 1);
+    drover_buf_adds(&b, "<h1>Drover</h1>\n<p class=\"meta\">droverd ");
+    html_escape(&b, drover_json_string(d, DROVER_SK_VERSION));
+    drover_buf_printf(&b, ", pid %d, up ",
+                      (int) drover_json_double(d, DROVER_SK_PID));
+    html_duration(&b, drover_json_double(d, DROVER_SK_UPTIME_MS));
+    drover_buf_adds(&b, ", config ");
+    html_escape(&b, drover_json_string(d, DROVER_SK_CONFIG));
+    drover_buf_adds(&b, "; refreshes every 2 s</p>\n");
 
     n = json_object_array_length(pools);
     for (i = 0; i < n; i++) {
@@ -390,17 +282,17 @@ drover_render_html(json_object *status, char **out, size_t *len)
     }
 
     if (n == 0) {
-        rb_printf(&b, "<p>No pools.</p>\n");
+        drover_buf_adds(&b, "<p>No pools.</p>\n");
     }
 
-    rb_printf(&b, "</body></html>\n");
+    drover_buf_adds(&b, "</body></html>\n");
 
     if (b.failed) {
-        free(b.buf);
+        drover_buf_free(&b);
         return -ENOMEM;
     }
 
-    *out = b.buf;
+    *out = b.data;
     *len = b.len;
     return 0;
 }

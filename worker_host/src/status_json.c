@@ -36,8 +36,11 @@ drover_json_number(json_object *obj, const char *key, double *out)
         return 0;
     }
 
-    d = json_object_get_double(v);
-    *out = isfinite(d) ? d : 0;
+    if (out != NULL) {
+        d = json_object_get_double(v);
+        *out = isfinite(d) ? d : 0;
+    }
+
     return 1;
 }
 

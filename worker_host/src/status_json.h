@@ -19,7 +19,8 @@
 /* obj[key] when obj is an object and the value is there and not null */
 json_object *drover_json_get(json_object *obj, const char *key);
 
-/* 1 and *out when obj[key] is a number (int or double), else 0 */
+/* 1 and *out (unless out is NULL) when obj[key] is a number (int or
+   double), else 0 */
 int drover_json_number(json_object *obj, const char *key, double *out);
 
 /* obj[key] as a number, or 0 */

@@ -1,0 +1,174 @@
+/*
+ * test_render.c -- the status object as Prometheus text and as HTML: what
+ * each view prints, escaping, and input that lacks or mistypes anything.
+ */
+
+#include "render.h"
+#include "tap.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+
+static const char  status_json[] =
+    "{\"droverd\":{\"version\":\"0.2.0\",\"pid\":7,\"uptime_ms\":90000,"
+    "\"config\":\"/etc/<d>.conf\"},"
+    "\"pools\":[{\"name\":\"k\\\"\\\\\\n\",\"generation\":2,\"workers\":2,"
+    "\"state\":\"failing\",\"requests_total\":10,\"requests_per_s\":null,"
+    "\"busy_fraction_1m\":0.5,\"busy_target_low\":0.5,"
+    "\"busy_target_high\":0.9,\"advice\":\"a & b\","
+    "\"memory_shared_bytes\":1048576,\"memory_private_bytes\":2048,"
+    "\"memory_budget_bytes\":0,\"queue_depth\":3,\"queue_wait_ms\":2.5,"
+    "\"dispatch\":{\"requests\":9,\"wait_ms\":1500,\"overflows\":1,"
+    "\"timeouts\":2},\"prestart\":null,"
+    "\"workers_detail\":[{\"slot\":0,\"pid\":11,\"state\":\"busy\","
+    "\"requests\":4,\"current_uri\":\"/<x>?a='1'\",\"current_ms\":12,"
+    "\"cpu_percent_1s\":null,\"cpu_percent_1m\":50,\"rss_bytes\":4096,"
+    "\"uptime_ms\":1000,\"restarts\":1,\"exits\":{\"signal\":1},"
+    "\"last_exit\":null},"
+    "{\"slot\":1,\"pid\":null,\"state\":\"empty\",\"requests\":0,"
+    "\"rss_bytes\":0,\"exits\":{}}]}]}";
+
+
+static char *
+render(int prom, json_object *status, int *rc)
+{
+    char    *text = NULL;
+    size_t   len = 0;
+
+    *rc = prom ? drover_render_prometheus(status, &text, &len)
+               : drover_render_html(status, &text, &len);
+
+    if (*rc == 0 && strlen(text) != len) {
+        printf("# the length is not the text's\n");
+    }
+
+    return text;
+}
+
+
+static int
+has(const char *text, const char *line)
+{
+    return text != NULL && strstr(text, line) != NULL;
+}
+
+
+static void
+test_prometheus(json_object *status)
+{
+    int    rc;
+    char  *t = render(1, status, &rc);
+
+    ASSERT_EQ(rc, 0, "prometheus: rendered");
+    ASSERT_TRUE(has(t, "# HELP drover_up Whether droverd answered.\n"
+                    "# TYPE drover_up gauge\ndrover_up 1\n"), "drover_up");
+    ASSERT_TRUE(has(t, "drover_uptime_seconds 90.000\n"), "uptime");
+    ASSERT_TRUE(has(t, "drover_pool_failing{pool=\"k\\\"\\\\\\n\"} 1\n"),
+                "a label value escaped, failing");
+    ASSERT_TRUE(has(t, "drover_pool_workers{pool=\"k\\\"\\\\\\n\"} 2\n"),
+                "a pool metric");
+    ASSERT_TRUE(!has(t, "drover_pool_requests_per_second{"),
+                "a null figure is left out");
+    ASSERT_TRUE(has(t, "drover_pool_queue_wait_seconds{pool=\"k\\\"\\\\\\n\"}"
+                    " 0.0025000000000000001\n"), "ms become seconds");
+    ASSERT_TRUE(has(t, "drover_pool_queue_wait_seconds_total{pool="
+                    "\"k\\\"\\\\\\n\"} 1.5\n"), "dispatch: wait_ms in s");
+    ASSERT_TRUE(has(t, "drover_worker_cpu_ratio{pool=\"k\\\"\\\\\\n\","
+                    "worker=\"0\"} 0.5\n"), "a worker metric, scaled");
+    ASSERT_TRUE(!has(t, "drover_worker_resident_memory_bytes{pool=\"k\\\""
+                     "\\\\\\n\",worker=\"1\"}"), "no pid: no worker sample");
+    ASSERT_TRUE(has(t, "drover_worker_state{pool=\"k\\\"\\\\\\n\",worker="
+                    "\"0\",state=\"busy\"} 1\n"), "the current state is 1");
+    ASSERT_TRUE(has(t, "drover_worker_state{pool=\"k\\\"\\\\\\n\",worker="
+                    "\"0\",state=\"idle\"} 0\n"), "another state is 0");
+    ASSERT_TRUE(has(t, "drover_worker_exits_total{pool=\"k\\\"\\\\\\n\","
+                    "worker=\"0\",reason=\"signal\"} 1\n"), "exits");
+
+    free(t);
+}
+
+
+static void
+test_html(json_object *status)
+{
+    int    rc;
+    char  *t = render(0, status, &rc);
+
+    ASSERT_EQ(rc, 0, "html: rendered");
+    ASSERT_TRUE(strncmp(t, "<!DOCTYPE html>\n", 16) == 0, "a document");
+    ASSERT_TRUE(has(t, "droverd 0.2.0, pid 7, up 1.5 min, config "
+                    "/etc/&lt;d&gt;.conf;"), "the droverd line, escaped");
+    ASSERT_TRUE(has(t, "<h2>k&quot;\\\n <span class=\"state failing\">"
+                    "failing</span>"), "the pool's name escaped, its state");
+    ASSERT_TRUE(has(t, "<p class=\"advice\">a &amp; b</p>"), "advice");
+    ASSERT_TRUE(has(t, "<dd>1.0 MiB shared + 2 KiB private</dd>"),
+                "memory, no budget");
+    ASSERT_TRUE(has(t, "<dd>3 waiting, 2.5 ms average wait, 0 replays, 3 "
+                    "refused, 0 pipelined (0 taken back)</dd>"),
+                "the queue line");
+    ASSERT_TRUE(has(t, "<td class=\"wrap\">/&lt;x&gt;?a=&#39;1&#39; "
+                    "(12 ms)</td>"),
+                "the current URI escaped");
+    ASSERT_TRUE(has(t, "<tr class=\"empty\"><td>1</td><td></td>"),
+                "no pid: an empty cell");
+    ASSERT_TRUE(has(t, "</body></html>\n"), "the end");
+
+    free(t);
+}
+
+
+static void
+test_bad_input(void)
+{
+    int           rc;
+    char         *t;
+    json_object  *o;
+
+    o = json_tokener_parse("{\"pools\":{}}");
+    t = render(1, o, &rc);
+    ASSERT_EQ(rc, -EINVAL, "prometheus: pools not an array");
+    t = render(0, o, &rc);
+    ASSERT_EQ(rc, -EINVAL, "html: pools not an array");
+    json_object_put(o);
+
+    /* every type wrong: no crash, no NaN */
+    o = json_tokener_parse("{\"droverd\":[],\"pools\":[7,{\"name\":1,"
+                           "\"workers\":NaN,\"workers_detail\":\"no\"},"
+                           "{\"workers_detail\":[{\"pid\":1,\"exits\":5,"
+                           "\"requests\":Infinity}]}]}");
+    t = render(1, o, &rc);
+    ASSERT_EQ(rc, 0, "prometheus: mistyped input renders");
+    ASSERT_TRUE(!has(t, "nan") && !has(t, "inf"), "prometheus: no NaN");
+    ASSERT_TRUE(has(t, "drover_pool_workers{pool=\"\"} 0\n"),
+                "a NaN reads 0");
+    free(t);
+
+    t = render(0, o, &rc);
+    ASSERT_EQ(rc, 0, "html: mistyped input renders");
+    ASSERT_TRUE(!has(t, "nan") && !has(t, "inf"), "html: no NaN");
+    free(t);
+    json_object_put(o);
+
+    o = json_tokener_parse("{\"pools\":[]}");
+    t = render(0, o, &rc);
+    ASSERT_TRUE(rc == 0 && has(t, "<p>No pools.</p>\n"), "html: no pools");
+    free(t);
+    json_object_put(o);
+}
+
+
+int
+main(void)
+{
+    json_object  *status = json_tokener_parse(status_json);
+
+    ASSERT_TRUE(status != NULL, "the fixture parses");
+
+    test_prometheus(status);
+    test_html(status);
+    test_bad_input();
+
+    json_object_put(status);
+    return tap_done();
+}
