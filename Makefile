@@ -7,6 +7,8 @@
 #   make deps       install the Debian packages the build and tests need
 #   make bench      wrk benchmark against the peers (bench/README.md)
 #   make fuzz       libFuzzer targets (fuzz/README.md), FUZZ_SECONDS each
+#   make install    PREFIX=/usr/local, DESTDIR: droverd, droverctl, the
+#                   module, drover.h, the man pages
 
 CC       ?= cc
 BUILD    ?= build
@@ -60,7 +62,7 @@ NGX_UNIT_BIN = $(patsubst ngx_module/tests/%.c,$(BUILD)/tests/ngx_%, \
                  $(NGX_UNIT_SRC))
 
 .PHONY: all deps test test-unit test-t test-asan demo bench clean fuzz \
-        fuzz-build
+        fuzz-build install man-lint
 
 MODULE     = $(BUILD)/ngx_http_drover_module.so
 MODULE_SRC = config $(wildcard ngx_module/*.c ngx_module/*.h)
@@ -136,6 +138,40 @@ test-asan:
 
 demo: deps all
 	@./scripts/demo.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the module goes to
+# PREFIX/lib/nginx/modules (Debian's nginx loads /usr/lib/nginx/modules:
+# PREFIX=/usr, or load_module with the full path)
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+MODULEDIR ?= $(PREFIX)/lib/nginx/modules
+MANPAGES   = docs/droverctl.1 docs/droverd.conf.5 docs/droverd.8
+
+install: $(BUILD)/droverd $(BUILD)/droverctl $(MODULE)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(MODULEDIR) $(DESTDIR)$(PREFIX)/include \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5 \
+	    $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(BUILD)/droverd $(DESTDIR)$(PREFIX)/sbin/droverd
+	install -m 0755 $(BUILD)/droverctl $(DESTDIR)$(PREFIX)/bin/droverctl
+	install -m 0644 $(MODULE) $(DESTDIR)$(MODULEDIR)/ngx_http_drover_module.so
+	install -m 0644 worker_host/include/drover.h \
+	    $(DESTDIR)$(PREFIX)/include/drover.h
+	install -m 0644 docs/droverctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 docs/droverd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 docs/droverd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+# the man pages: groff's warnings (and mandoc's, when installed) fail it
+man-lint:
+	@for m in $(MANPAGES); do \
+	    out=$$(groff -ww -z -man $$m 2>&1) || exit 1; \
+	    [ -z "$$out" ] || { echo "$$m: $$out"; exit 1; }; \
+	    if command -v mandoc >/dev/null; then \
+	        out=$$(mandoc -T lint $$m 2>&1); \
+	        [ -z "$$out" ] || { echo "$$out"; exit 1; }; \
+	    fi; \
+	done
 
 # the bench installs its own extra Debian packages (peers, wrk, profilers)
 bench: deps all
