@@ -4,11 +4,12 @@
  * TAP.
  *
  * Debian's nginx-dev has nginx's headers but no core objects, so, as the
- * fuzz harnesses do (fuzz/fuzz_ngx_slots.c), the module's file is included
- * whole and the linker drops what frame_body does not reach
- * (-ffunction-sections, --gc-sections).  The few pool and chain functions
- * it calls are defined here on malloc(), one block per call, so that
- * AddressSanitizer sees a write past any allocation.
+ * fuzz harnesses do (fuzz/fuzz_ngx_slots.c), the module's file
+ * ngx_http_drover_request.c is included whole and the linker drops what
+ * frame_body does not reach (-ffunction-sections, --gc-sections).  The
+ * few pool and chain functions it calls are defined here on malloc(), one
+ * block per call, so that AddressSanitizer sees a write past any
+ * allocation.
  *
  * Each case builds a body chain (memory buffers, file buffers of a temp
  * file, empty ones, special ones), frames it behind a 16-byte room as
@@ -18,7 +19,7 @@
  * 8, and together they carry the body exactly.
  */
 
-#include "../ngx_http_drover_module.c"
+#include "../ngx_http_drover_request.c"
 #include "../ngx_http_drover_fcgi.c"
 
 #include <stdio.h>
