@@ -439,7 +439,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fuzz_conn(c, step);
 
-    /* as conn_close() and on_conn_closed() do */
+    /* as drover__conn_close() and on_conn_closed() do */
     close(c->fd);
     pthread_join(tid, NULL);
     close(sv[1]);

@@ -96,15 +96,16 @@ drover_conf_load(const char *path, drover_conf_t **out, char *err,
     p->main.file = f.name;
     p->main.line = 1;
 
-    rc = conf_parse_block(p, &f, &p->main, 0);
+    rc = drover__conf_parse_block(p, &f, &p->main, 0);
     if (rc != 0) {
         goto cleanup;
     }
 
     if (p->conf->npools == 0) {
-        rc = conf_error(p, f.name, 1, "no pool defined: add a "
-                        "\"pool NAME { app ...; listen unix:...; }\" block "
-                        "or include a file that has one");
+        rc = drover__conf_error(p, f.name, 1,
+                                "no pool defined: add a \"pool NAME { app "
+                                "...; listen unix:...; }\" block or include "
+                                "a file that has one");
         goto cleanup;
     }
 
@@ -202,7 +203,7 @@ drover_conf_slot_path(const drover_pool_conf_t *pool, unsigned slot,
 
 
 int
-conf_error(conf_parser_t *p, const char *file, unsigned line,
+drover__conf_error(conf_parser_t *p, const char *file, unsigned line,
     const char *fmt, ...)
 {
     int      n;
@@ -267,23 +268,25 @@ conf_file_open(conf_parser_t *p, conf_file_t *f, const char *path,
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd == -1) {
         rc = -errno;
-        conf_error(p, from, from_line, "cannot open config file \"%s\": %s",
-                   path, strerror(errno));
+        drover__conf_error(p, from, from_line,
+                           "cannot open config file \"%s\": %s", path,
+                           strerror(errno));
         goto cleanup;
     }
 
     if (fstat(fd, &st) == -1) {
         rc = -errno;
-        conf_error(p, from, from_line, "cannot stat config file \"%s\": %s",
-                   path, strerror(errno));
+        drover__conf_error(p, from, from_line,
+                           "cannot stat config file \"%s\": %s", path,
+                           strerror(errno));
         goto cleanup;
     }
 
     if (S_ISDIR(st.st_mode)) {
         rc = -EISDIR;
-        conf_error(p, from, from_line, "config file \"%s\" is a directory: "
-                   "name a file, or a glob such as \"%s/*.conf\"",
-                   path, path);
+        drover__conf_error(p, from, from_line, "config file \"%s\" is a "
+                           "directory: name a file, or a glob such as "
+                           "\"%s/*.conf\"", path, path);
         goto cleanup;
     }
 
@@ -302,8 +305,9 @@ conf_file_open(conf_parser_t *p, conf_file_t *f, const char *path,
                 continue;
             }
             rc = -errno;
-            conf_error(p, from, from_line, "cannot read config file \"%s\": "
-                       "%s", path, strerror(errno));
+            drover__conf_error(p, from, from_line,
+                               "cannot read config file \"%s\": %s", path,
+                               strerror(errno));
             goto cleanup;
         }
         if (n == 0) {
@@ -314,8 +318,9 @@ conf_file_open(conf_parser_t *p, conf_file_t *f, const char *path,
 
     if (size > CONF_FILE_MAX) {
         rc = -EFBIG;
-        conf_error(p, from, from_line, "config file \"%s\" is larger than "
-                   "1 MiB: split it with \"include\"", path);
+        drover__conf_error(p, from, from_line,
+                           "config file \"%s\" is larger than 1 MiB: split "
+                           "it with \"include\"", path);
         goto cleanup;
     }
 
@@ -330,8 +335,9 @@ conf_file_open(conf_parser_t *p, conf_file_t *f, const char *path,
             line += (*c == '\n');
         }
 
-        rc = conf_error(p, f->name, line, "NUL byte in config file: "
-                        "is this a text file?");
+        rc = drover__conf_error(p, f->name, line,
+                                "NUL byte in config file: is this a text "
+                                "file?");
         goto cleanup;
     }
 
@@ -354,8 +360,9 @@ conf_file_open(conf_parser_t *p, conf_file_t *f, const char *path,
     f->dir = realpath(copy, NULL);
     if (f->dir == NULL) {
         rc = -errno;
-        conf_error(p, from, from_line, "cannot resolve the directory of "
-                   "config file \"%s\": %s", path, strerror(errno));
+        drover__conf_error(p, from, from_line,
+                           "cannot resolve the directory of config file "
+                           "\"%s\": %s", path, strerror(errno));
         goto cleanup;
     }
 
@@ -405,8 +412,9 @@ conf_token_append(conf_parser_t *p, conf_file_t *f, char c)
     conf_token_t  *t = &p->tok;
 
     if (t->len == CONF_TOKEN_MAX) {
-        return conf_error(p, f->name, t->line, "token longer than %d bytes: "
-                          "shorten it", CONF_TOKEN_MAX);
+        return drover__conf_error(p, f->name, t->line,
+                                  "token longer than %d bytes: shorten it",
+                                  CONF_TOKEN_MAX);
     }
 
     t->text[t->len++] = c;
@@ -425,8 +433,9 @@ conf_read_quoted(conf_parser_t *p, conf_file_t *f)
 
     for ( ;; ) {
         if (f->pos == f->len) {
-            return conf_error(p, f->name, p->tok.line, "unterminated string:"
-                              " add the closing %c", quote);
+            return drover__conf_error(p, f->name, p->tok.line,
+                                      "unterminated string: add the closing "
+                                      "%c", quote);
         }
 
         c = f->buf[f->pos++];
@@ -453,8 +462,9 @@ conf_read_quoted(conf_parser_t *p, conf_file_t *f)
     }
 
     if (f->pos < f->len && !conf_is_separator(f->buf[f->pos])) {
-        return conf_error(p, f->name, f->line, "unexpected '%c' right after "
-                          "a quoted string: add a space", f->buf[f->pos]);
+        return drover__conf_error(p, f->name, f->line,
+                                  "unexpected '%c' right after a quoted "
+                                  "string: add a space", f->buf[f->pos]);
     }
 
     return 0;
@@ -476,8 +486,9 @@ conf_read_bare(conf_parser_t *p, conf_file_t *f)
 
         if (c == '"' || c == '\'') {
             p->tok.text[p->tok.len] = '\0';
-            return conf_error(p, f->name, f->line, "unexpected quote inside "
-                              "\"%s\": quote the whole value", p->tok.text);
+            return drover__conf_error(p, f->name, f->line,
+                                      "unexpected quote inside \"%s\": quote "
+                                      "the whole value", p->tok.text);
         }
 
         rc = conf_token_append(p, f, c);
@@ -571,7 +582,7 @@ conf_next_token(conf_parser_t *p, conf_file_t *f)
  * (braced), or an included file (not braced, ends at its end of file).
  */
 int
-conf_parse_block(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
+drover__conf_parse_block(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     int braced)
 {
     int               rc, cmd;
@@ -587,9 +598,11 @@ conf_parse_block(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
         case CONF_TOK_EOF:
             if (braced) {
-                return conf_error(p, f->name, f->last_line, "unexpected end "
-                                  "of file: pool \"%s\" opened at line %u has "
-                                  "no closing \"}\"", b->pool->name, b->line);
+                return drover__conf_error(p, f->name, f->last_line,
+                                          "unexpected end of file: pool "
+                                          "\"%s\" opened at line %u has no "
+                                          "closing \"}\"", b->pool->name,
+                                          b->line);
             }
             return 0;
 
@@ -597,39 +610,45 @@ conf_parse_block(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
             if (braced) {
                 return 0;
             }
-            return conf_error(p, f->name, p->tok.line, "unexpected \"}\": "
-                              "no block is open here");
+            return drover__conf_error(p, f->name, p->tok.line,
+                                      "unexpected \"}\": no block is open "
+                                      "here");
 
         case CONF_TOK_SEMICOLON:
-            return conf_error(p, f->name, p->tok.line, "unexpected \";\": "
-                              "a directive name is missing before it");
+            return drover__conf_error(p, f->name, p->tok.line,
+                                      "unexpected \";\": a directive name is "
+                                      "missing before it");
 
         case CONF_TOK_OPEN:
-            return conf_error(p, f->name, p->tok.line, "unexpected \"{\": "
-                              "a block needs a name, as in \"pool NAME {\"");
+            return drover__conf_error(p, f->name, p->tok.line,
+                                      "unexpected \"{\": a block needs a "
+                                      "name, as in \"pool NAME {\"");
 
         case CONF_TOK_WORD:
             break;
         }
 
-        cmd = conf_find_command(p->tok.text);
+        cmd = drover__conf_find_command(p->tok.text);
         if (cmd < 0) {
-            return conf_error(p, f->name, p->tok.line, "unknown directive "
-                              "\"%s\"", p->tok.text);
+            return drover__conf_error(p, f->name, p->tok.line,
+                                      "unknown directive \"%s\"", p->tok.text);
         }
 
-        if (b->pool == NULL && !(conf_commands[cmd].ctx & CONF_MAIN)) {
-            return conf_error(p, f->name, p->tok.line, "\"%s\" is not "
-                              "allowed here: it belongs inside a "
-                              "\"pool NAME { ... }\" block",
-                              conf_commands[cmd].name);
+        if (b->pool == NULL && !(drover__conf_commands[cmd].ctx & CONF_MAIN)) {
+            return drover__conf_error(p, f->name, p->tok.line,
+                                      "\"%s\" is not allowed here: it "
+                                      "belongs inside a \"pool NAME { ... "
+                                      "}\" block",
+                                      drover__conf_commands[cmd].name);
         }
 
-        if (b->pool != NULL && !(conf_commands[cmd].ctx & CONF_POOL)) {
-            return conf_error(p, f->name, p->tok.line, "\"%s\" is not "
-                              "allowed inside pool \"%s\": pools do not "
-                              "nest, close it with \"}\" first",
-                              conf_commands[cmd].name, b->pool->name);
+        if (b->pool != NULL && !(drover__conf_commands[cmd].ctx & CONF_POOL)) {
+            return drover__conf_error(p, f->name, p->tok.line,
+                                      "\"%s\" is not allowed inside pool "
+                                      "\"%s\": pools do not nest, close it "
+                                      "with \"}\" first",
+                                      drover__conf_commands[cmd].name,
+                                      b->pool->name);
         }
 
         memset(&d, 0, sizeof(d));
@@ -638,7 +657,7 @@ conf_parse_block(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
         rc = conf_read_directive(p, f, b, &d);
         if (rc == 0) {
-            rc = conf_commands[cmd].set(p, f, b, &d);
+            rc = drover__conf_commands[cmd].set(p, f, b, &d);
         }
 
         conf_directive_free(&d);
@@ -661,7 +680,7 @@ conf_read_directive(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 {
     int                    rc, next;
     unsigned               last_line;
-    const conf_command_t  *cmd = &conf_commands[d->cmd];
+    const conf_command_t  *cmd = &drover__conf_commands[d->cmd];
 
     last_line = d->line;
 
@@ -681,24 +700,26 @@ conf_read_directive(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
         }
 
         if (p->tok.type == CONF_TOK_CLOSE) {
-            return conf_error(p, f->name, last_line, "missing \";\" after "
-                              "\"%s\" (before the \"}\")", cmd->name);
+            return drover__conf_error(p, f->name, last_line,
+                                      "missing \";\" after \"%s\" (before "
+                                      "the \"}\")", cmd->name);
         }
 
         if (p->tok.type == CONF_TOK_EOF) {
-            return conf_error(p, f->name, last_line, "unexpected end of "
-                              "file: missing \";\" after \"%s\"", cmd->name);
+            return drover__conf_error(p, f->name, last_line,
+                                      "unexpected end of file: missing \";\" "
+                                      "after \"%s\"", cmd->name);
         }
 
         if (p->tok.line > last_line && !p->tok.quoted) {
-            next = conf_find_command(p->tok.text);
-            if (next >= 0 && (conf_commands[next].ctx
+            next = drover__conf_find_command(p->tok.text);
+            if (next >= 0 && (drover__conf_commands[next].ctx
                               & (b->pool ? CONF_POOL : CONF_MAIN)))
             {
-                return conf_error(p, f->name, last_line, "missing \";\" "
-                                  "after \"%s\" (line %u starts with "
-                                  "\"%s\")", cmd->name, p->tok.line,
-                                  p->tok.text);
+                return drover__conf_error(p, f->name, last_line,
+                                          "missing \";\" after \"%s\" (line "
+                                          "%u starts with \"%s\")", cmd->name,
+                                          p->tok.line, p->tok.text);
             }
         }
 
@@ -715,29 +736,32 @@ conf_read_directive(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     }
 
     if ((cmd->flags & CONF_BLOCK) && !d->block) {
-        return conf_error(p, f->name, d->line, "\"%s\" needs a block: %s",
-                          cmd->name, cmd->usage);
+        return drover__conf_error(p, f->name, d->line,
+                                  "\"%s\" needs a block: %s", cmd->name,
+                                  cmd->usage);
     }
 
     if (!(cmd->flags & CONF_BLOCK) && d->block) {
-        return conf_error(p, f->name, d->line, "\"%s\" does not take a "
-                          "block: end it with \";\" (%s)", cmd->name,
-                          cmd->usage);
+        return drover__conf_error(p, f->name, d->line,
+                                  "\"%s\" does not take a block: end it with "
+                                  "\";\" (%s)", cmd->name, cmd->usage);
     }
 
     if (d->nargs < cmd->min_args || d->nargs > cmd->max_args) {
-        return conf_error(p, f->name, d->line, "wrong number of arguments "
-                          "for \"%s\": got %d, usage: %s", cmd->name,
-                          d->nargs, cmd->usage);
+        return drover__conf_error(p, f->name, d->line,
+                                  "wrong number of arguments for \"%s\": got "
+                                  "%d, usage: %s", cmd->name, d->nargs,
+                                  cmd->usage);
     }
 
     if (!(cmd->flags & CONF_MULTI)) {
         conf_where_t  *seen = &b->seen[d->cmd];
 
         if (seen->line != 0) {
-            return conf_error(p, f->name, d->line, "duplicate \"%s\", first "
-                              "set at %s:%u: keep only one", cmd->name,
-                              seen->file, seen->line);
+            return drover__conf_error(p, f->name, d->line,
+                                      "duplicate \"%s\", first set at %s:%u: "
+                                      "keep only one", cmd->name, seen->file,
+                                      seen->line);
         }
 
         seen->file = f->name;
@@ -783,7 +807,7 @@ conf_glob_escape(const char *s)
 
 
 int
-conf_set_include(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
+drover__conf_set_include(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     conf_directive_t *d)
 {
     int          rc, grc, wild;
@@ -800,21 +824,23 @@ conf_set_include(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     grc = -1;
 
     if (arg[0] == '\0') {
-        return conf_error(p, f->name, d->line, "\"include\" needs a file "
-                          "name or glob, got \"\"");
+        return drover__conf_error(p, f->name, d->line,
+                                  "\"include\" needs a file name or glob, "
+                                  "got \"\"");
     }
 
     if (f->depth >= DROVER_CONF_MAX_INCLUDE_DEPTH) {
-        return conf_error(p, f->name, d->line, "includes nested more than "
-                          "%d deep at \"%s\": is there an include loop?",
-                          DROVER_CONF_MAX_INCLUDE_DEPTH, arg);
+        return drover__conf_error(p, f->name, d->line,
+                                  "includes nested more than %d deep at "
+                                  "\"%s\": is there an include loop?",
+                                  DROVER_CONF_MAX_INCLUDE_DEPTH, arg);
     }
 
     if (arg[0] == '/') {
         pattern = strdup(arg);
     } else {
         dir = conf_glob_escape(f->dir);
-        pattern = (dir != NULL) ? conf_join(dir, arg) : NULL;
+        pattern = (dir != NULL) ? drover__conf_join(dir, arg) : NULL;
     }
 
     if (pattern == NULL) {
@@ -830,17 +856,18 @@ conf_set_include(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
         if (wild) {
             rc = 0;      /* an empty conf.d is fine */
         } else {
-            rc = conf_error(p, f->name, d->line, "included file \"%s\" does "
-                            "not exist: fix the path or remove the include",
-                            arg);
+            rc = drover__conf_error(p, f->name, d->line,
+                                    "included file \"%s\" does not exist: "
+                                    "fix the path or remove the include", arg);
         }
         goto cleanup;
     }
 
     if (grc != 0) {
-        rc = conf_error(p, f->name, d->line, "cannot expand include \"%s\": "
-                        "%s", arg, grc == GLOB_NOSPACE ? "out of memory"
-                                                      : "read error");
+        rc = drover__conf_error(p, f->name, d->line,
+                                "cannot expand include \"%s\": %s", arg,
+                                grc == GLOB_NOSPACE ? "out of memory" :
+                                "read error");
         goto cleanup;
     }
 
@@ -849,7 +876,7 @@ conf_set_include(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
         rc = conf_file_open(p, &inc, g.gl_pathv[i], f->name, d->line,
                             f->depth + 1);
         if (rc == 0) {
-            rc = conf_parse_block(p, &inc, b, 0);
+            rc = drover__conf_parse_block(p, &inc, b, 0);
         }
 
         conf_file_close(&inc);
@@ -874,7 +901,7 @@ cleanup:
 
 
 char *
-conf_join(const char *dir, const char *path)
+drover__conf_join(const char *dir, const char *path)
 {
     char    *out;
     size_t   dlen, plen;

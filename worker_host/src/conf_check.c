@@ -38,7 +38,7 @@ static int conf_pool_check_user(conf_parser_t *p, conf_block_t *b);
  * other directives, and the checks that span several of them.
  */
 int
-conf_pool_finish(conf_parser_t *p, conf_block_t *b)
+drover__conf_pool_finish(conf_parser_t *p, conf_block_t *b)
 {
     int                  rc;
     long                 ncpu;
@@ -46,15 +46,16 @@ conf_pool_finish(conf_parser_t *p, conf_block_t *b)
     drover_pool_conf_t  *pool = b->pool;
 
     if (pool->app == NULL) {
-        return conf_error(p, pool->file, pool->line, "pool \"%s\" has no "
-                          "\"app\": add \"app /path/to/app.so;\"",
-                          pool->name);
+        return drover__conf_error(p, pool->file, pool->line,
+                                  "pool \"%s\" has no \"app\": add \"app "
+                                  "/path/to/app.so;\"", pool->name);
     }
 
     if (pool->listen.path == NULL) {
-        return conf_error(p, pool->file, pool->line, "pool \"%s\" has no "
-                          "\"listen\": add \"listen unix:/run/drover/%s.sock;"
-                          "\"", pool->name, pool->name);
+        return drover__conf_error(p, pool->file, pool->line,
+                                  "pool \"%s\" has no \"listen\": add "
+                                  "\"listen unix:/run/drover/%s.sock;\"",
+                                  pool->name, pool->name);
     }
 
     if (pool->workers_auto) {
@@ -71,12 +72,13 @@ conf_pool_finish(conf_parser_t *p, conf_block_t *b)
     /* the longest slot socket name is the last slot's */
     rc = drover_conf_slot_path(pool, pool->workers - 1, slot, sizeof(slot));
     if (rc != 0) {
-        return conf_error(p, pool->listen.file, pool->listen.line, "socket "
-                          "path \"%s\" is too long: with %u workers, slot "
-                          "socket \"%s.%u\" must fit in %zu bytes (including"
-                          " the final NUL): use a shorter path",
-                          pool->listen.path, pool->workers, pool->listen.path,
-                          pool->workers - 1, sizeof(slot));
+        return drover__conf_error(p, pool->listen.file, pool->listen.line,
+                                  "socket path \"%s\" is too long: with %u "
+                                  "workers, slot socket \"%s.%u\" must fit "
+                                  "in %zu bytes (including the final NUL): "
+                                  "use a shorter path", pool->listen.path,
+                                  pool->workers, pool->listen.path,
+                                  pool->workers - 1, sizeof(slot));
     }
 
     rc = conf_pool_check_sockets(p, pool);
@@ -135,15 +137,16 @@ conf_pool_check_sockets(conf_parser_t *p, drover_pool_conf_t *pool)
         if (conf_socket_of(other, pool->listen.path)
             || conf_socket_of(pool, other->listen.path))
         {
-            return conf_error(p, pool->listen.file, pool->listen.line,
-                              "socket \"%s\" of pool \"%s\" clashes with "
-                              "the sockets of pool \"%s\" (%s and its slot "
-                              "sockets %s.0 .. %s.%u, declared at %s:%u): "
-                              "give each pool its own socket path",
-                              pool->listen.path, pool->name, other->name,
-                              other->listen.path, other->listen.path,
-                              other->listen.path, other->workers - 1,
-                              other->listen.file, other->listen.line);
+            return drover__conf_error(p, pool->listen.file, pool->listen.line,
+                                      "socket \"%s\" of pool \"%s\" clashes "
+                                      "with the sockets of pool \"%s\" (%s "
+                                      "and its slot sockets %s.0 .. %s.%u, "
+                                      "declared at %s:%u): give each pool "
+                                      "its own socket path", pool->listen.path,
+                                      pool->name, other->name,
+                                      other->listen.path, other->listen.path,
+                                      other->listen.path, other->workers - 1,
+                                      other->listen.file, other->listen.line);
         }
     }
 
@@ -169,16 +172,17 @@ conf_pool_check_group(conf_parser_t *p, conf_block_t *b)
 
     if (pool->gid == 0) {
         if (pool->group != NULL) {
-            return conf_error(p, group->file, group->line, "pool \"%s\" "
-                              "would run with group root (\"group %s\"): "
-                              "use an unprivileged group", pool->name,
-                              pool->group);
+            return drover__conf_error(p, group->file, group->line,
+                                      "pool \"%s\" would run with group root "
+                                      "(\"group %s\"): use an unprivileged "
+                                      "group", pool->name, pool->group);
         }
 
-        return conf_error(p, user->file, user->line, "pool \"%s\" would run"
-                          " with group root (the primary group of user "
-                          "\"%s\"): set \"group\" to an unprivileged group",
-                          pool->name, pool->user);
+        return drover__conf_error(p, user->file, user->line,
+                                  "pool \"%s\" would run with group root "
+                                  "(the primary group of user \"%s\"): set "
+                                  "\"group\" to an unprivileged group",
+                                  pool->name, pool->user);
     }
 
     /* a uid without a passwd entry gets no supplementary groups at all */
@@ -198,9 +202,10 @@ conf_pool_check_group(conf_parser_t *p, conf_block_t *b)
 
         if (getgrouplist(pw->pw_name, pool->gid, list, &n) == -1) {
             free(list);
-            return conf_error(p, user->file, user->line, "pool \"%s\": "
-                              "cannot list the groups of user \"%s\": "
-                              "check /etc/group", pool->name, pw->pw_name);
+            return drover__conf_error(p, user->file, user->line,
+                                      "pool \"%s\": cannot list the groups "
+                                      "of user \"%s\": check /etc/group",
+                                      pool->name, pw->pw_name);
         }
     }
 
@@ -213,11 +218,12 @@ conf_pool_check_group(conf_parser_t *p, conf_block_t *b)
     }
 
     if (i < n) {
-        return conf_error(p, user->file, user->line, "pool \"%s\" would run"
-                          " with group root: user \"%s\" is a member of "
-                          "group root (gid 0) in the group database; remove "
-                          "it from that group or use another user",
-                          pool->name, pw->pw_name);
+        return drover__conf_error(p, user->file, user->line,
+                                  "pool \"%s\" would run with group root: "
+                                  "user \"%s\" is a member of group root "
+                                  "(gid 0) in the group database; remove it "
+                                  "from that group or use another user",
+                                  pool->name, pw->pw_name);
     }
 
     return 0;
@@ -238,22 +244,25 @@ conf_pool_check_user(conf_parser_t *p, conf_block_t *b)
 
     if (p->euid == 0) {
         if (pool->user == NULL) {
-            return conf_error(p, pool->file, pool->line, "pool \"%s\" would "
-                              "run as root: set \"user\" to an unprivileged "
-                              "user", pool->name);
+            return drover__conf_error(p, pool->file, pool->line,
+                                      "pool \"%s\" would run as root: set "
+                                      "\"user\" to an unprivileged user",
+                                      pool->name);
         }
 
         if (pool->uid == 0) {
-            return conf_error(p, user->file, user->line, "pool \"%s\" would "
-                              "run as root (\"user %s\"): use an unprivileged"
-                              " user", pool->name, pool->user);
+            return drover__conf_error(p, user->file, user->line,
+                                      "pool \"%s\" would run as root (\"user "
+                                      "%s\"): use an unprivileged user",
+                                      pool->name, pool->user);
         }
 
         if (pool->group == NULL) {
             if (b->user_gid == (gid_t) -1) {
-                return conf_error(p, user->file, user->line, "user \"%s\" "
-                                  "has no passwd entry, so no primary group:"
-                                  " set \"group\"", pool->user);
+                return drover__conf_error(p, user->file, user->line,
+                                          "user \"%s\" has no passwd entry, "
+                                          "so no primary group: set \"group\"",
+                                          pool->user);
             }
             pool->gid = b->user_gid;
         }
@@ -262,17 +271,19 @@ conf_pool_check_user(conf_parser_t *p, conf_block_t *b)
     }
 
     if (pool->user != NULL && pool->uid != p->euid) {
-        return conf_error(p, user->file, user->line, "pool \"%s\": droverd "
-                          "is not running as root, so it cannot switch to "
-                          "user \"%s\": remove \"user\" or start droverd as "
-                          "root", pool->name, pool->user);
+        return drover__conf_error(p, user->file, user->line,
+                                  "pool \"%s\": droverd is not running as "
+                                  "root, so it cannot switch to user \"%s\": "
+                                  "remove \"user\" or start droverd as root",
+                                  pool->name, pool->user);
     }
 
     if (pool->group != NULL && pool->gid != p->egid) {
-        return conf_error(p, group->file, group->line, "pool \"%s\": droverd"
-                          " is not running as root, so it cannot switch to "
-                          "group \"%s\": remove \"group\" or start droverd "
-                          "as root", pool->name, pool->group);
+        return drover__conf_error(p, group->file, group->line,
+                                  "pool \"%s\": droverd is not running as "
+                                  "root, so it cannot switch to group "
+                                  "\"%s\": remove \"group\" or start droverd "
+                                  "as root", pool->name, pool->group);
     }
 
     /* our own user, named without a group: there is no group to switch to */

@@ -73,10 +73,10 @@ static int conf_resolve_gid(const char *s, gid_t *gid);
 static int conf_valid_name(const char *s, size_t max);
 
 
-const conf_command_t  conf_commands[CONF_NCMDS] = {
+const conf_command_t  drover__conf_commands[CONF_NCMDS] = {
 
     [CONF_CMD_INCLUDE] = { "include", CONF_MAIN | CONF_POOL, CONF_MULTI,
-      1, 1, "include FILE_OR_GLOB;", conf_set_include },
+      1, 1, "include FILE_OR_GLOB;", drover__conf_set_include },
 
     [CONF_CMD_LOG_LEVEL] = { "log_level", CONF_MAIN | CONF_POOL, 0,
       1, 1, "log_level emerg|alert|error|warn|notice|info|debug;",
@@ -159,12 +159,12 @@ const conf_command_t  conf_commands[CONF_NCMDS] = {
 
 
 int
-conf_find_command(const char *name)
+drover__conf_find_command(const char *name)
 {
     int  i;
 
     for (i = 0; i < CONF_NCMDS; i++) {
-        if (strcmp(conf_commands[i].name, name) == 0) {
+        if (strcmp(drover__conf_commands[i].name, name) == 0) {
             return i;
         }
     }
@@ -181,9 +181,10 @@ conf_set_log_level(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
     level = drover_log_level_parse(d->args[0]);
     if (level < DROVER_LOG_EMERG) {
-        return conf_error(p, f->name, d->arg_lines[0], "\"log_level\" needs "
-                          "one of emerg, alert, error, warn, notice, info, "
-                          "debug, got \"%s\"", d->args[0]);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"log_level\" needs one of emerg, alert, "
+                                  "error, warn, notice, info, debug, got "
+                                  "\"%s\"", d->args[0]);
     }
 
     if (b->pool != NULL) {
@@ -208,16 +209,17 @@ conf_set_pool(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     (void) b;
 
     if (!conf_valid_name(name, DROVER_CONF_NAME_MAX)) {
-        return conf_error(p, f->name, d->arg_lines[0], "bad pool name "
-                          "\"%s\": use 1 to %d of A-Z a-z 0-9 _ . -",
-                          name, DROVER_CONF_NAME_MAX);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "bad pool name \"%s\": use 1 to %d of A-Z "
+                                  "a-z 0-9 _ . -", name, DROVER_CONF_NAME_MAX);
     }
 
     other = drover_conf_find_pool(p->conf, name);
     if (other != NULL) {
-        return conf_error(p, f->name, d->line, "duplicate pool \"%s\", first "
-                          "defined at %s:%u: rename one of them", name,
-                          other->file, other->line);
+        return drover__conf_error(p, f->name, d->line,
+                                  "duplicate pool \"%s\", first defined at "
+                                  "%s:%u: rename one of them", name,
+                                  other->file, other->line);
     }
 
     pool = calloc(1, sizeof(*pool));
@@ -263,9 +265,9 @@ conf_set_pool(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     pb->file = f->name;
     pb->line = d->line;
 
-    rc = conf_parse_block(p, f, pb, 1);
+    rc = drover__conf_parse_block(p, f, pb, 1);
     if (rc == 0) {
-        rc = conf_pool_finish(p, pb);
+        rc = drover__conf_pool_finish(p, pb);
     }
 
 cleanup:
@@ -286,38 +288,42 @@ conf_set_app(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     unsigned     line = d->arg_lines[0];
 
     if (arg[0] == '\0') {
-        return conf_error(p, f->name, line, "\"app\" needs the path of the "
-                          "app's .so, got \"\"");
+        return drover__conf_error(p, f->name, line,
+                                  "\"app\" needs the path of the app's .so, "
+                                  "got \"\"");
     }
 
-    path = (arg[0] == '/') ? strdup(arg) : conf_join(f->dir, arg);
+    path = (arg[0] == '/') ? strdup(arg) : drover__conf_join(f->dir, arg);
     if (path == NULL) {
         return -ENOMEM;
     }
 
     real = realpath(path, NULL);
     if (real == NULL) {
-        rc = conf_error(p, f->name, line, "app \"%s\" (%s): %s: build the "
-                        "app or fix the path", arg, path, strerror(errno));
+        rc = drover__conf_error(p, f->name, line,
+                                "app \"%s\" (%s): %s: build the app or fix "
+                                "the path", arg, path, strerror(errno));
         goto cleanup;
     }
 
     if (stat(real, &st) == -1) {
-        rc = conf_error(p, f->name, line, "app \"%s\" (%s): %s", arg, real,
-                        strerror(errno));
+        rc = drover__conf_error(p, f->name, line, "app \"%s\" (%s): %s", arg,
+                                real, strerror(errno));
         goto cleanup;
     }
 
     if (!S_ISREG(st.st_mode)) {
-        rc = conf_error(p, f->name, line, "app \"%s\" (%s) is not a regular "
-                        "file: name the app's .so", arg, real);
+        rc = drover__conf_error(p, f->name, line,
+                                "app \"%s\" (%s) is not a regular file: name "
+                                "the app's .so", arg, real);
         goto cleanup;
     }
 
     if (access(real, R_OK) == -1) {
-        rc = conf_error(p, f->name, line, "app \"%s\" (%s) is not readable "
-                        "by droverd: %s: fix its permissions", arg, real,
-                        strerror(errno));
+        rc = drover__conf_error(p, f->name, line,
+                                "app \"%s\" (%s) is not readable by droverd: "
+                                "%s: fix its permissions", arg, real,
+                                strerror(errno));
         goto cleanup;
     }
 
@@ -342,15 +348,17 @@ conf_set_app_param(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     drover_pool_conf_t  *pool = b->pool;
 
     if (!conf_valid_name(d->args[0], CONF_TOKEN_MAX)) {
-        return conf_error(p, f->name, d->arg_lines[0], "bad app_param name "
-                          "\"%s\": use A-Z a-z 0-9 _ . -", d->args[0]);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "bad app_param name \"%s\": use A-Z a-z "
+                                  "0-9 _ . -", d->args[0]);
     }
 
     for (i = 0; i < pool->nparams; i++) {
         if (strcmp(pool->params[i].name, d->args[0]) == 0) {
-            return conf_error(p, f->name, d->line, "duplicate app_param "
-                              "\"%s\" in pool \"%s\": keep only one",
-                              d->args[0], pool->name);
+            return drover__conf_error(p, f->name, d->line,
+                                      "duplicate app_param \"%s\" in pool "
+                                      "\"%s\": keep only one", d->args[0],
+                                      pool->name);
         }
     }
 
@@ -390,13 +398,15 @@ conf_listen_option(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     } else if (v != NULL && klen == 5 && strncmp(opt, "group", 5) == 0) {
         bit = 4;
     } else {
-        return conf_error(p, f->name, line, "unknown listen option \"%s\": "
-                          "use mode=0660, owner=USER or group=GROUP", opt);
+        return drover__conf_error(p, f->name, line,
+                                  "unknown listen option \"%s\": use "
+                                  "mode=0660, owner=USER or group=GROUP", opt);
     }
 
     if (*seen & bit) {
-        return conf_error(p, f->name, line, "duplicate listen option "
-                          "\"%.*s\": keep only one", (int) klen, opt);
+        return drover__conf_error(p, f->name, line,
+                                  "duplicate listen option \"%.*s\": keep "
+                                  "only one", (int) klen, opt);
     }
 
     *seen |= bit;
@@ -405,8 +415,9 @@ conf_listen_option(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     if (bit == 1) {
         rc = conf_parse_uint(v, 8, 0777, &mode);
         if (rc != 0) {
-            return conf_error(p, f->name, line, "listen \"mode\" needs an "
-                              "octal mode from 0 to 0777, got \"%s\"", v);
+            return drover__conf_error(p, f->name, line,
+                                      "listen \"mode\" needs an octal mode "
+                                      "from 0 to 0777, got \"%s\"", v);
         }
         ls->mode = (mode_t) mode;
         return 0;
@@ -414,16 +425,17 @@ conf_listen_option(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
     if (bit == 2) {
         if (conf_resolve_uid(v, &ls->owner, NULL) != 0) {
-            return conf_error(p, f->name, line, "listen \"owner\": unknown "
-                              "user \"%s\": create it or use another",
-                              v);
+            return drover__conf_error(p, f->name, line,
+                                      "listen \"owner\": unknown user "
+                                      "\"%s\": create it or use another", v);
         }
         return 0;
     }
 
     if (conf_resolve_gid(v, &ls->group) != 0) {
-        return conf_error(p, f->name, line, "listen \"group\": unknown group"
-                          " \"%s\": create it or use another", v);
+        return drover__conf_error(p, f->name, line,
+                                  "listen \"group\": unknown group \"%s\": "
+                                  "create it or use another", v);
     }
 
     return 0;
@@ -442,19 +454,21 @@ conf_set_listen(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     const char            *arg = d->args[0];
 
     if (strncmp(arg, "unix:", 5) != 0) {
-        return conf_error(p, f->name, d->arg_lines[0], "\"listen %s\": only "
-                          "unix: sockets are supported: use "
-                          "\"listen unix:/run/drover/NAME.sock;\"", arg);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"listen %s\": only unix: sockets are "
+                                  "supported: use \"listen "
+                                  "unix:/run/drover/NAME.sock;\"", arg);
     }
 
     if (arg[5] == '\0') {
-        return conf_error(p, f->name, d->arg_lines[0], "\"listen unix:\" "
-                          "needs a socket path, as in "
-                          "unix:/run/drover/NAME.sock");
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"listen unix:\" needs a socket path, as "
+                                  "in unix:/run/drover/NAME.sock");
     }
 
     /* not realpath(): the socket does not exist yet */
-    path = (arg[5] == '/') ? strdup(arg + 5) : conf_join(f->dir, arg + 5);
+    path = (arg[5] == '/') ? strdup(arg + 5) : drover__conf_join(f->dir,
+                                                                 arg + 5);
     if (path == NULL) {
         return -ENOMEM;
     }
@@ -463,10 +477,11 @@ conf_set_listen(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
         if (other != b->pool && other->listen.path != NULL
             && strcmp(other->listen.path, path) == 0)
         {
-            rc = conf_error(p, f->name, d->arg_lines[0], "socket \"%s\" is "
-                            "already used by pool \"%s\" at %s:%u: give each"
-                            " pool its own socket", path, other->name,
-                            other->listen.file, other->listen.line);
+            rc = drover__conf_error(p, f->name, d->arg_lines[0],
+                                    "socket \"%s\" is already used by pool "
+                                    "\"%s\" at %s:%u: give each pool its own "
+                                    "socket", path, other->name,
+                                    other->listen.file, other->listen.line);
             free(path);
             return rc;
         }
@@ -506,9 +521,10 @@ conf_set_workers(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     if (conf_parse_uint(d->args[0], 10, DROVER_CONF_MAX_WORKERS, &n) != 0
         || n == 0)
     {
-        return conf_error(p, f->name, d->arg_lines[0], "\"workers\" needs a "
-                          "number from 1 to %d or \"auto\", got \"%s\"",
-                          DROVER_CONF_MAX_WORKERS, d->args[0]);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"workers\" needs a number from 1 to %d "
+                                  "or \"auto\", got \"%s\"",
+                                  DROVER_CONF_MAX_WORKERS, d->args[0]);
     }
 
     b->pool->workers = (unsigned) n;
@@ -526,8 +542,9 @@ conf_set_preload(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     } else if (strcmp(d->args[0], "off") == 0) {
         b->pool->preload = 0;
     } else {
-        return conf_error(p, f->name, d->arg_lines[0], "\"preload\" needs "
-                          "\"on\" or \"off\", got \"%s\"", d->args[0]);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"preload\" needs \"on\" or \"off\", got "
+                                  "\"%s\"", d->args[0]);
     }
 
     return 0;
@@ -541,8 +558,9 @@ conf_set_user(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     drover_pool_conf_t  *pool = b->pool;
 
     if (conf_resolve_uid(d->args[0], &pool->uid, &b->user_gid) != 0) {
-        return conf_error(p, f->name, d->arg_lines[0], "unknown user \"%s\":"
-                          " create it or use another", d->args[0]);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "unknown user \"%s\": create it or use "
+                                  "another", d->args[0]);
     }
 
     pool->user = strdup(d->args[0]);
@@ -561,8 +579,9 @@ conf_set_group(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     drover_pool_conf_t  *pool = b->pool;
 
     if (conf_resolve_gid(d->args[0], &pool->gid) != 0) {
-        return conf_error(p, f->name, d->arg_lines[0], "unknown group "
-                          "\"%s\": create it or use another", d->args[0]);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "unknown group \"%s\": create it or use "
+                                  "another", d->args[0]);
     }
 
     pool->group = strdup(d->args[0]);
@@ -580,12 +599,13 @@ conf_set_ms(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     conf_directive_t *d)
 {
     unsigned               ms;
-    const conf_command_t  *cmd = &conf_commands[d->cmd];
+    const conf_command_t  *cmd = &drover__conf_commands[d->cmd];
 
     if (conf_parse_duration(d->args[0], &ms) != 0) {
-        return conf_error(p, f->name, d->arg_lines[0], "\"%s\" needs"
-                          " a duration from 1ms to 24h such as 30s, 500ms, "
-                          "2m or 1h, got \"%s\"", cmd->name, d->args[0]);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"%s\" needs a duration from 1ms to 24h "
+                                  "such as 30s, 500ms, 2m or 1h, got \"%s\"",
+                                  cmd->name, d->args[0]);
     }
 
     *(unsigned *) ((char *) b->pool + cmd->offset) = ms;
@@ -602,15 +622,16 @@ conf_set_run_dir(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     (void) b;
 
     path = (d->args[0][0] == '/') ? strdup(d->args[0])
-                                  : conf_join(f->dir, d->args[0]);
+                                  : drover__conf_join(f->dir, d->args[0]);
     if (path == NULL) {
         return -ENOMEM;
     }
 
     if (strlen(path) > 200) {
         free(path);
-        return conf_error(p, f->name, d->arg_lines[0], "\"run_dir\" is too "
-                          "long: use a path of at most 200 bytes");
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"run_dir\" is too long: use a path of at "
+                                  "most 200 bytes");
     }
 
     free(p->conf->run_dir);
@@ -626,9 +647,9 @@ conf_set_memory_budget(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     unsigned long long  bytes;
 
     if (conf_parse_size(d->args[0], &bytes) != 0 || bytes == 0) {
-        return conf_error(p, f->name, d->arg_lines[0], "\"memory_budget\" "
-                          "needs a size such as 512M or 4G, got \"%s\"",
-                          d->args[0]);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"memory_budget\" needs a size such as "
+                                  "512M or 4G, got \"%s\"", d->args[0]);
     }
 
     if (b != NULL && b->pool != NULL) {
@@ -650,16 +671,17 @@ conf_set_prestart(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     drover_prestart_conf_t  *ps, *cmd;
 
     if (pool->nprestart == CONF_PRESTART_MAX) {
-        return conf_error(p, f->name, d->line, "too many \"prestart\" "
-                          "commands in pool \"%s\" (at most %d): put them in "
-                          "one script", pool->name, CONF_PRESTART_MAX);
+        return drover__conf_error(p, f->name, d->line,
+                                  "too many \"prestart\" commands in pool "
+                                  "\"%s\" (at most %d): put them in one "
+                                  "script", pool->name, CONF_PRESTART_MAX);
     }
 
     if (d->args[0][0] != '/') {
-        return conf_error(p, f->name, d->arg_lines[0], "\"prestart\" needs "
-                          "an absolute command path, got \"%s\": prestart "
-                          "runs without a shell and without PATH",
-                          d->args[0]);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"prestart\" needs an absolute command "
+                                  "path, got \"%s\": prestart runs without a "
+                                  "shell and without PATH", d->args[0]);
     }
 
     ps = realloc(pool->prestart, (pool->nprestart + 1) * sizeof(ps[0]));
@@ -705,9 +727,10 @@ conf_set_request_timeout(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     }
 
     if (conf_parse_duration(d->args[0], &ms) != 0) {
-        return conf_error(p, f->name, d->arg_lines[0], "\"request_timeout\" "
-                          "needs \"off\" or a duration from 1ms to 24h such "
-                          "as 30s, got \"%s\"", d->args[0]);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"request_timeout\" needs \"off\" or a "
+                                  "duration from 1ms to 24h such as 30s, got "
+                                  "\"%s\"", d->args[0]);
     }
 
     b->pool->request_timeout_ms = ms;
@@ -728,9 +751,11 @@ conf_set_memory_limit(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
         bytes = 0;
 
     } else if (conf_parse_size(d->args[0], &bytes) != 0 || bytes == 0) {
-        return conf_error(p, f->name, d->arg_lines[0], "\"%s\" needs \"off\""
-                          " or a size such as 512M or 2G, got \"%s\"",
-                          conf_commands[d->cmd].name, d->args[0]);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"%s\" needs \"off\" or a size such as "
+                                  "512M or 2G, got \"%s\"",
+                                  drover__conf_commands[d->cmd].name,
+                                  d->args[0]);
     }
 
     if (hard) {
@@ -750,9 +775,10 @@ conf_set_max_requests(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     unsigned long  n, jitter;
 
     if (conf_parse_uint(d->args[0], 10, 1000000000UL, &n) != 0) {
-        return conf_error(p, f->name, d->arg_lines[0], "\"max_requests\" "
-                          "needs a number from 0 (off) to 1000000000, got "
-                          "\"%s\"", d->args[0]);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"max_requests\" needs a number from 0 "
+                                  "(off) to 1000000000, got \"%s\"",
+                                  d->args[0]);
     }
 
     jitter = 0;
@@ -761,9 +787,10 @@ conf_set_max_requests(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
         && (conf_parse_uint(d->args[1], 10, 1000000000UL, &jitter) != 0
             || (n != 0 && jitter >= n)))
     {
-        return conf_error(p, f->name, d->arg_lines[1], "\"max_requests\" "
-                          "jitter must be a number below max_requests (%lu),"
-                          " got \"%s\"", n, d->args[1]);
+        return drover__conf_error(p, f->name, d->arg_lines[1],
+                                  "\"max_requests\" jitter must be a number "
+                                  "below max_requests (%lu), got \"%s\"", n,
+                                  d->args[1]);
     }
 
     b->pool->max_requests = (unsigned) n;
@@ -780,21 +807,23 @@ conf_set_restart_limit(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     unsigned long  n;
 
     if (conf_parse_uint(d->args[0], 10, 100000UL, &n) != 0 || n == 0) {
-        return conf_error(p, f->name, d->arg_lines[0], "\"restart_limit\" "
-                          "needs a number of restarts from 1 to 100000, got "
-                          "\"%s\"", d->args[0]);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"restart_limit\" needs a number of "
+                                  "restarts from 1 to 100000, got \"%s\"",
+                                  d->args[0]);
     }
 
     if (strcmp(d->args[1], "per") != 0) {
-        return conf_error(p, f->name, d->arg_lines[1], "\"restart_limit\" "
-                          "reads \"restart_limit N per TIME;\", got \"%s\" "
-                          "instead of \"per\"", d->args[1]);
+        return drover__conf_error(p, f->name, d->arg_lines[1],
+                                  "\"restart_limit\" reads \"restart_limit N "
+                                  "per TIME;\", got \"%s\" instead of \"per\"",
+                                  d->args[1]);
     }
 
     if (conf_parse_duration(d->args[2], &ms) != 0) {
-        return conf_error(p, f->name, d->arg_lines[2], "\"restart_limit\" "
-                          "needs a period such as 60s or 5m, got \"%s\"",
-                          d->args[2]);
+        return drover__conf_error(p, f->name, d->arg_lines[2],
+                                  "\"restart_limit\" needs a period such as "
+                                  "60s or 5m, got \"%s\"", d->args[2]);
     }
 
     b->pool->restart_limit = (unsigned) n;
@@ -813,7 +842,7 @@ conf_set_control(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     mode_t         *target_mode;
     unsigned long   mode;
     const char     *arg = d->args[0];
-    const char     *name = conf_commands[d->cmd].name;
+    const char     *name = drover__conf_commands[d->cmd].name;
 
     (void) b;
 
@@ -828,9 +857,10 @@ conf_set_control(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     }
 
     if (strncmp(arg, "unix:", 5) != 0 || arg[5] == '\0') {
-        return conf_error(p, f->name, d->arg_lines[0], "\"%s\" needs "
-                          "unix:PATH, as in \"%s unix:/run/drover/"
-                          "droverd.ctl;\", got \"%s\"", name, name, arg);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"%s\" needs unix:PATH, as in \"%s "
+                                  "unix:/run/drover/droverd.ctl;\", got "
+                                  "\"%s\"", name, name, arg);
     }
 
     for (i = 1; i < d->nargs; i++) {
@@ -838,36 +868,41 @@ conf_set_control(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
         if (strncmp(opt, "mode=", 5) == 0) {
             if (conf_parse_uint(opt + 5, 8, 0777, &mode) != 0) {
-                return conf_error(p, f->name, d->arg_lines[i], "\"%s\" "
-                                  "mode needs an octal mode such as 0660, "
-                                  "got \"%s\"", name, opt + 5);
+                return drover__conf_error(p, f->name, d->arg_lines[i],
+                                          "\"%s\" mode needs an octal mode "
+                                          "such as 0660, got \"%s\"", name,
+                                          opt + 5);
             }
             *target_mode = (mode_t) mode;
 
         } else if (strncmp(opt, "group=", 6) == 0) {
             if (conf_resolve_gid(opt + 6, &gid) != 0) {
-                return conf_error(p, f->name, d->arg_lines[i], "\"%s\" "
-                                  "group: no group \"%s\"", name, opt + 6);
+                return drover__conf_error(p, f->name, d->arg_lines[i],
+                                          "\"%s\" group: no group \"%s\"", name,
+                                          opt + 6);
             }
             *target_gid = gid;
 
         } else {
-            return conf_error(p, f->name, d->arg_lines[i], "unknown "
-                              "\"%s\" option \"%s\": use mode= or "
-                              "group=", name, opt);
+            return drover__conf_error(p, f->name, d->arg_lines[i],
+                                      "unknown \"%s\" option \"%s\": use "
+                                      "mode= or group=", name, opt);
         }
     }
 
-    path = (arg[5] == '/') ? strdup(arg + 5) : conf_join(f->dir, arg + 5);
+    path = (arg[5] == '/') ? strdup(arg + 5) : drover__conf_join(f->dir,
+                                                                 arg + 5);
     if (path == NULL) {
         return -ENOMEM;
     }
 
     if (strlen(path) >= sizeof(((struct sockaddr_un *) 0)->sun_path)) {
         free(path);
-        return conf_error(p, f->name, d->arg_lines[0], "\"%s\" socket "
-                          "path is too long (at most %zu bytes)", name,
-                          sizeof(((struct sockaddr_un *) 0)->sun_path) - 1);
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"%s\" socket path is too long (at most "
+                                  "%zu bytes)", name,
+                                  sizeof(((struct sockaddr_un *) 0)->sun_path)
+                                  - 1);
     }
 
     free(*target);
@@ -913,9 +948,9 @@ conf_set_busy_target(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 bad:
 
-    return conf_error(p, f->name, d->line, "\"busy_target\" needs two "
-                      "percentages, low then high, such as \"busy_target "
-                      "50%% 90%%;\"");
+    return drover__conf_error(p, f->name, d->line,
+                              "\"busy_target\" needs two percentages, low "
+                              "then high, such as \"busy_target 50%% 90%%;\"");
 }
 
 

@@ -156,17 +156,17 @@ typedef struct {
 
 
 
-int conf_error(conf_parser_t *p, const char *file, unsigned line,
+int drover__conf_error(conf_parser_t *p, const char *file, unsigned line,
     const char *fmt, ...) DROVER_PRINTF(4, 5);
-int conf_parse_block(conf_parser_t *p, conf_file_t *f,
+int drover__conf_parse_block(conf_parser_t *p, conf_file_t *f,
     conf_block_t *b, int braced);
-int conf_find_command(const char *name);
-int conf_set_include(conf_parser_t *p, conf_file_t *f,
+int drover__conf_find_command(const char *name);
+int drover__conf_set_include(conf_parser_t *p, conf_file_t *f,
     conf_block_t *b, conf_directive_t *d);
-int conf_pool_finish(conf_parser_t *p, conf_block_t *b);
-char *conf_join(const char *dir, const char *path);
+int drover__conf_pool_finish(conf_parser_t *p, conf_block_t *b);
+char *drover__conf_join(const char *dir, const char *path);
 
 
-extern const conf_command_t  conf_commands[CONF_NCMDS];
+extern const conf_command_t  drover__conf_commands[CONF_NCMDS];
 
 #endif /* DROVER_CONF_INT_H */

@@ -73,7 +73,7 @@ drover__request_run(drover__worker_t *w, drover__conn_t *c)
         req->pre_checked = 1;
 
         if (!c->stdin_eof) {
-            req_preread(req);
+            drover__request_preread(req);
         }
 
         if (c->broken) {
@@ -87,13 +87,13 @@ drover__request_run(drover__worker_t *w, drover__conn_t *c)
         }
     }
 
-    req_timeout_arm(w, req);
+    drover__request_timeout_arm(w, req);
     drover_sb_begin(w->args->sb, drover_req_param(req, "REQUEST_URI"));
 
     ret = w->args->app->handle(req, w->args->app_state);
 
     drover_sb_end(w->args->sb);
-    req_timeout_disarm(w);
+    drover__request_timeout_disarm(w);
 
     req->finishing = 1;
     rc = req_finish(req, ret);
@@ -141,19 +141,19 @@ req_finish(drover_req_t *req, int ret)
             req->content_type_set = 0;
             req->status = 500;
 
-            if (req_commit_headers(req) != 0
-                || req_stdout(req, (const uint8_t *) body500,
-                              sizeof(body500) - 1) != 0)
+            if (drover__request_commit_headers(req) != 0
+                || drover__request_stdout(req, (const uint8_t *) body500,
+                                          sizeof(body500) - 1) != 0)
             {
                 return -1;
             }
         }
 
-        if (req_commit_headers(req) != 0) {
+        if (drover__request_commit_headers(req) != 0) {
             return -1;
         }
 
-        req_close_record(req);
+        drover__request_close_record(req);
 
         /* 5.3: an empty record ends the FCGI_STDOUT stream */
         drover_fcgi_header_encode(w->out + w->out_len, DROVER_FCGI_STDOUT,
@@ -170,13 +170,13 @@ req_finish(drover_req_t *req, int ret)
     len = DROVER_FCGI_HEADER_LEN + DROVER_FCGI_BODY_LEN;
     w->out_len += len;
 
-    return req_send(req);
+    return drover__request_send(req);
 }
 
 
 /* 0 while the response can go out; aborted requests swallow it */
 int
-req_alive(drover_req_t *req)
+drover__request_alive(drover_req_t *req)
 {
     if (req->conn->broken) {
         return -1;
@@ -196,7 +196,7 @@ drover_req_read(drover_req_t *req, void *buf, size_t len)
 
     c = req->conn;
 
-    /* what req_preread() took in comes first */
+    /* what drover__request_preread() took in comes first */
     if (req->pre_pos < req->pre_len && !req->pre_reading) {
         n = req->pre_len - req->pre_pos;
         if (n > len) {

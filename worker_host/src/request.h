@@ -1,9 +1,9 @@
 /*
- * request.h -- private to worker.c and request.c: a worker's connections
+ * request.h -- private to worker*.c and request*.c: a worker's connections
  * and the one request it runs in the app at a time.
  *
- * worker.c owns the event loop and the FastCGI conversation on each
- * connection; request.c implements the SDK's drover_req_* and drover_resp_*
+ * worker*.c own the event loop and the FastCGI conversation on each
+ * connection; request*.c implement the SDK's drover_req_* and drover_resp_*
  * on top of it.  While app->handle() runs, the loop is not running: the
  * request reads and writes its connection directly, with poll() and
  * pool->io_timeout_ms.
@@ -135,7 +135,7 @@ struct drover_req_s {
     size_t                 pre_len;
     size_t                 pre_pos;
     unsigned               pre_checked:1;
-    unsigned               pre_reading:1;    /* in req_preread() */
+    unsigned               pre_reading:1;    /* in drover__request_preread() */
     unsigned               sent_any:1;       /* a byte went to the socket */
     unsigned               finishing:1;      /* handle() has returned */
 };
@@ -184,7 +184,7 @@ struct drover__worker_s {
 };
 
 
-/* worker.c */
+/* worker.c, worker_conn.c (pump), worker_io.c (fill, writev) */
 
 /*
  * Handle buffered input.  Inside handle() (dst non-NULL) stop as soon as a
@@ -206,8 +206,28 @@ int drover__conn_writev(drover__conn_t *c, struct iovec *iov, int iovcnt);
 void drover__worker_log(drover__worker_t *w, int level, int err,
     const char *fmt, ...) DROVER_PRINTF(4, 5);
 
+/* graceful stop: no new connections, idle ones closed, a request finishes */
+void drover__worker_stop(drover__worker_t *w);
 
-/* request.c */
+/* stopping and no connection left: close the handles, the loop ends */
+void drover__worker_maybe_done(drover__worker_t *w);
+
+
+/* worker_conn.c */
+
+/* take fd (accepted, on the slot socket when slot is 1) as a connection */
+void drover__conn_accept(drover__worker_t *w, int fd, int slot);
+
+void drover__conn_close(drover__conn_t *c);
+
+/* stopping, nothing in progress on c: close it, unless a request came */
+void drover__conn_stop_idle(drover__conn_t *c);
+
+/* in the middle of a record or a request: a stall here is timed */
+int drover__conn_busy(const drover__conn_t *c);
+
+
+/* request.c, request_timeout.c (civil time, timeout init) */
 
 /* a civil date and time, from drover__request_civil_time() */
 typedef struct {
@@ -239,25 +259,29 @@ int drover__request_timeout_init(drover__worker_t *w);
 int drover__request_run(drover__worker_t *w, drover__conn_t *c);
 
 
-/* shared between the request files */
+/* request_response.c */
 
-int req_commit_headers(drover_req_t *req);
-int req_stdout(drover_req_t *req, const uint8_t *data, size_t len);
-void req_close_record(drover_req_t *req);
-int req_send(drover_req_t *req);
-int req_alive(drover_req_t *req);
-void req_preread(drover_req_t *req);
-void req_timeout_arm(drover__worker_t *w, drover_req_t *req);
-void req_timeout_disarm(drover__worker_t *w);
+/* "Status: 200 OK\r\n", the default Content-Type, the app's, "\r\n" */
+int drover__request_commit_headers(drover_req_t *req);
 
+/* append to the response, sending each full FCGI_STDOUT record */
+int drover__request_stdout(drover_req_t *req, const uint8_t *data,
+    size_t len);
 
-/* shared between the worker files */
+/* close the open record: its header before it, its padding after it */
+void drover__request_close_record(drover_req_t *req);
 
-void worker_stop(drover__worker_t *w);
-void worker_maybe_done(drover__worker_t *w);
-void conn_accept(drover__worker_t *w, int fd, int slot);
-void conn_close(drover__conn_t *c);
-void conn_stop_idle(drover__conn_t *c);
-int conn_busy(const drover__conn_t *c);
+/* close the open record and send everything buffered */
+int drover__request_send(drover_req_t *req);
+
+/* take in the body not yet read before the first response byte goes out */
+void drover__request_preread(drover_req_t *req);
+
+/* request.c: 0 while the response can go out; aborted requests swallow it */
+int drover__request_alive(drover_req_t *req);
+
+/* request_timeout.c: SIGALRM for this request, and off again after it */
+void drover__request_timeout_arm(drover__worker_t *w, drover_req_t *req);
+void drover__request_timeout_disarm(drover__worker_t *w);
 
 #endif /* DROVER_REQUEST_H */

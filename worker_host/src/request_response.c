@@ -66,7 +66,7 @@ req_write(drover_req_t *req, struct iovec *iov, int iovcnt)
         req->pre_checked = 1;
 
         if (!req->finishing && !req->conn->stdin_eof) {
-            req_preread(req);
+            drover__request_preread(req);
         }
     }
 
@@ -80,7 +80,7 @@ req_write(drover_req_t *req, struct iovec *iov, int iovcnt)
 
 
 void
-req_preread(drover_req_t *req)
+drover__request_preread(drover_req_t *req)
 {
     size_t    cap;
     ssize_t   n;
@@ -150,7 +150,7 @@ req_preread(drover_req_t *req)
 
 /* header slot of the open record at out + out_len, content after it */
 void
-req_close_record(drover_req_t *req)
+drover__request_close_record(drover_req_t *req)
 {
     unsigned           pad;
     uint8_t           *p;
@@ -174,7 +174,7 @@ req_close_record(drover_req_t *req)
 
 
 int
-req_send(drover_req_t *req)
+drover__request_send(drover_req_t *req)
 {
     int                rc;
     struct iovec       iov;
@@ -182,7 +182,7 @@ req_send(drover_req_t *req)
 
     w = req->worker;
 
-    req_close_record(req);
+    drover__request_close_record(req);
 
     if (w->out_len == 0) {
         return 0;
@@ -199,7 +199,7 @@ req_send(drover_req_t *req)
 
 
 int
-req_stdout(drover_req_t *req, const uint8_t *data, size_t len)
+drover__request_stdout(drover_req_t *req, const uint8_t *data, size_t len)
 {
     size_t             n;
     drover__worker_t  *w;
@@ -249,7 +249,9 @@ req_stdout(drover_req_t *req, const uint8_t *data, size_t len)
         data += n;
         len -= n;
 
-        if (w->rec_len == DROVER__OUT_RECORD_MAX && req_send(req) != 0) {
+        if (w->rec_len == DROVER__OUT_RECORD_MAX
+            && drover__request_send(req) != 0)
+        {
             return -1;
         }
     }
@@ -316,7 +318,7 @@ req_stdout_direct(drover_req_t *req, const uint8_t *data, size_t nrecords)
 
 /* "Status: 200 OK\r\n", the default Content-Type, the app's, "\r\n" */
 int
-req_commit_headers(drover_req_t *req)
+drover__request_commit_headers(drover_req_t *req)
 {
     char              *p;
     char               status[64];
@@ -352,22 +354,25 @@ req_commit_headers(drover_req_t *req)
     *p++ = '\r';
     *p++ = '\n';
 
-    if (req_stdout(req, (const uint8_t *) status, (size_t) (p - status)) != 0)
+    if (drover__request_stdout(req, (const uint8_t *) status,
+                               (size_t) (p - status)) != 0)
     {
         return -1;
     }
 
     if (!req->content_type_set
-        && req_stdout(req, (const uint8_t *) ct, sizeof(ct) - 1) != 0)
+        && drover__request_stdout(req, (const uint8_t *) ct,
+                                  sizeof(ct) - 1) != 0)
     {
         return -1;
     }
 
-    if (req_stdout(req, (const uint8_t *) w->hdrs, w->hdrs_len) != 0) {
+    if (drover__request_stdout(req, (const uint8_t *) w->hdrs,
+                               w->hdrs_len) != 0) {
         return -1;
     }
 
-    return req_stdout(req, (const uint8_t *) "\r\n", 2);
+    return drover__request_stdout(req, (const uint8_t *) "\r\n", 2);
 }
 
 
@@ -511,7 +516,7 @@ drover_resp_write(drover_req_t *req, const void *data, size_t len)
 {
     int  rc;
 
-    rc = req_alive(req);
+    rc = drover__request_alive(req);
     if (rc != 0) {
         return rc < 0 ? -1 : (ssize_t) len;
     }
@@ -520,8 +525,8 @@ drover_resp_write(drover_req_t *req, const void *data, size_t len)
         return 0;
     }
 
-    if (req_commit_headers(req) != 0
-        || req_stdout(req, data, len) != 0)
+    if (drover__request_commit_headers(req) != 0
+        || drover__request_stdout(req, data, len) != 0)
     {
         return -1;
     }
@@ -542,8 +547,8 @@ drover_resp_printf(drover_req_t *req, const char *fmt, ...)
 
     w = req->worker;
 
-    rc = req_alive(req);
-    if (rc < 0 || (rc == 0 && req_commit_headers(req) != 0)) {
+    rc = drover__request_alive(req);
+    if (rc < 0 || (rc == 0 && drover__request_commit_headers(req) != 0)) {
         return -1;
     }
 
@@ -573,7 +578,9 @@ drover_resp_printf(drover_req_t *req, const char *fmt, ...)
         va_end(ap);
         w->rec_len += (size_t) n;
 
-        if (w->rec_len == DROVER__OUT_RECORD_MAX && req_send(req) != 0) {
+        if (w->rec_len == DROVER__OUT_RECORD_MAX
+            && drover__request_send(req) != 0)
+        {
             return -1;
         }
 
@@ -601,12 +608,14 @@ drover_resp_flush(drover_req_t *req)
 {
     int  rc;
 
-    rc = req_alive(req);
+    rc = drover__request_alive(req);
     if (rc != 0) {
         return rc < 0 ? -1 : 0;
     }
 
-    if (req_commit_headers(req) != 0 || req_send(req) != 0) {
+    if (drover__request_commit_headers(req) != 0
+        || drover__request_send(req) != 0)
+    {
         return -1;
     }
 
@@ -646,7 +655,7 @@ drover_req_stderr(drover_req_t *req, const char *data, size_t len)
     drover__worker_log(w, DROVER_LOG_WARN, 0, "app stderr: %.*s",
                        (int) shown, line);
 
-    rc = req_alive(req);
+    rc = drover__request_alive(req);
     if (rc != 0) {
         return rc < 0 ? -1 : 0;
     }
@@ -657,7 +666,7 @@ drover_req_stderr(drover_req_t *req, const char *data, size_t len)
     }
 
     /* what STDOUT holds goes first, so the two streams keep their order */
-    if (req_send(req) != 0) {
+    if (drover__request_send(req) != 0) {
         return -1;
     }
 

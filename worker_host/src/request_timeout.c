@@ -67,7 +67,7 @@ drover__request_timeout_init(drover__worker_t *w)
 
 
 void
-req_timeout_arm(drover__worker_t *w, drover_req_t *req)
+drover__request_timeout_arm(drover__worker_t *w, drover_req_t *req)
 {
     struct itimerval  it;
     unsigned          ms = w->pool->request_timeout_ms;
@@ -91,7 +91,7 @@ req_timeout_arm(drover__worker_t *w, drover_req_t *req)
 
 
 void
-req_timeout_disarm(drover__worker_t *w)
+drover__request_timeout_disarm(drover__worker_t *w)
 {
     struct itimerval  it;
 

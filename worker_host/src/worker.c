@@ -277,7 +277,8 @@ on_listen(uv_poll_t *handle, int status, int events)
 
         cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd >= 0) {
-            conn_accept(w, cfd, w->nlisteners == 2 && handle == &w->listeners[0]);
+            drover__conn_accept(w, cfd, w->nlisteners == 2
+                                        && handle == &w->listeners[0]);
             continue;
         }
 
@@ -344,11 +345,11 @@ on_tick(uv_timer_t *timer)
         next = c->next;
 
         if (c->deadline != 0 && now >= c->deadline && w->stopping
-            && !conn_busy(c))
+            && !drover__conn_busy(c))
         {
             /* the stop grace is over: closed, if nothing came meanwhile */
             c->fresh = 0;
-            conn_stop_idle(c);
+            drover__conn_stop_idle(c);
             continue;
         }
 
@@ -359,7 +360,7 @@ on_tick(uv_timer_t *timer)
                                drover_fcgi_parser_idle(&c->parser)
                                ? "request" : "record",
                                w->pool->io_timeout_ms);
-            conn_close(c);
+            drover__conn_close(c);
         }
     }
 }
@@ -375,7 +376,7 @@ on_signal(uv_signal_t *handle, int signum)
     if (!w->stopping) {
         drover__worker_log(w, DROVER_LOG_NOTICE, 0,
                            "signal %d received, stopping", signum);
-        worker_stop(w);
+        drover__worker_stop(w);
     }
 }
 
@@ -386,7 +387,7 @@ on_signal(uv_signal_t *handle, int signum)
  * handle() never runs while the loop does, so no request is in the app.
  */
 void
-worker_stop(drover__worker_t *w)
+drover__worker_stop(drover__worker_t *w)
 {
     int              i;
     drover__conn_t  *c, *next;
@@ -406,7 +407,7 @@ worker_stop(drover__worker_t *w)
     for (c = w->conns; c != NULL; c = next) {
         next = c->next;
 
-        if (conn_busy(c)) {
+        if (drover__conn_busy(c)) {
             continue;
         }
 
@@ -420,10 +421,10 @@ worker_stop(drover__worker_t *w)
             continue;
         }
 
-        conn_stop_idle(c);
+        drover__conn_stop_idle(c);
     }
 
-    worker_maybe_done(w);
+    drover__worker_maybe_done(w);
 }
 
 
@@ -434,15 +435,15 @@ worker_shutdown(drover__worker_t *w)
     drover__conn_t  *c, *next;
 
     if (!w->stopping) {
-        worker_stop(w);
+        drover__worker_stop(w);
     }
 
     for (c = w->conns; c != NULL; c = next) {
         next = c->next;
-        conn_close(c);
+        drover__conn_close(c);
     }
 
-    worker_maybe_done(w);
+    drover__worker_maybe_done(w);
 }
 
 
@@ -492,7 +493,7 @@ conn_stop_grace(drover__worker_t *w)
  * served, once per connection.
  */
 void
-conn_stop_idle(drover__conn_t *c)
+drover__conn_stop_idle(drover__conn_t *c)
 {
     drover__worker_t  *w = c->worker;
 
@@ -511,12 +512,12 @@ conn_stop_idle(drover__conn_t *c)
         return;
     }
 
-    conn_close(c);
+    drover__conn_close(c);
 }
 
 
 void
-worker_maybe_done(drover__worker_t *w)
+drover__worker_maybe_done(drover__worker_t *w)
 {
     if (!w->stopping || w->nconns != 0
         || uv_is_closing((uv_handle_t *) &w->tick_timer))

@@ -69,7 +69,7 @@ static int conn_protocol_error(drover__conn_t *c, const char *fmt, ...)
 /* ---- connections ---- */
 
 void
-conn_accept(drover__worker_t *w, int fd, int slot)
+drover__conn_accept(drover__worker_t *w, int fd, int slot)
 {
     int              rc;
     drover__conn_t  *c;
@@ -121,7 +121,7 @@ conn_accept(drover__worker_t *w, int fd, int slot)
                        on_conn_readable);
     if (rc != 0) {
         drover__worker_log(w, DROVER_LOG_ALERT, rc, "uv_poll_start() failed");
-        conn_close(c);
+        drover__conn_close(c);
     }
 
     return;
@@ -139,7 +139,7 @@ failed:
 
 
 void
-conn_close(drover__conn_t *c)
+drover__conn_close(drover__conn_t *c)
 {
     drover__worker_t  *w;
 
@@ -164,7 +164,7 @@ conn_close(drover__conn_t *c)
 
     uv_close((uv_handle_t *) &c->poll, on_conn_closed);
 
-    worker_maybe_done(w);
+    drover__worker_maybe_done(w);
 }
 
 
@@ -185,7 +185,7 @@ on_conn_closed(uv_handle_t *handle)
 
 /* in the middle of a record or a request: a stall here is timed */
 int
-conn_busy(const drover__conn_t *c)
+drover__conn_busy(const drover__conn_t *c)
 {
     return !drover_fcgi_parser_idle(&c->parser) || c->req_id != 0
            || c->drain_id != 0 || c->in_pos != c->in_len;
@@ -210,7 +210,7 @@ on_conn_readable(uv_poll_t *handle, int status, int events)
     if (status < 0) {
         drover__worker_log(w, DROVER_LOG_INFO, status,
                            "front end connection failed");
-        conn_close(c);
+        drover__conn_close(c);
         return;
     }
 
@@ -220,10 +220,10 @@ on_conn_readable(uv_poll_t *handle, int status, int events)
      * withdrawn: it waited here behind a long one (drover_pipeline) and
      * went to another worker.  It is not run.
      */
-    if ((events & UV_DISCONNECT) && !c->shut && !conn_busy(c)
+    if ((events & UV_DISCONNECT) && !c->shut && !drover__conn_busy(c)
         && c->in_len == 0)
     {
-        conn_close(c);
+        drover__conn_close(c);
         return;
     }
 
@@ -236,13 +236,13 @@ on_conn_readable(uv_poll_t *handle, int status, int events)
     n = read(c->fd, c->in + c->in_len, DROVER__IN_SIZE - c->in_len);
 
     if (n == 0) {
-        if (conn_busy(c)) {
+        if (drover__conn_busy(c)) {
             drover__worker_log(w, DROVER_LOG_INFO, 0,
                                "front end closed the connection "
                                "mid-request");
         }
 
-        conn_close(c);
+        drover__conn_close(c);
         return;
     }
 
@@ -253,7 +253,7 @@ on_conn_readable(uv_poll_t *handle, int status, int events)
 
         drover__worker_log(w, DROVER_LOG_INFO, errno,
                            "reading from the front end failed");
-        conn_close(c);
+        drover__conn_close(c);
         return;
     }
 
@@ -266,18 +266,18 @@ on_conn_readable(uv_poll_t *handle, int status, int events)
     }
 
     if (rc != 0 || c->broken) {
-        conn_close(c);
+        drover__conn_close(c);
         return;
     }
 
-    if (w->stopping && !conn_busy(c) && !c->fresh) {
-        conn_stop_idle(c);
+    if (w->stopping && !drover__conn_busy(c) && !c->fresh) {
+        drover__conn_stop_idle(c);
         return;
     }
 
     /* handle() may have run for long: the loop's clock is stale */
     uv_update_time(&w->loop);
-    if (conn_busy(c)) {
+    if (drover__conn_busy(c)) {
         c->deadline = uv_now(&w->loop) + w->pool->io_timeout_ms;
     } else if (!(w->stopping && c->fresh)) {
         c->deadline = 0;
@@ -717,7 +717,7 @@ conn_dispatch(drover__conn_t *c)
         drover__worker_log(w, DROVER_LOG_INFO, 0, "served %llu requests "
                            "(max_requests), recycling", w->requests);
         w->stop_code = DROVER_EXIT_RECYCLED;
-        worker_stop(w);
+        drover__worker_stop(w);
     }
 
     if (rc != 0) {
