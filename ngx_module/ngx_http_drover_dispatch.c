@@ -43,6 +43,12 @@
  * Without a PATH.slots file (droverd stopped, or any other FastCGI
  * server), requests go to PATH itself as before: round robin and the
  * keepalive cache, no queue.
+ *
+ * This file makes the pools and the zone and reads the statistics; the
+ * rest is in ngx_http_drover_slots.c (PATH.slots, a slot taken and left),
+ * ngx_http_drover_queue.c (the wait), ngx_http_drover_pipeline.c (a
+ * request sent behind another, taken back) and ngx_http_drover_peer.c
+ * (the slot's socket, replays, the drain of a request given up).
  */
 
 

@@ -6,7 +6,7 @@
  * robin peer chooses the address, and this file keeps the connections to
  * it open between requests (FCGI_KEEP_CONN, FastCGI 5.1).  The choice of
  * address stays behind get and free: when droverd's slots are known, the
- * dispatcher (ngx_http_drover_dispatch.c) replaces the round robin and
+ * dispatcher (ngx_http_drover_peer.c) replaces the round robin and
  * uses ngx_http_drover_keepalive_get() and _free() for a connection to
  * the slot socket it chose.
  */

@@ -679,7 +679,7 @@ ngx_http_drover_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     /*
-     * Dispatch decides on replays itself (see ngx_http_drover_dispatch.c):
+     * Dispatch decides on replays itself (see ngx_http_drover_peer.c):
      * upstream is let through for a refused request (FCGI_OVERLOADED
      * makes an invalid header) and a POST sent already.  Without slots a
      * literal address has one peer and one try, so nothing changes there.

@@ -13,6 +13,15 @@
 #include "ngx_http_drover_queue.h"
 #include "ngx_http_drover_pipeline.h"
 
+#if (NGX_LINUX)
+#include <sys/ioctl.h>
+#include <linux/sockios.h>          /* SIOCOUTQ */
+#endif
+
+
+/* the largest request body that may wait behind another request */
+#define NGX_HTTP_DROVER_DISPATCH_PIPELINE_BODY  65536
+
 
 #if (NGX_LINUX && defined SIOCOUTQ)
 static ngx_int_t ngx_http_drover_dispatch_unread(ngx_connection_t *c,
@@ -20,6 +29,32 @@ static ngx_int_t ngx_http_drover_dispatch_unread(ngx_connection_t *c,
 static ssize_t ngx_http_drover_dispatch_withdrawn(ngx_connection_t *c,
     u_char *buf, size_t size);
 #endif
+
+
+/*
+ * How many requests a slot may have in flight when this one takes it:
+ * 1 + drover_pipeline for a request that can be taken back, whose body
+ * is in nginx's buffers and small enough for droverd to read whole
+ * before it looks whether nginx took it back; else 1.
+ */
+
+ngx_uint_t
+ngx_http_drover_dispatch_limit(ngx_http_request_t *r, ngx_uint_t pipeline)
+{
+#if (NGX_LINUX && defined SIOCOUTQ)
+    if (pipeline
+        && !r->request_body_no_buffering
+        && (r->headers_in.content_length_n <= 0
+            ? r->headers_in.chunked == 0
+            : r->headers_in.content_length_n
+              <= NGX_HTTP_DROVER_DISPATCH_PIPELINE_BODY))
+    {
+        return 1 + pipeline;
+    }
+#endif
+
+    return 1;
+}
 
 
 /*

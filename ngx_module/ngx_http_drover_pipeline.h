@@ -14,16 +14,9 @@
 #include <ngx_http.h>
 #include "ngx_http_drover_dispatch.h"
 
-#if (NGX_LINUX)
-#include <sys/ioctl.h>
-#include <linux/sockios.h>          /* SIOCOUTQ */
-#endif
 
-
-/* the largest request body that may wait behind another request */
-#define NGX_HTTP_DROVER_DISPATCH_PIPELINE_BODY  65536
-
-
+ngx_uint_t ngx_http_drover_dispatch_limit(ngx_http_request_t *r,
+    ngx_uint_t pipeline);
 void ngx_http_drover_dispatch_rescue(ngx_event_t *ev);
 
 char *ngx_http_drover_pipeline(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -69,26 +69,8 @@ ngx_http_drover_dispatch_start(ngx_http_request_t *r)
     d->request = r;
     d->dispatched = 1;
 
-    /*
-     * A request that can be taken back may wait behind another: its body
-     * is in nginx's buffers, and small enough for droverd to read whole
-     * before it looks whether nginx took it back
-     */
-
-    d->limit = 1;
+    d->limit = ngx_http_drover_dispatch_limit(r, dlcf->pipeline);
     d->window = dlcf->pipeline_timeout;
-
-#if (NGX_LINUX && defined SIOCOUTQ)
-    if (dlcf->pipeline
-        && !r->request_body_no_buffering
-        && (r->headers_in.content_length_n <= 0
-            ? r->headers_in.chunked == 0
-            : r->headers_in.content_length_n
-              <= NGX_HTTP_DROVER_DISPATCH_PIPELINE_BODY))
-    {
-        d->limit = 1 + dlcf->pipeline;
-    }
-#endif
 
     rc = ngx_http_drover_dispatch_acquire(pool, d, dlcf->queue_size);
 

@@ -58,7 +58,7 @@ ngx_http_drover_create_request(ngx_http_request_t *r)
     /*
      * A request the dispatcher may take back (drover_pipeline): droverd
      * reads it whole and runs it only if nginx has not shut the
-     * connection's sending side meanwhile (ngx_http_drover_dispatch.c)
+     * connection's sending side meanwhile (ngx_http_drover_pipeline.c)
      */
 
     if (ctx->dispatch.limit > 1) {
