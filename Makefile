@@ -48,7 +48,7 @@ HOST_HDR   = $(wildcard worker_host/src/*.h) worker_host/include/drover.h
 CTL_SRC    = $(wildcard worker_host/ctl/*.c)
 CTL_OBJ    = $(patsubst worker_host/ctl/%.c,$(BUILD)/obj/ctl/%.o,$(CTL_SRC))
 CTL_HDR    = $(wildcard worker_host/ctl/*.h)
-CTL_SHARED =
+CTL_SHARED = $(BUILD)/obj/buf.o $(BUILD)/obj/status_json.o
 
 APPS       = $(BUILD)/apps/hello.so $(BUILD)/apps/kit.so $(BUILD)/apps/model.so \
              $(BUILD)/apps/hostile.so $(BUILD)/apps/fdprobe.so

@@ -115,7 +115,7 @@ ctl_disconnect(ctl_conn_t *c)
         c->fd = -1;
     }
 
-    c->len = 0;
+    c->in.len = 0;
 }
 
 
@@ -188,57 +188,48 @@ ctl_send(ctl_conn_t *c, const char *line, size_t len, uint64_t deadline)
 }
 
 
-/* one line into c->buf, NUL-terminated instead of its '\n'; *len */
+/* one line into c->in, NUL-terminated instead of its '\n'; *len */
 static int
 ctl_read_line(ctl_conn_t *c, size_t *line_len, uint64_t deadline)
 {
     int       rc;
-    char     *nl, *p;
+    char     *nl;
     size_t    scanned;
     ssize_t   n;
 
     scanned = 0;
 
     for ( ;; ) {
-        nl = c->len > scanned ? memchr(c->buf + scanned, '\n',
-                                       c->len - scanned) : NULL;
+        nl = c->in.len > scanned ? memchr(c->in.data + scanned, '\n',
+                                          c->in.len - scanned) : NULL;
         if (nl != NULL) {
             *nl = '\0';
-            *line_len = (size_t) (nl - c->buf);
+            *line_len = (size_t) (nl - c->in.data);
             return CTL_OK;
         }
 
-        scanned = c->len;
+        scanned = c->in.len;
 
-        if (c->len == CTL_REPLY_MAX) {
+        if (c->in.len == CTL_REPLY_MAX) {
             snprintf(c->err, sizeof(c->err), "droverd's answer is longer "
                      "than %u MiB", CTL_REPLY_MAX >> 20);
             return CTL_EPROTOCOL;
         }
 
-        if (c->cap - c->len < 65536 && c->cap < CTL_REPLY_MAX) {
-            c->cap = c->cap ? c->cap * 2 : 65536;
-            if (c->cap > CTL_REPLY_MAX) {
-                c->cap = CTL_REPLY_MAX;
-            }
-
-            p = realloc(c->buf, c->cap);
-            if (p == NULL) {
-                ctl_oom();
-            }
-            c->buf = p;
+        if (drover_buf_reserve(&c->in, CTL_READ_MIN, CTL_REPLY_MAX) != 0) {
+            ctl_oom();
         }
 
-        n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+        n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
 
         if (n > 0) {
-            c->len += (size_t) n;
+            c->in.len += (size_t) n;
             continue;
         }
 
         if (n == 0) {
             snprintf(c->err, sizeof(c->err), "droverd closed the connection "
-                     "without answering%s", c->len ? " in full" : "");
+                     "without answering%s", c->in.len ? " in full" : "");
             return CTL_EPROTOCOL;
         }
 
@@ -305,12 +296,12 @@ ctl_request(ctl_conn_t *c, json_object *req, json_object **result)
         ctl_oom();
     }
 
-    resp = json_tokener_parse_ex(tok, c->buf, (int) line_len + 1);
+    resp = json_tokener_parse_ex(tok, c->in.data, (int) line_len + 1);
     if (resp == NULL) {
         snprintf(c->err, sizeof(c->err), "droverd's answer is not JSON: %s",
                  json_tokener_error_desc(json_tokener_get_error(tok)));
         rc = CTL_EPROTOCOL;
-        goto done;
+        goto cleanup;
     }
 
     if (!json_object_object_get_ex(resp, "ok", &ok)
@@ -318,26 +309,25 @@ ctl_request(ctl_conn_t *c, json_object *req, json_object **result)
     {
         snprintf(c->err, sizeof(c->err), "droverd's answer has no \"ok\"");
         rc = CTL_EPROTOCOL;
-        goto done;
+        goto cleanup;
     }
 
     if (!json_object_get_boolean(ok)) {
-        msg = ctl_str(resp, "error");
+        msg = drover_json_string(resp, "error");
         line = ctl_clean(msg != NULL ? msg : "failed, without a message");
         snprintf(c->err, sizeof(c->err), "%s", line);
         free(line);
         rc = CTL_EANSWER;
-        goto done;
+        goto cleanup;
     }
 
-    *result = json_object_get(ctl_get(resp, "result"));
+    *result = json_object_get(drover_json_get(resp, "result"));
     rc = CTL_OK;
 
-done:
+cleanup:
 
     /* the next answer starts after this line */
-    memmove(c->buf, c->buf + line_len + 1, c->len - line_len - 1);
-    c->len -= line_len + 1;
+    drover_buf_consume(&c->in, line_len + 1);
 
     json_object_put(resp);
     json_tokener_free(tok);

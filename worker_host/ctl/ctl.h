@@ -11,6 +11,9 @@
 #include "control.h"         /* the protocol's constants */
 #include "conf.h"            /* DROVER_CONF_MAX_WORKERS */
 #include "version.h"
+#include "buf.h"
+#include "status_json.h"
+#include "status_keys.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -37,6 +40,7 @@
 
 #define CTL_TIMEOUT_MS     10000
 #define CTL_REPLY_MAX      (256u << 20)     /* a status of 256 big pools fits */
+#define CTL_READ_MIN       65536            /* room for each recv() */
 #define CTL_TOP_PERIOD_MS  1000
 #define CTL_COLS           16
 #define CTL_ENV_SOCKET     "DROVER_CONTROL"
@@ -45,9 +49,7 @@
 typedef struct {
     const char   *path;
     int           fd;
-    char         *buf;                      /* the answer being read */
-    size_t        len;
-    size_t        cap;
+    drover_buf_t  in;                       /* the answer being read */
     char          err[1024];                /* why the last call failed */
 } ctl_conn_t;
 
@@ -65,9 +67,6 @@ void ctl_oom(void);
 char *ctl_fmt(const char *fmt, ...) DROVER_PRINTF(1, 2);
 uint64_t ctl_now_ms(void);
 char *ctl_clean(const char *s);
-json_object *ctl_get(json_object *obj, const char *key);
-int ctl_num(json_object *obj, const char *key, double *out);
-const char *ctl_str(json_object *obj, const char *key);
 char *ctl_cell_int(json_object *obj, const char *key);
 char *ctl_cell_str(json_object *obj, const char *key);
 char *ctl_human_bytes(double b);

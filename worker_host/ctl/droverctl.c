@@ -93,14 +93,14 @@ ctl_print_version(json_object *result)
     char        *v;
     const char  *s;
 
-    s = ctl_str(result, "version");
+    s = drover_json_string(result, DROVER_SK_VERSION);
     v = ctl_clean(s != NULL ? s : "(unknown)");
 
     printf("droverd %s", v);
-    if (ctl_num(result, "pid", &pid)) {
+    if (drover_json_number(result, DROVER_SK_PID, &pid)) {
         printf(", pid %.0f", pid);
     }
-    if (ctl_num(result, "protocol", &proto)) {
+    if (drover_json_number(result, DROVER_SK_PROTOCOL, &proto)) {
         printf(", control protocol %.0f", proto);
     }
     printf("\ndroverctl %s\n", DROVER_VERSION);
@@ -231,7 +231,7 @@ main(int argc, char **argv)
         }
 
         rc = ctl_top(&conn, pool);
-        goto done;
+        goto cleanup;
     }
 
     req = ctl_make_request(cmd, pool, workers);
@@ -239,7 +239,7 @@ main(int argc, char **argv)
     json_object_put(req);
 
     if (rc != CTL_OK) {
-        goto done;
+        goto cleanup;
     }
 
     if (json) {
@@ -258,14 +258,14 @@ main(int argc, char **argv)
 
     json_object_put(result);
 
-done:
+cleanup:
 
     if (rc != CTL_OK) {
         fprintf(stderr, "droverctl: %s\n", conn.err);
     }
 
     ctl_disconnect(&conn);
-    free(conn.buf);
+    drover_buf_free(&conn.in);
 
     if (fflush(stdout) != 0 && rc == CTL_OK) {
         fprintf(stderr, "droverctl: cannot write the output: %s\n",

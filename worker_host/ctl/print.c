@@ -14,27 +14,27 @@ ctl_print_droverd(json_object *status, FILE *f)
     double       d;
     char        *up;
     const char  *s;
-    json_object *dv = ctl_get(status, "droverd");
+    json_object *dv = drover_json_get(status, DROVER_SK_DROVERD);
 
     fputs("droverd", f);
 
-    if ((s = ctl_str(dv, "version")) != NULL) {
+    if ((s = drover_json_string(dv, DROVER_SK_VERSION)) != NULL) {
         up = ctl_clean(s);
         fprintf(f, " %s", up);
         free(up);
     }
 
-    if (ctl_num(dv, "pid", &d)) {
+    if (drover_json_number(dv, DROVER_SK_PID, &d)) {
         fprintf(f, ", pid %.0f", d);
     }
 
-    if (ctl_num(dv, "uptime_ms", &d)) {
+    if (drover_json_number(dv, DROVER_SK_UPTIME_MS, &d)) {
         up = ctl_human_ms(d);
         fprintf(f, ", up %s", up);
         free(up);
     }
 
-    if ((s = ctl_str(dv, "config")) != NULL) {
+    if ((s = drover_json_string(dv, DROVER_SK_CONFIG)) != NULL) {
         up = ctl_clean(s);
         fprintf(f, ", config %s", up);
         free(up);
@@ -54,10 +54,10 @@ ctl_cell_busy(json_object *pool)
     json_object  *detail, *w;
     char         *out, *t;
 
-    detail = ctl_get(pool, "workers_detail");
+    detail = drover_json_get(pool, DROVER_SK_WORKERS_DETAIL);
 
-    t = ctl_num(pool, "workers", &total) ? ctl_fmt("%.0f", total)
-                                         : ctl_fmt("-");
+    t = drover_json_number(pool, DROVER_SK_WORKERS, &total)
+        ? ctl_fmt("%.0f", total) : ctl_fmt("-");
 
     if (detail == NULL || !json_object_is_type(detail, json_type_array)) {
         out = ctl_fmt("-/%s", t);
@@ -70,8 +70,8 @@ ctl_cell_busy(json_object *pool)
 
     for (i = 0; i < n; i++) {
         w = json_object_array_get_idx(detail, i);
-        s = ctl_str(w, "state");
-        busy += s != NULL && strcmp(s, "busy") == 0;
+        s = drover_json_string(w, DROVER_SK_STATE);
+        busy += s != NULL && strcmp(s, DROVER_SV_BUSY) == 0;
     }
 
     out = ctl_fmt("%zu/%s", busy, t);
@@ -85,8 +85,8 @@ ctl_cell_target(json_object *pool)
 {
     double  lo, hi;
 
-    if (ctl_num(pool, "busy_target_low", &lo)
-        && ctl_num(pool, "busy_target_high", &hi))
+    if (drover_json_number(pool, DROVER_SK_BUSY_TARGET_LOW, &lo)
+        && drover_json_number(pool, DROVER_SK_BUSY_TARGET_HIGH, &hi))
     {
         return ctl_fmt("%.0f-%.0f%%", lo * 100, hi * 100);
     }
@@ -104,12 +104,12 @@ ctl_cell_memory(json_object *pool)
     char   *used, *cap, *out;
 
     shared = private = 0;
-    have = ctl_num(pool, "memory_shared_bytes", &shared);
-    have |= ctl_num(pool, "memory_private_bytes", &private);
+    have = drover_json_number(pool, DROVER_SK_MEMORY_SHARED_BYTES, &shared);
+    have |= drover_json_number(pool, DROVER_SK_MEMORY_PRIVATE_BYTES, &private);
 
     used = have ? ctl_human_bytes(shared + private) : ctl_fmt("-");
-    cap = ctl_num(pool, "memory_budget_bytes", &budget) && budget > 0
-          ? ctl_human_bytes(budget) : ctl_fmt("-");
+    cap = drover_json_number(pool, DROVER_SK_MEMORY_BUDGET_BYTES, &budget)
+          && budget > 0 ? ctl_human_bytes(budget) : ctl_fmt("-");
 
     out = ctl_fmt("%s/%s", used, cap);
     free(used);
@@ -123,8 +123,8 @@ ctl_cell_rate(json_object *pool)
 {
     double  d;
 
-    return ctl_num(pool, "requests_per_s", &d) ? ctl_fmt("%.1f", d)
-                                               : ctl_fmt("-");
+    return drover_json_number(pool, DROVER_SK_REQUESTS_PER_S, &d)
+           ? ctl_fmt("%.1f", d) : ctl_fmt("-");
 }
 
 
@@ -153,16 +153,16 @@ ctl_print_pools(json_object *pools, FILE *f)
     for (i = 0; i < n; i++) {
         p = json_object_array_get_idx(pools, i);
 
-        cells[0] = ctl_cell_str(p, "name");
-        cells[1] = ctl_cell_int(p, "generation");
-        cells[2] = ctl_cell_str(p, "state");
+        cells[0] = ctl_cell_str(p, DROVER_SK_NAME);
+        cells[1] = ctl_cell_int(p, DROVER_SK_GENERATION);
+        cells[2] = ctl_cell_str(p, DROVER_SK_STATE);
         cells[3] = ctl_cell_busy(p);
         cells[4] = ctl_cell_rate(p);
-        cells[5] = ctl_cell_percent(p, "busy_fraction_1m", 100);
+        cells[5] = ctl_cell_percent(p, DROVER_SK_BUSY_FRACTION_1M, 100);
         cells[6] = ctl_cell_target(p);
         cells[7] = ctl_cell_memory(p);
-        cells[8] = ctl_str(p, "advice") != NULL ? ctl_cell_str(p, "advice")
-                                                : NULL;
+        cells[8] = drover_json_string(p, DROVER_SK_ADVICE) != NULL
+                   ? ctl_cell_str(p, DROVER_SK_ADVICE) : NULL;
         ctl_table_row(&t, 9, cells);
     }
 
@@ -178,17 +178,18 @@ ctl_prestart_text(json_object *pool)
     double        status, ms;
     char         *took, *msg, *out;
     const char   *s;
-    json_object  *ps = ctl_get(pool, "prestart");
+    json_object  *ps = drover_json_get(pool, DROVER_SK_PRESTART);
 
     if (ps == NULL || !json_object_is_type(ps, json_type_object)) {
         return NULL;
     }
 
-    took = ctl_num(ps, "duration_ms", &ms) ? ctl_human_ms(ms) : ctl_fmt("?");
-    s = ctl_str(ps, "message");
+    took = drover_json_number(ps, DROVER_SK_DURATION_MS, &ms)
+           ? ctl_human_ms(ms) : ctl_fmt("?");
+    s = drover_json_string(ps, DROVER_SK_MESSAGE);
     msg = s != NULL && s[0] != '\0' ? ctl_clean(s) : NULL;
 
-    if (ctl_num(ps, "status", &status) && status == 0) {
+    if (drover_json_number(ps, DROVER_SK_STATUS, &status) && status == 0) {
         out = ctl_fmt("prestart ok in %s%s%s", took, msg ? ": " : "",
                       msg ? msg : "");
     } else {
@@ -207,8 +208,8 @@ ctl_cell_cpu(json_object *w)
 {
     char  *a, *b, *out;
 
-    a = ctl_cell_percent(w, "cpu_percent_1s", 1);
-    b = ctl_cell_percent(w, "cpu_percent_1m", 1);
+    a = ctl_cell_percent(w, DROVER_SK_CPU_PERCENT_1S, 1);
+    b = ctl_cell_percent(w, DROVER_SK_CPU_PERCENT_1M, 1);
     out = ctl_fmt("%s/%s", a, b);
     free(a);
     free(b);
@@ -222,7 +223,7 @@ ctl_cell_request(json_object *w)
 {
     double       ms;
     char        *uri, *took, *out;
-    const char  *s = ctl_str(w, "current_uri");
+    const char  *s = drover_json_string(w, DROVER_SK_CURRENT_URI);
 
     if (s == NULL) {
         return ctl_fmt("-");
@@ -230,7 +231,7 @@ ctl_cell_request(json_object *w)
 
     uri = ctl_clean(s);
 
-    if (!ctl_num(w, "current_ms", &ms)) {
+    if (!drover_json_number(w, DROVER_SK_CURRENT_MS, &ms)) {
         return uri;
     }
 
@@ -256,14 +257,14 @@ ctl_print_workers(json_object *pool, FILE *f)
         "USS", "UPTIME", "RESTARTS", "LAST EXIT", "REQUEST"
     };
 
-    name = ctl_cell_str(pool, "name");
+    name = ctl_cell_str(pool, DROVER_SK_NAME);
     pre = ctl_prestart_text(pool);
 
     fprintf(f, "\npool %s%s%s\n", name, pre ? ": " : "", pre ? pre : "");
     free(name);
     free(pre);
 
-    detail = ctl_get(pool, "workers_detail");
+    detail = drover_json_get(pool, DROVER_SK_WORKERS_DETAIL);
     if (detail == NULL || !json_object_is_type(detail, json_type_array)) {
         fputs("  (no worker details)\n", f);
         return;
@@ -281,18 +282,18 @@ ctl_print_workers(json_object *pool, FILE *f)
     for (i = 0; i < n; i++) {
         w = json_object_array_get_idx(detail, i);
 
-        cells[0] = ctl_cell_int(w, "slot");
-        cells[1] = ctl_cell_int(w, "pid");
-        cells[2] = ctl_cell_int(w, "generation");
-        cells[3] = ctl_cell_str(w, "state");
-        cells[4] = ctl_cell_int(w, "requests");
+        cells[0] = ctl_cell_int(w, DROVER_SK_SLOT);
+        cells[1] = ctl_cell_int(w, DROVER_SK_PID);
+        cells[2] = ctl_cell_int(w, DROVER_SK_GENERATION);
+        cells[3] = ctl_cell_str(w, DROVER_SK_STATE);
+        cells[4] = ctl_cell_int(w, DROVER_SK_REQUESTS);
         cells[5] = ctl_cell_cpu(w);
-        cells[6] = ctl_cell_bytes(w, "rss_bytes");
-        cells[7] = ctl_cell_bytes(w, "pss_bytes");
-        cells[8] = ctl_cell_bytes(w, "uss_bytes");
-        cells[9] = ctl_cell_ms(w, "uptime_ms");
-        cells[10] = ctl_cell_int(w, "restarts");
-        cells[11] = ctl_cell_str(w, "last_exit");
+        cells[6] = ctl_cell_bytes(w, DROVER_SK_RSS_BYTES);
+        cells[7] = ctl_cell_bytes(w, DROVER_SK_PSS_BYTES);
+        cells[8] = ctl_cell_bytes(w, DROVER_SK_USS_BYTES);
+        cells[9] = ctl_cell_ms(w, DROVER_SK_UPTIME_MS);
+        cells[10] = ctl_cell_int(w, DROVER_SK_RESTARTS);
+        cells[11] = ctl_cell_str(w, DROVER_SK_LAST_EXIT);
         cells[12] = ctl_cell_request(w);
         ctl_table_row(&t, 13, cells);
     }
@@ -310,7 +311,7 @@ ctl_print_status(json_object *status, FILE *f)
 
     ctl_print_droverd(status, f);
 
-    pools = ctl_get(status, "pools");
+    pools = drover_json_get(status, DROVER_SK_POOLS);
     if (pools == NULL || !json_object_is_type(pools, json_type_array)
         || json_object_array_length(pools) == 0)
     {

@@ -64,50 +64,8 @@ ctl_clean(const char *s)
 }
 
 
-/* ---- reading droverd's JSON, which may lack anything ---- */
-
-/* obj[key] when it is there and not null */
-json_object *
-ctl_get(json_object *obj, const char *key)
-{
-    json_object  *v;
-
-    if (obj == NULL || !json_object_is_type(obj, json_type_object)
-        || !json_object_object_get_ex(obj, key, &v)
-        || v == NULL || json_object_is_type(v, json_type_null))
-    {
-        return NULL;
-    }
-
-    return v;
-}
-
-
-int
-ctl_num(json_object *obj, const char *key, double *out)
-{
-    json_object  *v = ctl_get(obj, key);
-
-    if (v == NULL || !(json_object_is_type(v, json_type_int)
-                       || json_object_is_type(v, json_type_double)))
-    {
-        return 0;
-    }
-
-    *out = json_object_get_double(v);
-    return 1;
-}
-
-
-const char *
-ctl_str(json_object *obj, const char *key)
-{
-    json_object  *v = ctl_get(obj, key);
-
-    return v != NULL && json_object_is_type(v, json_type_string)
-           ? json_object_get_string(v) : NULL;
-}
-
+/* ---- cells: droverd's JSON read with status_json.h, which may lack
+   anything ---- */
 
 /* the cell for obj[key]: "%.0f" of the number, or "-" */
 char *
@@ -115,14 +73,15 @@ ctl_cell_int(json_object *obj, const char *key)
 {
     double  d;
 
-    return ctl_num(obj, key, &d) ? ctl_fmt("%.0f", d) : ctl_fmt("-");
+    return drover_json_number(obj, key, &d) ? ctl_fmt("%.0f", d)
+                                            : ctl_fmt("-");
 }
 
 
 char *
 ctl_cell_str(json_object *obj, const char *key)
 {
-    const char  *s = ctl_str(obj, key);
+    const char  *s = drover_json_string(obj, key);
 
     return s != NULL && s[0] != '\0' ? ctl_clean(s) : ctl_fmt("-");
 }
@@ -132,18 +91,10 @@ ctl_cell_str(json_object *obj, const char *key)
 char *
 ctl_human_bytes(double b)
 {
-    int                 i;
-    static const char   units[] = "BKMGTP";
+    char  text[DROVER_BYTES_LEN];
 
-    for (i = 0; b >= 1024 && i < 5; i++) {
-        b /= 1024;
-    }
-
-    if (i == 0) {
-        return ctl_fmt("%.0fB", b);
-    }
-
-    return ctl_fmt(b < 10 ? "%.1f%c" : "%.0f%c", b, units[i]);
+    drover_bytes_format(text, sizeof(text), b, DROVER_BYTES_SHORT);
+    return ctl_fmt("%s", text);
 }
 
 
@@ -152,7 +103,7 @@ ctl_cell_bytes(json_object *obj, const char *key)
 {
     double  d;
 
-    return ctl_num(obj, key, &d) && d >= 0 ? ctl_human_bytes(d)
+    return drover_json_number(obj, key, &d) && d >= 0 ? ctl_human_bytes(d)
                                            : ctl_fmt("-");
 }
 
@@ -198,7 +149,7 @@ ctl_cell_ms(json_object *obj, const char *key)
 {
     double  d;
 
-    return ctl_num(obj, key, &d) ? ctl_human_ms(d) : ctl_fmt("-");
+    return drover_json_number(obj, key, &d) ? ctl_human_ms(d) : ctl_fmt("-");
 }
 
 
@@ -207,7 +158,7 @@ ctl_cell_percent(json_object *obj, const char *key, double scale)
 {
     double  d;
 
-    if (!ctl_num(obj, key, &d)) {
+    if (!drover_json_number(obj, key, &d)) {
         return ctl_fmt("-");
     }
 
