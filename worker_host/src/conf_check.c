@@ -7,20 +7,11 @@
 #include "conf_int.h"
 #include "log.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <stddef.h>
-#include <fcntl.h>
-#include <glob.h>
 #include <grp.h>
-#include <limits.h>
 #include <pwd.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -29,8 +20,6 @@ static int conf_socket_of(const drover_pool_conf_t *pool, const char *path);
 static int conf_pool_check_sockets(conf_parser_t *p,
     drover_pool_conf_t *pool);
 static int conf_pool_check_user(conf_parser_t *p, conf_block_t *b);
-
-
 
 
 /*

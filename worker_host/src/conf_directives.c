@@ -8,19 +8,12 @@
 #include "conf_int.h"
 #include "log.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
-#include <fcntl.h>
-#include <glob.h>
 #include <grp.h>
-#include <limits.h>
 #include <pwd.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -154,8 +147,6 @@ const conf_command_t  drover__conf_commands[CONF_NCMDS] = {
     [CONF_CMD_BUSY_TARGET] = { "busy_target", CONF_POOL, 0,
       2, 2, "busy_target 50% 90%;", conf_set_busy_target },
 };
-
-
 
 
 int

@@ -7,27 +7,12 @@
 #include "conf_int.h"
 #include "log.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <stddef.h>
-#include <fcntl.h>
-#include <glob.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 
 static int conf_dump_value(FILE *f, const char *s);
-
-
 
 
 int

@@ -3,19 +3,9 @@
  * finish it, and the SDK's body readers (drover.h).
  */
 
-#include <ctype.h>
-#include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "app.h"
 #include "fcgi.h"
@@ -25,7 +15,6 @@
 
 
 static int req_finish(drover_req_t *req, int ret);
-
 
 
 int

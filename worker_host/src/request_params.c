@@ -4,18 +4,8 @@
  */
 
 #include <ctype.h>
-#include <errno.h>
-#include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "app.h"
 #include "fcgi.h"
@@ -35,10 +25,6 @@ static char *req_scratch_reserve(drover_req_t *req, size_t need);
 static const char *req_path_normalize(drover_req_t *req, const char *uri,
     size_t len);
 
-
-
-
-/* ---- parameters ---- */
 
 /*
  * httpoxy (CVE-2016-5385): a client's "Proxy:" header arrives as

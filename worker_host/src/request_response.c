@@ -14,17 +14,11 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "app.h"
 #include "fcgi.h"
@@ -39,7 +33,6 @@
 #define REQ_DIRECT_MIN       8192
 
 
-
 static int req_stdout_complete(drover_req_t *req, const uint8_t *data,
     size_t n);
 static int req_stdout_direct(drover_req_t *req, const uint8_t *data,
@@ -47,10 +40,6 @@ static int req_stdout_direct(drover_req_t *req, const uint8_t *data,
 static int req_write(drover_req_t *req, struct iovec *iov, int iovcnt);
 static const char *req_reason(int status);
 
-
-
-
-/* ---- the response in FCGI_STDOUT records ---- */
 
 /*
  * Every response byte leaves through here.  The first time, while the app

@@ -3,14 +3,8 @@
  * async-signal-safe handler that logs and exits.
  */
 
-#include <ctype.h>
 #include <errno.h>
-#include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -27,10 +21,6 @@
 static void req_timeout_alarm(int signo);
 static long req_gmtoff(void);
 
-
-
-
-/* ---- request_timeout ---- */
 
 /*
  * The request a SIGALRM interrupts.  A signal handler has no other way to

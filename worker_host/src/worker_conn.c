@@ -8,15 +8,10 @@
 #include "worker.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -63,10 +58,6 @@ static int conn_end_request(drover__conn_t *c, unsigned id,
 static int conn_protocol_error(drover__conn_t *c, const char *fmt, ...)
     DROVER_PRINTF(2, 3);
 
-
-
-
-/* ---- connections ---- */
 
 void
 drover__conn_accept(drover__worker_t *w, int fd, int slot)

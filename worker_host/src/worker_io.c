@@ -7,17 +7,11 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <uv.h>
 
 #include "app.h"
 #include "fcgi.h"
@@ -29,10 +23,6 @@
 static int conn_wait(drover__conn_t *c, short events);
 static uint64_t now_ms(void);
 
-
-
-
-/* ---- blocking I/O while handle() runs, and for small replies ---- */
 
 static uint64_t
 now_ms(void)
