@@ -14,11 +14,7 @@
  */
 
 #include "control_int.h"
-#include "render.h"
-#include "conf.h"
 #include "log.h"
-#include "manager.h"
-#include "socket.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -78,7 +74,7 @@ drover_control_start(uv_loop_t *loop, const char *path, mode_t mode,
     if (c->tok == NULL) {
         rc = -ENOMEM;
         snprintf(err, errlen, "out of memory");
-        goto failed;
+        goto fail;
     }
 
     /* strict: no trailing garbage after the object; UTF-8 checked */
@@ -88,13 +84,13 @@ drover_control_start(uv_loop_t *loop, const char *path, mode_t mode,
     rc = drover_socket_listen(&c->sock, path, mode, (uid_t) -1, gid, err,
                               errlen);
     if (rc != 0) {
-        goto failed;
+        goto fail;
     }
 
     rc = uv_pipe_init(loop, &c->server, 0);
     if (rc != 0) {
         snprintf(err, errlen, "uv_pipe_init() failed: %s", uv_strerror(rc));
-        goto failed;
+        goto fail;
     }
 
     c->server.data = c;
@@ -103,7 +99,7 @@ drover_control_start(uv_loop_t *loop, const char *path, mode_t mode,
     rc = uv_timer_init(loop, &c->sweep);
     if (rc != 0) {
         snprintf(err, errlen, "uv_timer_init() failed: %s", uv_strerror(rc));
-        goto failed;
+        goto fail;
     }
 
     c->sweep.data = c;
@@ -113,7 +109,7 @@ drover_control_start(uv_loop_t *loop, const char *path, mode_t mode,
     if (rc != 0) {
         snprintf(err, errlen, "uv_pipe_open() on %s failed: %s", path,
                  uv_strerror(rc));
-        goto failed;
+        goto fail;
     }
 
     c->sock.fd = -1;        /* the pipe owns it now; sock keeps the path */
@@ -123,7 +119,7 @@ drover_control_start(uv_loop_t *loop, const char *path, mode_t mode,
     if (rc != 0) {
         snprintf(err, errlen, "listen() on %s failed: %s", path,
                  uv_strerror(rc));
-        goto failed;
+        goto fail;
     }
 
     group[0] = '\0';
@@ -137,7 +133,7 @@ drover_control_start(uv_loop_t *loop, const char *path, mode_t mode,
     *out = c;
     return 0;
 
-failed:
+fail:
 
     if (c->handles == 0) {
         drover_socket_close(&c->sock);
@@ -327,8 +323,6 @@ control_accept(drover_control_t *c)
 static void
 control_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    char              *p;
-    size_t             cap;
     control_client_t  *cl = h->data;
 
     (void) suggested;
@@ -337,24 +331,13 @@ control_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
      * One byte always stays spare, for the '\0' that ends a last request
      * at EOF; control_process() keeps len <= LINE_MAX, so there is room.
      */
-    if (cl->cap - cl->len < CONTROL_BUF_MIN && cl->cap < CONTROL_BUF_MAX) {
-        cap = cl->cap == 0 ? CONTROL_BUF_MIN : cl->cap * 2;
-        if (cap > CONTROL_BUF_MAX) {
-            cap = CONTROL_BUF_MAX;
-        }
-
-        p = realloc(cl->buf, cap);
-        if (p == NULL) {
-            *buf = uv_buf_init(NULL, 0);        /* read_cb: UV_ENOBUFS */
-            return;
-        }
-
-        cl->buf = p;
-        cl->cap = cap;
+    if (drover_buf_reserve(&cl->in, CONTROL_BUF_MIN, CONTROL_BUF_MAX) != 0) {
+        *buf = uv_buf_init(NULL, 0);            /* read_cb: UV_ENOBUFS */
+        return;
     }
 
-    *buf = uv_buf_init(cl->buf + cl->len,
-                       (unsigned) (cl->cap - cl->len - 1));
+    *buf = uv_buf_init(cl->in.data + cl->in.len,
+                       (unsigned) (cl->in.cap - cl->in.len - 1));
 }
 
 
@@ -376,14 +359,14 @@ control_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
          * last request without its newline still counts; then the answers
          * go out and the connection closes.
          */
-        if (cl->len > 0) {
-            n = cl->len;
-            cl->buf[n] = '\0';          /* the spare byte */
-            cl->len = 0;
-            control_line(cl, cl->buf, n);
+        if (cl->in.len > 0) {
+            n = cl->in.len;
+            cl->in.data[n] = '\0';      /* the spare byte */
+            cl->in.len = 0;
+            control_line(cl, cl->in.data, n);
         }
 
-        control_client_finish(cl);
+        drover__control_client_finish(cl);
         return;
     }
 
@@ -397,7 +380,7 @@ control_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
 
-    cl->len += (size_t) nread;
+    cl->in.len += (size_t) nread;
     cl->last_active = uv_now(cl->ctl->loop);
 
     control_process(cl);
@@ -415,18 +398,18 @@ control_process(control_client_t *cl)
     start = 0;
 
     while (!cl->closing && !cl->finishing && !c->closing) {
-        nl = memchr(cl->buf + start, '\n', cl->len - start);
+        nl = memchr(cl->in.data + start, '\n', cl->in.len - start);
         if (nl == NULL) {
             break;
         }
 
-        n = (size_t) (nl - (cl->buf + start));
+        n = (size_t) (nl - (cl->in.data + start));
         if (n > DROVER_CONTROL_LINE_MAX) {
             break;
         }
 
         *nl = '\0';
-        control_line(cl, cl->buf + start, n);
+        control_line(cl, cl->in.data + start, n);
         start += n + 1;
     }
 
@@ -434,26 +417,21 @@ control_process(control_client_t *cl)
         return;
     }
 
-    if (start > 0) {
-        memmove(cl->buf, cl->buf + start, cl->len - start);
-        cl->len -= start;
-    }
+    drover_buf_consume(&cl->in, start);
 
-    if (cl->len > DROVER_CONTROL_LINE_MAX) {
+    if (cl->in.len > DROVER_CONTROL_LINE_MAX) {
         drover_log_error(DROVER_LOG_INFO, 0, "control socket: a request "
                          "from pid %ld is longer than %u bytes, closing",
                          cl->peer_pid, DROVER_CONTROL_LINE_MAX);
         control_fail(cl, NULL, "request longer than %u bytes; closing the "
                      "connection", DROVER_CONTROL_LINE_MAX);
-        control_client_finish(cl);
+        drover__control_client_finish(cl);
         return;
     }
 
-    if (cl->len == 0 && cl->cap > CONTROL_BUF_MIN) {
-        /* an idle client keeps no big buffer */
-        free(cl->buf);
-        cl->buf = NULL;
-        cl->cap = 0;
+    if (cl->in.len == 0 && cl->in.cap > CONTROL_BUF_MIN) {
+        drover_buf_free(&cl->in);       /* an idle client keeps no big
+                                           buffer */
     }
 }
 
@@ -518,7 +496,7 @@ control_line(control_client_t *cl, char *line, size_t len)
     id = json_object_get(json_object_object_get(req, "id"));
 
     err[0] = '\0';
-    result = control_dispatch(cl, req, err, sizeof(err));
+    result = drover__control_dispatch(cl, req, err, sizeof(err));
 
     if (result != NULL) {
         control_answer(cl, id, result, NULL);
@@ -629,8 +607,8 @@ control_send(control_client_t *cl, json_object *resp)
 
 
 void
-control_send_raw(control_client_t *cl, const char *head, const char *body,
-    size_t len)
+drover__control_send_raw(control_client_t *cl, const char *head,
+    const char *body, size_t len)
 {
     int               rc;
     size_t            hlen;
@@ -688,7 +666,7 @@ control_write_cb(uv_write_t *req, int status)
 
 /* no more requests: close once the answers are written */
 void
-control_client_finish(control_client_t *cl)
+drover__control_client_finish(control_client_t *cl)
 {
     int  rc;
 
@@ -750,7 +728,7 @@ control_client_close_cb(uv_handle_t *h)
         cl->next->prev = cl->prev;
     }
 
-    free(cl->buf);
+    drover_buf_free(&cl->in);
     free(cl);
 
     control_handle_closed(c);

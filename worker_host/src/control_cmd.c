@@ -4,18 +4,18 @@
  */
 
 #include "control_int.h"
-#include "render.h"
 #include "conf.h"
 #include "log.h"
-#include "manager.h"
-#include "socket.h"
+#include "render.h"
+#include "status_dispatch.h"
+#include "status_keys.h"
+#include "version.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 
@@ -52,7 +52,7 @@ static const control_cmd_t  control_cmds[] = {
 
 /* the result of REQ, or NULL with a message in err */
 json_object *
-control_dispatch(control_client_t *cl, json_object *req, char *err,
+drover__control_dispatch(control_client_t *cl, json_object *req, char *err,
     size_t errlen)
 {
     size_t                 i;
@@ -195,130 +195,44 @@ control_status_raw(control_client_t *cl, json_object *result,
     rc = 0;
 
     if (result == NULL) {
-        control_send_raw(cl, strncmp(err, "no pool", 7) == 0
-                             ? "404 text/plain; charset=utf-8\n"
-                             : "500 text/plain; charset=utf-8\n",
-                         err, strlen(err));
-        control_client_finish(cl);
+        drover__control_send_raw(cl, strncmp(err, "no pool", 7) == 0
+                                     ? "404 text/plain; charset=utf-8\n"
+                                     : "500 text/plain; charset=utf-8\n",
+                                 err, strlen(err));
+        drover__control_client_finish(cl);
         return NULL;
     }
 
     if (strcmp(format, "prometheus") == 0) {
         rc = drover_render_prometheus(result, &text, &len);
         if (rc == 0) {
-            control_send_raw(cl, "200 text/plain; version=0.0.4; "
-                             "charset=utf-8\n", text, len);
+            drover__control_send_raw(cl, "200 text/plain; version=0.0.4; "
+                                     "charset=utf-8\n", text, len);
         }
 
     } else if (strcmp(format, "html") == 0) {
         rc = drover_render_html(result, &text, &len);
         if (rc == 0) {
-            control_send_raw(cl, "200 text/html; charset=utf-8\n", text,
-                             len);
+            drover__control_send_raw(cl, "200 text/html; charset=utf-8\n",
+                                     text, len);
         }
 
     } else {
         s = json_object_to_json_string_length(result,
                                               JSON_C_TO_STRING_PRETTY, &len);
-        control_send_raw(cl, "200 application/json\n", s, len);
+        drover__control_send_raw(cl, "200 application/json\n", s, len);
     }
 
     if (rc != 0) {
-        control_send_raw(cl, "500 text/plain; charset=utf-8\n",
-                         "cannot render the status", 24);
+        drover__control_send_raw(cl, "500 text/plain; charset=utf-8\n",
+                                 "cannot render the status", 24);
     }
 
     free(text);
     json_object_put(result);
-    control_client_finish(cl);
+    drover__control_client_finish(cl);
 
     return NULL;
-}
-
-
-/*
- * The nginx status page sends its dispatch numbers along:
- * "queues":[{"listen":PATH,"queued":N,"waited":N,"wait_ms":N,...}].
- * Each goes into the pool that listens on PATH: queue_depth, queue_wait_ms
- * (the average) and the whole object as "dispatch".  Anything malformed is
- * left out: the page must render whatever nginx sent.
- */
-static void
-control_merge_queues(json_object *result, json_object *req)
-{
-    size_t        i, j, n, np;
-    json_object  *queues, *pools, *q, *p, *v, *listen, *d;
-    int64_t       waited, wait_ms;
-
-    static const char  *fields[] = {
-        "queued", "requests", "waited", "wait_ms", "wait_max_ms",
-        "overflows", "timeouts", "replays", "failures", "pipelined",
-        "moved"
-    };
-
-    if (!json_object_object_get_ex(req, "queues", &queues)
-        || !json_object_is_type(queues, json_type_array)
-        || !json_object_object_get_ex(result, "pools", &pools)
-        || !json_object_is_type(pools, json_type_array))
-    {
-        return;
-    }
-
-    n = json_object_array_length(queues);
-    np = json_object_array_length(pools);
-
-    for (i = 0; i < n && i < 1024; i++) {
-        q = json_object_array_get_idx(queues, i);
-
-        if (!json_object_is_type(q, json_type_object)
-            || !json_object_object_get_ex(q, "listen", &listen)
-            || !json_object_is_type(listen, json_type_string))
-        {
-            continue;
-        }
-
-        d = json_object_new_object();
-
-        for (j = 0; j < sizeof(fields) / sizeof(fields[0]); j++) {
-            if (json_object_object_get_ex(q, fields[j], &v)
-                && json_object_is_type(v, json_type_int)
-                && json_object_get_int64(v) >= 0)
-            {
-                json_object_object_add(d, fields[j], json_object_new_int64(
-                                       json_object_get_int64(v)));
-            }
-        }
-
-        for (j = 0; j < np; j++) {
-            p = json_object_array_get_idx(pools, j);
-
-            if (!json_object_object_get_ex(p, "listen", &v)
-                || strcmp(json_object_get_string(v),
-                          json_object_get_string(listen)) != 0)
-            {
-                continue;
-            }
-
-            if (json_object_object_get_ex(d, "queued", &v)) {
-                json_object_object_add(p, "queue_depth",
-                                       json_object_get(v));
-            }
-
-            waited = json_object_object_get_ex(d, "waited", &v)
-                     ? json_object_get_int64(v) : 0;
-            wait_ms = json_object_object_get_ex(d, "wait_ms", &v)
-                      ? json_object_get_int64(v) : 0;
-
-            json_object_object_add(p, "queue_wait_ms",
-                                   json_object_new_double(waited > 0
-                                       ? (double) wait_ms / (double) waited
-                                       : 0));
-            json_object_object_add(p, "dispatch", json_object_get(d));
-            break;
-        }
-
-        json_object_put(d);
-    }
 }
 
 
@@ -359,7 +273,8 @@ control_cmd_status(control_client_t *cl, json_object *req, const char *pool,
     }
 
     if (result != NULL) {
-        control_merge_queues(result, req);
+        drover_status_merge_dispatch(result,
+            json_object_object_get(req, DROVER_SK_QUEUES));
     }
 
     if (json_object_object_get_ex(req, "raw", &v)
@@ -511,11 +426,11 @@ control_cmd_version(control_client_t *cl, json_object *req, const char *pool,
         return NULL;
     }
 
-    json_object_object_add(result, "version",
+    json_object_object_add(result, DROVER_SK_VERSION,
                            json_object_new_string(DROVER_VERSION));
-    json_object_object_add(result, "protocol",
+    json_object_object_add(result, DROVER_SK_PROTOCOL,
                            json_object_new_int(DROVER_CONTROL_PROTOCOL));
-    json_object_object_add(result, "pid",
+    json_object_object_add(result, DROVER_SK_PID,
                            json_object_new_int64((int64_t) getpid()));
 
     return result;

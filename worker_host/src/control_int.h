@@ -7,6 +7,7 @@
 #define DROVER_CONTROL_INT_H
 
 #include "control.h"
+#include "buf.h"
 #include "socket.h"
 
 #define CONTROL_BUF_MIN      4096
@@ -25,9 +26,7 @@ struct control_client_s {
     drover_control_t    *ctl;
     control_client_t    *prev;
     control_client_t    *next;
-    char                *buf;           /* input: a partial line */
-    size_t               len;
-    size_t               cap;
+    drover_buf_t         in;            /* a partial line */
     uint64_t             last_active;   /* uv_now() of the last progress */
     long                 peer_pid;      /* SO_PEERCRED, for the log */
     long                 peer_uid;
@@ -72,11 +71,14 @@ typedef struct {
 } control_cmd_t;
 
 
-
-json_object *control_dispatch(control_client_t *cl,
+/* control_cmd.c: the result of REQ, or NULL with a message in err */
+json_object *drover__control_dispatch(control_client_t *cl,
     json_object *req, char *err, size_t errlen);
-void control_send_raw(control_client_t *cl, const char *head,
+
+/* control.c: HEAD and BODY as they are (a raw status answer), and no more
+   requests: close once the answers are written */
+void drover__control_send_raw(control_client_t *cl, const char *head,
     const char *body, size_t len);
-void control_client_finish(control_client_t *cl);
+void drover__control_client_finish(control_client_t *cl);
 
 #endif /* DROVER_CONTROL_INT_H */

@@ -1,0 +1,109 @@
+/*
+ * status_dispatch.c -- see status_dispatch.h.
+ */
+
+#include "status_dispatch.h"
+#include "status_keys.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define STATUS_QUEUES_MAX  1024         /* entries looked at */
+
+
+/* the whole non-negative integers of Q, copied: the "dispatch" object */
+static json_object *
+dispatch_object(json_object *q)
+{
+    size_t        j;
+    json_object  *d, *v;
+
+    static const char  *fields[] = {
+        DROVER_SK_QUEUED, DROVER_SK_REQUESTS, DROVER_SK_WAITED,
+        DROVER_SK_WAIT_MS, DROVER_SK_WAIT_MAX_MS, DROVER_SK_OVERFLOWS,
+        DROVER_SK_TIMEOUTS, DROVER_SK_REPLAYS, DROVER_SK_FAILURES,
+        DROVER_SK_PIPELINED, DROVER_SK_MOVED
+    };
+
+    d = json_object_new_object();
+
+    for (j = 0; j < sizeof(fields) / sizeof(fields[0]); j++) {
+        if (json_object_object_get_ex(q, fields[j], &v)
+            && json_object_is_type(v, json_type_int)
+            && json_object_get_int64(v) >= 0)
+        {
+            json_object_object_add(d, fields[j], json_object_new_int64(
+                                   json_object_get_int64(v)));
+        }
+    }
+
+    return d;
+}
+
+
+/* queue_depth, queue_wait_ms (the average) and "dispatch" into pool P */
+static void
+dispatch_add(json_object *p, json_object *d)
+{
+    int64_t       waited, wait_ms;
+    json_object  *v;
+
+    if (json_object_object_get_ex(d, DROVER_SK_QUEUED, &v)) {
+        json_object_object_add(p, DROVER_SK_QUEUE_DEPTH, json_object_get(v));
+    }
+
+    waited = json_object_object_get_ex(d, DROVER_SK_WAITED, &v)
+             ? json_object_get_int64(v) : 0;
+    wait_ms = json_object_object_get_ex(d, DROVER_SK_WAIT_MS, &v)
+              ? json_object_get_int64(v) : 0;
+
+    json_object_object_add(p, DROVER_SK_QUEUE_WAIT_MS,
+                           json_object_new_double(waited > 0
+                               ? (double) wait_ms / (double) waited : 0));
+    json_object_object_add(p, DROVER_SK_DISPATCH, json_object_get(d));
+}
+
+
+void
+drover_status_merge_dispatch(json_object *status, json_object *queues)
+{
+    size_t        i, j, n, np;
+    json_object  *pools, *q, *p, *v, *listen, *d;
+
+    if (queues == NULL || !json_object_is_type(queues, json_type_array)
+        || !json_object_object_get_ex(status, DROVER_SK_POOLS, &pools)
+        || !json_object_is_type(pools, json_type_array))
+    {
+        return;
+    }
+
+    n = json_object_array_length(queues);
+    np = json_object_array_length(pools);
+
+    for (i = 0; i < n && i < STATUS_QUEUES_MAX; i++) {
+        q = json_object_array_get_idx(queues, i);
+
+        if (!json_object_is_type(q, json_type_object)
+            || !json_object_object_get_ex(q, DROVER_SK_LISTEN, &listen)
+            || !json_object_is_type(listen, json_type_string))
+        {
+            continue;
+        }
+
+        d = dispatch_object(q);
+
+        for (j = 0; j < np; j++) {
+            p = json_object_array_get_idx(pools, j);
+
+            if (json_object_object_get_ex(p, DROVER_SK_LISTEN, &v)
+                && strcmp(json_object_get_string(v),
+                          json_object_get_string(listen)) == 0)
+            {
+                dispatch_add(p, d);
+                break;
+            }
+        }
+
+        json_object_put(d);
+    }
+}
