@@ -3,6 +3,13 @@
  * ngx_http_drover_module: passes requests to Drover workers (or any
  * FastCGI responder) over FastCGI 1.0, built on ngx_http_upstream.
  *
+ * This file holds the directives, the configuration, the content handler
+ * and the end of a request; the request is built in
+ * ngx_http_drover_request.c (params: ngx_http_drover_params.c), the
+ * response read in ngx_http_drover_response.c (records:
+ * ngx_http_drover_fcgi.c), kept connections in ngx_http_drover_keepalive.c
+ * and droverd's slots in ngx_http_drover_dispatch.c and its neighbours.
+ *
  * Section numbers refer to the FastCGI Specification 1.0.
  */
 
