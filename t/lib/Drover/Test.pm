@@ -988,13 +988,15 @@ sub run_nginx {
     $self->{nginx_pid} = $pid;
     $self->{nginx_ran} = 1;
 
-    # nginx that exits (a config error) ends the wait at once
+    # nginx that exits (a config error) ends the wait at once; the port
+    # accepts as soon as the master bound it, before any worker is forked,
+    # so a worker process must be there too
     my $exited = 0;
     my $up = $self->wait_for(sub {
         return $exited = 1 if waitpid($pid, WNOHANG) == $pid;
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->port,
                                       Proto => 'tcp');
-        return $s ? 1 : 0;
+        return $s && $self->nginx_workers ? 1 : 0;
     }, $opt{timeout} || 10);
     $up = 0 if $exited;
 
