@@ -4,7 +4,7 @@
  * request.c, which runs the request in the app and reads its body from
  * inside handle()).
  *
- * No event loop runs.  The harness does what on_conn_readable() does for
+ * No event loop runs.  The harness does what conn_readable_cb() does for
  * one connection: read what arrived into c->in (in pieces of a size the
  * input chooses), pump, stop when the pump says close or the connection
  * broke.  The connection is one end of a socketpair; a thread plays the
@@ -293,7 +293,7 @@ fuzz_peer(void *arg)
 }
 
 
-/* ---- the connection, as on_conn_readable() drives it ---- */
+/* ---- the connection, as conn_readable_cb() drives it ---- */
 
 static void
 fuzz_conn(drover__conn_t *c, size_t step)
@@ -439,7 +439,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fuzz_conn(c, step);
 
-    /* as drover__conn_close() and on_conn_closed() do */
+    /* as drover__conn_close() and conn_closed_cb() do */
     close(c->fd);
     pthread_join(tid, NULL);
     close(sv[1]);

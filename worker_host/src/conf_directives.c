@@ -918,26 +918,26 @@ conf_set_busy_target(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
         }
 
         if (n == 0 || n >= sizeof(num)) {
-            goto bad;
+            goto fail;
         }
 
         memcpy(num, d->args[i], n);
         num[n] = '\0';
 
         if (conf_parse_uint(num, 10, 100, &v[i]) != 0) {
-            goto bad;
+            goto fail;
         }
     }
 
     if (v[0] >= v[1]) {
-        goto bad;
+        goto fail;
     }
 
     b->pool->busy_low = (unsigned) v[0];
     b->pool->busy_high = (unsigned) v[1];
     return 0;
 
-bad:
+fail:
 
     return drover__conf_error(p, f->name, d->line,
                               "\"busy_target\" needs two percentages, low "

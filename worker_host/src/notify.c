@@ -112,7 +112,7 @@ drover_notify_init(drover_notify_t *n, uv_loop_t *loop)
     rc = 0;
 
     if (sock == NULL) {
-        goto done;                  /* not under systemd: all no-ops */
+        goto cleanup;                  /* not under systemd: all no-ops */
     }
 
     if (notify_address(n, sock) != 0) {
@@ -121,7 +121,7 @@ drover_notify_init(drover_notify_t *n, uv_loop_t *loop)
                          "that fits a socket address: not notifying "
                          "systemd", sock);
         rc = -EINVAL;
-        goto done;
+        goto cleanup;
     }
 
     n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -130,7 +130,7 @@ drover_notify_init(drover_notify_t *n, uv_loop_t *loop)
         drover_log_error(DROVER_LOG_ERROR, errno, "socket(AF_UNIX, "
                          "SOCK_DGRAM) for NOTIFY_SOCKET failed: not "
                          "notifying systemd");
-        goto done;
+        goto cleanup;
     }
 
     n->watchdog_usec = notify_watchdog_usec(usec, wpid);
@@ -138,14 +138,14 @@ drover_notify_init(drover_notify_t *n, uv_loop_t *loop)
     if (n->watchdog_usec == 0) {
         drover_log_error(DROVER_LOG_INFO, 0, "notifying systemd at %s",
                          sock);
-        goto done;
+        goto cleanup;
     }
 
     rc = uv_timer_init(loop, &n->watchdog);
     if (rc != 0) {
         drover_log_error(DROVER_LOG_ERROR, rc, "watchdog timer");
         n->watchdog_usec = 0;
-        goto done;
+        goto cleanup;
     }
 
     n->watchdog_init = 1;
@@ -162,7 +162,7 @@ drover_notify_init(drover_notify_t *n, uv_loop_t *loop)
     if (rc != 0) {
         drover_log_error(DROVER_LOG_ERROR, rc, "watchdog timer");
         n->watchdog_usec = 0;
-        goto done;
+        goto cleanup;
     }
 
     /* the pings must not keep a finished loop running */
@@ -172,7 +172,7 @@ drover_notify_init(drover_notify_t *n, uv_loop_t *loop)
                      "ping every %llu ms", sock,
                      (unsigned long long) interval_ms);
 
-done:
+cleanup:
 
     free(sock);
     free(usec);
@@ -202,7 +202,7 @@ drover_notify_send(drover_notify_t *n, const char *fmt, ...)
     if (len < 0 || (size_t) len >= sizeof(msg)) {
         msg[len < 0 ? 0 : sizeof(msg) - 1] = '\0';
         err = EMSGSIZE;
-        goto failed;
+        goto fail;
     }
 
     do {
@@ -216,7 +216,7 @@ drover_notify_send(drover_notify_t *n, const char *fmt, ...)
 
     err = (sent == -1) ? errno : EMSGSIZE;
 
-failed:
+fail:
 
     /*
      * systemd gone or its queue full: worth one line, not a flood; of the

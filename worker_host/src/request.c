@@ -67,12 +67,12 @@ drover__request_run(drover__worker_t *w, drover__conn_t *c)
 
         if (c->broken) {
             rc = -1;
-            goto done;
+            goto cleanup;
         }
 
         if (c->stdin_eof && drover__conn_peer_shut(c)) {
             rc = DROVER__REQ_WITHDRAWN;
-            goto done;
+            goto cleanup;
         }
     }
 
@@ -87,7 +87,7 @@ drover__request_run(drover__worker_t *w, drover__conn_t *c)
     req->finishing = 1;
     rc = req_finish(req, ret);
 
-done:
+cleanup:
 
     free(req->body);
     req->body = NULL;
@@ -261,13 +261,13 @@ drover_req_read_all(drover_req_t *req, size_t max, const char **body)
     for ( ;; ) {
         if (len + 1 == cap) {
             if (cap == limit) {
-                goto failed;
+                goto fail;
             }
 
             cap = (cap > limit / 2) ? limit : cap * 2;
             p = realloc(buf, cap);
             if (p == NULL) {
-                goto failed;
+                goto fail;
             }
 
             buf = p;
@@ -275,7 +275,7 @@ drover_req_read_all(drover_req_t *req, size_t max, const char **body)
 
         n = drover_req_read(req, buf + len, cap - 1 - len);
         if (n < 0) {
-            goto failed;
+            goto fail;
         }
 
         if (n == 0) {
@@ -285,7 +285,7 @@ drover_req_read_all(drover_req_t *req, size_t max, const char **body)
         len += (size_t) n;
 
         if (len > max) {
-            goto failed;
+            goto fail;
         }
     }
 
@@ -296,7 +296,7 @@ drover_req_read_all(drover_req_t *req, size_t max, const char **body)
 
     return (ssize_t) len;
 
-failed:
+fail:
 
     free(buf);
     return -1;

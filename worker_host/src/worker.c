@@ -47,11 +47,11 @@ static int worker_init(drover__worker_t *w, drover_worker_args_t *args);
 static void worker_shutdown(drover__worker_t *w);
 static void worker_listen_start(drover__worker_t *w);
 static void worker_listen_stop(drover__worker_t *w);
-static void on_listen(uv_poll_t *handle, int status, int events);
-static void on_accept_timer(uv_timer_t *timer);
-static void on_tick(uv_timer_t *timer);
-static void on_signal(uv_signal_t *handle, int signum);
-static void on_handle_closed(uv_handle_t *handle);
+static void listen_readable_cb(uv_poll_t *handle, int status, int events);
+static void accept_timer_cb(uv_timer_t *timer);
+static void tick_timer_cb(uv_timer_t *timer);
+static void signal_cb(uv_signal_t *handle, int signum);
+static void handle_closed_cb(uv_handle_t *handle);
 static int conn_pending(drover__conn_t *c);
 static uint64_t conn_stop_grace(drover__worker_t *w);
 
@@ -158,9 +158,9 @@ worker_init(drover__worker_t *w, drover_worker_args_t *args)
         }
     }
 
-    rc = uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+    rc = uv_signal_start(&w->sigterm, signal_cb, SIGTERM);
     if (rc == 0) {
-        rc = uv_signal_start(&w->sigint, on_signal, SIGINT);
+        rc = uv_signal_start(&w->sigint, signal_cb, SIGINT);
     }
 
     if (rc != 0) {
@@ -189,7 +189,7 @@ worker_init(drover__worker_t *w, drover_worker_args_t *args)
     /* the stall sweep runs a few times per io_timeout */
     tick = w->pool->io_timeout_ms / 4;
     tick = tick < 20 ? 20 : (tick > 1000 ? 1000 : tick);
-    uv_timer_start(&w->tick_timer, on_tick, tick, tick);
+    uv_timer_start(&w->tick_timer, tick_timer_cb, tick, tick);
     w->last_orphan_check = uv_now(&w->loop);
 
     worker_listen_start(w);
@@ -229,7 +229,7 @@ worker_listen_start(drover__worker_t *w)
     }
 
     for (i = 0; i < w->nlisteners; i++) {
-        rc = uv_poll_start(&w->listeners[i], UV_READABLE, on_listen);
+        rc = uv_poll_start(&w->listeners[i], UV_READABLE, listen_readable_cb);
         if (rc != 0) {
             drover__worker_log(w, DROVER_LOG_ALERT, rc,
                                "cannot poll a listening socket");
@@ -254,7 +254,7 @@ worker_listen_stop(drover__worker_t *w)
 
 
 static void
-on_listen(uv_poll_t *handle, int status, int events)
+listen_readable_cb(uv_poll_t *handle, int status, int events)
 {
     int                fd, n, err;
     drover__worker_t  *w;
@@ -299,7 +299,7 @@ on_listen(uv_poll_t *handle, int status, int events)
                                "accept() failed, pausing for %d ms",
                                ACCEPT_PAUSE_MS);
             worker_listen_stop(w);
-            uv_timer_start(&w->accept_timer, on_accept_timer,
+            uv_timer_start(&w->accept_timer, accept_timer_cb,
                            ACCEPT_PAUSE_MS, 0);
             return;
         }
@@ -311,14 +311,14 @@ on_listen(uv_poll_t *handle, int status, int events)
 
 
 static void
-on_accept_timer(uv_timer_t *timer)
+accept_timer_cb(uv_timer_t *timer)
 {
     worker_listen_start(timer->loop->data);
 }
 
 
 static void
-on_tick(uv_timer_t *timer)
+tick_timer_cb(uv_timer_t *timer)
 {
     uint64_t           now;
     drover__worker_t  *w;
@@ -366,7 +366,7 @@ on_tick(uv_timer_t *timer)
 
 
 static void
-on_signal(uv_signal_t *handle, int signum)
+signal_cb(uv_signal_t *handle, int signum)
 {
     drover__worker_t  *w;
 
@@ -524,15 +524,15 @@ drover__worker_maybe_done(drover__worker_t *w)
         return;
     }
 
-    uv_close((uv_handle_t *) &w->accept_timer, on_handle_closed);
-    uv_close((uv_handle_t *) &w->tick_timer, on_handle_closed);
-    uv_close((uv_handle_t *) &w->sigterm, on_handle_closed);
-    uv_close((uv_handle_t *) &w->sigint, on_handle_closed);
+    uv_close((uv_handle_t *) &w->accept_timer, handle_closed_cb);
+    uv_close((uv_handle_t *) &w->tick_timer, handle_closed_cb);
+    uv_close((uv_handle_t *) &w->sigterm, handle_closed_cb);
+    uv_close((uv_handle_t *) &w->sigint, handle_closed_cb);
 }
 
 
 static void
-on_handle_closed(uv_handle_t *handle)
+handle_closed_cb(uv_handle_t *handle)
 {
     /* the worker's own handles live in drover__worker_t, freed at the end */
     (void) handle;

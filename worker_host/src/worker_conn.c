@@ -42,8 +42,8 @@ enum {
 #define CONNS_HARD_MAX        (DROVER_WORKER_MAX_CONNS + 64)
 
 
-static void on_conn_closed(uv_handle_t *handle);
-static void on_conn_readable(uv_poll_t *handle, int status, int events);
+static void conn_closed_cb(uv_handle_t *handle);
+static void conn_readable_cb(uv_poll_t *handle, int status, int events);
 static int conn_on_header(drover__conn_t *c);
 static int conn_on_content(drover__conn_t *c, const drover_fcgi_event_t *ev);
 static int conn_on_end(drover__conn_t *c);
@@ -74,12 +74,12 @@ drover__conn_accept(drover__worker_t *w, int fd, int slot)
 
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
-        goto failed;
+        goto fail;
     }
 
     c->in = malloc(DROVER__IN_SIZE);
     if (c->in == NULL) {
-        goto failed;
+        goto fail;
     }
 
     rc = uv_poll_init(&w->loop, &c->poll, fd);
@@ -109,7 +109,7 @@ drover__conn_accept(drover__worker_t *w, int fd, int slot)
 
     rc = uv_poll_start(&c->poll, slot ? UV_READABLE | UV_DISCONNECT
                                       : UV_READABLE,
-                       on_conn_readable);
+                       conn_readable_cb);
     if (rc != 0) {
         drover__worker_log(w, DROVER_LOG_ALERT, rc, "uv_poll_start() failed");
         drover__conn_close(c);
@@ -117,7 +117,7 @@ drover__conn_accept(drover__worker_t *w, int fd, int slot)
 
     return;
 
-failed:
+fail:
 
     drover__worker_log(w, DROVER_LOG_ERROR, ENOMEM,
                        "no memory for a connection");
@@ -153,14 +153,14 @@ drover__conn_close(drover__conn_t *c)
 
     w->nconns--;
 
-    uv_close((uv_handle_t *) &c->poll, on_conn_closed);
+    uv_close((uv_handle_t *) &c->poll, conn_closed_cb);
 
     drover__worker_maybe_done(w);
 }
 
 
 static void
-on_conn_closed(uv_handle_t *handle)
+conn_closed_cb(uv_handle_t *handle)
 {
     drover__conn_t  *c;
 
@@ -184,7 +184,7 @@ drover__conn_busy(const drover__conn_t *c)
 
 
 static void
-on_conn_readable(uv_poll_t *handle, int status, int events)
+conn_readable_cb(uv_poll_t *handle, int status, int events)
 {
     int                rc;
     ssize_t            n;

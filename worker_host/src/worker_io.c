@@ -183,7 +183,7 @@ drover__conn_writev(drover__conn_t *c, struct iovec *iov, int iovcnt)
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             drover__worker_log(w, DROVER_LOG_INFO, errno,
                                "writing to the front end failed");
-            goto failed;
+            goto fail;
         }
 
         rc = conn_wait(c, POLLOUT);
@@ -192,18 +192,18 @@ drover__conn_writev(drover__conn_t *c, struct iovec *iov, int iovcnt)
                                "front end not reading the response for "
                                "%u ms, closing connection",
                                w->pool->io_timeout_ms);
-            goto failed;
+            goto fail;
         }
 
         if (rc < 0) {
             drover__worker_log(w, DROVER_LOG_ALERT, -rc, "poll() failed");
-            goto failed;
+            goto fail;
         }
     }
 
     return 0;
 
-failed:
+fail:
 
     c->broken = 1;
     return -1;
