@@ -4,6 +4,7 @@
  */
 
 #include "manager_int.h"
+#include "status_keys.h"
 #include "proc.h"
 #include "scoreboard.h"
 
@@ -118,41 +119,42 @@ slot_json(drover_slot_t *s)
     now = drover_proc_now_ms();
     o = json_object_new_object();
 
-    json_object_object_add(o, "slot", json_object_new_int((int) s->index));
-    json_object_object_add(o, "pid", s->pid > 0
+    json_object_object_add(o, DROVER_SK_SLOT,
+                           json_object_new_int((int) s->index));
+    json_object_object_add(o, DROVER_SK_PID, s->pid > 0
                            ? json_object_new_int(s->pid) : NULL);
-    json_object_object_add(o, "generation", s->gen
+    json_object_object_add(o, DROVER_SK_GENERATION, s->gen
                            ? json_object_new_int((int) s->gen->id) : NULL);
-    json_object_object_add(o, "state",
+    json_object_object_add(o, DROVER_SK_STATE,
                            json_object_new_string(slot_state_name(s)));
-    json_object_object_add(o, "requests",
+    json_object_object_add(o, DROVER_SK_REQUESTS,
                            json_object_new_int64((int64_t) s->sb.requests));
 
     if (s->state == SLOT_RUNNING && s->sb.state == DROVER_SB_BUSY) {
         unsigned long long  us = drover_sb_now_us();
 
-        json_object_object_add(o, "current_uri",
+        json_object_object_add(o, DROVER_SK_CURRENT_URI,
                                json_object_new_string(s->sb.uri));
-        json_object_object_add(o, "current_ms", json_object_new_int64(
+        json_object_object_add(o, DROVER_SK_CURRENT_MS, json_object_new_int64(
             us > s->sb.request_start_us
             ? (int64_t) ((us - s->sb.request_start_us) / 1000) : 0));
     } else {
-        json_object_object_add(o, "current_uri", NULL);
-        json_object_object_add(o, "current_ms", NULL);
+        json_object_object_add(o, DROVER_SK_CURRENT_URI, NULL);
+        json_object_object_add(o, DROVER_SK_CURRENT_MS, NULL);
     }
 
     if (slot_window(s, 1, &dt, &dcpu, &dbusy, &dreq) == 0) {
-        json_object_object_add(o, "cpu_percent_1s",
+        json_object_object_add(o, DROVER_SK_CPU_PERCENT_1S,
                                json_object_new_double(cpu_percent(dcpu, dt)));
     } else {
-        json_object_object_add(o, "cpu_percent_1s", NULL);
+        json_object_object_add(o, DROVER_SK_CPU_PERCENT_1S, NULL);
     }
 
     if (slot_window(s, DROVER_SAMPLES - 1, &dt, &dcpu, &dbusy, &dreq) == 0) {
-        json_object_object_add(o, "cpu_percent_1m",
+        json_object_object_add(o, DROVER_SK_CPU_PERCENT_1M,
                                json_object_new_double(cpu_percent(dcpu, dt)));
     } else {
-        json_object_object_add(o, "cpu_percent_1m", NULL);
+        json_object_object_add(o, DROVER_SK_CPU_PERCENT_1M, NULL);
     }
 
     if (s->ring_n > 0) {
@@ -160,23 +162,24 @@ slot_json(drover_slot_t *s)
         unsigned  newest = (s->ring_pos + DROVER_SAMPLES - 1)
                            % DROVER_SAMPLES;
 
-        json_object_object_add(o, "cpu_seconds_total", json_object_new_double(
-            hz > 0 ? (double) s->ring[newest].cpu_ticks / (double) hz : 0));
+        json_object_object_add(o, DROVER_SK_CPU_SECONDS_TOTAL,
+            json_object_new_double(hz > 0 ? (double) s->ring[newest].cpu_ticks
+                                            / (double) hz : 0));
     } else {
-        json_object_object_add(o, "cpu_seconds_total", NULL);
+        json_object_object_add(o, DROVER_SK_CPU_SECONDS_TOTAL, NULL);
     }
 
-    json_object_object_add(o, "rss_bytes", json_object_new_int64(
+    json_object_object_add(o, DROVER_SK_RSS_BYTES, json_object_new_int64(
                            (int64_t) s->rss));
-    json_object_object_add(o, "pss_bytes", json_object_new_int64(
+    json_object_object_add(o, DROVER_SK_PSS_BYTES, json_object_new_int64(
                            (int64_t) s->pss));
-    json_object_object_add(o, "uss_bytes", json_object_new_int64(
+    json_object_object_add(o, DROVER_SK_USS_BYTES, json_object_new_int64(
                            (int64_t) s->uss));
-    json_object_object_add(o, "uptime_ms", s->pid > 0
+    json_object_object_add(o, DROVER_SK_UPTIME_MS, s->pid > 0
                            ? json_object_new_int64(
                                  (int64_t) (now - s->started_ms))
                            : NULL);
-    json_object_object_add(o, "restarts", json_object_new_int64(
+    json_object_object_add(o, DROVER_SK_RESTARTS, json_object_new_int64(
                            (int64_t) s->restarts));
 
     exits = json_object_new_object();
@@ -184,14 +187,14 @@ slot_json(drover_slot_t *s)
         json_object_object_add(exits, drover_exit_reason_names[i],
                                json_object_new_int64((int64_t) s->exits[i]));
     }
-    json_object_object_add(o, "exits", exits);
+    json_object_object_add(o, DROVER_SK_EXITS, exits);
 
-    json_object_object_add(o, "last_exit", s->last_exit[0]
+    json_object_object_add(o, DROVER_SK_LAST_EXIT, s->last_exit[0]
                            ? json_object_new_string(s->last_exit) : NULL);
 
     /* scoreboard fields droverd had to correct: a worker wrote garbage */
-    json_object_object_add(o, "scoreboard_clamped", json_object_new_int64(
-                           (int64_t) s->sb_clamped));
+    json_object_object_add(o, DROVER_SK_SCOREBOARD_CLAMPED,
+                           json_object_new_int64((int64_t) s->sb_clamped));
 
     return o;
 }
@@ -291,61 +294,63 @@ pool_json(drover_pool_t *p)
     budget = pc->memory_budget ? pc->memory_budget
                                : p->mgr->ref->conf->memory_budget;
 
-    json_object_object_add(o, "name", json_object_new_string(p->name));
-    json_object_object_add(o, "generation", p->cur
+    json_object_object_add(o, DROVER_SK_NAME, json_object_new_string(p->name));
+    json_object_object_add(o, DROVER_SK_GENERATION, p->cur
                            ? json_object_new_int((int) p->cur->id) : NULL);
-    json_object_object_add(o, "listen",
+    json_object_object_add(o, DROVER_SK_LISTEN,
                            json_object_new_string(pc->listen.path));
-    json_object_object_add(o, "workers", json_object_new_int((int) p->nslots));
-    json_object_object_add(o, "state", json_object_new_string(
+    json_object_object_add(o, DROVER_SK_WORKERS,
+                           json_object_new_int((int) p->nslots));
+    json_object_object_add(o, DROVER_SK_STATE, json_object_new_string(
         p->failing ? "failing"
         : p->cur == NULL ? "starting"
         : (p->rolling || p->pending != NULL) ? "reloading" : "serving"));
-    json_object_object_add(o, "requests_total",
+    json_object_object_add(o, DROVER_SK_REQUESTS_TOTAL,
                            json_object_new_int64((int64_t) total));
-    json_object_object_add(o, "requests_per_s", have
+    json_object_object_add(o, DROVER_SK_REQUESTS_PER_S, have
                            ? json_object_new_double(rps) : NULL);
-    json_object_object_add(o, "busy_fraction_1m", have && sum_dt
+    json_object_object_add(o, DROVER_SK_BUSY_FRACTION_1M, have && sum_dt
                            ? json_object_new_double((double) sum_busy
                                                     / (double) sum_dt)
                            : NULL);
-    json_object_object_add(o, "busy_target_low",
+    json_object_object_add(o, DROVER_SK_BUSY_TARGET_LOW,
                            json_object_new_double(pc->busy_low / 100.0));
-    json_object_object_add(o, "busy_target_high",
+    json_object_object_add(o, DROVER_SK_BUSY_TARGET_HIGH,
                            json_object_new_double(pc->busy_high / 100.0));
 
     pool_advice(p, sum_dt ? (double) sum_busy / (double) sum_dt : 0,
                 have && sum_dt, advice, sizeof(advice));
-    json_object_object_add(o, "advice", json_object_new_string(advice));
+    json_object_object_add(o, DROVER_SK_ADVICE,
+                           json_object_new_string(advice));
 
-    json_object_object_add(o, "memory_shared_bytes",
+    json_object_object_add(o, DROVER_SK_MEMORY_SHARED_BYTES,
                            json_object_new_int64((int64_t) shared));
-    json_object_object_add(o, "memory_private_bytes",
+    json_object_object_add(o, DROVER_SK_MEMORY_PRIVATE_BYTES,
                            json_object_new_int64((int64_t) private_bytes));
-    json_object_object_add(o, "memory_budget_bytes",
+    json_object_object_add(o, DROVER_SK_MEMORY_BUDGET_BYTES,
                            json_object_new_int64((int64_t) budget));
 
     /* filled in by the nginx module's dispatch (a later issue) */
-    json_object_object_add(o, "queue_depth", NULL);
-    json_object_object_add(o, "queue_wait_ms", NULL);
+    json_object_object_add(o, DROVER_SK_QUEUE_DEPTH, NULL);
+    json_object_object_add(o, DROVER_SK_QUEUE_WAIT_MS, NULL);
 
     if (p->prestart_ran && p->prestart_last.ncommands > 0) {
         ps = json_object_new_object();
-        json_object_object_add(ps, "started_unix_ms", json_object_new_int64(
-            p->prestart_last.started_unix_ms));
-        json_object_object_add(ps, "duration_ms", json_object_new_int64(
-            (int64_t) p->prestart_last.duration_ms));
-        json_object_object_add(ps, "status",
+        json_object_object_add(ps, DROVER_SK_STARTED_UNIX_MS,
+            json_object_new_int64(p->prestart_last.started_unix_ms));
+        json_object_object_add(ps, DROVER_SK_DURATION_MS,
+            json_object_new_int64((int64_t) p->prestart_last.duration_ms));
+        json_object_object_add(ps, DROVER_SK_STATUS,
                                json_object_new_int(p->prestart_last.status));
-        json_object_object_add(ps, "message",
+        json_object_object_add(ps, DROVER_SK_MESSAGE,
                                json_object_new_string(
                                    p->prestart_last.message));
-        json_object_object_add(o, "prestart", ps);
+        json_object_object_add(o, DROVER_SK_PRESTART, ps);
     } else {
-        json_object_object_add(o, "prestart", NULL);
+        json_object_object_add(o, DROVER_SK_PRESTART, NULL);
     }
 
-    json_object_object_add(o, "workers_detail", workers);
+    json_object_object_add(o, DROVER_SK_WORKERS_DETAIL, workers);
 
     return o;
 }
@@ -382,13 +387,14 @@ drover_status_build(void *data, const char *pool, char *err, size_t errlen)
     d = json_object_new_object();
     pools = json_object_new_array();
 
-    json_object_object_add(d, "version",
+    json_object_object_add(d, DROVER_SK_VERSION,
                            json_object_new_string(DROVER_VERSION));
-    json_object_object_add(d, "pid", json_object_new_int(m->pid));
-    json_object_object_add(d, "uptime_ms", json_object_new_int64(
+    json_object_object_add(d, DROVER_SK_PID, json_object_new_int(m->pid));
+    json_object_object_add(d, DROVER_SK_UPTIME_MS, json_object_new_int64(
         (int64_t) (drover_proc_now_ms() - m->started_ms)));
-    json_object_object_add(d, "config", json_object_new_string(m->path));
-    json_object_object_add(o, "droverd", d);
+    json_object_object_add(d, DROVER_SK_CONFIG,
+                           json_object_new_string(m->path));
+    json_object_object_add(o, DROVER_SK_DROVERD, d);
 
     for (p = m->pools; p != NULL; p = p->next) {
         if (!p->removing && (pool == NULL || strcmp(p->name, pool) == 0)) {
@@ -396,7 +402,7 @@ drover_status_build(void *data, const char *pool, char *err, size_t errlen)
         }
     }
 
-    json_object_object_add(o, "pools", pools);
+    json_object_object_add(o, DROVER_SK_POOLS, pools);
 
     return o;
 }
