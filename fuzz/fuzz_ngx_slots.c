@@ -1,7 +1,7 @@
 /*
  * fuzz_ngx_slots.c -- the nginx module's reader of droverd's PATH.slots
  * (ngx_module/ngx_http_drover_slots.c: ngx_http_drover_dispatch_parse,
- * a static function; the format is README.md's "The .slots contract").
+ * a static function; the format is docs/protocols.md, "The .slots file").
  *
  * The parser is static, so the harness includes the module's file whole
  * and calls it directly; the file's other functions, and the nginx

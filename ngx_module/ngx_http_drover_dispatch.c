@@ -4,14 +4,8 @@
  *
  * For "drover_pass unix:PATH", droverd listens on PATH.k for the worker in
  * slot k alone, and describes the slots in PATH.slots (rewritten by a
- * rename whenever they change):
- *
- *     drover-slots 1
- *     pool kit
- *     generation 3
- *     slots 2
- *     0 up 1234
- *     1 down 0
+ * rename whenever they change; its format: docs/protocols.md, "The .slots
+ * file").
  *
  * Each nginx worker looks at that file at most once a second (an open and
  * a fstat, a read when it changed) and writes what it says into the zone,
@@ -70,9 +64,6 @@ static ngx_int_t ngx_http_drover_dispatch_init_zone(ngx_shm_zone_t *zone,
 static ngx_http_drover_dispatch_sh_t *ngx_http_drover_dispatch_sh(
     ngx_slab_pool_t *shpool, ngx_http_drover_dispatch_root_t *root,
     ngx_str_t *path);
-
-
-/* ---- configuration ---- */
 
 
 ngx_http_drover_dispatch_pool_t *
@@ -260,9 +251,6 @@ done:
 
     return sh;
 }
-
-
-/* ---- statistics ---- */
 
 
 ngx_http_drover_dispatch_pool_t *

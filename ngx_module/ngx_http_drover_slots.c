@@ -38,9 +38,6 @@ static void ngx_http_drover_dispatch_reclaim(
     ngx_http_drover_dispatch_pool_t *pool, ngx_log_t *log);
 
 
-/* ---- PATH.slots ---- */
-
-
 /*
  * At most once a second per nginx worker: open, fstat and, when the
  * inode, mtime or size differ from what the zone holds, a read of a few
@@ -347,9 +344,6 @@ ngx_http_drover_dispatch_reclaim(ngx_http_drover_dispatch_pool_t *pool,
         }
     }
 }
-
-
-/* ---- slots ---- */
 
 
 /*

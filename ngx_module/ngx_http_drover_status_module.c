@@ -5,7 +5,8 @@
  *
  * droverd renders every format itself; this module only picks the format,
  * asks droverd's control socket for it, and relays the answer.  The
- * exchange, on a connection of its own (README, "Protocol"):
+ * exchange, on a connection of its own (docs/protocols.md, "The control
+ * socket"):
  *
  *     -> {"cmd":"status","format":"html","pool":"kit","raw":true}\n
  *     <- 200 text/html; charset=utf-8\n
@@ -1024,7 +1025,7 @@ ngx_http_drover_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    /* droverd's control socket is a Unix socket only (README, "control") */
+    /* droverd's control socket is a Unix socket only (docs/protocols.md) */
 
     if (value[1].len <= sizeof("unix:") - 1
         || ngx_strncmp(value[1].data, "unix:", sizeof("unix:") - 1) != 0)
