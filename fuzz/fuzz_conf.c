@@ -1,5 +1,5 @@
 /*
- * fuzz_conf.c -- droverd's config parser (worker_host/src/conf.c:
+ * fuzz_conf.c -- droverd's config parser (worker_host/src/conf*.c:
  * drover_conf_load and everything it calls: tokenizer, blocks, every
  * directive's setter, includes, the pool checks).
  *

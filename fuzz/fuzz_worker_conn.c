@@ -1,7 +1,7 @@
 /*
  * fuzz_worker_conn.c -- a worker's connection code (worker_host/src/
- * worker.c: drover__conn_pump and the record handlers behind it, and
- * request.c, which runs the request in the app and reads its body from
+ * worker_conn.c: drover__conn_pump and the record handlers behind it, and
+ * request*.c, which run the request in the app and read its body from
  * inside handle()).
  *
  * No event loop runs.  The harness does what conn_readable_cb() does for

@@ -9,6 +9,9 @@
  *
  * Every error is one "FILE:LINE: message" line in the caller's buffer; the
  * first error stops the load.
+ *
+ * Beside it: conf_directives.c (the directive table and each directive's
+ * setter), conf_check.c (the checks at a pool's "}"), conf_dump.c.
  */
 
 #include "conf.h"

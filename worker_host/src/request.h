@@ -129,7 +129,7 @@ struct drover_req_s {
 
     /*
      * The rest of the body, read before the first response byte goes out
-     * (see req_write in request.c); drover_req_read serves it first.
+     * (see req_write in request_response.c); drover_req_read serves it first.
      */
     uint8_t               *pre;
     size_t                 pre_len;
