@@ -153,7 +153,7 @@ drover_gen_maybe_free(drover_gen_t *g)
         return;
     }
 
-    if (g == p->prev && p->rolling) {
+    if (g == p->prev && drover_pool_rolling(p)) {
         return;
     }
 
@@ -494,7 +494,7 @@ drover_gen_preloader_start(drover_gen_t *g)
     drover_chan_t  *c;
     drover_pool_t  *p = g->pool;
 
-    if (p->mgr->stopping || g->retired || g->pid > 0) {
+    if (drover_manager_stopping(p->mgr) || g->retired || g->pid > 0) {
         return;
     }
 
@@ -607,12 +607,15 @@ drover_gen_preloader_exited(drover_gen_t *g, int status)
 
     for (k = 0; k < p->nslots; k++) {
         if (p->slots[k]->gen == g && p->slots[k]->state == SLOT_FORKING) {
-            p->slots[k]->state = SLOT_EMPTY;
+            drover_slot_set_state(p->slots[k], SLOT_EMPTY,
+                                  "the preloader exited");
             p->slots[k]->gen = NULL;
         }
     }
 
-    if (p->mgr->stopping || p->removing || g->retired) {
+    if (drover_manager_stopping(p->mgr) || drover_pool_removing(p)
+        || g->retired)
+    {
         drover_log_error(DROVER_LOG_INFO, 0, "pool %s: preloader "
                          "(generation %u) %s", p->name, g->id, desc);
         drover_gen_maybe_free(g);
@@ -633,7 +636,8 @@ drover_gen_preloader_exited(drover_gen_t *g, int status)
         }
 
         g->failed = 1;
-        p->gave_up = 1;
+        p->start_failures++;
+        drover_pool_set_state(p, POOL_START_FAILED, "its preloader died");
         drover_manager_maybe_ready(p->mgr);
     }
 

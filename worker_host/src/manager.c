@@ -134,7 +134,7 @@ control_restart(void *data, const char *pool, char *err, size_t errlen)
         return -ENOENT;
     }
 
-    if (p->cur == NULL || p->rolling || p->pending != NULL) {
+    if (p->state != POOL_SERVING) {
         snprintf(err, errlen, "pool \"%s\" is starting or reloading: try "
                  "again when it serves", pool);
         return -EBUSY;
@@ -174,7 +174,7 @@ control_scale(void *data, const char *pool, unsigned workers, char *err,
         return -EINVAL;
     }
 
-    if (p->cur == NULL || p->rolling || p->pending != NULL) {
+    if (p->state != POOL_SERVING) {
         snprintf(err, errlen, "pool \"%s\" is starting or reloading: try "
                  "again when it serves", pool);
         return -EBUSY;
@@ -281,7 +281,7 @@ drover_manager_maybe_ready(drover_manager_t *m)
     unsigned        n, npools;
     drover_pool_t  *p;
 
-    if (m->ready_sent || m->stopping) {
+    if (m->state != MANAGER_STARTING) {
         return;
     }
 
@@ -291,7 +291,7 @@ drover_manager_maybe_ready(drover_manager_t *m)
     for (p = m->pools; p != NULL; p = p->next) {
         npools++;
 
-        if (p->served || p->gave_up) {
+        if (p->workers_started > 0 || p->start_failures > 0) {
             n++;
         }
     }
@@ -300,7 +300,7 @@ drover_manager_maybe_ready(drover_manager_t *m)
         return;
     }
 
-    m->ready_sent = 1;
+    drover_manager_set_state(m, MANAGER_SERVING, "every pool started");
     drover_notify_send(&m->notify, "READY=1\nSTATUS=serving %u pool%s",
                        npools, npools == 1 ? "" : "s");
 }
@@ -383,7 +383,7 @@ manager_close_output(drover_manager_t *m)
 void
 drover_manager_maybe_done(drover_manager_t *m)
 {
-    if (!m->stopping || manager_children_left(m)
+    if (!drover_manager_stopping(m) || manager_children_left(m)
         || uv_is_closing((uv_handle_t *) &m->sigchld))
     {
         return;
@@ -534,7 +534,9 @@ manager_signal_all(drover_manager_t *m, int sig)
 
     for (p = m->pools; p != NULL; p = p->next) {
         uv_timer_stop(&p->roll_timer);
-        p->rolling = 0;
+        if (drover_pool_rolling(p)) {
+            drover_pool_set_state(p, POOL_SERVING, "droverd stops");
+        }
 
         if (p->prestart != NULL) {
             drover_prestart_cancel(p->prestart);
@@ -562,11 +564,12 @@ manager_stop(drover_manager_t *m, int quick)
     unsigned        timeout;
     drover_pool_t  *p;
 
-    if (!m->stopping) {
+    if (!drover_manager_stopping(m)) {
         drover_log_error(DROVER_LOG_NOTICE, 0, "stopping%s",
                          quick ? " at once" : ": letting requests finish");
         drover_notify_send(&m->notify, "STOPPING=1\nSTATUS=stopping");
-        m->stopping = 1;
+        drover_manager_set_state(m, MANAGER_STOPPING,
+                                 quick ? "stop at once" : "stop");
 
         timeout = 0;
         for (p = m->pools; p != NULL; p = p->next) {

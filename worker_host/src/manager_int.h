@@ -47,12 +47,49 @@ enum {
 
 extern const char  *const drover_exit_reason_names[EXIT_NREASONS];
 
-enum {
+/*
+ * The lifecycles (lifecycle.c).  Each changes only through its
+ * drover_*_set_state(), which checks the transition against a table (an
+ * illegal one is logged at [alert] and refused) and logs it.
+ */
+
+/* a slot's worker */
+typedef enum {
     SLOT_EMPTY = 0,      /* no worker */
+    SLOT_BACKOFF,        /* no worker; its restart waits on restart_timer */
     SLOT_FORKING,        /* asked the preloader, no pid yet */
     SLOT_RUNNING,
-    SLOT_STOPPING        /* sent SIGTERM or SIGKILL */
-};
+    SLOT_STOPPING,       /* sent SIGTERM or SIGKILL */
+    SLOT_NSTATES
+} drover_slot_state_t;
+
+/* a pool: which generation serves and whether another one is coming */
+typedef enum {
+    POOL_STARTING = 0,   /* its first generation: prestart, preloader */
+    POOL_START_FAILED,   /* ... whose preloader died: retried with backoff */
+    POOL_SERVING,        /* p->cur serves, nothing pending */
+    POOL_LOADING,        /* a new generation (p->pending): prestart,
+                            preloader */
+    POOL_CANARY,         /* slot 0 runs it and must live DROVER_CANARY_MS */
+    POOL_ROLLING,        /* the other slots follow, one at a time */
+    POOL_REMOVING,       /* gone from the configuration: workers stop */
+    POOL_GONE,           /* out of the manager's list, handles closing */
+    POOL_NSTATES
+} drover_pool_state_t;
+
+/* restart_limit, beside the above: a failing pool still reloads */
+typedef enum {
+    POOL_HEALTHY = 0,
+    POOL_FAILING,        /* workers retried every DROVER_FAILING_RETRY_MS */
+    POOL_NHEALTH
+} drover_pool_health_t;
+
+typedef enum {
+    MANAGER_STARTING = 0,  /* READY=1 not sent yet */
+    MANAGER_SERVING,
+    MANAGER_STOPPING,
+    MANAGER_NSTATES
+} drover_manager_state_t;
 
 
 /* the manager's end of a preloader's channel; freed in its close callback */
@@ -103,7 +140,7 @@ struct drover_slot_s {
     pid_t                  pid;
     int                    pidfd;         /* of the worker: every signal
                                              goes through it; or -1 */
-    int                    state;
+    drover_slot_state_t    state;
     int                    stop_reason;   /* EXIT_*, -1: none */
     int                    removing;      /* scaled away: free on exit */
     unsigned long long     started_ms;
@@ -127,7 +164,6 @@ struct drover_slot_s {
                                              corrected, all its workers */
     unsigned long long     requests_done; /* by its earlier workers */
     uv_timer_t             restart_timer;
-    int                    restart_pending;
 };
 
 
@@ -135,7 +171,8 @@ struct drover_pool_s {
     drover_manager_t      *mgr;
     char                  *name;
     drover_pool_t         *next;
-    int                    removing;      /* gone from the config */
+    drover_pool_state_t    state;
+    drover_pool_health_t   health;
 
     drover_socket_t        shared;
     drover_slot_t        **slots;         /* DROVER_CONF_MAX_WORKERS */
@@ -149,21 +186,19 @@ struct drover_pool_s {
 
     drover_prestart_t     *prestart;
 
-    int                    rolling;
-    unsigned               roll_next;
-    int                    canary_ok;
     unsigned long long     roll_started_ms;
     uv_timer_t             roll_timer;
 
     /* restart_limit: crashes in the current window */
     unsigned long long     window_start_ms;
     unsigned               window_crashes;
-    int                    failing;
-    int                    served;        /* a worker ran: READY counts it */
+    unsigned long long     workers_started; /* READY counts the pool */
     int                    budget_wait;   /* workers auto under a memory
                                              budget: slot 0 runs alone
                                              until it has been measured */
-    int                    gave_up;       /* first start failed */
+    unsigned               start_failures;  /* ... or once this one:
+                                               the first generation's
+                                               preloader died */
 
     unsigned long long     slots_sig;     /* of what the .slots file says */
     int                    sb_fd;         /* the scoreboard's memfd */
@@ -180,10 +215,9 @@ struct drover_manager_s {
     const char            *path;
     drover_pool_t         *pools;
     pid_t                  pid;
-    int                    stopping;
+    drover_manager_state_t state;
     int                    exit_code;
     int                    reload_pending;
-    int                    ready_sent;
     uv_signal_t            sigchld;
     uv_signal_t            sigterm;
     uv_signal_t            sigint;
@@ -240,6 +274,8 @@ void drover_pool_announce(drover_pool_t *p);
 int drover_pool_resize(drover_pool_t *p, drover_pool_conf_t *pc, unsigned n);
 
 /* slot.c */
+const char *drover_slot_start_blocker(const drover_slot_t *s);
+unsigned drover_slot_restart_delay(unsigned quick_deaths, int failing);
 int drover_child_pidfd(pid_t pid);
 drover_slot_t *drover_slot_create(drover_pool_t *p, unsigned index);
 void drover_slot_destroy(drover_slot_t *s);
@@ -267,6 +303,18 @@ void drover_gen_preloader_start(drover_gen_t *g);
 void drover_gen_preloader_exited(drover_gen_t *g, int status);
 
 /* rollout.c */
+typedef enum {
+    ROLL_WAIT = 0,       /* a replacement forks or an old worker stops */
+    ROLL_CANARY_RUNS,    /* slot 0 runs the new generation: time it */
+    ROLL_STOP,           /* stop slot *k's old worker */
+    ROLL_START,          /* start a worker in the empty slot *k */
+    ROLL_DONE            /* every slot runs the new generation */
+} drover_roll_step_t;
+
+drover_roll_step_t drover_roll_next(const drover_pool_t *p, unsigned from,
+    unsigned *k);
+int drover_pool_canary_died(const drover_pool_t *p, const drover_slot_t *s,
+    const drover_gen_t *g, unsigned long long lived);
 void drover_pool_begin_gen(drover_pool_t *p, drover_gen_t *g);
 void drover_pool_gen_failed(drover_pool_t *p, drover_gen_t *g,
     const char *why);
@@ -280,6 +328,54 @@ void drover_slots_prepare_cb(uv_prepare_t *h);
 
 /* memory.c */
 void drover_sample_timer_cb(uv_timer_t *t);
+
+/* lifecycle.c */
+const char *drover_slot_state_name(drover_slot_state_t state);
+const char *drover_pool_state_name(drover_pool_state_t state);
+const char *drover_pool_health_name(drover_pool_health_t health);
+const char *drover_manager_state_name(drover_manager_state_t state);
+int drover_slot_state_next_ok(drover_slot_state_t from,
+    drover_slot_state_t to);
+int drover_pool_state_next_ok(drover_pool_state_t from,
+    drover_pool_state_t to);
+int drover_manager_state_next_ok(drover_manager_state_t from,
+    drover_manager_state_t to);
+int drover_slot_set_state(drover_slot_t *s, drover_slot_state_t to,
+    const char *why);
+int drover_pool_set_state(drover_pool_t *p, drover_pool_state_t to,
+    const char *why);
+int drover_pool_set_health(drover_pool_t *p, drover_pool_health_t to,
+    const char *why);
+int drover_manager_set_state(drover_manager_t *m, drover_manager_state_t to,
+    const char *why);
+
+/* the slot has a worker process, or is about to (asked the preloader) */
+static inline int
+drover_slot_has_worker(const drover_slot_t *s)
+{
+    return s->state == SLOT_FORKING || s->state == SLOT_RUNNING
+           || s->state == SLOT_STOPPING;
+}
+
+/* a new generation replaces the serving one, slot by slot */
+static inline int
+drover_pool_rolling(const drover_pool_t *p)
+{
+    return p->state == POOL_CANARY || p->state == POOL_ROLLING;
+}
+
+/* gone from the configuration: no new worker, freed when all have exited */
+static inline int
+drover_pool_removing(const drover_pool_t *p)
+{
+    return p->state == POOL_REMOVING || p->state == POOL_GONE;
+}
+
+static inline int
+drover_manager_stopping(const drover_manager_t *m)
+{
+    return m->state == MANAGER_STOPPING;
+}
 
 /* status.c */
 json_object *drover_status_build(void *data, const char *pool, char *err,

@@ -362,8 +362,10 @@ drover_sample_timer_cb(uv_timer_t *t)
             pool_budget(p);
         }
 
-        if (p->failing && stable == p->nslots && p->nslots > 0) {
-            p->failing = 0;
+        if (p->health == POOL_FAILING && stable == p->nslots
+            && p->nslots > 0)
+        {
+            drover_pool_set_health(p, POOL_HEALTHY, "every worker runs");
             drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: every worker "
                              "runs again: no longer failing", p->name);
         }

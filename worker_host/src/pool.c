@@ -185,17 +185,17 @@ drover_pool_maybe_free(drover_pool_t *p)
 
     /* scaled-away slots are always the last ones: index == position */
     while (p->nslots > 0 && p->slots[p->nslots - 1]->removing == 2
-           && p->slots[p->nslots - 1]->state == SLOT_EMPTY)
+           && !drover_slot_has_worker(p->slots[p->nslots - 1]))
     {
         drover_slot_destroy(p->slots[--p->nslots]);
     }
 
-    if (!p->removing || p->mgr->stopping) {
+    if (!drover_pool_removing(p) || drover_manager_stopping(p->mgr)) {
         return;
     }
 
     for (k = 0; k < p->nslots; k++) {
-        if (p->slots[k]->state != SLOT_EMPTY) {
+        if (drover_slot_has_worker(p->slots[k])) {
             return;
         }
     }
@@ -206,8 +206,8 @@ drover_pool_maybe_free(drover_pool_t *p)
         }
     }
 
-    if (p->removing == 1) {
-        p->removing = 2;
+    if (p->state == POOL_REMOVING) {
+        drover_pool_set_state(p, POOL_GONE, "its processes are gone");
 
         for (pp = &p->mgr->pools; *pp != NULL; pp = &(*pp)->next) {
             if (*pp == p) {
@@ -399,7 +399,7 @@ drover_pool_resize(drover_pool_t *p, drover_pool_conf_t *pc, unsigned n)
         s = p->slots[k];
         s->removing = 1;
 
-        if (s->state == SLOT_EMPTY) {
+        if (!drover_slot_has_worker(s)) {
             s->removing = 2;
         } else {
             drover_slot_stop(s, EXIT_STOP, SIGTERM);

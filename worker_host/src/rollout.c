@@ -91,8 +91,13 @@ drover_pool_begin_gen(drover_pool_t *p, drover_gen_t *g)
 
     p->pending = g;
 
+    if (p->cur != NULL) {
+        drover_pool_set_state(p, POOL_LOADING, g->keep_slots
+                              ? "droverctl restart" : "reload");
+    }
+
     /* systemd's start timeout must not run out while migrations do */
-    if (g->conf->nprestart > 0 && !p->mgr->ready_sent) {
+    if (g->conf->nprestart > 0 && p->mgr->state == MANAGER_STARTING) {
         drover_notify_send(&p->mgr->notify, "EXTEND_TIMEOUT_USEC=%llu\n"
                            "STATUS=pool %s: prestart",
                            (unsigned long long) g->conf->prestart_timeout_ms
@@ -117,13 +122,14 @@ drover_pool_gen_failed(drover_pool_t *p, drover_gen_t *g, const char *why)
 
     drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: reload failed: %s; "
                      "generation %u keeps serving", p->name, why,
-                     p->rolling ? p->prev->id : (p->cur ? p->cur->id : 0));
+                     drover_pool_rolling(p) ? p->prev->id
+                     : (p->cur ? p->cur->id : 0));
 
-    if (p->rolling && g == p->cur) {
+    if (drover_pool_rolling(p) && g == p->cur) {
         /* back to the previous generation for every slot */
         p->cur = p->prev;
         p->prev = g;
-        p->rolling = 0;
+        drover_pool_set_state(p, POOL_SERVING, "rolled back");
 
         for (k = 0; k < p->nslots; k++) {
             drover_slot_t  *s = p->slots[k];
@@ -146,12 +152,17 @@ drover_pool_gen_failed(drover_pool_t *p, drover_gen_t *g, const char *why)
 
     if (p->pending == g) {
         p->pending = NULL;
+
+        if (p->state == POOL_LOADING) {
+            drover_pool_set_state(p, POOL_SERVING, "the new generation "
+                                  "failed");
+        }
     }
 
     drover_gen_retire(g);
     drover_manager_maybe_done(p->mgr);
 
-    if (p->mgr->reload_pending && !p->rolling) {
+    if (p->mgr->reload_pending && !drover_pool_rolling(p)) {
         drover_manager_reload(p->mgr);
     }
 }
@@ -162,87 +173,90 @@ roll_timer_cb(uv_timer_t *t)
 {
     drover_pool_t  *p = t->data;
 
-    p->canary_ok = 1;
+    drover_pool_set_state(p, POOL_ROLLING, "the canary lived");
     drover_pool_roll(p);
 }
 
 
 /*
- * One slot at a time: stop an old worker (it finishes its request first),
- * its replacement comes from the new generation, then the next.  The first
- * replacement is a canary that must live DROVER_CANARY_MS.
+ * The rollout's next step, from the slots alone (no process is touched):
+ * wait while a replacement forks or an old worker stops (one slot at a
+ * time); during the canary, only slot 0 moves and must then live
+ * DROVER_CANARY_MS; after it, the first slot (from *k on) whose worker is
+ * of the old generation stops, or whose slot is empty starts.  A scan
+ * resumed past a slot that did not start (from > 0) skips the waits.
  */
-void
-drover_pool_roll(drover_pool_t *p)
+drover_roll_step_t
+drover_roll_next(const drover_pool_t *p, unsigned from, unsigned *k)
 {
-    unsigned        k;
-    drover_slot_t  *s;
+    unsigned              i;
+    const drover_slot_t  *s;
 
-    if (!p->rolling || p->mgr->stopping) {
-        return;
-    }
+    if (from == 0) {
+        for (i = 0; i < p->nslots; i++) {
+            s = p->slots[i];
 
-    for (k = 0; k < p->nslots; k++) {
-        s = p->slots[k];
+            if (s->gen == p->cur && s->state == SLOT_FORKING) {
+                return ROLL_WAIT;     /* wait for the replacement to run */
+            }
 
-        if (s->gen == p->cur && s->state == SLOT_FORKING) {
-            return;     /* wait for the replacement to run */
-        }
-
-        if (s->state == SLOT_STOPPING) {
-            return;     /* one slot at a time */
+            if (s->state == SLOT_STOPPING) {
+                return ROLL_WAIT;     /* one slot at a time */
+            }
         }
     }
 
-    if (!p->canary_ok) {
+    if (p->state == POOL_CANARY) {
         s = p->slots[0];
+        *k = 0;
 
         if (s->gen == p->cur && s->state == SLOT_RUNNING) {
-            if (!uv_is_active((uv_handle_t *) &p->roll_timer)) {
-                uv_timer_start(&p->roll_timer, roll_timer_cb,
-                               DROVER_CANARY_MS, 0);
-            }
-            return;
+            return ROLL_CANARY_RUNS;
         }
 
         if (s->gen == p->prev && s->state == SLOT_RUNNING) {
-            drover_slot_stop(s, EXIT_RELOAD, SIGTERM);
-            return;
+            return ROLL_STOP;
         }
 
-        if (s->state == SLOT_EMPTY && !s->restart_pending) {
-            drover_slot_start(s);
-            return;
+        if (s->state == SLOT_EMPTY) {
+            return ROLL_START;
         }
 
-        return;
+        return ROLL_WAIT;
     }
 
-    for (k = 0; k < p->nslots; k++) {
-        s = p->slots[k];
+    for (i = from; i < p->nslots; i++) {
+        s = p->slots[i];
+        *k = i;
 
         if (s->gen == p->prev && s->state == SLOT_RUNNING) {
-            drover_slot_stop(s, EXIT_RELOAD, SIGTERM);
-            return;
+            return ROLL_STOP;
         }
 
-        if (s->state == SLOT_EMPTY && !s->restart_pending) {
-            drover_slot_start(s);
-            if (s->state != SLOT_EMPTY) {
-                return;
-            }
+        if (s->state == SLOT_EMPTY) {
+            return ROLL_START;
         }
     }
 
-    /* every slot runs the new generation */
-    p->rolling = 0;
+    return ROLL_DONE;
+}
+
+
+/* every slot runs the new generation */
+static void
+pool_rolled(drover_pool_t *p)
+{
+    drover_gen_t  *old;
+
+    drover_pool_set_state(p, POOL_SERVING, "every slot runs the new "
+                          "generation");
 
     drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: generation %u serves "
                      "(rolled over in %llu ms)", p->name, p->cur->id,
                      drover_proc_now_ms() - p->roll_started_ms);
 
     if (p->prev != NULL) {
-        drover_gen_t  *old = p->prev;
+        old = p->prev;
 
         drover_gen_retire(old);
         if (p->prev == old && !uv_is_closing((uv_handle_t *) &old->timer)) {
@@ -254,6 +268,72 @@ drover_pool_roll(drover_pool_t *p)
     if (p->mgr->reload_pending) {
         drover_manager_reload(p->mgr);
     }
+}
+
+
+/*
+ * One slot at a time: stop an old worker (it finishes its request first),
+ * its replacement comes from the new generation, then the next.  The first
+ * replacement is a canary that must live DROVER_CANARY_MS.
+ */
+void
+drover_pool_roll(drover_pool_t *p)
+{
+    unsigned        k, from;
+    drover_slot_t  *s;
+
+    if (!drover_pool_rolling(p) || drover_manager_stopping(p->mgr)) {
+        return;
+    }
+
+    for (from = 0; /* void */; from = k + 1) {
+        k = 0;
+
+        switch (drover_roll_next(p, from, &k)) {
+
+        case ROLL_WAIT:
+            return;
+
+        case ROLL_CANARY_RUNS:
+            if (!uv_is_active((uv_handle_t *) &p->roll_timer)) {
+                uv_timer_start(&p->roll_timer, roll_timer_cb,
+                               DROVER_CANARY_MS, 0);
+            }
+            return;
+
+        case ROLL_STOP:
+            drover_slot_stop(p->slots[k], EXIT_RELOAD, SIGTERM);
+            return;
+
+        case ROLL_START:
+            s = p->slots[k];
+            drover_slot_start(s);
+
+            if (p->state == POOL_CANARY || drover_slot_has_worker(s)) {
+                return;
+            }
+
+            break;      /* it did not start: the next slot */
+
+        case ROLL_DONE:
+            pool_rolled(p);
+            return;
+        }
+    }
+}
+
+
+/*
+ * The worker of slot s (of generation g, lived ms) exited: was it a
+ * reload's canary that died before it proved itself?  Then the old
+ * generation keeps serving.
+ */
+int
+drover_pool_canary_died(const drover_pool_t *p, const drover_slot_t *s,
+    const drover_gen_t *g, unsigned long long lived)
+{
+    return p->state == POOL_CANARY && g == p->cur && s->index == 0
+           && lived < DROVER_CANARY_MS + DROVER_RESTART_STABLE_MS;
 }
 
 
@@ -280,6 +360,8 @@ drover_pool_gen_ready(drover_pool_t *p, drover_gen_t *g)
 
     if (p->cur == NULL) {
         p->cur = g;
+        drover_pool_set_state(p, POOL_SERVING, "its first generation is "
+                              "ready");
 
         for (k = 0; k < p->nslots; k++) {
             drover_slot_start(p->slots[k]);
@@ -299,8 +381,7 @@ drover_pool_gen_ready(drover_pool_t *p, drover_gen_t *g)
 
     p->prev = p->cur;
     p->cur = g;
-    p->rolling = 1;
-    p->canary_ok = 0;
+    drover_pool_set_state(p, POOL_CANARY, "the new generation is ready");
     p->roll_started_ms = drover_proc_now_ms();
 
     drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: generation %u ready, "
@@ -328,8 +409,7 @@ pool_remove(drover_pool_t *p)
     drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: no longer in the "
                      "configuration: stopping it", p->name);
 
-    p->removing = 1;
-    p->rolling = 0;
+    drover_pool_set_state(p, POOL_REMOVING, "gone from the configuration");
     uv_timer_stop(&p->roll_timer);
 
     if (p->prestart != NULL) {
@@ -363,7 +443,9 @@ manager_busy(drover_manager_t *m)
     drover_pool_t  *p;
 
     for (p = m->pools; p != NULL; p = p->next) {
-        if (!p->removing && (p->rolling || p->pending != NULL)) {
+        if (!drover_pool_removing(p)
+            && (drover_pool_rolling(p) || p->pending != NULL))
+        {
             return 1;
         }
     }
@@ -383,7 +465,7 @@ drover_manager_reload(drover_manager_t *m)
     drover_confref_t    *ref;
     drover_pool_conf_t  *pc;
 
-    if (m->stopping) {
+    if (drover_manager_stopping(m)) {
         return;
     }
 
@@ -423,7 +505,7 @@ drover_manager_reload(drover_manager_t *m)
     for (p = m->pools; p != NULL; p = next) {
         next = p->next;
 
-        if (p->removing) {
+        if (drover_pool_removing(p)) {
             continue;
         }
 
@@ -436,7 +518,7 @@ drover_manager_reload(drover_manager_t *m)
 
     for (pc = conf->pools; pc != NULL; pc = pc->next) {
         for (p = m->pools; p != NULL; p = p->next) {
-            if (!p->removing && strcmp(p->name, pc->name) == 0) {
+            if (!drover_pool_removing(p) && strcmp(p->name, pc->name) == 0) {
                 break;
             }
         }

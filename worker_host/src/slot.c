@@ -56,7 +56,7 @@ slot_timer_cb(uv_timer_t *t)
 {
     drover_slot_t  *s = t->data;
 
-    s->restart_pending = 0;
+    drover_slot_set_state(s, SLOT_EMPTY, "its restart delay is over");
     drover_slot_start(s);
 }
 
@@ -119,6 +119,65 @@ drover_slot_by_pid(drover_manager_t *m, pid_t pid)
 }
 
 
+/*
+ * Why the slot cannot start a worker now, or NULL: droverd stops, the pool
+ * or the slot goes away, the slot has a worker or waits for its restart
+ * delay, nothing serves yet, or memory_budget measures slot 0 alone first.
+ */
+const char *
+drover_slot_start_blocker(const drover_slot_t *s)
+{
+    const drover_pool_t  *p = s->pool;
+
+    if (drover_manager_stopping(p->mgr)) {
+        return "droverd stops";
+    }
+
+    if (drover_pool_removing(p)) {
+        return "the pool is being removed";
+    }
+
+    if (s->removing) {
+        return "the slot is scaled away";
+    }
+
+    if (s->state != SLOT_EMPTY) {
+        return s->state == SLOT_BACKOFF ? "its restart delay runs"
+                                        : "it has a worker";
+    }
+
+    if (p->cur == NULL) {
+        return "no generation serves yet";
+    }
+
+    if (p->budget_wait && s->index > 0) {
+        return "memory_budget measures slot 0 first";
+    }
+
+    return NULL;
+}
+
+
+/*
+ * The delay before a worker that exited early is replaced: the first early
+ * death is replaced at once too (it may be a kill), then the backoff grows;
+ * a failing pool (restart_limit) waits at least DROVER_FAILING_RETRY_MS.
+ */
+unsigned
+drover_slot_restart_delay(unsigned quick_deaths, int failing)
+{
+    unsigned  delay;
+
+    delay = drover_backoff_ms(quick_deaths > 0 ? quick_deaths - 1 : 0);
+
+    if (failing && delay < DROVER_FAILING_RETRY_MS) {
+        delay = DROVER_FAILING_RETRY_MS;
+    }
+
+    return delay;
+}
+
+
 void
 drover_slot_start(drover_slot_t *s)
 {
@@ -132,10 +191,7 @@ drover_slot_start(drover_slot_t *s)
 
     g = p->cur;
 
-    if (p->mgr->stopping || p->removing || s->removing
-        || s->state != SLOT_EMPTY || s->restart_pending || g == NULL
-        || (p->budget_wait && s->index > 0))
-    {
+    if (drover_slot_start_blocker(s) != NULL) {
         return;
     }
 
@@ -169,7 +225,7 @@ drover_slot_start(drover_slot_t *s)
         }
 
         s->gen = g;
-        s->state = SLOT_FORKING;
+        drover_slot_set_state(s, SLOT_FORKING, "asked the preloader");
         return;
     }
 
@@ -199,15 +255,15 @@ drover_slot_start(drover_slot_t *s)
     s->gen = g;
     s->pid = pid;
     s->pidfd = drover_child_pidfd(pid);
-    s->state = SLOT_RUNNING;
-    p->served = 1;
+    drover_slot_set_state(s, SLOT_RUNNING, "spawned");
+    p->workers_started++;
 
     drover_log_error(DROVER_LOG_INFO, 0, "pool %s: worker %u started, pid %ld "
                      "(generation %u)", p->name, s->index, (long) pid, g->id);
 
     drover_manager_maybe_ready(p->mgr);
 
-    if (p->rolling) {
+    if (drover_pool_rolling(p)) {
         drover_pool_roll(p);
     }
 }
@@ -224,8 +280,8 @@ slot_running(drover_slot_t *s, pid_t pid, int pidfd)
 
     s->pid = pid;
     s->pidfd = pidfd;
-    s->state = SLOT_RUNNING;
-    p->served = 1;
+    drover_slot_set_state(s, SLOT_RUNNING, "forked");
+    p->workers_started++;
 
     drover_log_error(DROVER_LOG_INFO, 0, "pool %s: worker %u started, pid %ld "
                      "(generation %u)", p->name, s->index, (long) pid,
@@ -242,13 +298,13 @@ drover_slot_forked(drover_slot_t *s, pid_t pid, int pidfd)
 
     slot_running(s, pid, pidfd);
 
-    if (m->stopping || p->removing || s->removing) {
+    if (drover_manager_stopping(m) || drover_pool_removing(p) || s->removing) {
         drover_slot_stop(s, EXIT_STOP, SIGTERM);
     }
 
     drover_manager_maybe_ready(m);
 
-    if (p->rolling) {
+    if (drover_pool_rolling(p)) {
         drover_pool_roll(p);
     }
 }
@@ -273,7 +329,10 @@ void
 drover_slot_stop(drover_slot_t *s, int reason, int sig)
 {
     uv_timer_stop(&s->restart_timer);
-    s->restart_pending = 0;
+
+    if (s->state == SLOT_BACKOFF) {
+        drover_slot_set_state(s, SLOT_EMPTY, "stopped");
+    }
 
     if (s->stop_reason == -1 || reason == EXIT_MEMORY_HARD) {
         s->stop_reason = reason;
@@ -281,7 +340,8 @@ drover_slot_stop(drover_slot_t *s, int reason, int sig)
 
     if (s->pid > 0) {
         (void) drover_pidcheck_signal(s->pidfd, s->pid, sig);
-        s->state = SLOT_STOPPING;
+        drover_slot_set_state(s, SLOT_STOPPING,
+                              drover_exit_reason_names[reason]);
     }
 }
 
@@ -335,8 +395,8 @@ pool_count_crash(drover_pool_t *p)
 
     p->window_crashes++;
 
-    if (!p->failing && p->window_crashes > pc->restart_limit) {
-        p->failing = 1;
+    if (p->health == POOL_HEALTHY && p->window_crashes > pc->restart_limit) {
+        drover_pool_set_health(p, POOL_FAILING, "past restart_limit");
         drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: %u worker crashes in "
                          "%u s (restart_limit %u per %u s): the pool is "
                          "failing; its workers are retried every %d s",
@@ -346,7 +406,7 @@ pool_count_crash(drover_pool_t *p)
                          DROVER_FAILING_RETRY_MS / 1000);
     }
 
-    return p->failing;
+    return p->health == POOL_FAILING;
 }
 
 
@@ -358,7 +418,7 @@ pool_count_crash(drover_pool_t *p)
 void
 drover_slot_exited(drover_slot_t *s, int status)
 {
-    int                 level, reason, crash;
+    int                 level, reason, crash, failing;
     char                desc[128];
     unsigned            delay;
     drover_gen_t       *g = s->gen;
@@ -382,7 +442,7 @@ drover_slot_exited(drover_slot_t *s, int status)
     snprintf(s->last_exit, sizeof(s->last_exit), "%s: %s",
              drover_exit_reason_names[reason], desc);
 
-    if (!crash || p->mgr->stopping) {
+    if (!crash || drover_manager_stopping(p->mgr)) {
         level = DROVER_LOG_INFO;
     } else if (reason == EXIT_CODE) {
         level = DROVER_LOG_WARN;
@@ -404,7 +464,7 @@ drover_slot_exited(drover_slot_t *s, int status)
         close(s->pidfd);
         s->pidfd = -1;
     }
-    s->state = SLOT_EMPTY;
+    drover_slot_set_state(s, SLOT_EMPTY, "its worker exited");
     s->gen = NULL;
     s->rss = s->pss = s->uss = 0;
 
@@ -412,13 +472,15 @@ drover_slot_exited(drover_slot_t *s, int status)
         drover_gen_maybe_free(g);
     }
 
-    if (s->removing || p->removing || p->mgr->stopping) {
+    if (s->removing || drover_pool_removing(p)
+        || drover_manager_stopping(p->mgr))
+    {
         if (s->removing) {
             /* freed by drover_pool_roll / drover_pool_maybe_free */
             s->removing = 2;
         }
 
-        if (p->rolling) {
+        if (drover_pool_rolling(p)) {
             drover_pool_roll(p);
         }
 
@@ -428,9 +490,7 @@ drover_slot_exited(drover_slot_t *s, int status)
     }
 
     /* a reload's first new worker died: keep the old generation */
-    if (p->rolling && !p->canary_ok && g == p->cur && s->index == 0
-        && lived < DROVER_CANARY_MS + DROVER_RESTART_STABLE_MS)
-    {
+    if (drover_pool_canary_died(p, s, g, lived)) {
         uv_timer_stop(&p->roll_timer);
         drover_pool_gen_failed(p, p->cur, s->last_exit);
         drover_slot_start(s);
@@ -442,7 +502,7 @@ drover_slot_exited(drover_slot_t *s, int status)
         s->restarts++;
         drover_slot_start(s);
 
-        if (p->rolling) {
+        if (drover_pool_rolling(p)) {
             drover_pool_roll(p);
         }
 
@@ -457,12 +517,8 @@ drover_slot_exited(drover_slot_t *s, int status)
 
     s->restarts++;
 
-    /* the first early death is replaced at once too: it may be a kill */
-    delay = drover_backoff_ms(s->quick_deaths > 0 ? s->quick_deaths - 1 : 0);
-
-    if (pool_count_crash(p) && delay < DROVER_FAILING_RETRY_MS) {
-        delay = DROVER_FAILING_RETRY_MS;
-    }
+    failing = pool_count_crash(p);
+    delay = drover_slot_restart_delay(s->quick_deaths, failing);
 
     if (delay == 0) {
         drover_slot_start(s);
@@ -475,11 +531,11 @@ drover_slot_exited(drover_slot_t *s, int status)
                              delay);
         }
 
-        s->restart_pending = 1;
+        drover_slot_set_state(s, SLOT_BACKOFF, "an early exit");
         uv_timer_start(&s->restart_timer, slot_timer_cb, delay, 0);
     }
 
-    if (p->rolling) {
+    if (drover_pool_rolling(p)) {
         drover_pool_roll(p);
     }
 }

@@ -159,7 +159,9 @@ drover_slots_prepare_cb(uv_prepare_t *h)
     unsigned long long   sig;
 
     for (p = m->pools; p != NULL; p = p->next) {
-        if (p->removing || (p->cur == NULL && p->pending == NULL)) {
+        if (drover_pool_removing(p)
+            || (p->cur == NULL && p->pending == NULL))
+        {
             continue;
         }
 

@@ -83,6 +83,7 @@ slot_state_name(drover_slot_t *s)
     switch (s->state) {
 
     case SLOT_EMPTY:
+    case SLOT_BACKOFF:
         return "empty";
 
     case SLOT_FORKING:
@@ -90,6 +91,9 @@ slot_state_name(drover_slot_t *s)
 
     case SLOT_STOPPING:
         return "stopping";
+
+    default:
+        break;
     }
 
     switch (s->sb.state) {
@@ -302,9 +306,10 @@ pool_json(drover_pool_t *p)
     json_object_object_add(o, DROVER_SK_WORKERS,
                            json_object_new_int((int) p->nslots));
     json_object_object_add(o, DROVER_SK_STATE, json_object_new_string(
-        p->failing ? "failing"
+        p->health == POOL_FAILING ? "failing"
         : p->cur == NULL ? "starting"
-        : (p->rolling || p->pending != NULL) ? "reloading" : "serving"));
+        : (drover_pool_rolling(p) || p->pending != NULL) ? "reloading"
+        : "serving"));
     json_object_object_add(o, DROVER_SK_REQUESTS_TOTAL,
                            json_object_new_int64((int64_t) total));
     json_object_object_add(o, DROVER_SK_REQUESTS_PER_S, have
@@ -362,7 +367,7 @@ drover_manager_pool(drover_manager_t *m, const char *name)
     drover_pool_t  *p;
 
     for (p = m->pools; p != NULL; p = p->next) {
-        if (!p->removing && strcmp(p->name, name) == 0) {
+        if (!drover_pool_removing(p) && strcmp(p->name, name) == 0) {
             return p;
         }
     }
@@ -397,7 +402,9 @@ drover_status_build(void *data, const char *pool, char *err, size_t errlen)
     json_object_object_add(o, DROVER_SK_DROVERD, d);
 
     for (p = m->pools; p != NULL; p = p->next) {
-        if (!p->removing && (pool == NULL || strcmp(p->name, pool) == 0)) {
+        if (!drover_pool_removing(p)
+            && (pool == NULL || strcmp(p->name, pool) == 0))
+        {
             json_object_array_add(pools, pool_json(p));
         }
     }

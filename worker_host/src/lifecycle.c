@@ -1,0 +1,239 @@
+/*
+ * lifecycle.c -- the named states of the manager, its pools and their
+ * slots: the transitions each allows, and the one function per object that
+ * changes its state (HACKING.md has the tables as a picture).
+ */
+
+#include "manager_int.h"
+#include "log.h"
+
+#include <errno.h>
+
+
+#define BIT(s)  (1u << (s))
+
+
+static const char  *slot_names[SLOT_NSTATES] = {
+    "empty", "backoff", "forking", "running", "stopping"
+};
+
+static const unsigned  slot_next[SLOT_NSTATES] = {
+    /* a worker spawned or asked for; a spawn failed: restart later */
+    [SLOT_EMPTY]    = BIT(SLOT_FORKING) | BIT(SLOT_RUNNING)
+                      | BIT(SLOT_BACKOFF),
+    /* the restart timer fired, or the slot was stopped meanwhile */
+    [SLOT_BACKOFF]  = BIT(SLOT_EMPTY),
+    /* FORKED came, or the preloader died first */
+    [SLOT_FORKING]  = BIT(SLOT_RUNNING) | BIT(SLOT_EMPTY),
+    /* signalled, or exited by itself */
+    [SLOT_RUNNING]  = BIT(SLOT_STOPPING) | BIT(SLOT_EMPTY),
+    [SLOT_STOPPING] = BIT(SLOT_EMPTY),
+};
+
+
+static const char  *pool_names[POOL_NSTATES] = {
+    "starting", "start_failed", "serving", "loading", "canary", "rolling",
+    "removing", "gone"
+};
+
+/* any live pool can be removed by a reload */
+#define TO_REMOVING  BIT(POOL_REMOVING)
+
+static const unsigned  pool_next[POOL_NSTATES] = {
+    [POOL_STARTING]     = BIT(POOL_SERVING) | BIT(POOL_START_FAILED)
+                          | TO_REMOVING,
+    [POOL_START_FAILED] = BIT(POOL_SERVING) | TO_REMOVING,
+    [POOL_SERVING]      = BIT(POOL_LOADING) | TO_REMOVING,
+    /* the new generation failed, or is ready: the canary starts */
+    [POOL_LOADING]      = BIT(POOL_SERVING) | BIT(POOL_CANARY)
+                          | TO_REMOVING,
+    /* the canary lived; it died (rollback) or droverd stops */
+    [POOL_CANARY]       = BIT(POOL_ROLLING) | BIT(POOL_SERVING)
+                          | TO_REMOVING,
+    /* every slot moved, or droverd stops */
+    [POOL_ROLLING]      = BIT(POOL_SERVING) | TO_REMOVING,
+    [POOL_REMOVING]     = BIT(POOL_GONE),
+    [POOL_GONE]         = 0,
+};
+
+
+static const char  *health_names[POOL_NHEALTH] = {
+    "healthy", "failing"
+};
+
+
+static const char  *manager_names[MANAGER_NSTATES] = {
+    "starting", "serving", "stopping"
+};
+
+static const unsigned  manager_next[MANAGER_NSTATES] = {
+    [MANAGER_STARTING] = BIT(MANAGER_SERVING) | BIT(MANAGER_STOPPING),
+    [MANAGER_SERVING]  = BIT(MANAGER_STOPPING),
+    [MANAGER_STOPPING] = 0,
+};
+
+
+static const char *
+state_name(const char *const *names, unsigned n, unsigned state)
+{
+    return state < n ? names[state] : "?";
+}
+
+
+static int
+next_ok(const unsigned *table, unsigned n, unsigned from, unsigned to)
+{
+    return from < n && to < n && (table[from] & BIT(to)) != 0;
+}
+
+
+const char *
+drover_slot_state_name(drover_slot_state_t state)
+{
+    return state_name(slot_names, SLOT_NSTATES, state);
+}
+
+
+const char *
+drover_pool_state_name(drover_pool_state_t state)
+{
+    return state_name(pool_names, POOL_NSTATES, state);
+}
+
+
+const char *
+drover_pool_health_name(drover_pool_health_t health)
+{
+    return state_name(health_names, POOL_NHEALTH, health);
+}
+
+
+const char *
+drover_manager_state_name(drover_manager_state_t state)
+{
+    return state_name(manager_names, MANAGER_NSTATES, state);
+}
+
+
+int
+drover_slot_state_next_ok(drover_slot_state_t from, drover_slot_state_t to)
+{
+    return next_ok(slot_next, SLOT_NSTATES, from, to);
+}
+
+
+int
+drover_pool_state_next_ok(drover_pool_state_t from, drover_pool_state_t to)
+{
+    return next_ok(pool_next, POOL_NSTATES, from, to);
+}
+
+
+int
+drover_manager_state_next_ok(drover_manager_state_t from,
+    drover_manager_state_t to)
+{
+    return next_ok(manager_next, MANAGER_NSTATES, from, to);
+}
+
+
+/*
+ * A slot's transitions are logged at debug: its worker's start and exit
+ * already have their info lines.  Staying in a state is no transition.
+ */
+int
+drover_slot_set_state(drover_slot_t *s, drover_slot_state_t to,
+    const char *why)
+{
+    if (s->state == to) {
+        return 0;
+    }
+
+    if (!drover_slot_state_next_ok(s->state, to)) {
+        drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: worker %u: %s -> %s "
+                         "(%s) is not a transition: refused (a bug)",
+                         s->pool->name, s->index,
+                         drover_slot_state_name(s->state),
+                         drover_slot_state_name(to), why);
+        return -EINVAL;
+    }
+
+    drover_log_error(DROVER_LOG_DEBUG, 0, "pool %s: worker %u: %s -> %s (%s)",
+                     s->pool->name, s->index,
+                     drover_slot_state_name(s->state),
+                     drover_slot_state_name(to), why);
+    s->state = to;
+    return 0;
+}
+
+
+int
+drover_pool_set_state(drover_pool_t *p, drover_pool_state_t to,
+    const char *why)
+{
+    if (p->state == to) {
+        return 0;
+    }
+
+    if (!drover_pool_state_next_ok(p->state, to)) {
+        drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: %s -> %s (%s) is not "
+                         "a transition: refused (a bug)", p->name,
+                         drover_pool_state_name(p->state),
+                         drover_pool_state_name(to), why);
+        return -EINVAL;
+    }
+
+    drover_log_error(DROVER_LOG_INFO, 0, "pool %s: %s -> %s (%s)", p->name,
+                     drover_pool_state_name(p->state),
+                     drover_pool_state_name(to), why);
+    p->state = to;
+    return 0;
+}
+
+
+/* healthy <-> failing: both ways, any time */
+int
+drover_pool_set_health(drover_pool_t *p, drover_pool_health_t to,
+    const char *why)
+{
+    if (p->health == to) {
+        return 0;
+    }
+
+    if (to >= POOL_NHEALTH) {
+        drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: health %d (%s) is "
+                         "not a state: refused (a bug)", p->name, (int) to,
+                         why);
+        return -EINVAL;
+    }
+
+    drover_log_error(DROVER_LOG_INFO, 0, "pool %s: %s -> %s (%s)", p->name,
+                     drover_pool_health_name(p->health),
+                     drover_pool_health_name(to), why);
+    p->health = to;
+    return 0;
+}
+
+
+int
+drover_manager_set_state(drover_manager_t *m, drover_manager_state_t to,
+    const char *why)
+{
+    if (m->state == to) {
+        return 0;
+    }
+
+    if (!drover_manager_state_next_ok(m->state, to)) {
+        drover_log_error(DROVER_LOG_ALERT, 0, "manager: %s -> %s (%s) is not "
+                         "a transition: refused (a bug)",
+                         drover_manager_state_name(m->state),
+                         drover_manager_state_name(to), why);
+        return -EINVAL;
+    }
+
+    drover_log_error(DROVER_LOG_INFO, 0, "manager: %s -> %s (%s)",
+                     drover_manager_state_name(m->state),
+                     drover_manager_state_name(to), why);
+    m->state = to;
+    return 0;
+}
