@@ -1,9 +1,12 @@
 /*
  * test_render.c -- the status object as Prometheus text and as HTML: what
- * each view prints, escaping, and input that lacks or mistypes anything.
+ * each view prints, escaping, and input that lacks or mistypes anything;
+ * nginx's dispatch numbers merged into it (status_dispatch.c).
  */
 
 #include "render.h"
+#include "status_dispatch.h"
+#include "status_json.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -158,6 +161,53 @@ test_bad_input(void)
 }
 
 
+static void
+test_merge_dispatch(void)
+{
+    double        d;
+    json_object  *st, *q, *p0, *p1, *disp;
+
+    st = json_tokener_parse("{\"pools\":[{\"name\":\"a\",\"listen\":\"/a\","
+                            "\"queue_depth\":null},{\"name\":\"b\","
+                            "\"listen\":\"/b\"}]}");
+    q = json_tokener_parse("[5,{\"listen\":7},{\"listen\":\"/nope\","
+                           "\"queued\":1},{\"listen\":\"/b\",\"queued\":2,"
+                           "\"waited\":4,\"wait_ms\":10,\"replays\":-1,"
+                           "\"moved\":\"x\",\"pipelined\":1.5,"
+                           "\"failures\":3}]");
+
+    drover_status_merge_dispatch(st, q);
+
+    p0 = json_object_array_get_idx(drover_json_get(st, "pools"), 0);
+    p1 = json_object_array_get_idx(drover_json_get(st, "pools"), 1);
+
+    ASSERT_TRUE(drover_json_get(p0, "dispatch") == NULL
+                && drover_json_get(p0, "queue_depth") == NULL,
+                "merge: a pool nginx did not name is left alone");
+    ASSERT_TRUE(drover_json_number(p1, "queue_depth", &d) && d == 2,
+                "merge: queue_depth");
+    ASSERT_TRUE(drover_json_number(p1, "queue_wait_ms", &d) && d == 2.5,
+                "merge: queue_wait_ms is the average wait");
+
+    disp = drover_json_get(p1, "dispatch");
+    ASSERT_TRUE(drover_json_number(disp, "failures", &d) && d == 3,
+                "merge: a counter is copied");
+    ASSERT_TRUE(drover_json_get(disp, "replays") == NULL
+                && drover_json_get(disp, "moved") == NULL
+                && drover_json_get(disp, "pipelined") == NULL,
+                "merge: negative, string and fraction are left out");
+
+    drover_status_merge_dispatch(st, NULL);
+    drover_status_merge_dispatch(NULL, q);
+    ASSERT_TRUE(drover_json_get(p0, "dispatch") == NULL
+                && drover_json_get(p1, "dispatch") == disp,
+                "merge: no queues, or no status, changes nothing");
+
+    json_object_put(q);
+    json_object_put(st);
+}
+
+
 int
 main(void)
 {
@@ -168,6 +218,7 @@ main(void)
     test_prometheus(status);
     test_html(status);
     test_bad_input();
+    test_merge_dispatch();
 
     json_object_put(status);
     return tap_done();
