@@ -5,6 +5,12 @@
 
 #include "ctl.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 
 /* ---- the connection ---- */
 

@@ -15,20 +15,11 @@
 #include "status_json.h"
 #include "status_keys.h"
 
-#include <errno.h>
-#include <getopt.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
+#include <signal.h>          /* sig_atomic_t */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <termios.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 

@@ -16,6 +16,10 @@
 
 #include "ctl.h"
 
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+
 
 /* ---- the command line ---- */
 

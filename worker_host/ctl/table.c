@@ -6,6 +6,9 @@
 
 #include "ctl.h"
 
+#include <stdarg.h>
+#include <time.h>
+
 
 /* ---- small things ---- */
 

@@ -5,6 +5,13 @@
 
 #include "ctl.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
 
 volatile sig_atomic_t         ctl_quit;
 static volatile sig_atomic_t  ctl_resized;
