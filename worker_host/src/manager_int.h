@@ -252,6 +252,8 @@ drover_pool_conf_t *drover_pool_conf(drover_pool_t *p);
 drover_pool_t *drover_manager_pool(drover_manager_t *m, const char *name);
 
 /* memory.c */
+unsigned drover_budget_workers(unsigned long long budget,
+    unsigned long long shared, unsigned long long each, unsigned cores);
 int drover_memory_read(pid_t pid, unsigned long long *rss,
     unsigned long long *pss, unsigned long long *uss);
 void drover_slot_read_sb(drover_slot_t *s);
@@ -327,6 +329,8 @@ void drover_pool_unlink_slots(drover_pool_t *p);
 void drover_slots_prepare_cb(uv_prepare_t *h);
 
 /* memory.c */
+unsigned drover_budget_workers(unsigned long long budget,
+    unsigned long long shared, unsigned long long each, unsigned cores);
 void drover_sample_timer_cb(uv_timer_t *t);
 
 /* lifecycle.c */

@@ -263,6 +263,23 @@ manager_memory_used(drover_manager_t *m, drover_pool_t *except)
 
 
 /*
+ * How many workers fit in budget bytes: the preloaded state (shared) is
+ * counted once, then each worker's private bytes; at least one (the pool
+ * must serve), at most one per core.
+ */
+unsigned
+drover_budget_workers(unsigned long long budget, unsigned long long shared,
+    unsigned long long each, unsigned cores)
+{
+    unsigned long long  n;
+
+    n = budget > shared && each > 0 ? (budget - shared) / each : 0;
+
+    return n < 1 ? 1 : (n > cores ? cores : (unsigned) n);
+}
+
+
+/*
  * workers auto under memory_budget: once slot 0 has run a second, count
  * the preloaded state once (the preloader's resident memory, shared by
  * every worker copy-on-write) and each worker's private memory (measured,
@@ -306,8 +323,7 @@ pool_budget(drover_pool_t *p)
     }
 
     cores = pc->workers;
-    n = budget > shared ? (unsigned) ((budget - shared) / each) : 0;
-    n = n < 1 ? 1 : (n > cores ? cores : n);
+    n = drover_budget_workers(budget, shared, each, cores);
 
     p->budget_wait = 0;
 
