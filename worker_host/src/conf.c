@@ -28,14 +28,14 @@
 #include <unistd.h>
 
 
-static int conf_file_open(conf_parser_t *p, conf_file_t *f, const char *path,
-    const char *from, unsigned from_line, unsigned depth);
-static void conf_file_close(conf_file_t *f);
-static int conf_next_token(conf_parser_t *p, conf_file_t *f);
-static int conf_read_directive(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
-static void conf_directive_free(conf_directive_t *d);
-static const char *conf_remember(conf_parser_t *p, const char *name);
+static int conf_file_open(drover__conf_parser_t *p, drover__conf_file_t *f,
+    const char *path, const char *from, unsigned from_line, unsigned depth);
+static void conf_file_close(drover__conf_file_t *f);
+static int conf_next_token(drover__conf_parser_t *p, drover__conf_file_t *f);
+static int conf_read_directive(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+static void conf_directive_free(drover__conf_directive_t *d);
+static const char *conf_remember(drover__conf_parser_t *p, const char *name);
 static void conf_pool_free(drover_pool_conf_t *pool);
 
 
@@ -43,10 +43,10 @@ int
 drover_conf_load(const char *path, drover_conf_t **out, char *err,
     size_t errlen)
 {
-    int             rc;
-    conf_file_t     f;
-    conf_name_t    *name, *next;
-    conf_parser_t  *p;
+    int                     rc;
+    drover__conf_file_t     f;
+    drover__conf_name_t    *name, *next;
+    drover__conf_parser_t  *p;
 
     *out = NULL;
     if (err != NULL && errlen > 0) {
@@ -198,7 +198,7 @@ drover_conf_slot_path(const drover_pool_conf_t *pool, unsigned slot,
 
 
 int
-drover__conf_error(conf_parser_t *p, const char *file, unsigned line,
+drover__conf_error(drover__conf_parser_t *p, const char *file, unsigned line,
     const char *fmt, ...)
 {
     int      n;
@@ -234,8 +234,8 @@ drover__conf_error(conf_parser_t *p, const char *file, unsigned line,
  * carry no line for the main file.
  */
 static int
-conf_file_open(conf_parser_t *p, conf_file_t *f, const char *path,
-    const char *from, unsigned from_line, unsigned depth)
+conf_file_open(drover__conf_parser_t *p, drover__conf_file_t *f,
+    const char *path, const char *from, unsigned from_line, unsigned depth)
 {
     int          fd, rc;
     char        *copy, *slash, *nul;
@@ -376,7 +376,7 @@ cleanup:
 
 
 static void
-conf_file_close(conf_file_t *f)
+conf_file_close(drover__conf_file_t *f)
 {
     free(f->buf);
     free(f->dir);
@@ -402,9 +402,9 @@ conf_is_separator(int c)
 
 
 static int
-conf_token_append(conf_parser_t *p, conf_file_t *f, char c)
+conf_token_append(drover__conf_parser_t *p, drover__conf_file_t *f, char c)
 {
-    conf_token_t  *t = &p->tok;
+    drover__conf_token_t  *t = &p->tok;
 
     if (t->len == CONF_TOKEN_MAX) {
         return drover__conf_error(p, f->name, t->line,
@@ -418,7 +418,7 @@ conf_token_append(conf_parser_t *p, conf_file_t *f, char c)
 
 
 static int
-conf_read_quoted(conf_parser_t *p, conf_file_t *f)
+conf_read_quoted(drover__conf_parser_t *p, drover__conf_file_t *f)
 {
     int   rc;
     char  quote, c;
@@ -467,7 +467,7 @@ conf_read_quoted(conf_parser_t *p, conf_file_t *f)
 
 
 static int
-conf_read_bare(conf_parser_t *p, conf_file_t *f)
+conf_read_bare(drover__conf_parser_t *p, drover__conf_file_t *f)
 {
     int   rc;
     char  c;
@@ -499,11 +499,11 @@ conf_read_bare(conf_parser_t *p, conf_file_t *f)
 
 
 static int
-conf_next_token(conf_parser_t *p, conf_file_t *f)
+conf_next_token(drover__conf_parser_t *p, drover__conf_file_t *f)
 {
-    int            rc;
-    char           c;
-    conf_token_t  *t = &p->tok;
+    int                    rc;
+    char                   c;
+    drover__conf_token_t  *t = &p->tok;
 
     t->len = 0;
     t->quoted = 0;
@@ -577,11 +577,11 @@ conf_next_token(conf_parser_t *p, conf_file_t *f)
  * (braced), or an included file (not braced, ends at its end of file).
  */
 int
-drover__conf_parse_block(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    int braced)
+drover__conf_parse_block(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, int braced)
 {
-    int               rc, cmd;
-    conf_directive_t  d;
+    int                       rc, cmd;
+    drover__conf_directive_t  d;
 
     for ( ;; ) {
         rc = conf_next_token(p, f);
@@ -670,12 +670,12 @@ drover__conf_parse_block(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
  * the next directive: the ";" before it is missing.
  */
 static int
-conf_read_directive(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_read_directive(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
-    int                    rc, next;
-    unsigned               last_line;
-    const conf_command_t  *cmd = &drover__conf_commands[d->cmd];
+    int                            rc, next;
+    unsigned                       last_line;
+    const drover__conf_command_t  *cmd = &drover__conf_commands[d->cmd];
 
     last_line = d->line;
 
@@ -750,7 +750,7 @@ conf_read_directive(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
     }
 
     if (!(cmd->flags & CONF_MULTI)) {
-        conf_where_t  *seen = &b->seen[d->cmd];
+        drover__conf_where_t  *seen = &b->seen[d->cmd];
 
         if (seen->line != 0) {
             return drover__conf_error(p, f->name, d->line,
@@ -768,7 +768,7 @@ conf_read_directive(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static void
-conf_directive_free(conf_directive_t *d)
+conf_directive_free(drover__conf_directive_t *d)
 {
     int  i;
 
@@ -802,15 +802,15 @@ conf_glob_escape(const char *s)
 
 
 int
-drover__conf_set_include(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+drover__conf_set_include(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
-    int          rc, grc, wild;
-    char        *dir, *pattern;
-    size_t       i;
-    glob_t       g;
-    conf_file_t  inc;
-    const char  *arg = d->args[0];
+    int                   rc, grc, wild;
+    char                 *dir, *pattern;
+    size_t                i;
+    glob_t                g;
+    drover__conf_file_t   inc;
+    const char           *arg = d->args[0];
 
     memset(&g, 0, sizeof(g));
     memset(&inc, 0, sizeof(inc));
@@ -920,10 +920,10 @@ drover__conf_join(const char *dir, const char *path)
 
 
 static const char *
-conf_remember(conf_parser_t *p, const char *name)
+conf_remember(drover__conf_parser_t *p, const char *name)
 {
-    size_t        len;
-    conf_name_t  *n;
+    size_t                len;
+    drover__conf_name_t  *n;
 
     len = strlen(name);
     n = malloc(sizeof(*n) + len + 1);

@@ -17,9 +17,10 @@
 
 
 static int conf_socket_of(const drover_pool_conf_t *pool, const char *path);
-static int conf_pool_check_sockets(conf_parser_t *p,
+static int conf_pool_check_sockets(drover__conf_parser_t *p,
     drover_pool_conf_t *pool);
-static int conf_pool_check_user(conf_parser_t *p, conf_block_t *b);
+static int conf_pool_check_user(drover__conf_parser_t *p,
+    drover__conf_block_t *b);
 
 
 /*
@@ -27,7 +28,7 @@ static int conf_pool_check_user(conf_parser_t *p, conf_block_t *b);
  * other directives, and the checks that span several of them.
  */
 int
-drover__conf_pool_finish(conf_parser_t *p, conf_block_t *b)
+drover__conf_pool_finish(drover__conf_parser_t *p, drover__conf_block_t *b)
 {
     int                  rc;
     long                 ncpu;
@@ -114,7 +115,7 @@ conf_socket_of(const drover_pool_conf_t *pool, const char *path)
  * pool's slot socket (x.sock with 2 workers owns x.sock.0 and x.sock.1).
  */
 static int
-conf_pool_check_sockets(conf_parser_t *p, drover_pool_conf_t *pool)
+conf_pool_check_sockets(drover__conf_parser_t *p, drover_pool_conf_t *pool)
 {
     drover_pool_conf_t  *other;
 
@@ -150,14 +151,14 @@ conf_pool_check_sockets(conf_parser_t *p, drover_pool_conf_t *pool)
  * drover_proc_drop_privileges() gives the user (initgroups()).
  */
 static int
-conf_pool_check_group(conf_parser_t *p, conf_block_t *b)
+conf_pool_check_group(drover__conf_parser_t *p, drover__conf_block_t *b)
 {
-    int                  i, n;
-    gid_t                groups[256], *list;
-    conf_where_t        *user = &b->seen[CONF_CMD_USER];
-    conf_where_t        *group = &b->seen[CONF_CMD_GROUP];
-    struct passwd       *pw;
-    drover_pool_conf_t  *pool = b->pool;
+    int                    i, n;
+    gid_t                  groups[256], *list;
+    drover__conf_where_t  *user = &b->seen[CONF_CMD_USER];
+    drover__conf_where_t  *group = &b->seen[CONF_CMD_GROUP];
+    struct passwd         *pw;
+    drover_pool_conf_t    *pool = b->pool;
 
     if (pool->gid == 0) {
         if (pool->group != NULL) {
@@ -225,11 +226,11 @@ conf_pool_check_group(conf_parser_t *p, conf_block_t *b)
  * switch to another one.
  */
 static int
-conf_pool_check_user(conf_parser_t *p, conf_block_t *b)
+conf_pool_check_user(drover__conf_parser_t *p, drover__conf_block_t *b)
 {
-    conf_where_t        *user = &b->seen[CONF_CMD_USER];
-    conf_where_t        *group = &b->seen[CONF_CMD_GROUP];
-    drover_pool_conf_t  *pool = b->pool;
+    drover__conf_where_t  *user = &b->seen[CONF_CMD_USER];
+    drover__conf_where_t  *group = &b->seen[CONF_CMD_GROUP];
+    drover_pool_conf_t    *pool = b->pool;
 
     if (p->euid == 0) {
         if (pool->user == NULL) {

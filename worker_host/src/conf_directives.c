@@ -19,54 +19,60 @@
 #include <unistd.h>
 
 
-static int conf_set_log_level(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
-static int conf_set_pool(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d);
-static int conf_set_app(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d);
-static int conf_set_app_param(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
-static int conf_set_listen(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d);
-static int conf_set_workers(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
-static int conf_set_preload(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
-static int conf_set_user(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d);
-static int conf_set_group(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d);
-static int conf_set_ms(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
+static int conf_set_log_level(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+static int conf_set_pool(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+static int conf_set_app(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+static int conf_set_app_param(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+static int conf_set_listen(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+static int conf_set_workers(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+static int conf_set_preload(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+static int conf_set_user(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+static int conf_set_group(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+static int conf_set_ms(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
 static int conf_parse_uint(const char *s, int base, unsigned long max,
     unsigned long *out);
 static int conf_parse_duration(const char *s, unsigned *ms);
 static int conf_parse_size(const char *s, unsigned long long *bytes);
-static int conf_set_run_dir(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
-static int conf_set_memory_budget(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
-static int conf_set_prestart(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
-static int conf_set_request_timeout(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
-static int conf_set_memory_limit(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
-static int conf_set_max_requests(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
-static int conf_set_restart_limit(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
-static int conf_set_control(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
-static int conf_set_busy_target(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
+static int conf_set_run_dir(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+static int conf_set_memory_budget(drover__conf_parser_t *p,
+    drover__conf_file_t *f, drover__conf_block_t *b,
+    drover__conf_directive_t *d);
+static int conf_set_prestart(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+static int conf_set_request_timeout(drover__conf_parser_t *p,
+    drover__conf_file_t *f, drover__conf_block_t *b,
+    drover__conf_directive_t *d);
+static int conf_set_memory_limit(drover__conf_parser_t *p,
+    drover__conf_file_t *f, drover__conf_block_t *b,
+    drover__conf_directive_t *d);
+static int conf_set_max_requests(drover__conf_parser_t *p,
+    drover__conf_file_t *f, drover__conf_block_t *b,
+    drover__conf_directive_t *d);
+static int conf_set_restart_limit(drover__conf_parser_t *p,
+    drover__conf_file_t *f, drover__conf_block_t *b,
+    drover__conf_directive_t *d);
+static int conf_set_control(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+static int conf_set_busy_target(drover__conf_parser_t *p,
+    drover__conf_file_t *f, drover__conf_block_t *b,
+    drover__conf_directive_t *d);
 static int conf_resolve_uid(const char *s, uid_t *uid, gid_t *gid);
 static int conf_resolve_gid(const char *s, gid_t *gid);
 static int conf_valid_name(const char *s, size_t max);
 
 
-const conf_command_t  drover__conf_commands[CONF_NCMDS] = {
+const drover__conf_command_t  drover__conf_commands[CONF_NCMDS] = {
 
     [CONF_CMD_INCLUDE] = { "include", CONF_MAIN | CONF_POOL, CONF_MULTI,
       1, 1, "include FILE_OR_GLOB;", drover__conf_set_include },
@@ -165,8 +171,8 @@ drover__conf_find_command(const char *name)
 
 
 static int
-conf_set_log_level(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_log_level(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     int  level;
 
@@ -189,13 +195,13 @@ conf_set_log_level(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_set_pool(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_pool(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
-    int                  rc;
-    conf_block_t        *pb;
-    drover_pool_conf_t  *pool, *other, **tail;
-    const char          *name = d->args[0];
+    int                    rc;
+    drover__conf_block_t  *pb;
+    drover_pool_conf_t    *pool, *other, **tail;
+    const char            *name = d->args[0];
 
     (void) b;
 
@@ -269,8 +275,8 @@ cleanup:
 
 
 static int
-conf_set_app(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_app(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     int          rc;
     char        *path, *real;
@@ -331,8 +337,8 @@ cleanup:
 
 
 static int
-conf_set_app_param(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_app_param(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     size_t               i;
     drover_app_param_t  *params;
@@ -372,8 +378,8 @@ conf_set_app_param(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_listen_option(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    const char *opt, unsigned line, unsigned *seen)
+conf_listen_option(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, const char *opt, unsigned line, unsigned *seen)
 {
     int                    rc;
     unsigned long          mode;
@@ -434,8 +440,8 @@ conf_listen_option(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_set_listen(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_listen(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     int                    i, rc;
     char                  *path;
@@ -499,8 +505,8 @@ conf_set_listen(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_set_workers(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_workers(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     unsigned long  n;
 
@@ -525,8 +531,8 @@ conf_set_workers(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_set_preload(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_preload(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     if (strcmp(d->args[0], "on") == 0) {
         b->pool->preload = 1;
@@ -543,8 +549,8 @@ conf_set_preload(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_set_user(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_user(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     drover_pool_conf_t  *pool = b->pool;
 
@@ -564,8 +570,8 @@ conf_set_user(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_set_group(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_group(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     drover_pool_conf_t  *pool = b->pool;
 
@@ -586,11 +592,11 @@ conf_set_group(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 /* a pool duration in ms at the command's offset: io_timeout and the like */
 static int
-conf_set_ms(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_ms(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
-    unsigned               ms;
-    const conf_command_t  *cmd = &drover__conf_commands[d->cmd];
+    unsigned                       ms;
+    const drover__conf_command_t  *cmd = &drover__conf_commands[d->cmd];
 
     if (conf_parse_duration(d->args[0], &ms) != 0) {
         return drover__conf_error(p, f->name, d->arg_lines[0],
@@ -605,8 +611,8 @@ conf_set_ms(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_set_run_dir(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_run_dir(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     char  *path;
 
@@ -632,8 +638,8 @@ conf_set_run_dir(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_set_memory_budget(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_memory_budget(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     unsigned long long  bytes;
 
@@ -654,8 +660,8 @@ conf_set_memory_budget(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_set_prestart(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_prestart(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     size_t                   i;
     drover_pool_conf_t      *pool = b->pool;
@@ -707,8 +713,8 @@ conf_set_prestart(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_set_request_timeout(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_request_timeout(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     unsigned  ms;
 
@@ -730,8 +736,8 @@ conf_set_request_timeout(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_set_memory_limit(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_memory_limit(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     int                  hard;
     unsigned long long   bytes;
@@ -760,8 +766,8 @@ conf_set_memory_limit(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_set_max_requests(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_max_requests(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     unsigned long  n, jitter;
 
@@ -791,8 +797,8 @@ conf_set_max_requests(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_set_restart_limit(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_restart_limit(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     unsigned       ms;
     unsigned long  n;
@@ -824,8 +830,8 @@ conf_set_restart_limit(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_set_control(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_control(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     int             i;
     char           *path, **target;
@@ -903,8 +909,8 @@ conf_set_control(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
 
 
 static int
-conf_set_busy_target(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d)
+conf_set_busy_target(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
 {
     int             i;
     char            num[16];

@@ -69,15 +69,15 @@ typedef enum {
     CONF_TOK_OPEN,
     CONF_TOK_CLOSE,
     CONF_TOK_EOF
-} conf_tok_type_t;
+} drover__conf_tok_type_t;
 
 
-typedef struct conf_name_s  conf_name_t;
+typedef struct drover__conf_name_s  drover__conf_name_t;
 
 /* file names, kept until the load ends so messages can point at them */
-struct conf_name_s {
-    conf_name_t  *next;
-    char          name[];
+struct drover__conf_name_s {
+    drover__conf_name_t  *next;
+    char                  name[];
 };
 
 
@@ -90,31 +90,31 @@ typedef struct {
     unsigned      line;
     unsigned      last_line;   /* of the last token read */
     unsigned      depth;       /* 0: the main file */
-} conf_file_t;
+} drover__conf_file_t;
 
 
 typedef struct {
-    conf_tok_type_t  type;
-    unsigned         line;
-    int              quoted;
-    size_t           len;
-    char             text[CONF_TOKEN_MAX + 1];
-} conf_token_t;
+    drover__conf_tok_type_t  type;
+    unsigned                 line;
+    int                      quoted;
+    size_t                   len;
+    char                     text[CONF_TOKEN_MAX + 1];
+} drover__conf_token_t;
 
 
 typedef struct {
     const char   *file;
     unsigned      line;        /* 0: not seen yet */
-} conf_where_t;
+} drover__conf_where_t;
 
 
 typedef struct {
-    drover_pool_conf_t  *pool;       /* NULL: main level */
-    const char          *file;       /* where the block was opened */
-    unsigned             line;
-    gid_t                user_gid;   /* the primary group of `user` */
-    conf_where_t         seen[CONF_NCMDS];
-} conf_block_t;
+    drover_pool_conf_t    *pool;       /* NULL: main level */
+    const char            *file;       /* where the block was opened */
+    unsigned               line;
+    gid_t                  user_gid;   /* the primary group of `user` */
+    drover__conf_where_t   seen[CONF_NCMDS];
+} drover__conf_block_t;
 
 
 typedef struct {
@@ -124,49 +124,50 @@ typedef struct {
     int          block;                    /* ended by "{" */
     char        *args[CONF_MAX_ARGS];
     unsigned     arg_lines[CONF_MAX_ARGS];
-} conf_directive_t;
+} drover__conf_directive_t;
 
 
 typedef struct {
-    drover_conf_t  *conf;
-    char           *err;
-    size_t          errlen;
-    conf_name_t    *names;
-    conf_token_t    tok;
-    uid_t           euid;
-    gid_t           egid;
-    conf_block_t    main;
-} conf_parser_t;
+    drover_conf_t         *conf;
+    char                  *err;
+    size_t                 errlen;
+    drover__conf_name_t   *names;
+    drover__conf_token_t   tok;
+    uid_t                  euid;
+    gid_t                  egid;
+    drover__conf_block_t   main;
+} drover__conf_parser_t;
 
 
-typedef int (*conf_set_pt)(conf_parser_t *p, conf_file_t *f, conf_block_t *b,
-    conf_directive_t *d);
+typedef int (*drover__conf_set_pt)(drover__conf_parser_t *p,
+    drover__conf_file_t *f, drover__conf_block_t *b,
+    drover__conf_directive_t *d);
 
 
 typedef struct {
-    const char   *name;
-    unsigned      ctx;
-    unsigned      flags;
-    int           min_args;
-    int           max_args;
-    const char   *usage;
-    conf_set_pt   set;
-    size_t        offset;      /* of the field, for the stock setters */
-} conf_command_t;
+    const char           *name;
+    unsigned              ctx;
+    unsigned              flags;
+    int                   min_args;
+    int                   max_args;
+    const char           *usage;
+    drover__conf_set_pt   set;
+    size_t                offset;      /* of the field, for the stock setters */
+} drover__conf_command_t;
 
 
 
-int drover__conf_error(conf_parser_t *p, const char *file, unsigned line,
-    const char *fmt, ...) DROVER_PRINTF(4, 5);
-int drover__conf_parse_block(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, int braced);
+int drover__conf_error(drover__conf_parser_t *p, const char *file,
+    unsigned line, const char *fmt, ...) DROVER_PRINTF(4, 5);
+int drover__conf_parse_block(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, int braced);
 int drover__conf_find_command(const char *name);
-int drover__conf_set_include(conf_parser_t *p, conf_file_t *f,
-    conf_block_t *b, conf_directive_t *d);
-int drover__conf_pool_finish(conf_parser_t *p, conf_block_t *b);
+int drover__conf_set_include(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+int drover__conf_pool_finish(drover__conf_parser_t *p, drover__conf_block_t *b);
 char *drover__conf_join(const char *dir, const char *path);
 
 
-extern const conf_command_t  drover__conf_commands[CONF_NCMDS];
+extern const drover__conf_command_t  drover__conf_commands[CONF_NCMDS];
 
 #endif /* DROVER_CONF_INT_H */
