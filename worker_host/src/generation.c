@@ -501,14 +501,14 @@ drover_gen_preloader_start(drover_gen_t *g)
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
         drover_log_error(DROVER_LOG_ERROR, errno, "pool %s: socketpair() "
                          "failed", p->name);
-        goto retry;
+        goto fail;
     }
 
     /* only our end is non-blocking: the preloader waits for requests */
     if (fcntl(sv[0], F_SETFL, O_NONBLOCK) != 0) {
         close(sv[0]);
         close(sv[1]);
-        goto retry;
+        goto fail;
     }
 
     snprintf(mpid, sizeof(mpid), "%ld", (long) p->mgr->pid);
@@ -529,7 +529,7 @@ drover_gen_preloader_start(drover_gen_t *g)
         drover_log_error(DROVER_LOG_ERROR, -rc, "pool %s: cannot start the "
                          "preloader", p->name);
         close(sv[0]);
-        goto retry;
+        goto fail;
     }
 
     g->pid = pid;
@@ -571,8 +571,9 @@ drover_gen_preloader_start(drover_gen_t *g)
                      "(generation %u)", p->name, (long) pid, g->id);
     return;
 
-retry:
+fail:
 
+    /* tried again after a backoff, like a preloader that died */
     g->quick_deaths++;
     uv_timer_start(&g->timer, gen_timer_cb,
                    drover_backoff_ms(g->quick_deaths), 0);

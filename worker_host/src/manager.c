@@ -106,10 +106,15 @@ pool_stop_timeout(drover_pool_t *p)
 
 /* ---- the control socket's commands ---- */
 
+static json_object *
+control_status_cb(void *data, const char *pool, char *err, size_t errlen)
+{
+    return drover_status_build(data, pool, err, errlen);
+}
 
 
 static int
-control_reload(void *data, char *err, size_t errlen)
+control_reload_cb(void *data, char *err, size_t errlen)
 {
     drover_manager_t  *m = data;
 
@@ -122,7 +127,7 @@ control_reload(void *data, char *err, size_t errlen)
 
 
 static int
-control_restart(void *data, const char *pool, char *err, size_t errlen)
+control_restart_cb(void *data, const char *pool, char *err, size_t errlen)
 {
     drover_gen_t      *g;
     drover_pool_t     *p;
@@ -155,7 +160,7 @@ control_restart(void *data, const char *pool, char *err, size_t errlen)
 
 
 static int
-control_scale(void *data, const char *pool, unsigned workers, char *err,
+control_scale_cb(void *data, const char *pool, unsigned workers, char *err,
     size_t errlen)
 {
     unsigned           k;
@@ -209,7 +214,7 @@ drover_defer_stop_cb(uv_timer_t *t)
 
 
 static int
-control_stop(void *data, char *err, size_t errlen)
+control_stop_cb(void *data, char *err, size_t errlen)
 {
     drover_manager_t  *m = data;
 
@@ -230,8 +235,8 @@ manager_control_start(drover_manager_t *m)
     const char                  *dir;
     drover_conf_t               *conf = m->ref->conf;
     static const drover_control_ops_t  ops_template = {
-        NULL, drover_status_build, control_reload, control_restart,
-        control_scale, control_stop
+        NULL, control_status_cb, control_reload_cb, control_restart_cb,
+        control_scale_cb, control_stop_cb
     };
     drover_control_ops_t         ops = ops_template;
 
@@ -716,7 +721,7 @@ drover_manager_run(drover_conf_t *conf, const char *path)
     for (pc = conf->pools; pc != NULL; pc = pc->next) {
         p = drover_pool_create(m, m->ref, pc);
         if (p == NULL) {
-            goto failed;
+            goto fail;
         }
 
         *tail = p;
@@ -731,7 +736,7 @@ drover_manager_run(drover_conf_t *conf, const char *path)
     {
         drover_log_error(DROVER_LOG_EMERG, 0, "cannot install signal "
                          "handlers");
-        goto failed;
+        goto fail;
     }
 
     if (drover_notify_init(&m->notify, &m->loop) != 0) {
@@ -761,15 +766,15 @@ drover_manager_run(drover_conf_t *conf, const char *path)
 
     uv_run(&m->loop, UV_RUN_DEFAULT);
 
-    goto done;
+    goto cleanup;
 
-failed:
+fail:
 
-    /* startup failed before any child started: done: frees the pools */
+    /* startup failed before any child started: cleanup: frees the pools */
     manager_close_output(m);
     uv_walk(&m->loop, manager_close_walk_cb, NULL);
 
-done:
+cleanup:
 
     uv_run(&m->loop, UV_RUN_DEFAULT);    /* the close callbacks */
 

@@ -277,21 +277,21 @@ drover_pool_create(drover_manager_t *m, drover_confref_t *ref,
     p->slots = calloc(DROVER_CONF_MAX_WORKERS, sizeof(drover_slot_t *));
 
     if (p->name == NULL || p->slots == NULL) {
-        goto failed;
+        goto fail;
     }
 
     rc = drover_sb_create(&p->sb_fd, &p->sb);
     if (rc != 0) {
         drover_log_error(DROVER_LOG_EMERG, -rc, "pool %s: cannot create its "
                          "scoreboard", pc->name);
-        goto failed;
+        goto fail;
     }
 
     rc = drover_output_open(&m->loop, pc->name, &p->output);
     if (rc != 0) {
         drover_log_error(DROVER_LOG_EMERG, rc, "pool %s: cannot create the "
                          "socket for its processes' output", pc->name);
-        goto failed;
+        goto fail;
     }
 
     drover_listen_owner(pc, &uid, &gid);
@@ -301,25 +301,25 @@ drover_pool_create(drover_manager_t *m, drover_confref_t *ref,
     if (rc != 0) {
         drover_log_error(DROVER_LOG_EMERG, 0, "%s:%u: pool \"%s\": %s",
                          pc->listen.file, pc->listen.line, pc->name, err);
-        goto failed;
+        goto fail;
     }
 
     for (k = 0; k < pc->workers; k++) {
         p->slots[k] = drover_slot_create(p, k);
         if (p->slots[k] == NULL) {
-            goto failed;
+            goto fail;
         }
 
         p->nslots++;
 
         if (drover_slot_listen(p->slots[k], pc) != 0) {
-            goto failed;
+            goto fail;
         }
     }
 
     g = drover_gen_create(p, ref, pc);
     if (g == NULL) {
-        goto failed;
+        goto fail;
     }
 
     p->budget_wait = pc->workers_auto && pc->workers > 1
@@ -334,7 +334,7 @@ drover_pool_create(drover_manager_t *m, drover_confref_t *ref,
 
     return p;
 
-failed:
+fail:
 
     for (k = 0; k < p->nslots; k++) {
         drover_slot_destroy(p->slots[k]);

@@ -41,7 +41,7 @@
 /* ---- pools: generations, prestart, rollout ---- */
 
 static void
-prestart_done(drover_prestart_t *ps, int status, const char *message,
+prestart_done_cb(drover_prestart_t *ps, int status, const char *message,
     void *data)
 {
     drover_pool_t  *p = data;
@@ -105,12 +105,12 @@ drover_pool_begin_gen(drover_pool_t *p, drover_gen_t *g)
     }
 
     rc = drover_prestart_start(&p->mgr->loop, g->ref->conf, g->conf,
-                               prestart_done, p, &p->prestart);
+                               prestart_done_cb, p, &p->prestart);
     if (rc != 0) {
         drover_log_error(DROVER_LOG_ERROR, -rc, "pool %s: cannot run "
                          "prestart", p->name);
         p->prestart = NULL;
-        prestart_done(NULL, rc, "prestart could not start", p);
+        prestart_done_cb(NULL, rc, "prestart could not start", p);
     }
 }
 
