@@ -7,10 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
 #include "fcgi.h"
 #include "log.h"
-#include "preloader.h"
 #include "request.h"
 
 

@@ -7,10 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
-#include "fcgi.h"
-#include "log.h"
-#include "preloader.h"
 #include "request.h"
 
 #define REQ_HEADER_NAME_MAX  256

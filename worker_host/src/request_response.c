@@ -20,10 +20,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "app.h"
 #include "fcgi.h"
 #include "log.h"
-#include "preloader.h"
 #include "request.h"
 
 #define REQ_STDERR_LOG_MAX   512

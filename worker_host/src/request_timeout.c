@@ -11,9 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "app.h"
 #include "fcgi.h"
-#include "log.h"
 #include "preloader.h"
 #include "request.h"
 

@@ -10,6 +10,10 @@
  * io_timeout, and every other connection waits: one request in the app at
  * a time is the worker's contract.
  *
+ * This file runs the process, the loop, the listening sockets, the signals
+ * and the stop; worker_conn.c the connections and their records,
+ * worker_io.c the blocking I/O.
+ *
  * Section numbers refer to the FastCGI Specification 1.0.
  */
 
@@ -31,7 +35,6 @@
 #include "app.h"
 #include "fcgi.h"
 #include "log.h"
-#include "preloader.h"
 #include "request.h"
 
 /* a second of pause after EMFILE/ENFILE, like OpenBSD slowcgi */

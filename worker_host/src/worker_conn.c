@@ -16,7 +16,6 @@
 
 #include <uv.h>
 
-#include "app.h"
 #include "fcgi.h"
 #include "log.h"
 #include "preloader.h"

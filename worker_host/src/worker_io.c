@@ -13,10 +13,7 @@
 #include <unistd.h>
 
 
-#include "app.h"
-#include "fcgi.h"
 #include "log.h"
-#include "preloader.h"
 #include "request.h"
 
 
