@@ -279,6 +279,7 @@ pool_rolled(drover_pool_t *p)
 void
 drover_pool_roll(drover_pool_t *p)
 {
+    int             canary;
     unsigned        k, from;
     drover_slot_t  *s;
 
@@ -307,9 +308,12 @@ drover_pool_roll(drover_pool_t *p)
 
         case ROLL_START:
             s = p->slots[k];
+            canary = (p->state == POOL_CANARY);
+
+            /* may end the canary or the rollout: a spawn that failed */
             drover_slot_start(s);
 
-            if (p->state == POOL_CANARY || drover_slot_has_worker(s)) {
+            if (canary || drover_slot_has_worker(s)) {
                 return;
             }
 
