@@ -4,37 +4,18 @@
  */
 
 #include "manager_int.h"
-#include "app.h"
 #include "channel.h"
 #include "log.h"
-#include "notify.h"
-#include "output.h"
-#include "pidcheck.h"
 #include "preloader.h"
-#include "prestart.h"
 #include "proc.h"
-#include "scoreboard.h"
-#include "socket.h"
-#include "control.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <limits.h>
-#include <time.h>
 #include <unistd.h>
-
-#include <uv.h>
-#include <json-c/json.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
 
 
 /*
