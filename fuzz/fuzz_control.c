@@ -1,8 +1,8 @@
 /*
  * fuzz_control.c -- droverd's control-socket request parser and command
- * dispatch (worker_host/src/control.c: line framing, JSON parsing, command
- * checks, the status merge of nginx's "queues" and the Prometheus and
- * HTML renderers of render.c behind "format").
+ * dispatch (worker_host/src/control.c and control_cmd.c: line framing,
+ * JSON parsing, command checks; status_dispatch.c: the status merge of
+ * nginx's "queues"; render_prom.c and render_html.c behind "format").
  *
  * control.c's parser is reached only through its socket, so the harness
  * runs the real thing: two controls listen in a private temporary

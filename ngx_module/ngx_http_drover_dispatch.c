@@ -16,8 +16,10 @@
  * socket, over a kept-alive connection when there is one.  A worker
  * serves one request at a time.
  *
- * Pipelining ("drover_pipeline N timeout=T"): when no slot is free, an
- * idempotent request with its body read may be sent to a slot whose
+ * Pipelining ("drover_pipeline N timeout=T"): when no slot is free, a
+ * request whose body nginx buffered whole (at most 64 KiB, so droverd
+ * reads it before it looks whether nginx took it back; GET or POST alike,
+ * since a request taken back was never run) may be sent to a slot whose
  * running request began less than T ago, to wait in the worker's socket
  * behind at most N others; the worker then finds its next request ready
  * instead of waiting a round trip through nginx.  Such a request that no

@@ -257,6 +257,18 @@ conf_error('error in an included file', "include %%DIR%%/conf.d/*.conf;\n",
 is($code, 0, '-v: exit 0');
 like($out, qr/droverd.*\d+\.\d+/i, '-v: names droverd and a version') or diag($out);
 
+($code, $out) = $t->droverd_cmd('--version');
+is($code, 0, '--version: exit 0');
+like($out, qr/droverd.*\d+\.\d+/i, '--version: the same line') or diag($out);
+
+($code, $out) = $t->droverd_cmd('--help');
+is($code, 0, '--help: exit 0');
+like($out, qr/usage: droverd.*-c FILE/s, '--help: the usage') or diag($out);
+
+($code, $out) = $t->droverd_cmd('--worker');
+is($code, 2, 'an internal role without its arguments: exit 2');
+like($out, qr/--worker is for droverd's own use/, 'and says so') or diag($out);
+
 # ---- no config file ----
 
 ($code, $out) = $t->droverd_cmd('-t', '-c', $t->dir . '/absent.conf');

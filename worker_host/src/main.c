@@ -33,10 +33,10 @@ usage(FILE *f)
         "usage: droverd [-t] [-c FILE]\n"
         "       droverd -v\n"
         "\n"
-        "  -c FILE  configuration file (default " DROVER_DEFAULT_CONF ")\n"
-        "  -t       check the configuration and the apps, then exit\n"
-        "  -v       print the version and exit\n"
-        "  -h       this help\n");
+        "  -c FILE        configuration file (default " DROVER_DEFAULT_CONF ")\n"
+        "  -t             check the configuration and the apps, then exit\n"
+        "  -v, --version  print the version and exit\n"
+        "  -h, --help     this help\n");
 }
 
 
@@ -94,6 +94,17 @@ main(int argc, char **argv)
     char            err[2048];
     const char     *path;
     drover_conf_t  *conf;
+
+    /* the long options an admin types; the others are droverd's roles */
+
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        argv[1] = "-v";
+    }
 
     if (argc >= 2 && strncmp(argv[1], "--", 2) == 0 && argv[1][2] != '\0') {
         return internal_role(argc, argv);
