@@ -31,6 +31,19 @@ static const unsigned  slot_next[SLOT_NSTATES] = {
 };
 
 
+static const char  *scale_names[SLOT_NSCALES] = {
+    "kept", "leaving", "left"
+};
+
+static const unsigned  scale_next[SLOT_NSCALES] = {
+    /* scaled away: its worker stops first, or it has none */
+    [SLOT_KEPT]    = BIT(SLOT_LEAVING) | BIT(SLOT_LEFT),
+    /* its worker exited; or scaled back up before it did */
+    [SLOT_LEAVING] = BIT(SLOT_LEFT) | BIT(SLOT_KEPT),
+    [SLOT_LEFT]    = BIT(SLOT_KEPT),
+};
+
+
 static const char  *pool_names[POOL_NSTATES] = {
     "starting", "start_failed", "serving", "loading", "canary", "rolling",
     "removing", "gone"
@@ -95,6 +108,13 @@ drover_slot_state_name(drover_slot_state_t state)
 
 
 const char *
+drover_slot_scale_name(drover_slot_scale_t scale)
+{
+    return state_name(scale_names, SLOT_NSCALES, scale);
+}
+
+
+const char *
 drover_pool_state_name(drover_pool_state_t state)
 {
     return state_name(pool_names, POOL_NSTATES, state);
@@ -119,6 +139,13 @@ int
 drover_slot_state_next_ok(drover_slot_state_t from, drover_slot_state_t to)
 {
     return next_ok(slot_next, SLOT_NSTATES, from, to);
+}
+
+
+int
+drover_slot_scale_next_ok(drover_slot_scale_t from, drover_slot_scale_t to)
+{
+    return next_ok(scale_next, SLOT_NSCALES, from, to);
 }
 
 
@@ -163,6 +190,32 @@ drover_slot_set_state(drover_slot_t *s, drover_slot_state_t to,
                      drover_slot_state_name(s->state),
                      drover_slot_state_name(to), why);
     s->state = to;
+    return 0;
+}
+
+
+int
+drover_slot_set_scale(drover_slot_t *s, drover_slot_scale_t to,
+    const char *why)
+{
+    if (s->scale == to) {
+        return 0;
+    }
+
+    if (!drover_slot_scale_next_ok(s->scale, to)) {
+        drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: slot %u: %s -> %s "
+                         "(%s) is not a transition: refused (a bug)",
+                         s->pool->name, s->index,
+                         drover_slot_scale_name(s->scale),
+                         drover_slot_scale_name(to), why);
+        return -EINVAL;
+    }
+
+    drover_log_error(DROVER_LOG_DEBUG, 0, "pool %s: slot %u: %s -> %s (%s)",
+                     s->pool->name, s->index,
+                     drover_slot_scale_name(s->scale),
+                     drover_slot_scale_name(to), why);
+    s->scale = to;
     return 0;
 }
 

@@ -63,6 +63,15 @@ typedef enum {
     SLOT_NSTATES
 } drover_slot_state_t;
 
+/* a slot beside its worker: droverctl scale or a reload took it away */
+typedef enum {
+    SLOT_KEPT = 0,       /* within the pool's worker count */
+    SLOT_LEAVING,        /* scaled away: its worker stops, then it goes */
+    SLOT_LEFT,           /* scaled away, no worker: drover_pool_maybe_free
+                            frees it */
+    SLOT_NSCALES
+} drover_slot_scale_t;
+
 /* a pool: which generation serves and whether another one is coming */
 typedef enum {
     POOL_STARTING = 0,   /* its first generation: prestart, preloader */
@@ -142,7 +151,7 @@ struct drover_slot_s {
                                              goes through it; or -1 */
     drover_slot_state_t    state;
     int                    stop_reason;   /* EXIT_*, -1: none */
-    int                    removing;      /* scaled away: free on exit */
+    drover_slot_scale_t    scale;
     unsigned long long     started_ms;
     unsigned               quick_deaths;
     unsigned long long     restarts;
@@ -345,6 +354,11 @@ int drover_pool_state_next_ok(drover_pool_state_t from,
 int drover_manager_state_next_ok(drover_manager_state_t from,
     drover_manager_state_t to);
 int drover_slot_set_state(drover_slot_t *s, drover_slot_state_t to,
+    const char *why);
+const char *drover_slot_scale_name(drover_slot_scale_t scale);
+int drover_slot_scale_next_ok(drover_slot_scale_t from,
+    drover_slot_scale_t to);
+int drover_slot_set_scale(drover_slot_t *s, drover_slot_scale_t to,
     const char *why);
 int drover_pool_set_state(drover_pool_t *p, drover_pool_state_t to,
     const char *why);

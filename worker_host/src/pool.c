@@ -161,7 +161,7 @@ drover_pool_maybe_free(drover_pool_t *p)
     drover_pool_t  **pp;
 
     /* scaled-away slots are always the last ones: index == position */
-    while (p->nslots > 0 && p->slots[p->nslots - 1]->removing == 2
+    while (p->nslots > 0 && p->slots[p->nslots - 1]->scale == SLOT_LEFT
            && !drover_slot_has_worker(p->slots[p->nslots - 1]))
     {
         drover_slot_destroy(p->slots[--p->nslots]);
@@ -355,7 +355,7 @@ drover_pool_resize(drover_pool_t *p, drover_pool_conf_t *pc, unsigned n)
 
     /* slots still on their way out that the new count keeps */
     for (k = 0; k < p->nslots && k < n; k++) {
-        p->slots[k]->removing = 0;
+        drover_slot_set_scale(p->slots[k], SLOT_KEPT, "scaled back");
     }
 
     for (k = p->nslots; k < n; k++) {
@@ -374,11 +374,11 @@ drover_pool_resize(drover_pool_t *p, drover_pool_conf_t *pc, unsigned n)
 
     for (k = n; k < p->nslots; k++) {
         s = p->slots[k];
-        s->removing = 1;
 
         if (!drover_slot_has_worker(s)) {
-            s->removing = 2;
+            drover_slot_set_scale(s, SLOT_LEFT, "scaled away");
         } else {
+            drover_slot_set_scale(s, SLOT_LEAVING, "scaled away");
             drover_slot_stop(s, EXIT_STOP, SIGTERM);
         }
     }

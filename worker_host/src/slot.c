@@ -118,7 +118,7 @@ drover_slot_start_blocker(const drover_slot_t *s)
         return "the pool is being removed";
     }
 
-    if (s->removing) {
+    if (s->scale != SLOT_KEPT) {
         return "the slot is scaled away";
     }
 
@@ -279,7 +279,9 @@ drover_slot_forked(drover_slot_t *s, pid_t pid, int pidfd)
 
     slot_running(s, pid, pidfd);
 
-    if (drover_manager_stopping(m) || drover_pool_removing(p) || s->removing) {
+    if (drover_manager_stopping(m) || drover_pool_removing(p)
+        || s->scale != SLOT_KEPT)
+    {
         drover_slot_stop(s, EXIT_STOP, SIGTERM);
     }
 
@@ -453,12 +455,12 @@ drover_slot_exited(drover_slot_t *s, int status)
         drover_gen_maybe_free(g);
     }
 
-    if (s->removing || drover_pool_removing(p)
+    if (s->scale != SLOT_KEPT || drover_pool_removing(p)
         || drover_manager_stopping(p->mgr))
     {
-        if (s->removing) {
-            /* freed by drover_pool_roll / drover_pool_maybe_free */
-            s->removing = 2;
+        if (s->scale == SLOT_LEAVING) {
+            /* freed by drover_pool_maybe_free */
+            drover_slot_set_scale(s, SLOT_LEFT, "its worker exited");
         }
 
         if (drover_pool_rolling(p)) {

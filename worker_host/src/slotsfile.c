@@ -18,7 +18,7 @@
 static const char *
 slot_up_name(drover_slot_t *s)
 {
-    return (s->state == SLOT_RUNNING && !s->removing) ? "up" : "down";
+    return (s->state == SLOT_RUNNING && s->scale == SLOT_KEPT) ? "up" : "down";
 }
 
 

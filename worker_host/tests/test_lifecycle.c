@@ -63,6 +63,12 @@ static const unsigned  slot_expect[SLOT_NSTATES] = {
     [SLOT_STOPPING] = B(SLOT_EMPTY),
 };
 
+static const unsigned  scale_expect[SLOT_NSCALES] = {
+    [SLOT_KEPT]    = B(SLOT_LEAVING) | B(SLOT_LEFT),
+    [SLOT_LEAVING] = B(SLOT_LEFT) | B(SLOT_KEPT),
+    [SLOT_LEFT]    = B(SLOT_KEPT),
+};
+
 static const unsigned  manager_expect[MANAGER_NSTATES] = {
     [MANAGER_STARTING] = B(MANAGER_SERVING) | B(MANAGER_STOPPING),
     [MANAGER_SERVING]  = B(MANAGER_STOPPING),
@@ -102,6 +108,18 @@ test_tables(void)
         }
     }
     ASSERT_EQ(bad, 0, "the slot's transition table");
+
+    bad = 0;
+    for (from = 0; from < SLOT_NSCALES; from++) {
+        for (to = 0; to < SLOT_NSCALES; to++) {
+            if (drover_slot_scale_next_ok(from, to)
+                != ((scale_expect[from] & B(to)) != 0))
+            {
+                bad++;
+            }
+        }
+    }
+    ASSERT_EQ(bad, 0, "the slot's scale table");
 
     bad = 0;
     for (from = 0; from < MANAGER_NSTATES; from++) {
@@ -237,6 +255,17 @@ test_slot_and_manager(void)
     ASSERT_EQ(drover_slot_set_state(s, SLOT_RUNNING, "spawn"), -EINVAL,
               "no worker starts during the backoff");
     ASSERT_EQ(s->state, SLOT_BACKOFF, "... and the slot waits on");
+    (void) log_take();
+
+    ASSERT_EQ(drover_slot_set_scale(s, SLOT_LEAVING, "scaled away"), 0,
+              "kept -> leaving");
+    ASSERT_TRUE(strstr(log_take(), "pool shop: slot 3: kept -> leaving "
+                       "(scaled away)") != NULL, "... logged at debug");
+    ASSERT_EQ(drover_slot_set_scale(s, SLOT_LEFT, "exited"), 0,
+              "leaving -> left");
+    ASSERT_EQ(drover_slot_set_scale(s, SLOT_LEAVING, "?"), -EINVAL,
+              "left -> leaving is refused");
+    ASSERT_EQ(s->scale, SLOT_LEFT, "... and the slot stays left");
     (void) log_take();
 
     ASSERT_EQ(drover_manager_set_state(m, MANAGER_SERVING, "READY"), 0,

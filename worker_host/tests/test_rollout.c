@@ -210,10 +210,10 @@ test_start_blocker(void)
                   "a slot in its backoff waits for its timer");
     s->state = SLOT_EMPTY;
 
-    s->removing = 1;
+    s->scale = SLOT_LEAVING;
     ASSERT_STR_EQ(drover_slot_start_blocker(s), "the slot is scaled away",
                   "a slot scaled away does not start");
-    s->removing = 0;
+    s->scale = SLOT_KEPT;
 
     f.p.state = POOL_REMOVING;
     ASSERT_STR_EQ(drover_slot_start_blocker(s), "the pool is being removed",
