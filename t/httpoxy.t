@@ -3,7 +3,7 @@
 # app as HTTP_PROXY, the name HTTP client libraries take their proxy from.
 # Stock nginx (Debian's fastcgi_params, fastcgi_pass to droverd's shared
 # socket) passes it: a fake backend behind the same locations shows what
-# nginx sends, with and without the README's `fastcgi_param HTTP_PROXY "";`
+# nginx sends, with and without docs/fastcgi.md's `fastcgi_param HTTP_PROXY "";`
 # (the client's value, then none: nginx sends no HTTP_* parameter set
 # empty, and the line keeps the header's own out).  droverd drops HTTP_PROXY from every request
 # itself, so kit's /params has none either way, nor through the module,
@@ -55,7 +55,7 @@ $t->write_nginx_conf(<<"EOF", module => 1)->run_nginx;
         }
     }
 
-    # stock, as the README documents it
+    # stock, as docs/fastcgi.md documents it
     server {
         listen 127.0.0.1:%%PORT%%;
         server_name documented.test;

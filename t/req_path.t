@@ -40,7 +40,7 @@ EOF
 $t->wait_for(sub { -e "$dir/kit.sock.slots" }, 5);
 
 $t->write_nginx_conf(<<"EOF", module => 1)->run_nginx;
-    # the README's stock setup
+    # docs/fastcgi.md's stock setup
     server {
         listen 127.0.0.1:%%PORT%%;
         server_name stock.test;

@@ -1,5 +1,5 @@
 /*
- * conf.c -- see conf.h; the grammar is described in README ("Configuration").
+ * conf.c -- see conf.h; the grammar is described in docs/droverd.conf.md.
  *
  * A file is read whole (at most CONF_FILE_MAX bytes) and cut into tokens:
  * bare words, quoted strings, ";", "{" and "}".  A directive is a name, its

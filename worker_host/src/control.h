@@ -14,7 +14,9 @@
  * A connection carries any number of requests, answered in order.  A
  * request's "id" (any JSON value), when present, is copied into its
  * response.  Bad input gets an error response and the connection goes on;
- * a line over DROVER_CONTROL_LINE_MAX gets one and is closed.
+ * a line over DROVER_CONTROL_LINE_MAX gets one and is closed.  The whole
+ * protocol is written down in docs/protocols.md, the status object's keys
+ * in docs/status.md: change them there first.
  *
  * The commands are carried out by the manager through drover_control_ops_t;
  * this file only parses, checks and answers.  Everything runs on the
