@@ -417,12 +417,12 @@ gen_chan_read(drover_gen_t *g)
         switch (msg.type) {
 
         case DROVER_CHAN_READY:
-            if (g->ready) {
+            if (g->state == GEN_READY) {
                 gen_misbehaved(g, "sent READY twice");
                 return;
             }
 
-            g->ready = 1;
+            drover_gen_set_state(g, GEN_READY, "it said READY");
             g->failed = 0;
             drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: preloader %ld "
                              "ready (generation %u)", g->pool->name,
@@ -518,7 +518,7 @@ drover_gen_preloader_start(drover_gen_t *g)
 
     g->pid = pid;
     g->pidfd = drover_child_pidfd(pid);
-    g->ready = 0;
+    drover_gen_set_state(g, GEN_LOADING, "started");
     g->misbehaved = 0;
     g->reaped = 0;
     g->started_ms = drover_proc_now_ms();
@@ -583,7 +583,7 @@ drover_gen_preloader_exited(drover_gen_t *g, int status)
     }
 
     g->pid = 0;
-    g->ready = 0;
+    drover_gen_set_state(g, GEN_NONE, "it exited");
 
     if (g->pidfd >= 0) {
         close(g->pidfd);

@@ -44,6 +44,18 @@ static const unsigned  scale_next[SLOT_NSCALES] = {
 };
 
 
+static const char  *gen_names[GEN_NSTATES] = {
+    "none", "loading", "ready"
+};
+
+static const unsigned  gen_next[GEN_NSTATES] = {
+    [GEN_NONE]    = BIT(GEN_LOADING),
+    /* READY came, or it died first */
+    [GEN_LOADING] = BIT(GEN_READY) | BIT(GEN_NONE),
+    [GEN_READY]   = BIT(GEN_NONE),
+};
+
+
 static const char  *pool_names[POOL_NSTATES] = {
     "starting", "start_failed", "serving", "loading", "canary", "rolling",
     "removing", "gone"
@@ -115,6 +127,13 @@ drover_slot_scale_name(drover_slot_scale_t scale)
 
 
 const char *
+drover_gen_state_name(drover_gen_state_t state)
+{
+    return state_name(gen_names, GEN_NSTATES, state);
+}
+
+
+const char *
 drover_pool_state_name(drover_pool_state_t state)
 {
     return state_name(pool_names, POOL_NSTATES, state);
@@ -146,6 +165,13 @@ int
 drover_slot_scale_next_ok(drover_slot_scale_t from, drover_slot_scale_t to)
 {
     return next_ok(scale_next, SLOT_NSCALES, from, to);
+}
+
+
+int
+drover_gen_state_next_ok(drover_gen_state_t from, drover_gen_state_t to)
+{
+    return next_ok(gen_next, GEN_NSTATES, from, to);
 }
 
 
@@ -216,6 +242,32 @@ drover_slot_set_scale(drover_slot_t *s, drover_slot_scale_t to,
                      drover_slot_scale_name(s->scale),
                      drover_slot_scale_name(to), why);
     s->scale = to;
+    return 0;
+}
+
+
+/* a preloader's transitions are logged at debug, as a slot's */
+int
+drover_gen_set_state(drover_gen_t *g, drover_gen_state_t to, const char *why)
+{
+    if (g->state == to) {
+        return 0;
+    }
+
+    if (!drover_gen_state_next_ok(g->state, to)) {
+        drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: preloader "
+                         "(generation %u): %s -> %s (%s) is not a "
+                         "transition: refused (a bug)", g->pool->name, g->id,
+                         drover_gen_state_name(g->state),
+                         drover_gen_state_name(to), why);
+        return -EINVAL;
+    }
+
+    drover_log_error(DROVER_LOG_DEBUG, 0, "pool %s: preloader (generation "
+                     "%u): %s -> %s (%s)", g->pool->name, g->id,
+                     drover_gen_state_name(g->state),
+                     drover_gen_state_name(to), why);
+    g->state = to;
     return 0;
 }
 

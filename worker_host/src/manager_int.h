@@ -72,6 +72,14 @@ typedef enum {
     SLOT_NSCALES
 } drover_slot_scale_t;
 
+/* a generation's preloader (preload on) */
+typedef enum {
+    GEN_NONE = 0,        /* no preloader runs (yet, or any more) */
+    GEN_LOADING,         /* started: the app's init runs in it */
+    GEN_READY,           /* said READY: it forks workers */
+    GEN_NSTATES
+} drover_gen_state_t;
+
 /* a pool: which generation serves and whether another one is coming */
 typedef enum {
     POOL_STARTING = 0,   /* its first generation: prestart, preloader */
@@ -128,7 +136,7 @@ struct drover_gen_s {
     pid_t                  pid;           /* its preloader */
     int                    pidfd;         /* of the preloader, or -1 */
     drover_chan_t         *chan;
-    int                    ready;
+    drover_gen_state_t     state;         /* of its preloader */
     int                    misbehaved;    /* killed for what it sent */
     int                    reaped;        /* its exit is being handled */
     int                    failed;        /* its preloader could not start */
@@ -356,6 +364,10 @@ int drover_manager_state_next_ok(drover_manager_state_t from,
 int drover_slot_set_state(drover_slot_t *s, drover_slot_state_t to,
     const char *why);
 const char *drover_slot_scale_name(drover_slot_scale_t scale);
+const char *drover_gen_state_name(drover_gen_state_t state);
+int drover_gen_state_next_ok(drover_gen_state_t from, drover_gen_state_t to);
+int drover_gen_set_state(drover_gen_t *g, drover_gen_state_t to,
+    const char *why);
 int drover_slot_scale_next_ok(drover_slot_scale_t from,
     drover_slot_scale_t to);
 int drover_slot_set_scale(drover_slot_t *s, drover_slot_scale_t to,

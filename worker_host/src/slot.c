@@ -186,7 +186,7 @@ drover_slot_start(drover_slot_t *s)
     }
 
     if (g->conf->preload) {
-        if (!g->ready || g->chan == NULL) {
+        if (g->state != GEN_READY || g->chan == NULL) {
             return;     /* started when the preloader says READY */
         }
 

@@ -69,6 +69,12 @@ static const unsigned  scale_expect[SLOT_NSCALES] = {
     [SLOT_LEFT]    = B(SLOT_KEPT),
 };
 
+static const unsigned  gen_expect[GEN_NSTATES] = {
+    [GEN_NONE]    = B(GEN_LOADING),
+    [GEN_LOADING] = B(GEN_READY) | B(GEN_NONE),
+    [GEN_READY]   = B(GEN_NONE),
+};
+
 static const unsigned  manager_expect[MANAGER_NSTATES] = {
     [MANAGER_STARTING] = B(MANAGER_SERVING) | B(MANAGER_STOPPING),
     [MANAGER_SERVING]  = B(MANAGER_STOPPING),
@@ -120,6 +126,18 @@ test_tables(void)
         }
     }
     ASSERT_EQ(bad, 0, "the slot's scale table");
+
+    bad = 0;
+    for (from = 0; from < GEN_NSTATES; from++) {
+        for (to = 0; to < GEN_NSTATES; to++) {
+            if (drover_gen_state_next_ok(from, to)
+                != ((gen_expect[from] & B(to)) != 0))
+            {
+                bad++;
+            }
+        }
+    }
+    ASSERT_EQ(bad, 0, "the preloader's table");
 
     bad = 0;
     for (from = 0; from < MANAGER_NSTATES; from++) {
@@ -221,9 +239,10 @@ test_pool_set_state(void)
 
 
 static void
-test_slot_and_manager(void)
+test_slot_gen_manager(void)
 {
     const char        *log;
+    drover_gen_t       g;
     drover_pool_t      p;
     drover_slot_t     *s;
     drover_manager_t  *m;
@@ -231,6 +250,7 @@ test_slot_and_manager(void)
     m = calloc(1, sizeof(*m));
     s = calloc(1, sizeof(*s));
     memset(&p, 0, sizeof(p));
+    memset(&g, 0, sizeof(g));
     p.mgr = m;
     p.name = "shop";
     s->pool = &p;
@@ -268,6 +288,21 @@ test_slot_and_manager(void)
     ASSERT_EQ(s->scale, SLOT_LEFT, "... and the slot stays left");
     (void) log_take();
 
+    g.pool = &p;
+    g.id = 7;
+    ASSERT_EQ(drover_gen_set_state(&g, GEN_READY, "READY"), -EINVAL,
+              "a preloader that was not started cannot be ready");
+    ASSERT_TRUE(strstr(log_take(), "pool shop: preloader (generation 7): "
+                       "none -> ready (READY) is not a transition") != NULL,
+                "... at alert");
+    ASSERT_EQ(drover_gen_set_state(&g, GEN_LOADING, "started"), 0,
+              "none -> loading");
+    ASSERT_EQ(drover_gen_set_state(&g, GEN_READY, "READY"), 0,
+              "loading -> ready");
+    ASSERT_EQ(drover_gen_set_state(&g, GEN_NONE, "exited"), 0,
+              "ready -> none");
+    (void) log_take();
+
     ASSERT_EQ(drover_manager_set_state(m, MANAGER_SERVING, "READY"), 0,
               "manager starting -> serving");
     ASSERT_TRUE(strstr(log_take(), "manager: starting -> serving (READY)")
@@ -302,7 +337,7 @@ main(void)
 
     test_tables();
     test_pool_set_state();
-    test_slot_and_manager();
+    test_slot_gen_manager();
 
     dup2(saved, STDERR_FILENO);
     close(saved);
