@@ -14,6 +14,14 @@
  * canary that must live DROVER_CANARY_MS); if anything in the new generation
  * fails, the old one keeps serving.  Sockets belong to the pool, not to a
  * generation, and never close while the pool exists.
+ *
+ * This file holds the loop: setup, the control socket's commands, reaping,
+ * signals, readiness and stop.  The rest, behind manager_int.h: pool.c
+ * (sockets, create, resize, free), generation.c (and its preloader),
+ * rollout.c (prestart, canary, rollout, reload), slot.c (a worker's start,
+ * stop and exit), memory.c (sampling, limits, memory_budget), slotsfile.c
+ * (the .slots file for nginx), status.c (the status object) and
+ * lifecycle.c (the named states and their transitions).
  */
 
 #include "manager_int.h"
