@@ -1,7 +1,8 @@
 /*
- * lifecycle.c -- the named states of the manager, its pools and their
- * slots: the transitions each allows, and the one function per object that
- * changes its state (HACKING.md has the tables as a picture).
+ * lifecycle.c -- the named states of the manager, its pools, their
+ * generations' preloaders and their slots: the transitions each allows (the
+ * tables here are the reference), and the one function per object that
+ * changes its state.
  */
 
 #include "manager_int.h"

@@ -49,8 +49,9 @@ extern const char  *const drover_exit_reason_names[EXIT_NREASONS];
 
 /*
  * The lifecycles (lifecycle.c).  Each changes only through its
- * drover_*_set_state(), which checks the transition against a table (an
- * illegal one is logged at [alert] and refused) and logs it.
+ * drover_*_set_state() (_set_scale, _set_health), which checks the
+ * transition against a table (an illegal one is logged at [alert] and
+ * refused) and logs it.
  */
 
 /* a slot's worker */
