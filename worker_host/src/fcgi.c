@@ -362,10 +362,41 @@ drover_fcgi_parse(drover_fcgi_parser_t *p, const uint8_t **pos,
 
 
 int
+drover_fcgi_pair_len_decode(const uint8_t *buf, size_t len, size_t *off,
+    size_t *value)
+{
+    size_t  p;
+
+    p = *off;
+
+    if (p >= len) {
+        return 0;
+    }
+
+    if ((buf[p] & 0x80) == 0) {
+        *value = buf[p];
+        *off = p + 1;
+        return 1;
+    }
+
+    if (len - p < 4) {
+        return 0;
+    }
+
+    *value = ((size_t) (buf[p] & 0x7f) << 24)
+             | ((size_t) buf[p + 1] << 16)
+             | ((size_t) buf[p + 2] << 8)
+             | (size_t) buf[p + 3];
+    *off = p + 4;
+
+    return 1;
+}
+
+
+int
 drover_fcgi_pair_decode(const uint8_t *buf, size_t len, size_t *off,
     size_t *name_len, size_t *value_len)
 {
-    int     i;
     size_t  p, l[2];
 
     p = *off;
@@ -374,25 +405,10 @@ drover_fcgi_pair_decode(const uint8_t *buf, size_t len, size_t *off,
         return 0;
     }
 
-    for (i = 0; i < 2; i++) {
-        if (p >= len) {
-            return -EBADMSG;
-        }
-
-        if ((buf[p] & 0x80) == 0) {
-            l[i] = buf[p++];
-            continue;
-        }
-
-        if (len - p < 4) {
-            return -EBADMSG;
-        }
-
-        l[i] = ((size_t) (buf[p] & 0x7f) << 24)
-               | ((size_t) buf[p + 1] << 16)
-               | ((size_t) buf[p + 2] << 8)
-               | (size_t) buf[p + 3];
-        p += 4;
+    if (!drover_fcgi_pair_len_decode(buf, len, &p, &l[0])
+        || !drover_fcgi_pair_len_decode(buf, len, &p, &l[1]))
+    {
+        return -EBADMSG;
     }
 
     /* subtractions only: no sum of untrusted lengths can wrap */

@@ -155,6 +155,13 @@ int drover_fcgi_parser_idle(const drover_fcgi_parser_t *p);
 /* ---- name-value pairs ---- */
 
 /*
+ * 3.4: the length at buf + *off (1 or 4 bytes).  Returns 1 and advances
+ * *off past it, or 0 when it does not end before len.
+ */
+int drover_fcgi_pair_len_decode(const uint8_t *buf, size_t len, size_t *off,
+    size_t *value);
+
+/*
  * The pair at buf + *off: its lengths, with the name at *off after the call
  * and the value right after it.  Returns 1 and advances *off past the pair,
  * 0 at the end of buf, -EBADMSG when the pair is truncated or reaches past
