@@ -36,12 +36,10 @@ drover__request_run(drover__worker_t *w, drover__conn_t *c)
     rc = drover_fcgi_params_decode(c->params, c->params_len, w->params,
                                    DROVER_FCGI_PARAMS_COUNT_MAX, &n);
     if (rc != 0) {
-        drover__worker_log(w, DROVER_LOG_ERROR, 0,
-                           "%s params of request %u from the front end, "
-                           "closing connection",
-                           rc == -E2BIG ? "too many" : "malformed", req->id);
-        c->broken = 1;
-        return -1;
+        /* the framing is sound: worker_conn.c answers it, logged there */
+        c->refuse = (rc == -E2BIG) ? DROVER__REFUSE_PARAMS_COUNT
+                                   : DROVER__REFUSE_MALFORMED;
+        return DROVER__REQ_REFUSED;
     }
 
     req->params = w->params;

@@ -58,7 +58,23 @@ typedef struct drover__conn_s    drover__conn_t;
 enum {
     DROVER__REQ_NONE = 0,
     DROVER__REQ_PARAMS,          /* BEGIN_REQUEST seen, params arriving */
-    DROVER__REQ_RUNNING          /* in app->handle() */
+    DROVER__REQ_RUNNING,         /* in app->handle() */
+    DROVER__REQ_REFUSING         /* params ended, refused: its STDIN is
+                                    dropped until the answer goes out */
+};
+
+
+/*
+ * Why a request is refused without the app: the same on every worker, so
+ * the answer is an HTTP status (docs/fastcgi.md), never a closed
+ * connection that a front end would replay elsewhere.
+ */
+enum {
+    DROVER__REFUSE_NONE = 0,
+    DROVER__REFUSE_PARAMS_SIZE,  /* over DROVER_FCGI_PARAMS_MAX: 431 */
+    DROVER__REFUSE_URI_SIZE,     /* the same, REQUEST_URI the cause: 414 */
+    DROVER__REFUSE_PARAMS_COUNT, /* over DROVER_FCGI_PARAMS_COUNT_MAX: 431 */
+    DROVER__REFUSE_MALFORMED     /* not name-value pairs, or a NUL: 400 */
 };
 
 
@@ -100,6 +116,12 @@ struct drover__conn_s {
     unsigned               keep_conn:1;
     unsigned               stdin_eof:1;
     unsigned               aborted:1;    /* ABORT_REQUEST for req_id */
+
+    unsigned               refuse;       /* DROVER__REFUSE_*: req_id is
+                                            answered without the app */
+    size_t                 params_total; /* PARAMS bytes, kept or not */
+    size_t                 refuse_stdin; /* STDIN bytes dropped before the
+                                            refusal went out */
 
     unsigned               drain_id;     /* discard this id's STDIN */
     unsigned               close_after_drain:1;
@@ -167,6 +189,10 @@ struct drover__worker_s {
     /* max_requests: served so far, and this worker's own limit */
     unsigned long long     requests;
     unsigned long long     max_requests;     /* 0: none */
+
+    /* refusals are logged once a second at most (a client can cause them) */
+    uint64_t               refuse_logged_ms; /* uv_now() of the last line */
+    unsigned long long     refuse_unlogged;  /* refusals since that line */
 
     /* the request in the app: one at a time, buffers reused */
     drover_req_t           req;
@@ -255,6 +281,12 @@ int drover__request_timeout_init(drover__worker_t *w);
  * took the request back, it was not run and nothing was sent.
  */
 #define DROVER__REQ_WITHDRAWN  1
+
+/*
+ * Or DROVER__REQ_REFUSED: its params are malformed or too many, c->refuse
+ * says which; it was not run and nothing was sent.
+ */
+#define DROVER__REQ_REFUSED    2
 
 int drover__request_run(drover__worker_t *w, drover__conn_t *c);
 

@@ -29,6 +29,7 @@ enum {
     KIND_PARAMS,
     KIND_STDIN,
     KIND_DRAIN,                  /* STDIN of a finished request */
+    KIND_REFUSED,                /* STDIN of a refused request */
     KIND_GET_VALUES,
     KIND_UNKNOWN_MGMT
 };
@@ -49,6 +50,11 @@ static int conn_on_end(drover__conn_t *c);
 static int conn_begin_request(drover__conn_t *c);
 static int conn_abort_request(drover__conn_t *c);
 static int conn_dispatch(drover__conn_t *c);
+static int conn_request_ended(drover__conn_t *c, unsigned id);
+static int conn_refuse(drover__conn_t *c);
+static int conn_refuse_send(drover__conn_t *c, const char *status);
+static void conn_refuse_log(drover__conn_t *c, const char *status);
+static int params_uri_too_long(const uint8_t *params, size_t len);
 static int conn_get_values(drover__conn_t *c);
 static int conn_send_record(drover__conn_t *c, unsigned type, unsigned id,
     const uint8_t *content, size_t len);
@@ -422,12 +428,19 @@ conn_on_header(drover__conn_t *c)
                                        "their end", id);
         }
 
-        if (c->parser.content_length
-            > DROVER_FCGI_PARAMS_MAX - c->params_len)
+        /*
+         * Too long: the rest of the stream is read and dropped, and the
+         * request answered 431 or 414 when its STDIN has ended (see
+         * conn_refuse()): a closed connection would be replayed elsewhere,
+         * where the same limit holds.
+         */
+        if (c->refuse == DROVER__REFUSE_NONE
+            && c->parser.content_length
+               > DROVER_FCGI_PARAMS_MAX - c->params_len)
         {
-            return conn_protocol_error(c, "params of request %u longer "
-                                       "than %d bytes", id,
-                                       DROVER_FCGI_PARAMS_MAX);
+            c->refuse = params_uri_too_long(c->params, c->params_len)
+                        ? DROVER__REFUSE_URI_SIZE
+                        : DROVER__REFUSE_PARAMS_SIZE;
         }
 
         c->kind = KIND_PARAMS;
@@ -453,7 +466,8 @@ conn_on_header(drover__conn_t *c)
                                        "its end", id);
         }
 
-        c->kind = KIND_STDIN;
+        c->kind = (c->req_phase == DROVER__REQ_REFUSING) ? KIND_REFUSED
+                                                         : KIND_STDIN;
         return 0;
 
     case DROVER_FCGI_DATA:
@@ -490,6 +504,12 @@ conn_on_content(drover__conn_t *c, const drover_fcgi_event_t *ev)
         return 0;
 
     case KIND_PARAMS:
+        c->params_total += ev->len;
+
+        if (c->refuse != DROVER__REFUSE_NONE) {
+            return 0;
+        }
+
         /* bounded by DROVER_FCGI_PARAMS_MAX in conn_on_header() */
         if (c->params_len + ev->len > c->params_cap) {
             cap = c->params_cap ? c->params_cap : 4096;
@@ -513,6 +533,10 @@ conn_on_content(drover__conn_t *c, const drover_fcgi_event_t *ev)
     case KIND_GET_VALUES:
         memcpy(c->mgmt + c->mgmt_len, ev->data, ev->len);
         c->mgmt_len += ev->len;
+        return 0;
+
+    case KIND_REFUSED:
+        c->refuse_stdin += ev->len;
         return 0;
 
     default:
@@ -553,6 +577,18 @@ conn_on_end(drover__conn_t *c)
             if (c->close_after_drain) {
                 return CONN_CLOSE;
             }
+        }
+        return 0;
+
+    case KIND_REFUSED:
+        if (c->parser.content_length == 0) {
+            c->stdin_eof = 1;
+            return conn_refuse(c);
+        }
+
+        /* a big body: answer now, the rest is drained (see request.h) */
+        if (c->refuse_stdin > DROVER__PREREAD_MAX) {
+            return conn_refuse(c);
         }
         return 0;
 
@@ -634,6 +670,9 @@ conn_begin_request(drover__conn_t *c)
     c->stdin_eof = 0;
     c->aborted = 0;
     c->params_len = 0;
+    c->params_total = 0;
+    c->refuse = DROVER__REFUSE_NONE;
+    c->refuse_stdin = 0;
 
     return 0;
 }
@@ -655,6 +694,7 @@ conn_abort_request(drover__conn_t *c)
 
     c->req_id = 0;
     c->req_phase = DROVER__REQ_NONE;
+    c->refuse = DROVER__REFUSE_NONE;
 
     if (rc < 0) {
         return rc;
@@ -673,7 +713,14 @@ conn_dispatch(drover__conn_t *c)
 
     id = c->req_id;
 
-    rc = drover__request_run(c->worker, c);
+    rc = (c->refuse == DROVER__REFUSE_NONE)
+         ? drover__request_run(c->worker, c) : DROVER__REQ_REFUSED;
+
+    if (rc == DROVER__REQ_REFUSED) {
+        /* answered once its STDIN has ended: KIND_REFUSED */
+        c->req_phase = DROVER__REQ_REFUSING;
+        return 0;
+    }
 
     /*
      * The app may have stopped reading in the middle of a STDIN record (it
@@ -714,6 +761,14 @@ conn_dispatch(drover__conn_t *c)
         return -1;
     }
 
+    return conn_request_ended(c, id);
+}
+
+
+/* request id was answered: what its connection does next */
+static int
+conn_request_ended(drover__conn_t *c, unsigned id)
+{
     /* 3.3: the rest of this id's STDIN is ignored; drop it as it comes */
     if (!c->stdin_eof && !c->aborted) {
         c->drain_id = id;
@@ -730,6 +785,192 @@ conn_dispatch(drover__conn_t *c)
     }
 
     return CONN_CLOSE;
+}
+
+
+/*
+ * A request refused for what it is (c->refuse) gets an HTTP answer, as any
+ * response (5.3, 5.5), and the connection stays for the next one.  Its
+ * PARAMS and STDIN were read and dropped first -- up to DROVER__PREREAD_MAX
+ * bytes of a body, the rest drained after -- so that the front end, which
+ * stops sending once the response has begun, finishes the request cleanly
+ * and keeps the connection.  The app never sees it, nor does max_requests.
+ */
+static int
+conn_refuse(drover__conn_t *c)
+{
+    int          rc;
+    unsigned     id;
+    const char  *status;
+
+    id = c->req_id;
+
+    switch (c->refuse) {
+
+    case DROVER__REFUSE_URI_SIZE:
+        status = "414 URI Too Long";
+        break;
+
+    case DROVER__REFUSE_MALFORMED:
+        status = "400 Bad Request";
+        break;
+
+    default:
+        status = "431 Request Header Fields Too Large";
+        break;
+    }
+
+    conn_refuse_log(c, status);
+    rc = conn_refuse_send(c, status);
+
+    c->fresh = 0;
+    c->req_id = 0;
+    c->req_phase = DROVER__REQ_NONE;
+    c->refuse = DROVER__REFUSE_NONE;
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    return conn_request_ended(c, id);
+}
+
+
+/* the whole answer in one write: STDOUT, its end, END_REQUEST */
+static int
+conn_refuse_send(drover__conn_t *c, const char *status)
+{
+    int           n;
+    unsigned      pad;
+    uint8_t      *p;
+    char          text[192];
+    uint8_t       out[3 * DROVER_FCGI_HEADER_LEN + sizeof(text) + 7
+                      + DROVER_FCGI_BODY_LEN];
+    struct iovec  iov;
+
+    /* a short body that says what, and nothing of the request */
+    n = snprintf(text, sizeof(text), "Status: %s\r\n"
+                 "Content-Type: text/plain\r\n\r\n%s\n", status, status);
+    if (n < 0 || (size_t) n >= sizeof(text)) {
+        return -1;
+    }
+
+    p = out;
+    pad = drover_fcgi_padding((size_t) n);
+
+    drover_fcgi_header_encode(p, DROVER_FCGI_STDOUT, c->req_id, (size_t) n,
+                              pad);
+    p += DROVER_FCGI_HEADER_LEN;
+    memcpy(p, text, (size_t) n);
+    p += n;
+    memset(p, 0, pad);
+    p += pad;
+
+    /* 5.3: an empty record ends the stream */
+    drover_fcgi_header_encode(p, DROVER_FCGI_STDOUT, c->req_id, 0, 0);
+    p += DROVER_FCGI_HEADER_LEN;
+
+    drover_fcgi_header_encode(p, DROVER_FCGI_END_REQUEST, c->req_id,
+                              DROVER_FCGI_BODY_LEN, 0);
+    p += DROVER_FCGI_HEADER_LEN;
+    drover_fcgi_end_request_encode(p, 0, DROVER_FCGI_REQUEST_COMPLETE);
+    p += DROVER_FCGI_BODY_LEN;
+
+    iov.iov_base = out;
+    iov.iov_len = (size_t) (p - out);
+
+    return drover__conn_writev(c, &iov, 1);
+}
+
+
+/* a client can cause refusals at will: one line a second at most */
+static void
+conn_refuse_log(drover__conn_t *c, const char *status)
+{
+    char               why[128], more[96];
+    uint64_t           now;
+    drover__worker_t  *w;
+
+    w = c->worker;
+
+    uv_update_time(&w->loop);
+    now = uv_now(&w->loop);
+
+    if (w->refuse_logged_ms != 0 && now - w->refuse_logged_ms < 1000) {
+        w->refuse_unlogged++;
+        return;
+    }
+
+    switch (c->refuse) {
+
+    case DROVER__REFUSE_PARAMS_COUNT:
+        snprintf(why, sizeof(why), "it has more than %d params",
+                 DROVER_FCGI_PARAMS_COUNT_MAX);
+        break;
+
+    case DROVER__REFUSE_MALFORMED:
+        snprintf(why, sizeof(why), "its params are malformed (not "
+                 "name-value pairs, or a NUL byte)");
+        break;
+
+    default:
+        snprintf(why, sizeof(why), "its params are %zu bytes, over the "
+                 "limit of %d%s", c->params_total, DROVER_FCGI_PARAMS_MAX,
+                 c->refuse == DROVER__REFUSE_URI_SIZE
+                 ? ", REQUEST_URI over half of it" : "");
+        break;
+    }
+
+    more[0] = '\0';
+    if (w->refuse_unlogged != 0) {
+        snprintf(more, sizeof(more), " (and %llu more since the last such "
+                 "line)", w->refuse_unlogged);
+    }
+
+    drover__worker_log(w, DROVER_LOG_WARN, 0, "request %u refused with %s: "
+                       "%s%s", c->req_id, status, why, more);
+
+    w->refuse_logged_ms = now;
+    w->refuse_unlogged = 0;
+}
+
+
+/*
+ * 414 rather than 431: the value of REQUEST_URI is at least half the
+ * limit, and front ends send the URI twice at least (REQUEST_URI, and
+ * QUERY_STRING or DOCUMENT_URI), so the URI alone is too long.  Only the
+ * params read so far are looked at (3.4), a pair cut short included once
+ * its name is in.
+ */
+static int
+params_uri_too_long(const uint8_t *params, size_t len)
+{
+    size_t  off, name_len, value_len;
+
+    static const char  uri[] = "REQUEST_URI";
+
+    off = 0;
+
+    while (drover_fcgi_pair_len_decode(params, len, &off, &name_len)
+           && drover_fcgi_pair_len_decode(params, len, &off, &value_len)
+           && name_len <= len - off)
+    {
+        if (name_len == sizeof(uri) - 1
+            && memcmp(params + off, uri, name_len) == 0)
+        {
+            return value_len >= DROVER_FCGI_PARAMS_MAX / 2;
+        }
+
+        off += name_len;
+
+        if (value_len > len - off) {
+            break;
+        }
+
+        off += value_len;
+    }
+
+    return 0;
 }
 
 
