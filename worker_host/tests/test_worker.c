@@ -1728,7 +1728,7 @@ test_hostile(void)
 }
 
 
-/* ---- requests refused for what they are (too big, too many, malformed) ---- */
+/* ---- requests refused for what they are (too big, too many, malformed) */
 
 #define ANSWER_431                                                           \
     "Status: 431 Request Header Fields Too Large\r\n"                        \
