@@ -1,3 +1,4 @@
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Drover -- build, test, demo.
 #
 #   make            build/droverd, build/droverctl, build/apps/*.so,

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * fdprobe.c -- an app whose constructor records the fds of every process
  * that loads it, for t/inherited_fds.t.  Never deploy it.

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * hostile.c -- a tenant's app that attacks droverd, for t/hostile_app.t and
  * t/hostile_scoreboard.t.  Never deploy it.

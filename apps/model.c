@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * model.c -- an app whose state is a big chunk of memory built once in init.
  *

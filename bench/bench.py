@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 """
 bench/bench.py -- Drover against its peers, side by side in one run.
 

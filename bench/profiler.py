@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 """
 bench/profiler.py -- where the time goes on both sides of the socket, for the
 hello workload (`GET /`, kit's "hello\\n").  Run by bench/bench.py after the

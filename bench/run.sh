@@ -1,4 +1,5 @@
 #!/bin/sh
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # bench/run.sh -- `make bench`: install what the bench needs, then run it.
 # Packages come from Debian only (scripts/deps.sh: apt-get what is missing).
 # A package that cannot be installed only costs its row ("not available").

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * fuzz_conf.c -- droverd's config parser (worker_host/src/conf*.c:
  * drover_conf_load and everything it calls: tokenizer, blocks, every

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * fuzz_control.c -- droverd's control-socket request parser and command
  * dispatch (worker_host/src/control.c and control_cmd.c: line framing,

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * fuzz_fcgi_params.c -- droverd's FastCGI name-value pair decoders
  * (worker_host/src/fcgi.c): drover_fcgi_params_decode, which decodes a

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * fuzz_fcgi_parse.c -- droverd's resumable FastCGI record parser
  * (worker_host/src/fcgi.c: drover_fcgi_parse).

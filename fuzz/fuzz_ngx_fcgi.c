@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * fuzz_ngx_fcgi.c -- the nginx module's FastCGI response parser
  * (ngx_module/ngx_http_drover_fcgi.c: ngx_http_drover_fcgi_parse and

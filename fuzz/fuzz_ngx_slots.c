@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * fuzz_ngx_slots.c -- the nginx module's reader of droverd's PATH.slots
  * (ngx_module/ngx_http_drover_slots.c: ngx_http_drover_dispatch_parse,

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * fuzz_worker_conn.c -- a worker's connection code (worker_host/src/
  * worker_conn.c: drover__conn_pump and the record handlers behind it, and

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Generate the seed corpora under fuzz/corpus/TARGET/ (core Perl only).
 #
 #   perl fuzz/make-corpus.pl            rewrite every seed

@@ -1,4 +1,5 @@
 #!/bin/sh
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Run the fuzz targets named as arguments (fuzz/README.md):
 #
 #   1. replay fuzz/regressions/TARGET/* once each (no fuzzing): every input

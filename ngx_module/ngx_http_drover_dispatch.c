@@ -1,5 +1,11 @@
 
 /*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+
+/*
  * Drover: dispatch of requests to droverd's worker slots.
  *
  * For "drover_pass unix:PATH", droverd listens on PATH.k for the worker in

@@ -1,5 +1,11 @@
 
 /*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+
+/*
  * Drover: dispatch of requests to droverd's worker slots, through a zone
  * of shared memory seen by every nginx worker: a free slot, else a
  * bounded queue with a deadline; a request a worker lost before it

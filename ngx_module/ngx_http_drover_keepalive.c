@@ -1,5 +1,11 @@
 
 /*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+
+/*
  * Drover: a per-worker cache of idle FastCGI connections.
  *
  * drover_pass with a literal address makes an implicit upstream; its round

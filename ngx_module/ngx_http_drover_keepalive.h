@@ -1,5 +1,11 @@
 
 /*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+
+/*
  * Drover: a per-worker cache of idle FastCGI connections, wrapped around
  * the round robin peer of the upstream that drover_pass names.
  */

@@ -1,5 +1,11 @@
 
 /*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+
+/*
  * ngx_http_drover_module: passes requests to Drover workers (or any
  * FastCGI responder) over FastCGI 1.0, built on ngx_http_upstream.
  *

@@ -1,5 +1,11 @@
 
 /*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+
+/*
  * Drover: configuration and per-request state shared by the module's files.
  */
 

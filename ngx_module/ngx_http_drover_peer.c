@@ -1,5 +1,11 @@
 
 /*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+
+/*
  * Drover: the upstream peer of a dispatched request: its slot's socket,
  * the replay of a request a worker lost, the drain of one given up.
  */

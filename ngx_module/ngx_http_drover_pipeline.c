@@ -1,5 +1,11 @@
 
 /*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+
+/*
  * Drover: pipelining, a request sent behind another on a busy slot, and
  * taken back when that slot's worker has not read it in time.
  */

@@ -1,5 +1,11 @@
 
 /*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+
+/*
  * Drover: the queue of requests that wait for a free slot, in each nginx
  * worker's FIFO, counted in the zone for all nginx workers together.
  */

@@ -1,5 +1,11 @@
 
 /*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+
+/*
  * Drover: the FastCGI request (5.1-5.3): FCGI_BEGIN_REQUEST, the params
  * and the request body framed into FCGI_STDIN records, buffered or not.
  */

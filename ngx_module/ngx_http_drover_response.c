@@ -1,5 +1,11 @@
 
 /*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+
+/*
  * Drover: the FastCGI response: the CGI header read out of FCGI_STDOUT,
  * the body filters (buffered or not) up to FCGI_END_REQUEST (5.5), and
  * FCGI_STDERR logged.

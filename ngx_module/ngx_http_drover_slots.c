@@ -1,5 +1,11 @@
 
 /*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+
+/*
  * Drover: droverd's worker slots in the zone: PATH.slots read into it, and
  * a slot chosen, taken and left under the zone's lock.
  */

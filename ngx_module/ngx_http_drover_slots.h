@@ -1,5 +1,11 @@
 
 /*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+
+/*
  * Drover: droverd's worker slots as the zone holds them for every nginx
  * worker, and the functions that read, take and leave them.
  */

@@ -1,5 +1,11 @@
 
 /*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+
+/*
  * ngx_http_drover_status_module: "drover_status unix:PATH;" shows what
  * droverd's pools do, as an HTML page, JSON or Prometheus text.
  *

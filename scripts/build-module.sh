@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Build ngx_http_drover_module.so against Debian's nginx-dev sources
 # (/usr/share/nginx/src), with the configure flags Debian's nginx was built
 # with (conf_flags), so /usr/sbin/nginx accepts it with load_module.

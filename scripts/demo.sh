@@ -1,4 +1,5 @@
 #!/bin/sh
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # make demo: nginx with TLS on https://127.0.0.1:8443 in front of droverd
 # serving the model app (2 workers, preload on), with droverd's status page
 # on /drover-status (127.0.0.1 only).  Prints a list of things to try, one

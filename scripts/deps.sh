@@ -1,4 +1,5 @@
 #!/bin/sh
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Install the Debian packages named as arguments that are not installed yet.
 # Uses apt-get as root, or through sudo; says what to do otherwise.
 set -eu

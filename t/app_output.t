@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # What apps write to their fds 1 and 2 reaches droverd's log only through
 # the manager, a line at a time, as "pool NAME pid PID: TEXT":
 # - the workers' fds 1 and 2 are the pool's output socket, not droverd's

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # The basic request path: hello on the shared socket, every slot socket,
 # and each kit route over FastCGI.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # An app that reads only part of a request body (the first 100 bytes of a
 # 70 KB POST, a common pattern) through nginx and the module, with the
 # request body buffered (the default) and streamed: every client gets its

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Another FastCGI client: libfcgi's cgi-fcgi, passing a CGI environment.
 
 use strict;

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # droverd -t: a good config passes; each kind of mistake is reported as
 # "FILE:LINE: message" with exit code 1.  droverd -v prints the version.
 

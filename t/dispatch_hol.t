@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Dispatch to a free worker: kit with 2 workers, one /sleep?ms=300 always in
 # flight (a background loop), and /pid requests meanwhile.  Through
 # drover_pass each /pid goes to the worker that is free: none waits for the

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # No GET is lost to a crash: wrk -t1 -c16 -d10s through drover_pass to kit
 # with 2 workers while a killer sends SIGKILL to a random worker (a pid
 # read from kit.sock.slots) every 100 ms.  A request a worker lost before

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Pipelining: "drover_pipeline 1 timeout=250ms", kit with 2 workers, both
 # busy with /sleep requests (a short one and a long one).
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Plain mode and the replay rules.
 #
 # Plain: drover_pass to a socket with no PATH.slots file works as a plain

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # The queue: with "drover_queue size=2 timeout=1s" and both kit workers busy
 # (two /sleep?ms=3000), six more requests: two wait in the queue and get 503
 # at the deadline, four find it full and get 503 at once; every 503 carries

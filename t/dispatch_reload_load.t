@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Rolling reloads under load through the module: drover_pass (dispatch,
 # the default drover_pipeline) in front of droverd with 2 workers, two wrk
 # runs at once for 10 s, one of GETs and one of 4 KiB POSTs (8 connections

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Pool changes without an nginx reload: droverd's config goes from
 # "workers 2" to "workers 3" and droverd gets SIGHUP; once kit.sock.slots
 # lists 3 slots up, the third worker answers /pid through the same nginx

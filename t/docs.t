@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # The documentation keeps up with the code: the man pages lint clean, every
 # droverd.conf directive (the CONF_CMD table in worker_host/src/conf*.c) has
 # its block in docs/droverd.conf.md and docs/droverd.conf.5, every module

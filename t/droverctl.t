@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # droverctl against a real droverd through the control socket: status as a
 # table and as JSON, scale, restart, reload, stop; and its exit codes when
 # droverd is not there (3), when the socket is not ours (3), on a bad

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # A hostile or broken front end: bad version, oversize params, a record
 # stalled half-way (io_timeout), garbage, an unknown role, and the
 # management records (GET_VALUES, an unknown type).  Each bad connection is

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # A hostile app in the preloader (apps/hostile.c) forges messages on its
 # channel to the root manager: FORKED naming an unrelated process, droverd
 # itself, pid 1, another pool's process, a slot that did not ask; garbage,

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # A worker scribbles over the pool's scoreboard (shared memory it can write,
 # found in /proc/self/maps): its own entry and its sibling's, with counters
 # near 2^64, an unknown state, a request "running" since before it started,

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # httpoxy (CVE-2016-5385): a client's "Proxy:" header must never reach the
 # app as HTTP_PROXY, the name HTTP client libraries take their proxy from.
 # Stock nginx (Debian's fastcgi_params, fastcgi_pass to droverd's shared

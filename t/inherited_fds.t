@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # No descriptor droverd was started with reaches app code: droverd runs
 # with a root-only 0600 file open as fd 9 without close-on-exec (what a
 # careless init script or a parent leaves behind); its preloaders and

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # ngx_http_drover_module, the basics over TLS: drover_pass to droverd's kit
 # (unix:) and to a fake backend (unix: and host:port); the CGI/FastCGI
 # params set by default (HTTPS and SSL_* under TLS, none of them in plain

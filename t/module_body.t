@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # ngx_http_drover_module, bodies: a 1 MiB POST echoed back whole with the
 # request body buffered (the default) and streamed (drover_request_buffering
 # off), with Content-Length and chunked; what the backend gets for a chunked

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # ngx_http_drover_module against a backend that breaks the protocol.  Each
 # malformed response gives 502, or -- when the response had already begun
 # -- a truncated response, never a clean complete one; nginx logs one

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # ngx_http_drover_module, connections to the backend: kept alive by default
 # (no upstream block): kit's /pid shows one worker serving 50 requests, and
 # a fake backend accepts one connection for many requests, each with

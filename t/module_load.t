@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # ngx_http_drover_module under load: wrk, 16 connections for 10 s over
 # HTTPS through the module to droverd's kit with 2 workers.  Every response
 # is 2xx, no socket errors, no timeouts; afterwards the pool and nginx

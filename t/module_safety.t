@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # ngx_http_drover_module, dangerous inputs neutralised: a client's Proxy
 # header never reaches the app as HTTP_PROXY (httpoxy); a header with an
 # underscore never shadows its dashed twin (X_Foo: evil next to X-Foo: good

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Stock Debian nginx in front of droverd with plain fastcgi_pass, an
 # upstream with keepalive and fastcgi_keep_conn: GET, POST, 100 requests on
 # one keepalive connection, and a short wrk run with no errors.

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # A request whose FastCGI params are over droverd's 128 KiB limit is
 # refused by the worker with an HTTP answer -- 431 Request Header Fields
 # Too Large, or 414 URI Too Long when the URI alone is that long -- and not

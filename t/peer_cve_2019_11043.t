@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # The shape of CVE-2019-11043 (php-fpm: with "fastcgi_split_path_info
 # ^(.+?\.php)(/.*)$", a "%0a" in the path makes the regex fail, since "."
 # does not match a newline, so PATH_INFO arrives empty; php-fpm's

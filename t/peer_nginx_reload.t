@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # nginx reloads with the module loaded (nginx-tests reload the server in
 # their own tests; most production reloads are of nginx, not droverd):
 # two nginx workers behind drover_pass to kit (two workers), a bounded

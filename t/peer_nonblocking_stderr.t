@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # An app worker that makes its stderr non-blocking (Node and other
 # runtimes do it to their stdio; Passenger and php-fpm users have seen it
 # turn into restart loops, since O_NONBLOCK is a flag of the open file

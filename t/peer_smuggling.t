@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Request smuggling shapes (RFC 9112 6.1, 6.3; the cases nginx-tests and
 # proxy fuzzers send), raw over TCP to nginx's plain listener in front of
 # the module.  Each hides a second request, "GET /params?SMUGGLED-<case>",

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Slow uploads (the slowloris-with-a-body case nginx-tests and php-fpm's
 # users test): five clients each send the headers of a POST /echo with
 # Content-Length 1 MiB and 100 KB of the body, then stall.  Meanwhile a

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Preloading: the model app generates 64 MiB in init, in the preloader,
 # before the fork; 4 workers then share it copy-on-write, so the sum of
 # their Pss stays well under 4 copies.  Lookups agree across workers and

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Group root is root too: `group root`, `group 0`, and a user who is a
 # member of group root are refused like `user root`, by `droverd -t` and at
 # start, with FILE:LINE and the fix.  A pool that starts holds no gid 0 in

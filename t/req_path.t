@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # drover_req_path is the path nginx routed on, drover_req_uri the raw
 # request target.  Through stock nginx (Debian's fastcgi_params,
 # fastcgi_pass to the shared socket) and through the module, kit's /whoami

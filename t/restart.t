@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # A worker that dies is replaced on its slot: after kill -9 (with preload
 # on the new worker answers within 100 ms), with preload off, and after the
 # app crashes (/crash) or exits (/exit).

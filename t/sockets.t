@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Socket files: created with their final mode, a stale socket replaced, a
 # regular file, a symlink or a live listener at the path refused, and the
 # files removed on stop.

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # A reload sets the sockets' new mode through a descriptor of the node
 # droverd bound, never by following the name: where the pool's user can
 # write the socket directory and swaps a socket for a symlink to a root-only

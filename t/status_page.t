@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # drover_status: nginx relays droverd's status as JSON, Prometheus text or
 # an HTML page.  The numbers are true (a 64 MiB model preloaded for 4
 # workers costs about one copy in the sum of their PSS; a busy loop shows

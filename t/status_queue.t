@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # The status page through nginx carries what nginx's dispatch counted: with
 # both workers busy a third request waits in the queue, and the page then
 # shows it -- queue_depth and queue_wait_ms in the JSON, the dispatch

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # SIGTERM stops gracefully: a request in the app finishes with 200, droverd
 # exits 0, its socket files are removed and its workers are gone.
 

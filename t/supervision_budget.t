@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # memory_budget: "workers auto" starts only the workers that fit, counting
 # the preloaded state once (it is shared copy-on-write) and each worker's
 # private memory (measured, or memory_limit when larger), and says so.

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # An app that crashes on start does not become a fork storm: early deaths
 # are restarted after a growing delay, past restart_limit (default 10 per
 # 60 s) the pool is "failing" and retried every 30 s, and the manager

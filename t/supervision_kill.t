@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # SIGKILL of droverd (the OOM killer, kill -9 by an admin): no preloader or
 # worker outlives it by more than a second, also not a worker busy in the
 # app, with preload on and off; a new droverd started at once on the same

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # max_requests N: a worker serves N requests, the Nth completes normally,
 # then it is replaced; the next request on the slot socket is served by
 # the new worker ("(max requests)" in the log).  max_requests N J: each

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # memory_limit: a worker whose private memory (USS) grows past the limit is
 # recycled after its request ("over memory_limit", exit "(memory limit)");
 # memory_limit_hard: it is killed at once ("(memory hard limit)").  Either

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # systemd notify (sd_notify(3)): with NOTIFY_SOCKET set, droverd sends
 # "READY=1" with a STATUS= line once its workers serve, "RELOADING=1" then
 # "READY=1" around a SIGHUP, "STOPPING=1" on SIGTERM; with WATCHDOG_USEC

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # prestart: the commands run once, in order, before any worker starts, as
 # the pool's user, their output in the log, under an exclusive flock on
 # RUN_DIR/prestart-POOL.lock (two droverd sharing run_dir and pool name

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Graceful reload on SIGHUP: droverd re-reads its config file; an invalid
 # one is refused and the running workers keep serving; a new preloader
 # loads the app .so as it is on disk now; the workers are replaced one slot

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # A reload must not lose a request a front end already handed to the old
 # worker: (a) on a connection the old worker accepted but that carried no
 # request yet when the reload came (a front end connects, then writes), and

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Graceful reload under load: stock nginx (fastcgi_pass, upstream keepalive,
 # fastcgi_keep_conn) in front of droverd, wrk with 16 connections for 12 s,
 # and 10 SIGHUPs about a second apart.  Not one request may fail: no

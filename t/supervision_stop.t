@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # Stopping with a request that outlives the patience: stop_timeout 1s and
 # SIGTERM while /sleep?ms=5000 is in the app: the worker is killed after
 # about a second and droverd exits 0 within about three.  SIGQUIT stops at

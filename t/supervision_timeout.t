@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # request_timeout: a request still in the app after the timeout is
 # answered "504" by the worker itself (the app may be stuck holding locks,
 # so the worker then exits), the log names the request, the exit is

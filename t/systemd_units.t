@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # conf.d/droverd.service and conf.d/droverd@.service pass
 # `systemd-analyze verify` without a single complaint about them, and say
 # what droverd relies on (Type=notify, KillMode=mixed, stop timeout, ...).

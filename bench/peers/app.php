@@ -1,4 +1,5 @@
 <?php
+// Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 // bench/peers/app.php -- php-fpm peer: the three bench workloads, like kit.
 //   /            "hello\n"
 //   /big?kb=N    N KiB (16-byte lines, made with str_repeat: PHP keeps no state

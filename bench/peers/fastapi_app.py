@@ -1,3 +1,4 @@
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 """bench/peers/fastapi_app.py -- uvicorn + FastAPI peer: the bench workloads.
 
   GET  /            "hello\n"

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * fcgi_peer.c -- the classic C FastCGI peer for bench/: a libfcgi responder
  * run by spawn-fcgi (listening socket on fd 0), answering the three bench

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * execshim.c -- for bench/profile.py only: droverd starts its preloader and
  * workers with execv("/proc/self/exe", ...), which under valgrind would be

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_frame_body.c -- the module's framing of a buffered request body into
  * FCGI_STDIN records (ngx_http_drover_frame_body), outside nginx, printing

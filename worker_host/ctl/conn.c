@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * conn.c -- droverctl's connection to droverd: one blocking Unix socket,
  * one JSON line out and one back per request, every wait bounded.

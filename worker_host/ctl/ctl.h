@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * ctl.h -- droverctl's parts: the connection to droverd (conn.c), the
  * status view (print.c), cells and tables (table.c), top (top.c) and the

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * droverctl.c -- droverctl: talks to a running droverd through its control
  * socket (control.h has the protocol).

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * print.c -- droverctl's status view: the droverd line, a table of the
  * pools, a table of each pool's workers.

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * table.c -- droverctl's text: small things, droverd's JSON read with
  * care, cells (a value formatted, or "-") and tables whose columns are as

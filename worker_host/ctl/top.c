@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * top.c -- droverctl top: the status view redrawn every second on the
  * terminal's alternate screen, until q or a signal.

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * app.c -- loading an app's shared object, and the SDK functions that give
  * an app its configuration and the log (drover.h, "the app's context").

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * buf.h -- one growable byte buffer, for droverd and droverctl: documents
  * being rendered, and input read until a line is complete.

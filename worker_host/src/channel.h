@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * channel.h -- messages between the manager and a pool's preloader over a
  * SOCK_SEQPACKET socketpair.  Both ends are the same droverd binary

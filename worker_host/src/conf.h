@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * conf.h -- droverd's configuration, in the nginx-like grammar of DESIGN.md.
  */

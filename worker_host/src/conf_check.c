@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * conf_check.c -- the checks run when a pool block closes: what a pool must
  * have, sockets no other pool uses, and a user and group droverd may run it as.

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * conf_directives.c -- the droverd.conf directive table and the setter of
  * each directive (conf_int.h): one argument list in, one field set or one

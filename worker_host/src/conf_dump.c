@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * conf_dump.c -- a pool written back as config text (drover_conf_dump_pool),
  * for the preloader and workers the manager execs.

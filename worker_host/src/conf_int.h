@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * conf_int.h -- private to conf*.c: the parser's types, the directive table
  * and the functions the conf files share.

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * control.h -- the manager's control socket: droverctl and the status views
  * ask droverd for its state and tell it to reload, restart, scale or stop.

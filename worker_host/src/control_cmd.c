@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * control_cmd.c -- the control socket's commands: which exist, what each
  * takes, and what each answers (control.h has the protocol).

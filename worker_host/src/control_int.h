@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * control_int.h -- what control.c (the socket, its clients, their lines
  * and answers) and control_cmd.c (the commands) share.

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * fcgi.h -- the FastCGI 1.0 wire codec, with no I/O: constants, tiny
  * encoders, a resumable byte-wise record parser and a bounded name-value

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * generation.c -- a pool's generations (one loaded configuration each)
  * and their preloaders: the channel, FORKED messages, restarts.

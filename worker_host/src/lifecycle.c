@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * lifecycle.c -- the named states of the manager, its pools, their
  * generations' preloaders and their slots: the transitions each allows (the

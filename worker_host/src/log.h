@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * log.h -- droverd's log: one line per event on stderr, nginx's format:
  *     2026/11/26 13:21:26 [error] 1234#0: pool shop: worker 1 exited ...

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * manager.h -- droverd's manager: holds every listening socket, runs the
  * prestart steps, starts the preloaders and workers, reaps and replaces

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * manager_int.h -- droverd's manager, private to its files: the manager,
  * pool, generation and slot structs and the functions the files share.

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * memory.c -- sampling workers (memory, CPU, scoreboard), memory_limit
  * and memory_budget.

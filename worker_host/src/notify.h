@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * notify.h -- telling systemd how droverd is doing (Type=notify): READY=1
  * once every pool serves, RELOADING=1 / STOPPING=1, STATUS= lines, and

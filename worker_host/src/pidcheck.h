@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * pidcheck.h -- the manager trusts a pid only when the kernel vouches for it.
  *

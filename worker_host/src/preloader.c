@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * preloader.c -- a pool's preloader loads the app and runs its init once,
  * then forks workers on the manager's request, so every worker shares the

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * prestart.h -- a pool's `prestart` commands, run by the manager before any
  * worker of the pool starts.

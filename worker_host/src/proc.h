@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * proc.h -- process plumbing shared by the manager, the preloader and the
  * workers: spawning droverd itself in another role, dropping privileges,

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * render.h -- the status object (docs/status.md) as Prometheus text
  * exposition, format 0.0.4 (render_prom.c), and as a self-contained HTML

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * render_html.c -- the status object (status.c builds it) as a
  * self-contained HTML page: auto-refresh, readable on a phone.  Strings

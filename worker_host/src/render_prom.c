@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * render_prom.c -- the status object (status.c builds it) as Prometheus
  * text exposition, format 0.0.4.  Pool names and exit reasons land in

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * request.c -- the one request a worker runs in the app at a time: run it,
  * finish it, and the SDK's body readers (drover.h).

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * request.h -- private to worker*.c and request*.c: a worker's connections
  * and the one request it runs in the app at a time.

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * request_params.c -- the SDK's parameter accessors (drover.h): params,
  * headers, method, uri, path, query and args of the running request.

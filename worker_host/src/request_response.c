@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * request_response.c -- the SDK's response functions (drover.h) for the
  * one request a worker runs in the app at a time.

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * request_timeout.c -- request_timeout: SIGALRM while the app runs, and the
  * async-signal-safe handler that logs and exits.

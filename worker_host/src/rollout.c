@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * rollout.c -- a new generation replacing the serving one: prestart, the
  * canary, one slot at a time, rollback; and the reload (SIGHUP) that

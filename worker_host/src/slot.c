@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * slot.c -- a pool's slots: one socket and at most one worker each;
  * starting, stopping and replacing that worker, classifying its exit.

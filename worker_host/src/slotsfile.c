@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * slotsfile.c -- the .slots file beside a pool's socket: which slot
  * sockets have a worker, for nginx's dispatch.

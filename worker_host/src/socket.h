@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * socket.h -- the manager's listening Unix sockets.  They are bound before
  * any fork and held by the manager for its whole life, so a worker that

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * status.c -- the status object: droverd, its pools and their workers as
  * JSON, for droverctl, the control socket and the nginx status page.

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * status_dispatch.h -- nginx's dispatch numbers merged into the status
  * object (docs/status.md, "dispatch"): the nginx status page sends them

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * status_json.h -- reading the status object (docs/status.md) in its
  * views: droverd's Prometheus and HTML renderers and droverctl's tables.

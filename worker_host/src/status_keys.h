@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * status_keys.h -- every key of the status object, in one place: the
  * builder (status.c), the merge of nginx's numbers (control.c), the

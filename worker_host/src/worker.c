@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * worker.c -- a worker process: the app's worker_init, then FastCGI on the
  * slot socket and the pool's shared socket until stopped or orphaned.

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * worker.h -- a worker process: the app's per-worker init, then FastCGI
  * (responder role) on the slot's socket and the pool's shared socket, one

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * worker_conn.c -- a worker's FastCGI connections: accept, read, parse the
  * records and act on them (begin, abort, params, stdin, management).

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * worker_io.c -- blocking I/O on a connection while the app's handle() runs,
  * and for small replies: poll() bounded by the pool's io_timeout.

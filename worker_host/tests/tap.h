@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * tap.h -- the smallest TAP producer: each C test is its own process and
  * prints "ok N - name" lines, then the plan.  libuv test/ style asserts.

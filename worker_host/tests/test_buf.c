@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_buf.c -- the growable buffer (buf.h) and the status object's
  * getters and byte formatter (status_json.h).

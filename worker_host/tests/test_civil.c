@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_civil.c -- request_timeout's SIGALRM handler formats its log line
  * with drover__request_civil_time(), integer arithmetic only: it must agree

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_conf.c -- the config grammar: a full config, the dump round trip, and
  * every error with its exact FILE:LINE.

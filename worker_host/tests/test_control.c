@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_control.c -- the control socket driven the way droverctl and a
  * hostile local user would drive it.

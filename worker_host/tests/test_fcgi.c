@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_fcgi.c -- the FastCGI codec (fcgi.c): encoders, the resumable
  * record parser fed every split of its input, the bounded pair decoder.

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_lifecycle.c -- the manager's, pools' and slots' state tables
  * (lifecycle.c): every transition allowed or refused as HACKING.md draws

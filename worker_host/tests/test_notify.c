@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_notify.c -- systemd's notify protocol against our own listener: a
  * datagram socket in a temp dir (and an abstract one) plays systemd,

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_pidcheck.c -- the manager's check of a pid a preloader reported:
  * the /proc parsers on hostile process names, then real processes: our own

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_prestart.c -- prestart commands driven the way the manager drives
  * them: a libuv loop whose SIGCHLD handler reaps every child with

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_render.c -- the status object as Prometheus text and as HTML: what
  * each view prints, escaping, and input that lacks or mistypes anything;

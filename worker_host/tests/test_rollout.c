@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_rollout.c -- the manager's decisions without processes: which slot
  * a rollout moves next, when the canary has died, whether a slot may start

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_scoreboard.c -- drover_sb_sanitize(): what the manager makes of an
  * entry a worker (the tenant's code) may have scribbled over.

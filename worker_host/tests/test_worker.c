@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_worker.c -- a worker (drover_worker_run) end to end: a forked child
  * serves a built-in app on Unix sockets in a temporary directory, and a

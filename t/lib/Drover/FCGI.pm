@@ -1,3 +1,4 @@
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 package Drover::FCGI;
 
 # A FastCGI client in core Perl, for tests: well-formed requests (optionally

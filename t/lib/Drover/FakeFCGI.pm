@@ -1,3 +1,4 @@
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 package Drover::FakeFCGI;
 
 # A fake FastCGI backend for the nginx module's tests, in core Perl.  It

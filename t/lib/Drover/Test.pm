@@ -1,3 +1,4 @@
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 package Drover::Test;
 
 # The harness for t/*.t, in core Perl.  One object per test file:
