@@ -158,37 +158,41 @@ ngx_http_drover_keepalive_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
     ngx_int_t                          rc;
+    ngx_uint_t                         ours;
     ngx_http_upstream_t               *u;
     ngx_http_drover_loc_conf_t        *dlcf;
     ngx_http_drover_keepalive_peer_t  *kp;
-
-    if (ngx_http_upstream_init_round_robin_peer(r, us) != NGX_OK) {
-        return NGX_ERROR;
-    }
 
     u = r->upstream;
     dlcf = ngx_http_get_module_loc_conf(r, ngx_http_drover_module);
 
     /* the upstream may also serve proxy_pass and others: not ours then */
 
-    if (u->conf != &dlcf->upstream
-        || dlcf->keepalive_cache == NULL
-        || dlcf->keepalive_cache->upstream != us)
-    {
-        return NGX_OK;
+    ours = (u->conf == &dlcf->upstream
+            && dlcf->keepalive_cache != NULL
+            && dlcf->keepalive_cache->upstream == us);
+
+    /*
+     * A request that holds a slot goes to that slot's socket: the
+     * dispatcher's get and free replace the round robin's, which is
+     * not set up for it at all
+     */
+
+    if (ours) {
+        rc = ngx_http_drover_dispatch_init_peer(r,
+                         dlcf->keepalive ? dlcf->keepalive_cache : NULL,
+                         dlcf->keepalive_timeout);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
     }
 
-    /* a request that holds a slot goes to that slot's socket */
-
-    rc = ngx_http_drover_dispatch_init_peer(r,
-                     dlcf->keepalive ? dlcf->keepalive_cache : NULL,
-                     dlcf->keepalive_timeout);
-
-    if (rc != NGX_DECLINED) {
-        return rc;
+    if (ngx_http_upstream_init_round_robin_peer(r, us) != NGX_OK) {
+        return NGX_ERROR;
     }
 
-    if (dlcf->keepalive == 0) {
+    if (!ours || dlcf->keepalive == 0) {
         return NGX_OK;
     }
 
