@@ -29,6 +29,11 @@ static void ngx_http_drover_dispatch_enqueue(ngx_http_request_t *r,
 static ngx_msec_t ngx_http_drover_dispatch_dequeue(
     ngx_http_drover_dispatch_pool_t *pool, ngx_http_drover_dispatch_req_t *d,
     ngx_uint_t timedout);
+static ngx_msec_t ngx_http_drover_dispatch_count_wait(
+    ngx_http_drover_dispatch_sh_t *sh, ngx_http_drover_dispatch_req_t *d,
+    ngx_uint_t timedout);
+static void ngx_http_drover_dispatch_unqueue(
+    ngx_http_drover_dispatch_req_t *d);
 static void ngx_http_drover_dispatch_timeout(ngx_event_t *ev);
 static void ngx_http_drover_dispatch_reject(ngx_http_request_t *r);
 static void ngx_http_drover_dispatch_cleanup(void *data);
@@ -134,13 +139,29 @@ static ngx_msec_t
 ngx_http_drover_dispatch_dequeue(ngx_http_drover_dispatch_pool_t *pool,
     ngx_http_drover_dispatch_req_t *d, ngx_uint_t timedout)
 {
-    ngx_msec_t                      wait;
-    ngx_http_drover_dispatch_sh_t  *sh;
-
-    sh = pool->sh;
-    wait = ngx_current_msec - d->queued_at;
+    ngx_msec_t  wait;
 
     ngx_shmtx_lock(&pool->shpool->mutex);
+
+    wait = ngx_http_drover_dispatch_count_wait(pool->sh, d, timedout);
+
+    ngx_shmtx_unlock(&pool->shpool->mutex);
+
+    ngx_http_drover_dispatch_unqueue(d);
+
+    return wait;
+}
+
+
+/* under the lock: the request leaves the zone's queue */
+
+static ngx_msec_t
+ngx_http_drover_dispatch_count_wait(ngx_http_drover_dispatch_sh_t *sh,
+    ngx_http_drover_dispatch_req_t *d, ngx_uint_t timedout)
+{
+    ngx_msec_t  wait;
+
+    wait = ngx_current_msec - d->queued_at;
 
     if (sh->queued) {
         sh->queued--;
@@ -157,16 +178,21 @@ ngx_http_drover_dispatch_dequeue(ngx_http_drover_dispatch_pool_t *pool,
         sh->timeouts++;
     }
 
-    ngx_shmtx_unlock(&pool->shpool->mutex);
+    return wait;
+}
 
+
+/* and this worker's FIFO */
+
+static void
+ngx_http_drover_dispatch_unqueue(ngx_http_drover_dispatch_req_t *d)
+{
     ngx_queue_remove(&d->queue);
     d->queued = 0;
 
     if (d->deadline.timer_set) {
         ngx_del_timer(&d->deadline);
     }
-
-    return wait;
 }
 
 
@@ -210,6 +236,8 @@ ngx_http_drover_dispatch_wake(ngx_event_t *ev)
         q = ngx_queue_head(&pool->waiting);
         d = ngx_queue_data(q, ngx_http_drover_dispatch_req_t, queue);
 
+        /* the slot taken and the wait counted under one lock */
+
         ngx_shmtx_lock(&pool->shpool->mutex);
 
         plain = !sh->active;
@@ -224,13 +252,17 @@ ngx_http_drover_dispatch_wake(ngx_event_t *ev)
             }
         }
 
+        if (plain || k != NGX_HTTP_DROVER_DISPATCH_NONE) {
+            (void) ngx_http_drover_dispatch_count_wait(sh, d, 0);
+        }
+
         ngx_shmtx_unlock(&pool->shpool->mutex);
 
         if (!plain && k == NGX_HTTP_DROVER_DISPATCH_NONE) {
             break;
         }
 
-        (void) ngx_http_drover_dispatch_dequeue(pool, d, 0);
+        ngx_http_drover_dispatch_unqueue(d);
 
         d->dispatched = !plain;
 
