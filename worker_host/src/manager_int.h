@@ -404,6 +404,21 @@ drover_pool_removing(const drover_pool_t *p)
     return p->state == POOL_REMOVING || p->state == POOL_GONE;
 }
 
+/*
+ * What a pool is, as the status object and the .slots file say it:
+ * "failing" (past restart_limit, or its first generation's preloader
+ * died), "starting" (no generation served yet), "reloading", "serving".
+ */
+static inline const char *
+drover_pool_public_state(const drover_pool_t *p)
+{
+    return (p->health == POOL_FAILING || p->state == POOL_START_FAILED)
+           ? "failing"
+           : p->cur == NULL ? "starting"
+           : (drover_pool_rolling(p) || p->pending != NULL) ? "reloading"
+           : "serving";
+}
+
 static inline int
 drover_manager_stopping(const drover_manager_t *m)
 {

@@ -31,6 +31,7 @@ pool_slots_sig(drover_pool_t *p)
     unsigned long long  h = 1469598103934665603ULL;
 
     h = (h ^ p->nslots) * 1099511628211ULL;
+    h = (h ^ drover_pool_public_state(p)[0]) * 1099511628211ULL;
     h = (h ^ (p->cur ? p->cur->id : 0)) * 1099511628211ULL;
 
     for (k = 0; k < p->nslots; k++) {
@@ -49,9 +50,13 @@ pool_slots_sig(drover_pool_t *p)
  *     drover-slots 1
  *     pool kit
  *     generation 3
+ *     state serving
  *     slots 2
  *     0 up 1234
  *     1 down 0
+ *
+ * (docs/protocols.md; "state" is the pool's as in the status object: with
+ * "failing" and no slot up, the module answers 503 at once)
  */
 static void
 pool_write_slots(drover_pool_t *p)
@@ -74,8 +79,9 @@ pool_write_slots(drover_pool_t *p)
     }
 
     len = (size_t) snprintf(buf, sizeof(buf), "drover-slots 1\npool %s\n"
-                            "generation %u\nslots %u\n", p->name,
-                            p->cur ? p->cur->id : 0, p->nslots);
+                            "generation %u\nstate %s\nslots %u\n", p->name,
+                            p->cur ? p->cur->id : 0,
+                            drover_pool_public_state(p), p->nslots);
 
     for (k = 0; k < p->nslots && len < sizeof(buf) - 64; k++) {
         len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%u %s %ld\n",

@@ -307,11 +307,9 @@ pool_json(drover_pool_t *p)
                            json_object_new_string(pc->listen.path));
     json_object_object_add(o, DROVER_SK_WORKERS,
                            json_object_new_int((int) p->nslots));
-    json_object_object_add(o, DROVER_SK_STATE, json_object_new_string(
-        p->health == POOL_FAILING ? "failing"
-        : p->cur == NULL ? "starting"
-        : (drover_pool_rolling(p) || p->pending != NULL) ? "reloading"
-        : "serving"));
+    json_object_object_add(o, DROVER_SK_STATE,
+                           json_object_new_string(
+                               drover_pool_public_state(p)));
     json_object_object_add(o, DROVER_SK_REQUESTS_TOTAL,
                            json_object_new_int64((int64_t) total));
     json_object_object_add(o, DROVER_SK_REQUESTS_PER_S, have
