@@ -103,12 +103,24 @@ $(BUILD)/apps/%.so: apps/%.c worker_host/include/drover.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
 
-# unit tests link every host object but main.o
+# unit tests link every host object but main.o, and their fixture's object
+# if they have one (listed below)
 $(BUILD)/tests/%: worker_host/tests/%.c worker_host/tests/tap.h $(HOST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(UV_CFLAGS) $(JSON_CFLAGS) -o $@ $< \
+	    $(filter $(BUILD)/tests/obj/%.o,$^) \
 	    $(filter-out $(BUILD)/obj/main.o,$(HOST_OBJ)) \
 	    $(LDFLAGS_SAN) -rdynamic $(UV_LIBS) $(JSON_LIBS) -ldl
+
+# a fixture shared by some unit tests: worker_host/tests/<name>.c and .h
+$(BUILD)/tests/obj/%.o: worker_host/tests/%.c worker_host/tests/%.h $(HOST_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(UV_CFLAGS) $(JSON_CFLAGS) -c -o $@ $<
+
+# the worker end to end: a live worker and a FastCGI client
+WORKER_FIXTURE = $(BUILD)/tests/obj/worker_fixture.o \
+                 worker_host/tests/worker_fixture.h
+$(BUILD)/tests/test_worker: $(WORKER_FIXTURE)
 
 deps:
 	@./scripts/deps.sh $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_FUZZ)

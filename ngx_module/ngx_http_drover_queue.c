@@ -218,7 +218,7 @@ ngx_http_drover_dispatch_post_wake(ngx_http_drover_dispatch_pool_t *pool)
 void
 ngx_http_drover_dispatch_wake(ngx_event_t *ev)
 {
-    ngx_uint_t                        k, plain;
+    ngx_uint_t                        k, plain, failing;
     ngx_queue_t                      *q;
     ngx_connection_t                 *c;
     ngx_http_request_t               *r;
@@ -241,9 +241,10 @@ ngx_http_drover_dispatch_wake(ngx_event_t *ev)
         ngx_shmtx_lock(&pool->shpool->mutex);
 
         plain = !sh->active;
+        failing = ngx_http_drover_dispatch_cannot_start(sh);
         k = NGX_HTTP_DROVER_DISPATCH_NONE;
 
-        if (!plain) {
+        if (!plain && !failing) {
             k = ngx_http_drover_dispatch_choose(sh,
                                                 NGX_HTTP_DROVER_DISPATCH_NONE,
                                                 d->limit, d->window);
@@ -252,17 +253,26 @@ ngx_http_drover_dispatch_wake(ngx_event_t *ev)
             }
         }
 
-        if (plain || k != NGX_HTTP_DROVER_DISPATCH_NONE) {
+        if (plain || failing || k != NGX_HTTP_DROVER_DISPATCH_NONE) {
             (void) ngx_http_drover_dispatch_count_wait(sh, d, 0);
         }
 
         ngx_shmtx_unlock(&pool->shpool->mutex);
 
-        if (!plain && k == NGX_HTTP_DROVER_DISPATCH_NONE) {
+        if (!plain && !failing && k == NGX_HTTP_DROVER_DISPATCH_NONE) {
             break;
         }
 
         ngx_http_drover_dispatch_unqueue(d);
+
+        if (failing) {
+            r = d->request;
+            c = r->connection;
+
+            ngx_http_drover_dispatch_fail(r, pool);
+            ngx_http_run_posted_requests(c);
+            continue;
+        }
 
         d->dispatched = !plain;
 
