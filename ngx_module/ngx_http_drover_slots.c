@@ -31,6 +31,7 @@
 typedef struct {
     ngx_uint_t                        generation;
     ngx_uint_t                        nslots;
+    ngx_uint_t                        failing;
     ngx_pid_t                         pid[NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS];
     u_char                            up[NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS];
 } ngx_http_drover_dispatch_file_t;
@@ -90,6 +91,7 @@ ngx_http_drover_dispatch_refresh(ngx_http_drover_dispatch_pool_t *pool,
         ngx_shmtx_lock(&pool->shpool->mutex);
         was = sh->active;
         sh->active = 0;
+        sh->failing = 0;
         sh->ino = 0;
         sh->size = -1;
         ngx_shmtx_unlock(&pool->shpool->mutex);
@@ -148,6 +150,7 @@ ngx_http_drover_dispatch_refresh(ngx_http_drover_dispatch_pool_t *pool,
         sh->active = 1;
         sh->generation = f.generation;
         sh->nslots = f.nslots;
+        sh->failing = f.failing;
 
         for (k = 0; k < NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS; k++) {
             sh->slot[k].up = (k < f.nslots) ? f.up[k] : 0;
@@ -172,9 +175,10 @@ close:
 
 
 /*
- * "drover-slots 1" first; then "generation N", "slots N" and a line
- * "K up|down PID" per slot.  Lines of other kinds are skipped: a later
- * droverd may add some (extend, don't rename).
+ * "drover-slots 1" first; then "generation N", "state S", "slots N" and
+ * a line "K up|down PID" per slot (docs/protocols.md).  Lines of other
+ * kinds, and states other than "failing", are skipped: a later droverd
+ * may add some (extend, don't rename).
  */
 
 static char *
@@ -214,6 +218,13 @@ ngx_http_drover_dispatch_parse(u_char *p, u_char *last,
                 return "bad generation";
             }
 
+            continue;
+        }
+
+        if ((size_t) (eol - p) == sizeof("state failing") - 1
+            && ngx_strncmp(p, "state failing", eol - p) == 0)
+        {
+            f->failing = 1;
             continue;
         }
 
@@ -354,7 +365,8 @@ ngx_http_drover_dispatch_reclaim(ngx_http_drover_dispatch_pool_t *pool,
 
 /*
  * NGX_OK: the request holds a slot; NGX_AGAIN: it is counted in the
- * queue (the caller queues it); NGX_DECLINED: the queue is full.
+ * queue (the caller queues it); NGX_DECLINED: the queue is full;
+ * NGX_ABORT: droverd says the pool cannot start and no slot is up.
  */
 
 ngx_int_t
@@ -367,6 +379,11 @@ ngx_http_drover_dispatch_acquire(ngx_http_drover_dispatch_pool_t *pool,
     sh = pool->sh;
 
     ngx_shmtx_lock(&pool->shpool->mutex);
+
+    if (ngx_http_drover_dispatch_cannot_start(sh)) {
+        ngx_shmtx_unlock(&pool->shpool->mutex);
+        return NGX_ABORT;
+    }
 
     /* no overtaking: while any request waits, a free slot is for it */
 
@@ -392,6 +409,33 @@ ngx_http_drover_dispatch_acquire(ngx_http_drover_dispatch_pool_t *pool,
     ngx_shmtx_unlock(&pool->shpool->mutex);
 
     return NGX_AGAIN;
+}
+
+
+/*
+ * Under the lock: droverd says the pool is failing (its app crashed past
+ * restart_limit or its init failed) and not one slot is up: waiting would
+ * only end in the queue's timeout.
+ */
+
+ngx_uint_t
+ngx_http_drover_dispatch_cannot_start(ngx_http_drover_dispatch_sh_t *sh)
+{
+    ngx_uint_t  k, n;
+
+    if (!sh->active || !sh->failing) {
+        return 0;
+    }
+
+    n = ngx_min(sh->nslots, NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS);
+
+    for (k = 0; k < n; k++) {
+        if (sh->slot[k].up) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

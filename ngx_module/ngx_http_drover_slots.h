@@ -50,6 +50,7 @@ struct ngx_http_drover_dispatch_sh_s {
     off_t                             size;
 
     ngx_uint_t                        active;
+    ngx_uint_t                        failing;    /* "state failing" */
     ngx_uint_t                        generation;
     ngx_uint_t                        nslots;
     ngx_uint_t                        queued;
@@ -80,6 +81,8 @@ void ngx_http_drover_dispatch_refresh(ngx_http_drover_dispatch_pool_t *pool,
 ngx_int_t ngx_http_drover_dispatch_acquire(
     ngx_http_drover_dispatch_pool_t *pool, ngx_http_drover_dispatch_req_t *d,
     ngx_uint_t queue_size);
+ngx_uint_t ngx_http_drover_dispatch_cannot_start(
+    ngx_http_drover_dispatch_sh_t *sh);
 ngx_uint_t ngx_http_drover_dispatch_choose(ngx_http_drover_dispatch_sh_t *sh,
     ngx_uint_t except, ngx_uint_t limit, ngx_msec_t window);
 void ngx_http_drover_dispatch_take(ngx_http_drover_dispatch_sh_t *sh,
