@@ -120,7 +120,8 @@ $(BUILD)/tests/obj/%.o: worker_host/tests/%.c worker_host/tests/%.h $(HOST_HDR)
 # the worker end to end: a live worker and a FastCGI client
 WORKER_FIXTURE = $(BUILD)/tests/obj/worker_fixture.o \
                  worker_host/tests/worker_fixture.h
-$(BUILD)/tests/test_worker: $(WORKER_FIXTURE)
+$(BUILD)/tests/test_worker $(BUILD)/tests/test_worker_refused: \
+    $(WORKER_FIXTURE)
 
 deps:
 	@./scripts/deps.sh $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_FUZZ)

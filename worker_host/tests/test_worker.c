@@ -5,7 +5,9 @@
  * serves a built-in app on Unix sockets in a temporary directory, and a
  * FastCGI client written with fcgi.h's encoders and parser talks to it,
  * sending and receiving at once (an echo of 1 MiB would deadlock
- * otherwise).  Waits poll with deadlines.
+ * otherwise).  Waits poll with deadlines.  The fixture is in
+ * worker_fixture.c; requests refused for what they are, in
+ * test_worker_refused.c.
  */
 
 #include <errno.h>
@@ -844,308 +846,6 @@ test_hostile(void)
 }
 
 
-/* ---- requests refused for what they are (too big, too many, malformed) */
-
-#define ANSWER_431                                                           \
-    "Status: 431 Request Header Fields Too Large\r\n"                        \
-    "Content-Type: text/plain\r\n\r\n"                                       \
-    "431 Request Header Fields Too Large\n"
-
-
-/* the app's handle() calls so far, asked on a connection of its own */
-static long
-app_calls_now(void)
-{
-    int      fd;
-    long     n;
-    reply_t  r;
-
-    fd = client_connect(shared_path);
-    n = (do_request(fd, 1, 0, "/calls", &r) == 0)
-        ? strtol(reply_body(&r), NULL, 10) : -1;
-    reply_free(&r);
-    close(fd);
-
-    return n;
-}
-
-
-/*
- * A request whose params are `big` bytes of X_BIG (and the usual ones), in
- * PARAMS records of `chunk` bytes, then a body of blen bytes from body.
- */
-static void
-add_big_request(buf_t *b, unsigned id, int keep, const char *uri,
-    size_t big, size_t chunk, const uint8_t *body, size_t blen)
-{
-    char        *x, *u;
-    size_t       n;
-    const char  *params[5];
-
-    x = malloc(big + 7);
-    memcpy(x, "X_BIG=", 6);
-    memset(x + 6, 'b', big);
-    x[6 + big] = '\0';
-    n = strlen(uri) + sizeof("REQUEST_URI=");
-    u = malloc(n);
-    snprintf(u, n, "REQUEST_URI=%s", uri);
-
-    params[0] = "REQUEST_METHOD=POST";
-    params[1] = u;
-    params[2] = x;
-    params[3] = "HTTP_USER_AGENT=test/1.0";
-    params[4] = NULL;
-
-    add_begin(b, id, DROVER_FCGI_RESPONDER, keep);
-    add_params(b, id, params, chunk);
-    add_record(b, DROVER_FCGI_PARAMS, id, NULL, 0, 0);
-    add_stream(b, DROVER_FCGI_STDIN, id, body, blen, 65535, 1);
-
-    free(x);
-    free(u);
-}
-
-
-static long  refused_nexts;        /* good requests after a refusal */
-
-
-/* the refusal of request id, sent in b; then a good request on fd */
-static void
-expect_refused(int fd, buf_t *b, unsigned id, const char *answer,
-    const size_t *pattern, size_t npattern, const char *what)
-{
-    char     name[192];
-    reply_t  r;
-
-    reply_init(&r, DROVER_FCGI_END_REQUEST, id);
-    snprintf(name, sizeof(name), "%s: answered", what);
-    ASSERT_EQ(exchange(fd, b->data, b->len, pattern, npattern, &r,
-                       WAIT_MS * 4), 0, name);
-    snprintf(name, sizeof(name), "%s: %.3s, the short body", what, answer);
-    ASSERT_STR_EQ(r.out.len ? (char *) r.out.data : "", answer, name);
-    snprintf(name, sizeof(name), "%s: STDOUT ended, END_REQUEST(0, "
-             "REQUEST_COMPLETE)", what);
-    ASSERT_TRUE(r.stdout_ended && r.got_end == 1 && r.end_id == id
-                && r.app_status == 0
-                && r.protocol_status == DROVER_FCGI_REQUEST_COMPLETE
-                && r.misaligned == 0 && r.err.len == 0, name);
-    snprintf(name, sizeof(name), "%s: the rest of the request is taken in",
-             what);
-    ASSERT_EQ(send_rest(fd, b->data, b->len, &r), 0, name);
-    reply_free(&r);
-
-    snprintf(name, sizeof(name), "%s: the connection serves the next "
-             "request", what);
-    ASSERT_EQ(do_request(fd, id + 1, 1, "/", &r), 0, name);
-    ASSERT_STR_EQ(reply_body(&r), "hello\n", name);
-    reply_free(&r);
-    refused_nexts++;
-}
-
-
-static void
-test_refused(void)
-{
-    int           fd;
-    long          calls;
-    char          what[128];
-    size_t        i, k, blen;
-    uint8_t      *body;
-    buf_t         b = { 0 };
-    reply_t       r;
-    const size_t  bytewise[] = { 1, 7, 4096, 3 };
-
-    static const struct {
-        size_t  big;                     /* X_BIG's value */
-        size_t  chunk;                   /* PARAMS record content */
-        size_t  body;
-    } cases[] = {
-        { 200000, 65535, 0 },            /* over in full records */
-        { 200000, 65535, 100000 },       /* and a body */
-        { 131072, 1000, 0 },             /* in many small records */
-        { 131072, 1000, 70000 },
-        { 131050, 65535, 5 },            /* the limit crossed by a few */
-        { 1 << 20, 65535, 0 },           /* 1 MiB of params */
-        { 200000, 65535, 9 * 1024 * 1024 }, /* answered after 8 MiB */
-    };
-
-    blen = 9 * 1024 * 1024;
-    body = malloc(blen);
-    for (i = 0; i < blen; i++) {
-        body[i] = (uint8_t) (i * 13);
-    }
-
-    calls = app_calls_now();
-
-    fd = client_connect(slot_path);
-
-    for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-        snprintf(what, sizeof(what), "params of %zu in records of %zu, "
-                 "body %zu", cases[k].big, cases[k].chunk, cases[k].body);
-        b.len = 0;
-        add_big_request(&b, 1, 1, "/", cases[k].big, cases[k].chunk, body,
-                        cases[k].body);
-        expect_refused(fd, &b, 1, ANSWER_431, NULL, 0, what);
-    }
-
-    close(fd);
-
-    /* every byte its own write at first, on the shared socket */
-    fd = client_connect(shared_path);
-    b.len = 0;
-    add_big_request(&b, 5, 1, "/", 140000, 65535, body, 3000);
-    expect_refused(fd, &b, 5, ANSWER_431, bytewise, 4, "split writes");
-    close(fd);
-
-    /* the URI alone too long: 414 */
-    {
-        char  *u;
-
-        u = malloc(70001);
-        memset(u, 'u', 70000);
-        u[0] = '/';
-        u[70000] = '\0';
-
-        fd = client_connect(slot_path);
-        b.len = 0;
-        add_big_request(&b, 3, 1, u, 70000, 65535, NULL, 0);
-        expect_refused(fd, &b, 3,
-                       "Status: 414 URI Too Long\r\n"
-                       "Content-Type: text/plain\r\n\r\n414 URI Too Long\n",
-                       NULL, 0, "a 70000-byte REQUEST_URI");
-        close(fd);
-        free(u);
-    }
-
-    /* 1025 params: 431 */
-    {
-        char     p[32];
-        buf_t    pb = { 0 };
-        uint8_t  tmp[64];
-
-        for (i = 0; i < 1025; i++) {
-            snprintf(p, sizeof(p), "P%zu", i);
-            buf_add(&pb, tmp, drover_fcgi_pair_encode(tmp, sizeof(tmp), p,
-                                                      strlen(p), "", 0));
-        }
-
-        b.len = 0;
-        add_begin(&b, 1, DROVER_FCGI_RESPONDER, 1);
-        add_stream(&b, DROVER_FCGI_PARAMS, 1, pb.data, pb.len, 65535, 1);
-        add_stream(&b, DROVER_FCGI_STDIN, 1, body, 1000, 300, 1);
-        fd = client_connect(slot_path);
-        expect_refused(fd, &b, 1, ANSWER_431, NULL, 0, "1025 params");
-        close(fd);
-        free(pb.data);
-    }
-
-    /* malformed: a pair cut short, a NUL in a value: 400 */
-    {
-        static const struct {
-            const char  *content;
-            size_t       len;
-            const char  *what;
-        } bad[] = {
-            { "\x03\x05" "ABC12", 7, "a pair cut short" },
-            { "\x01\x03" "Aa\0b", 6, "a NUL in a value" },
-        };
-
-        for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
-            b.len = 0;
-            add_begin(&b, 1, DROVER_FCGI_RESPONDER, 1);
-            add_stream(&b, DROVER_FCGI_PARAMS, 1,
-                       (const uint8_t *) bad[k].content, bad[k].len, 65535,
-                       1);
-            add_stream(&b, DROVER_FCGI_STDIN, 1, body, 10, 65535, 1);
-            fd = client_connect(slot_path);
-            expect_refused(fd, &b, 1, "Status: 400 Bad Request\r\n"
-                           "Content-Type: text/plain\r\n\r\n"
-                           "400 Bad Request\n", NULL, 0, bad[k].what);
-            close(fd);
-        }
-    }
-
-    /* without KEEP_CONN: answered, then closed */
-    fd = client_connect(slot_path);
-    b.len = 0;
-    add_big_request(&b, 1, 0, "/", 200000, 65535, body, 10);
-    reply_init(&r, DROVER_FCGI_END_REQUEST, 1);
-    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
-              "without KEEP_CONN: answered");
-    ASSERT_STR_EQ(r.out.len ? (char *) r.out.data : "", ANSWER_431,
-                  "without KEEP_CONN: 431");
-    ASSERT_TRUE(wait_eof(fd, WAIT_MS) >= 0, "without KEEP_CONN: closed");
-    reply_free(&r);
-    close(fd);
-
-    /* aborted while its params are dropped: END_REQUEST, no answer */
-    fd = client_connect(slot_path);
-    b.len = 0;
-    {
-        const char *params[] = { "REQUEST_URI=/", NULL };
-        uint8_t    *junk;
-
-        junk = calloc(1, 65535);
-        add_begin(&b, 1, DROVER_FCGI_RESPONDER, 1);
-        add_params(&b, 1, params, 65535);
-        add_record(&b, DROVER_FCGI_PARAMS, 1, junk, 65535, 1);
-        add_record(&b, DROVER_FCGI_PARAMS, 1, junk, 65535, 1);
-        add_record(&b, DROVER_FCGI_PARAMS, 1, junk, 65535, 1);
-        add_record(&b, DROVER_FCGI_ABORT_REQUEST, 1, NULL, 0, 0);
-        free(junk);
-    }
-    reply_init(&r, DROVER_FCGI_END_REQUEST, 1);
-    ASSERT_EQ(exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS), 0,
-              "refused and aborted: END_REQUEST");
-    ASSERT_TRUE(r.out.len == 0
-                && r.protocol_status == DROVER_FCGI_REQUEST_COMPLETE,
-                "refused and aborted: no STDOUT");
-    reply_free(&r);
-    ASSERT_EQ(do_request(fd, 2, 1, "/", &r), 0,
-              "refused and aborted: the connection serves the next one");
-    reply_free(&r);
-    refused_nexts++;
-    close(fd);
-
-    ASSERT_EQ(app_calls_now(), calls + 1 + refused_nexts,
-              "the app ran for none of them (only /calls and the next "
-              "requests)");
-
-    /* one log line a second at most, the rest counted in the next one */
-    {
-        uint64_t  deadline;
-
-        ASSERT_TRUE(log_count("refused with") >= 1
-                    && log_count("refused with") < refused_nexts,
-                    "refusals logged once a second at most");
-        ASSERT_TRUE(log_count("pool test: worker 0: request 1 refused "
-                              "with 431 Request Header Fields Too Large: "
-                              "its params are 2000") == 1
-                    && log_count(" bytes, over the limit of 131072") >= 1,
-                    "the line says the pool, the status, the size and the "
-                    "limit");
-
-        fd = client_connect(slot_path);
-        deadline = now_ms() + WAIT_MS;
-        for (i = 0; log_count("more since the last such line") == 0
-                    && now_ms() < deadline; i++)
-        {
-            b.len = 0;
-            add_big_request(&b, 1, 1, "/", 140000, 65535, NULL, 0);
-            reply_init(&r, DROVER_FCGI_END_REQUEST, 1);
-            exchange(fd, b.data, b.len, NULL, 0, &r, WAIT_MS);
-            reply_free(&r);
-        }
-        close(fd);
-        ASSERT_TRUE(log_count("more since the last such line") >= 1,
-                    "a later line counts the refusals not logged");
-    }
-
-    free(b.data);
-    free(body);
-}
-
-
 /* wait until path exists: 0, or -1 after ms */
 static int
 wait_file(const char *path, long ms)
@@ -1286,30 +986,17 @@ test_orphan(void)
 int
 main(void)
 {
-    int    slot_fd, shared_fd, rc;
+    int    slot_fd, shared_fd;
     pid_t  pid;
     char   path[128];
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
 
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/drover-test-worker.XXXXXX");
-    if (mkdtemp(tmpdir) == NULL) {
-        perror("mkdtemp");
+    if (worker_fixture_init() != 0) {
         return 2;
     }
 
-    snprintf(app_dir, sizeof(app_dir), "%s", tmpdir);
-
-    pool.name = "test";
-    pool.io_timeout_ms = IO_TIMEOUT_MS;
-    pool.log_level = -2;
-    ctx.pool = &pool;
-    ctx.slot = 0;
-    drover_log_set_level(DROVER_LOG_INFO);
-
-    snprintf(slot_path, sizeof(slot_path), "%s/test.sock.0", tmpdir);
-    snprintf(shared_path, sizeof(shared_path), "%s/test.sock", tmpdir);
     slot_fd = make_listener(slot_path);
     shared_fd = make_listener(shared_path);
 
@@ -1328,7 +1015,6 @@ main(void)
     test_abort();
     test_app_features();
     test_hostile();
-    test_refused();
 
     ASSERT_EQ(wait_exit(pid, 0), -1, "worker survived all of it");
     kill(pid, SIGTERM);
@@ -1354,14 +1040,7 @@ main(void)
         log_dump();
     }
 
-    snprintf(path, sizeof(path), "%s/worker.log", tmpdir);
-    unlink(path);
-    unlink(slot_path);
-    unlink(shared_path);
-    rc = rmdir(tmpdir);
-    if (rc != 0) {
-        printf("# %s left behind\n", tmpdir);
-    }
+    worker_fixture_cleanup();
 
     return tap_done();
 }

@@ -915,3 +915,47 @@ log_dump(void)
 
     fclose(f);
 }
+
+
+/* ---- setting up and cleaning up ---- */
+
+/* tmpdir (and app_dir), the pool and ctx, the socket paths: 0, or -1 */
+int
+worker_fixture_init(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/drover-test-worker.XXXXXX");
+    if (mkdtemp(tmpdir) == NULL) {
+        perror("mkdtemp");
+        return -1;
+    }
+
+    snprintf(app_dir, sizeof(app_dir), "%s", tmpdir);
+
+    pool.name = "test";
+    pool.io_timeout_ms = IO_TIMEOUT_MS;
+    pool.log_level = -2;
+    ctx.pool = &pool;
+    ctx.slot = 0;
+    drover_log_set_level(DROVER_LOG_INFO);
+
+    snprintf(slot_path, sizeof(slot_path), "%s/test.sock.0", tmpdir);
+    snprintf(shared_path, sizeof(shared_path), "%s/test.sock", tmpdir);
+
+    return 0;
+}
+
+
+/* the log, the sockets and tmpdir removed; a TAP comment if it stays */
+void
+worker_fixture_cleanup(void)
+{
+    char  path[128];
+
+    snprintf(path, sizeof(path), "%s/worker.log", tmpdir);
+    unlink(path);
+    unlink(slot_path);
+    unlink(shared_path);
+    if (rmdir(tmpdir) != 0) {
+        printf("# %s left behind\n", tmpdir);
+    }
+}

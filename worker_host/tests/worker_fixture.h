@@ -14,10 +14,10 @@
  * app_handle() in worker_fixture.c.  Its fini and "/slow" leave marker files
  * (fini.<pid>, slow.<pid>) in app_dir.
  *
- * A test: mkdtemp tmpdir, copy it to app_dir, set pool and ctx, make_listener()
- * on slot_path and shared_path, start_worker(); then client_connect() and
- * do_request(), or add_*() records to a buf_t and exchange() them; the
- * worker's stderr is tmpdir/worker.log (log_count(), log_dump()).
+ * A test: worker_fixture_init(), make_listener() on slot_path and
+ * shared_path, start_worker(); then client_connect() and do_request(), or
+ * add_*() records to a buf_t and exchange() them; the worker's stderr is
+ * tmpdir/worker.log (log_count(), log_dump()); worker_fixture_cleanup().
  */
 
 #ifndef DROVER_WORKER_FIXTURE_H
@@ -116,5 +116,10 @@ void add_request_in(buf_t *b, unsigned id, int keep, const char *uri,
  * comments */
 int log_count(const char *needle);
 void log_dump(void);
+
+/* tmpdir, app_dir, pool, ctx, the socket paths set: 0, or -1; then the log,
+ * the sockets and tmpdir removed */
+int worker_fixture_init(void);
+void worker_fixture_cleanup(void);
 
 #endif /* DROVER_WORKER_FIXTURE_H */
