@@ -36,6 +36,8 @@ static void ngx_http_drover_dispatch_unqueue(
     ngx_http_drover_dispatch_req_t *d);
 static void ngx_http_drover_dispatch_timeout(ngx_event_t *ev);
 static void ngx_http_drover_dispatch_reject(ngx_http_request_t *r);
+static void ngx_http_drover_dispatch_fail(ngx_http_request_t *r,
+    ngx_http_drover_dispatch_pool_t *pool);
 static void ngx_http_drover_dispatch_cleanup(void *data);
 
 
@@ -96,6 +98,11 @@ ngx_http_drover_dispatch_start(ngx_http_request_t *r)
                       "is full (%ui), 503", &pool->path, dlcf->queue_size);
 
         ngx_http_drover_dispatch_reject(r);
+        return;
+    }
+
+    if (rc == NGX_ABORT) {
+        ngx_http_drover_dispatch_fail(r, pool);
         return;
     }
 
@@ -328,6 +335,39 @@ ngx_http_drover_dispatch_reject(ngx_http_request_t *r)
         h->hash = 1;
         ngx_str_set(&h->key, "Retry-After");
         ngx_str_set(&h->value, "1");
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+    }
+
+    ngx_http_finalize_request(r, NGX_HTTP_SERVICE_UNAVAILABLE);
+}
+
+
+/*
+ * 503 at once: droverd says the pool's app cannot start (its workers
+ * crashed past restart_limit, or its init failed) and no slot is up.
+ * The client gets nginx's plain 503 page; why is in droverd's log.
+ * droverd retries a failing pool's workers every 30 s.
+ */
+
+static void
+ngx_http_drover_dispatch_fail(ngx_http_request_t *r,
+    ngx_http_drover_dispatch_pool_t *pool)
+{
+    ngx_table_elt_t  *h;
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "drover: the app of \"%V\" failed to start (droverd "
+                  "reports the pool failing, no worker is up; droverd's log "
+                  "says why), 503", &pool->path);
+
+    h = ngx_list_push(&r->headers_out.headers);
+
+    if (h != NULL) {
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        ngx_str_set(&h->value, "30");
 #if (nginx_version >= 1023000)
         h->next = NULL;
 #endif
