@@ -38,6 +38,8 @@ static void ngx_http_drover_dispatch_timeout(ngx_event_t *ev);
 static void ngx_http_drover_dispatch_reject(ngx_http_request_t *r);
 static void ngx_http_drover_dispatch_fail(ngx_http_request_t *r,
     ngx_http_drover_dispatch_pool_t *pool);
+static void ngx_http_drover_dispatch_fail_waiter(
+    ngx_http_drover_dispatch_req_t *d);
 static void ngx_http_drover_dispatch_cleanup(void *data);
 
 
@@ -273,11 +275,7 @@ ngx_http_drover_dispatch_wake(ngx_event_t *ev)
         ngx_http_drover_dispatch_unqueue(d);
 
         if (failing) {
-            r = d->request;
-            c = r->connection;
-
-            ngx_http_drover_dispatch_fail(r, pool);
-            ngx_http_run_posted_requests(c);
+            ngx_http_drover_dispatch_fail_waiter(d);
             continue;
         }
 
@@ -374,6 +372,20 @@ ngx_http_drover_dispatch_fail(ngx_http_request_t *r,
     }
 
     ngx_http_finalize_request(r, NGX_HTTP_SERVICE_UNAVAILABLE);
+}
+
+
+/* a waiter, out of the queue already, from the wake event */
+
+static void
+ngx_http_drover_dispatch_fail_waiter(ngx_http_drover_dispatch_req_t *d)
+{
+    ngx_connection_t  *c;
+
+    c = d->request->connection;
+
+    ngx_http_drover_dispatch_fail(d->request, d->pool);
+    ngx_http_run_posted_requests(c);
 }
 
 
