@@ -195,6 +195,9 @@ struct drover_pool_s {
     drover_pool_health_t   health;
 
     drover_socket_t        shared;
+    int                    handoff[2];    /* a socketpair: the workers send
+                                             connections on 0, a free one
+                                             takes them on 1 (handoff.h) */
     drover_slot_t        **slots;         /* DROVER_CONF_MAX_WORKERS */
     unsigned               nslots;
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 
@@ -137,6 +138,20 @@ drover_pool_listen_update(drover_pool_t *p, const drover_pool_conf_t *pc)
 
 
 static void
+pool_handoff_close(drover_pool_t *p)
+{
+    int  i;
+
+    for (i = 0; i < 2; i++) {
+        if (p->handoff[i] >= 0) {
+            close(p->handoff[i]);
+            p->handoff[i] = -1;
+        }
+    }
+}
+
+
+static void
 pool_free_cb(uv_handle_t *h)
 {
     drover_pool_t  *p = h->data;
@@ -209,6 +224,7 @@ drover_pool_maybe_free(drover_pool_t *p)
 
         p->nslots = 0;
         drover_socket_close(&p->shared);
+        pool_handoff_close(p);
 
         if (p->prestart != NULL) {
             drover_prestart_cancel(p->prestart);
@@ -251,6 +267,8 @@ drover_pool_create(drover_manager_t *m, drover_confref_t *ref,
 
     p->mgr = m;
     p->shared.fd = -1;
+    p->handoff[0] = -1;
+    p->handoff[1] = -1;
     p->sb_fd = -1;
     p->name = strdup(pc->name);
     p->slots = calloc(DROVER_CONF_MAX_WORKERS, sizeof(drover_slot_t *));
@@ -280,6 +298,21 @@ drover_pool_create(drover_manager_t *m, drover_confref_t *ref,
     if (rc != 0) {
         drover_log_error(DROVER_LOG_EMERG, 0, "%s:%u: pool \"%s\": %s",
                          pc->listen.file, pc->listen.line, pc->name, err);
+        goto fail;
+    }
+
+    /*
+     * Before any worker, like the shared socket: the manager holds both
+     * ends for the pool's life, so a connection in flight outlives the
+     * worker that sent it and waits for a free one, as in the backlog.
+     */
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+                   p->handoff) != 0)
+    {
+        drover_log_error(DROVER_LOG_EMERG, errno, "pool %s: cannot create "
+                         "its handoff channel", pc->name);
+        p->handoff[0] = -1;
+        p->handoff[1] = -1;
         goto fail;
     }
 
@@ -320,6 +353,7 @@ fail:
     }
 
     drover_socket_close(&p->shared);
+    pool_handoff_close(p);
     drover_output_close(p->output);
 
     if (p->sb_fd >= 0) {

@@ -121,8 +121,9 @@ child_setup(drover_child_t *c, const char *name, pid_t manager,
 }
 
 
+/* fds: the slot socket, the shared socket, the handoff channel's ends */
 static int
-child_serve(drover_child_t *c, unsigned slot, int slot_fd, int shared_fd)
+child_serve(drover_child_t *c, unsigned slot, const int *fds)
 {
     drover_worker_args_t  args;
 
@@ -133,8 +134,10 @@ child_serve(drover_child_t *c, unsigned slot, int slot_fd, int shared_fd)
     args.app = c->app;
     args.app_state = c->state;
     args.ctx = &c->ctx;
-    args.slot_fd = slot_fd;
-    args.shared_fd = shared_fd;
+    args.slot_fd = fds[0];
+    args.shared_fd = fds[1];
+    args.handoff_fds[0] = fds[2];
+    args.handoff_fds[1] = fds[3];
     args.manager_pid = c->manager;
     args.sb = c->sb != NULL ? &c->sb->slots[slot] : NULL;
 
@@ -199,7 +202,7 @@ forker_run(drover_child_t *c, int chan, unsigned slot, const int *fds,
             _exit(DROVER_EXIT_ORPHAN);
         }
 
-        exit(child_exit(c, child_serve(c, slot, fds[0], fds[1])));
+        exit(child_exit(c, child_serve(c, slot, fds)));
     }
 
     v = worker == -1 ? -errno : (int32_t) worker;
@@ -313,7 +316,7 @@ drover_preloader_main(const char *name, pid_t manager)
         }
 
         /* the manager may scale past the configured count (droverctl) */
-        if (msg.type != DROVER_CHAN_FORK || nfds != 2
+        if (msg.type != DROVER_CHAN_FORK || nfds != 4
             || msg.slot >= DROVER_CONF_MAX_WORKERS)
         {
             drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: preloader: "
@@ -328,8 +331,9 @@ drover_preloader_main(const char *name, pid_t manager)
 
         preloader_fork_worker(&c, DROVER_FD_CHANNEL, msg.slot, fds);
 
-        close(fds[0]);
-        close(fds[1]);
+        while (nfds > 0) {
+            close(fds[--nfds]);
+        }
     }
 }
 
@@ -339,6 +343,9 @@ drover_worker_main(const char *name, unsigned slot, pid_t manager)
 {
     int             rc;
     drover_child_t  c;
+
+    static const int  fds[] = { DROVER_FD_SLOT, DROVER_FD_SHARED,
+                                DROVER_FD_HANDOFF_TX, DROVER_FD_HANDOFF_RX };
 
     rc = child_setup(&c, name, manager, "worker", DROVER_FD_SB_WORKER);
     if (rc != 0) {
@@ -351,6 +358,5 @@ drover_worker_main(const char *name, unsigned slot, pid_t manager)
         return child_exit(&c, DROVER_EXIT_SETUP);
     }
 
-    return child_exit(&c, child_serve(&c, slot, DROVER_FD_SLOT,
-                                      DROVER_FD_SHARED));
+    return child_exit(&c, child_serve(&c, slot, fds));
 }

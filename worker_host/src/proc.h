@@ -21,6 +21,8 @@
 #define DROVER_FD_SHARED   5     /* worker (preload off): shared socket */
 #define DROVER_FD_SB_PRELOADER  5   /* preloader: the pool's scoreboard */
 #define DROVER_FD_SB_WORKER     6   /* worker (preload off): scoreboard */
+#define DROVER_FD_HANDOFF_TX    7   /* worker (preload off): the pool's */
+#define DROVER_FD_HANDOFF_RX    8   /*   handoff channel, handoff.h */
 
 /*
  * fork() from the libuv manager.  Signals are blocked across the fork, so

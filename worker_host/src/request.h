@@ -55,6 +55,7 @@
 
 typedef struct drover__worker_s  drover__worker_t;
 typedef struct drover__conn_s    drover__conn_t;
+typedef struct drover__handoff_s drover__handoff_t;
 
 
 enum {
@@ -97,6 +98,10 @@ struct drover__conn_s {
     unsigned               late:1;       /* stopping: a request sent after
                                             the stop was served on it */
     unsigned               shut:1;       /* stopping: shutdown(SHUT_RD) */
+    unsigned               adopted:1;    /* handed to us by a busy worker,
+                                            which may still hold a copy */
+    unsigned               given:1;      /* handed to the pool: our copy is
+                                            closed, never shut down */
 
     drover_fcgi_parser_t   parser;
     unsigned               kind;         /* what the record content is for */
@@ -180,6 +185,12 @@ struct drover__worker_s {
     uv_signal_t            sigint;
     uint64_t               last_orphan_check;
 
+    /* handoff.c: the pool's channel, and the watcher of a busy worker */
+    uv_poll_t              adopt_poll;       /* the receiving end */
+    unsigned               adopt_init:1;
+    unsigned               adopting:1;
+    drover__handoff_t     *handoff;
+
     drover__conn_t        *conns;
     unsigned               nconns;
 
@@ -243,8 +254,12 @@ void drover__worker_maybe_done(drover__worker_t *w);
 
 /* worker_conn.c */
 
-/* take fd (accepted, on the slot socket when slot is 1) as a connection */
-void drover__conn_accept(drover__worker_t *w, int fd, int slot);
+/*
+ * Take fd (accepted, on the slot socket when slot is 1; or adopted from the
+ * handoff channel) as a fresh connection.  NULL when it was refused (fd
+ * closed, logged).
+ */
+drover__conn_t *drover__conn_accept(drover__worker_t *w, int fd, int slot);
 
 void drover__conn_close(drover__conn_t *c);
 

@@ -164,7 +164,7 @@ drover_slot_restart_delay(unsigned quick_deaths, int failing)
 void
 drover_slot_start(drover_slot_t *s)
 {
-    int                rc, fds[4];
+    int                rc, fds[6];
     char               mpid[32], slot[16];
     char              *argv[6];
     pid_t              pid;
@@ -197,8 +197,10 @@ drover_slot_start(drover_slot_t *s)
         msg.slot = s->index;
         fds[0] = s->sock.fd;
         fds[1] = p->shared.fd;
+        fds[2] = p->handoff[0];
+        fds[3] = p->handoff[1];
 
-        rc = drover_chan_send(g->chan->fd, &msg, fds, 2);
+        rc = drover_chan_send(g->chan->fd, &msg, fds, 4);
         if (rc != 0) {
             /* the preloader is going away; its exit restarts everything */
             drover_log_error(DROVER_LOG_WARN, -rc, "pool %s: worker %u: "
@@ -225,8 +227,10 @@ drover_slot_start(drover_slot_t *s)
     fds[1] = s->sock.fd;
     fds[2] = p->shared.fd;
     fds[3] = p->sb_fd;
+    fds[4] = p->handoff[0];
+    fds[5] = p->handoff[1];
 
-    rc = drover_proc_spawn(argv, fds, 4, drover_output_fd(p->output), &pid);
+    rc = drover_proc_spawn(argv, fds, 6, drover_output_fd(p->output), &pid);
     if (rc != 0) {
         drover_log_error(DROVER_LOG_ERROR, -rc, "pool %s: worker %u: cannot "
                          "start", p->name, s->index);

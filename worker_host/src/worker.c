@@ -36,6 +36,7 @@
 
 #include "app.h"
 #include "fcgi.h"
+#include "handoff.h"
 #include "log.h"
 #include "request.h"
 
@@ -109,6 +110,8 @@ drover_worker_run(drover_worker_args_t *args)
 
     uv_run(&w->loop, UV_RUN_DEFAULT);
 
+    drover__handoff_fini(w);
+
     if (uv_loop_close(&w->loop) != 0) {
         drover__worker_log(w, DROVER_LOG_ALERT, 0, "handles left open");
     }
@@ -179,6 +182,12 @@ worker_init(drover__worker_t *w, drover_worker_args_t *args)
         return rc;
     }
 
+    rc = drover__handoff_init(w);
+    if (rc != 0) {
+        w->exit_code = 1;
+        return rc;
+    }
+
     /* a jitter spreads the recycling of workers started together */
     if (w->pool->max_requests != 0) {
         unsigned  seed = (unsigned) getpid() ^ (unsigned) uv_hrtime();
@@ -241,6 +250,7 @@ worker_listen_start(drover__worker_t *w)
         }
     }
 
+    drover__handoff_listen_start(w);
     w->accepting = 1;
 }
 
@@ -254,6 +264,7 @@ worker_listen_stop(drover__worker_t *w)
         uv_poll_stop(&w->listeners[i]);
     }
 
+    drover__handoff_listen_stop(w);
     w->accepting = 0;
 }
 
@@ -407,6 +418,7 @@ drover__worker_stop(drover__worker_t *w)
     }
 
     w->nlisteners = 0;
+    drover__handoff_listen_close(w);
 
     for (c = w->conns; c != NULL; c = next) {
         next = c->next;

@@ -22,6 +22,9 @@ typedef struct {
     drover_ctx_t              *ctx;         /* ctx->slot is this slot */
     int                        slot_fd;     /* listening, non-blocking */
     int                        shared_fd;   /* listening, non-blocking */
+    int                        handoff_fds[2]; /* the pool's handoff
+                                               channel: send, receive
+                                               (handoff.h); 0: none */
     pid_t                      manager_pid; /* exit when orphaned */
     drover_sb_slot_t          *sb;          /* this slot's scoreboard
                                                entry, or NULL */

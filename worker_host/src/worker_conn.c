@@ -14,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <uv.h>
 
 #include "fcgi.h"
+#include "handoff.h"
 #include "log.h"
 #include "preloader.h"
 #include "request.h"
@@ -66,7 +68,7 @@ static int conn_protocol_error(drover__conn_t *c, const char *fmt, ...)
     DROVER_PRINTF(2, 3);
 
 
-void
+drover__conn_t *
 drover__conn_accept(drover__worker_t *w, int fd, int slot)
 {
     int              rc;
@@ -76,7 +78,7 @@ drover__conn_accept(drover__worker_t *w, int fd, int slot)
         drover__worker_log(w, DROVER_LOG_WARN, 0,
                            "%u connections, refusing another", w->nconns);
         close(fd);
-        return;
+        return NULL;
     }
 
     c = calloc(1, sizeof(*c));
@@ -95,7 +97,7 @@ drover__conn_accept(drover__worker_t *w, int fd, int slot)
         free(c->in);
         free(c);
         close(fd);
-        return;
+        return NULL;
     }
 
     c->worker = w;
@@ -120,9 +122,10 @@ drover__conn_accept(drover__worker_t *w, int fd, int slot)
     if (rc != 0) {
         drover__worker_log(w, DROVER_LOG_ALERT, rc, "uv_poll_start() failed");
         drover__conn_close(c);
+        return NULL;
     }
 
-    return;
+    return c;
 
 fail:
 
@@ -133,6 +136,8 @@ fail:
         free(c);
     }
     close(fd);
+
+    return NULL;
 }
 
 
@@ -172,6 +177,15 @@ conn_closed_cb(uv_handle_t *handle)
     drover__conn_t  *c;
 
     c = (drover__conn_t *) handle;
+
+    /*
+     * The busy worker that handed c to us may hold its copy until its own
+     * request ends: the front end learns of the close now, not then.  Our
+     * copy of a connection we gave away is only ours to drop.
+     */
+    if (c->adopted && !c->given) {
+        (void) shutdown(c->fd, SHUT_RDWR);
+    }
 
     close(c->fd);
     free(c->in);
@@ -715,8 +729,15 @@ conn_dispatch(drover__conn_t *c)
 
     id = c->req_id;
 
-    rc = (c->refuse == DROVER__REFUSE_NONE)
-         ? drover__request_run(c->worker, c) : DROVER__REQ_REFUSED;
+    if (c->refuse == DROVER__REFUSE_NONE) {
+        /* while the app runs, the other connections go to free workers */
+        drover__handoff_arm(c->worker, c);
+        rc = drover__request_run(c->worker, c);
+        drover__handoff_disarm(c->worker);
+
+    } else {
+        rc = DROVER__REQ_REFUSED;
+    }
 
     if (rc == DROVER__REQ_REFUSED) {
         /* answered once its STDIN has ended: KIND_REFUSED */
