@@ -10,6 +10,7 @@
 #   make fuzz       libFuzzer targets (fuzz/README.md), FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local, DESTDIR: droverd, droverctl, the
 #                   module, drover.h, the man pages
+#   make deb        the Debian packages (debian/) in build/deb/, linted
 
 CC       ?= cc
 BUILD    ?= build
@@ -37,7 +38,9 @@ JSON_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
 # Debian packages: to build, to test
 DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev nginx-dev
 DEPS_TEST  = perl nginx libfcgi-bin wrk openssl curl systemd libio-socket-ssl-perl \
-             prometheus chromium
+             prometheus chromium mmdebstrap
+# make deb: dpkg-buildpackage, debhelper and nginx-dev's dh-sequence-nginx
+DEPS_DEB   = dpkg-dev debhelper nginx-dev libuv1-dev libjson-c-dev pkgconf lintian
 # libFuzzer's runtime (libclang_rt.fuzzer) is in libclang-rt-14-dev on Debian 12
 DEPS_FUZZ  = clang lld libclang-rt-14-dev
 
@@ -63,7 +66,7 @@ NGX_UNIT_BIN = $(patsubst ngx_module/tests/%.c,$(BUILD)/tests/ngx_%, \
                  $(NGX_UNIT_SRC))
 
 .PHONY: all deps test test-unit test-t test-asan demo bench clean fuzz \
-        fuzz-build install man-lint
+        fuzz-build install man-lint deb
 
 MODULE     = $(BUILD)/ngx_http_drover_module.so
 MODULE_SRC = config $(wildcard ngx_module/*.c ngx_module/*.h)
@@ -85,7 +88,7 @@ $(BUILD)/obj/%.o: worker_host/src/%.c $(HOST_HDR)
 
 # -rdynamic: apps resolve the SDK functions (DROVER_API) from droverd itself
 $(BUILD)/droverd: $(HOST_OBJ)
-	$(CC) $(LDFLAGS_SAN) -rdynamic -o $@ $^ $(UV_LIBS) $(JSON_LIBS) -ldl
+	$(CC) $(LDFLAGS) $(LDFLAGS_SAN) -rdynamic -o $@ $^ $(UV_LIBS) $(JSON_LIBS) -ldl
 
 # droverctl: a plain blocking client of the control socket
 $(BUILD)/obj/ctl/%.o: worker_host/ctl/%.c $(CTL_HDR) $(HOST_HDR)
@@ -93,15 +96,15 @@ $(BUILD)/obj/ctl/%.o: worker_host/ctl/%.c $(CTL_HDR) $(HOST_HDR)
 	$(CC) $(CFLAGS) $(UV_CFLAGS) $(JSON_CFLAGS) -c -o $@ $<
 
 $(BUILD)/droverctl: $(CTL_OBJ) $(CTL_SHARED)
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(JSON_LIBS)
+	$(CC) $(LDFLAGS) $(LDFLAGS_SAN) -o $@ $^ $(JSON_LIBS)
 
 $(BUILD)/apps/kit.so: apps/kit.c worker_host/include/drover.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(JSON_CFLAGS) -fPIC -shared -o $@ $< $(JSON_LIBS)
+	$(CC) $(CFLAGS) $(JSON_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< $(JSON_LIBS)
 
 $(BUILD)/apps/%.so: apps/%.c worker_host/include/drover.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
+	$(CC) $(CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
 
 # unit tests link every host object but main.o, and their fixture's object
 # if they have one (listed below)
@@ -175,6 +178,12 @@ install: $(BUILD)/droverd $(BUILD)/droverctl $(MODULE)
 	install -m 0644 docs/droverctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 docs/droverd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 docs/droverd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+# the packages: libnginx-mod-http-drover, droverd, drover-dev (docs/install.md);
+# t/deb_install.t installs them into a fresh Debian root
+deb:
+	@./scripts/deps.sh $(DEPS_DEB)
+	@./scripts/build-deb.sh $(abspath build/deb)
 
 # the man pages: groff's warnings (and mandoc's, when installed) fail it
 man-lint:
