@@ -102,6 +102,10 @@ drover__handoff_init(drover__worker_t *w)
         return 0;
     }
 
+    /* exec'd workers get them without: an app's child has no use for them */
+    (void) fcntl(tx, F_SETFD, FD_CLOEXEC);
+    (void) fcntl(rx, F_SETFD, FD_CLOEXEC);
+
     rc = uv_poll_init(&w->loop, &w->adopt_poll, rx);
     if (rc != 0) {
         return rc;
