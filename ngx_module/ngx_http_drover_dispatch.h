@@ -52,7 +52,6 @@ typedef struct {
     ngx_http_drover_dispatch_addr_t **addrs;       /* by slot, on demand */
 
     ngx_queue_t                       waiting;     /* oldest first */
-    ngx_queue_t                       granted;     /* given a slot, to run */
     ngx_event_t                       wake;        /* posted on a release */
     ngx_event_t                       poll;        /* for other workers' */
 
@@ -87,7 +86,6 @@ typedef struct {
     unsigned                          held:1;        /* slot is ours */
     unsigned                          behind:1;      /* slot was busy */
     unsigned                          queued:1;
-    unsigned                          granted:1;     /* in pool->granted */
     unsigned                          retrying:1;
     unsigned                          responded:1;   /* a byte came */
     unsigned                          overloaded:1;

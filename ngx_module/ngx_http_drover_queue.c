@@ -34,7 +34,6 @@ static ngx_msec_t ngx_http_drover_dispatch_count_wait(
     ngx_uint_t timedout);
 static void ngx_http_drover_dispatch_unqueue(
     ngx_http_drover_dispatch_req_t *d);
-static void ngx_http_drover_dispatch_run(ngx_http_drover_dispatch_req_t *d);
 static void ngx_http_drover_dispatch_timeout(ngx_event_t *ev);
 static void ngx_http_drover_dispatch_reject(ngx_http_request_t *r);
 static void ngx_http_drover_dispatch_fail(ngx_http_request_t *r,
@@ -209,9 +208,7 @@ ngx_http_drover_dispatch_unqueue(ngx_http_drover_dispatch_req_t *d)
 void
 ngx_http_drover_dispatch_post_wake(ngx_http_drover_dispatch_pool_t *pool)
 {
-    if ((ngx_queue_empty(&pool->waiting) && ngx_queue_empty(&pool->granted))
-        || pool->wake.posted)
-    {
+    if (ngx_queue_empty(&pool->waiting) || pool->wake.posted) {
         return;
     }
 
@@ -222,53 +219,9 @@ ngx_http_drover_dispatch_post_wake(ngx_http_drover_dispatch_pool_t *pool)
 
 
 /*
- * Under the lock, as a slot is left: the oldest waiters of this worker
- * take the places free now, in the same critical section, and wait in
- * pool->granted for the wake to start them (not from inside the event
- * that released, which may be another request's finalization).
- */
-
-void
-ngx_http_drover_dispatch_grant(ngx_http_drover_dispatch_pool_t *pool)
-{
-    ngx_uint_t                       k;
-    ngx_queue_t                     *q;
-    ngx_http_drover_dispatch_sh_t   *sh;
-    ngx_http_drover_dispatch_req_t  *d;
-
-    sh = pool->sh;
-
-    if (!sh->active) {
-        return;
-    }
-
-    while (!ngx_queue_empty(&pool->waiting)) {
-
-        q = ngx_queue_head(&pool->waiting);
-        d = ngx_queue_data(q, ngx_http_drover_dispatch_req_t, queue);
-
-        k = ngx_http_drover_dispatch_choose(sh, NGX_HTTP_DROVER_DISPATCH_NONE,
-                                            d->limit, d->window);
-        if (k == NGX_HTTP_DROVER_DISPATCH_NONE) {
-            return;
-        }
-
-        ngx_http_drover_dispatch_take(sh, d, k);
-        (void) ngx_http_drover_dispatch_count_wait(sh, d, 0);
-
-        ngx_http_drover_dispatch_unqueue(d);
-
-        ngx_queue_insert_tail(&pool->granted, &d->queue);
-        d->granted = 1;
-    }
-}
-
-
-/*
  * Posted after a release or a new waiter, and every few milliseconds
- * while this worker has waiters: those granted a slot start, then the
- * oldest get the free slots.  If PATH.slots went away meanwhile, they
- * go to PATH without dispatch.
+ * while this worker has waiters: the oldest get the free slots.  If
+ * PATH.slots went away meanwhile, they go to PATH without dispatch.
  */
 
 void
@@ -276,23 +229,14 @@ ngx_http_drover_dispatch_wake(ngx_event_t *ev)
 {
     ngx_uint_t                        k, plain, failing;
     ngx_queue_t                      *q;
+    ngx_connection_t                 *c;
+    ngx_http_request_t               *r;
     ngx_http_drover_dispatch_sh_t    *sh;
     ngx_http_drover_dispatch_req_t   *d;
     ngx_http_drover_dispatch_pool_t  *pool;
 
     pool = ev->data;
     sh = pool->sh;
-
-    while (!ngx_queue_empty(&pool->granted)) {
-
-        q = ngx_queue_head(&pool->granted);
-        d = ngx_queue_data(q, ngx_http_drover_dispatch_req_t, queue);
-
-        ngx_queue_remove(q);
-        d->granted = 0;
-
-        ngx_http_drover_dispatch_run(d);
-    }
 
     ngx_http_drover_dispatch_refresh(pool, ev->log);
 
@@ -337,29 +281,19 @@ ngx_http_drover_dispatch_wake(ngx_event_t *ev)
 
         d->dispatched = !plain;
 
-        ngx_http_drover_dispatch_run(d);
+        r = d->request;
+        c = r->connection;
+
+        r->read_event_handler = ngx_http_block_reading;
+
+        ngx_http_upstream_init(r);
+        ngx_http_run_posted_requests(c);
     }
 
     if (!ngx_queue_empty(&pool->waiting) && !pool->poll.timer_set) {
         pool->poll.log = ngx_cycle->log;
         ngx_add_timer(&pool->poll, NGX_HTTP_DROVER_DISPATCH_POLL);
     }
-}
-
-
-static void
-ngx_http_drover_dispatch_run(ngx_http_drover_dispatch_req_t *d)
-{
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = d->request;
-    c = r->connection;
-
-    r->read_event_handler = ngx_http_block_reading;
-
-    ngx_http_upstream_init(r);
-    ngx_http_run_posted_requests(c);
 }
 
 
@@ -464,13 +398,6 @@ ngx_http_drover_dispatch_cleanup(void *data)
 
     if (d->queued) {
         (void) ngx_http_drover_dispatch_dequeue(d->pool, d, 0);
-    }
-
-    /* given a slot, gone before it started: the slot is released below */
-
-    if (d->granted) {
-        ngx_queue_remove(&d->queue);
-        d->granted = 0;
     }
 
     if (d->deadline.timer_set) {

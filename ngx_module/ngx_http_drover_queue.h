@@ -25,7 +25,6 @@ void ngx_http_drover_dispatch_start(ngx_http_request_t *r);
 void ngx_http_drover_dispatch_post_wake(
     ngx_http_drover_dispatch_pool_t *pool);
 void ngx_http_drover_dispatch_wake(ngx_event_t *ev);
-void ngx_http_drover_dispatch_grant(ngx_http_drover_dispatch_pool_t *pool);
 
 char *ngx_http_drover_queue(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

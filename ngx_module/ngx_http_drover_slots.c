@@ -554,8 +554,8 @@ ngx_http_drover_dispatch_leave(ngx_http_drover_dispatch_sh_t *sh,
 
 /*
  * A slot that failed is freed as "never freed": the next requests prefer
- * the others.  Under the same lock the place goes to the oldest waiter of
- * this worker, which starts after the current event.
+ * the others.  Waiters of this worker are woken after the current event,
+ * so that a replay in progress (free, then get) is not outrun.
  */
 
 void
@@ -583,7 +583,6 @@ ngx_http_drover_dispatch_free_slot(ngx_http_drover_dispatch_pool_t *pool,
     ngx_shmtx_lock(&pool->shpool->mutex);
 
     ngx_http_drover_dispatch_leave(pool->sh, k, ticket, failed);
-    ngx_http_drover_dispatch_grant(pool);
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
 
