@@ -44,6 +44,10 @@ src="$out/src/drover-$version"
 mkdir -p "$src"
 tree_tar | tar -C "$src" -xf -
 
+# a make above us (make test, make SAN=1 ...) must not pass its variables
+# down to debian/rules: the packages are built with Debian's flags only
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+
 echo "deb: dpkg-buildpackage -b -us -uc in $src (log: $out/build.log)"
 if ! (cd "$src" && dpkg-buildpackage -b -us -uc) >"$out/build.log" 2>&1; then
     tail -40 "$out/build.log" >&2
