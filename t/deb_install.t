@@ -240,6 +240,26 @@ system('cp', @debs, "$root/tmp/debs/") == 0 or die 'cp debs';
 is($rc, 0, 'apt-get installs the three packages and their Depends')
     or BAIL_OUT("apt-get install failed: see $log");
 
+# the module is tied to the ABI of the nginx it was built for: the nginx
+# apt installed provides it, and a module asking for another is refused
+my ($mod_deb) = grep { m{/libnginx-mod-http-drover_} } @debs;
+my ($abi) = `dpkg-deb -f '$mod_deb' Depends` =~ /\b(nginx-abi-[\w.+~-]+)/;
+ok($abi, 'the module depends on an nginx ABI (' . ($abi // 'none') . ')');
+(undef, $out) = in_root('dpkg-query', '-W', '-f', '${Provides}', 'nginx');
+my $abi_re = quotemeta($abi // 'none');
+like($out, qr/(?:^|[ ,])$abi_re(?:[ ,]|$)/,
+     'the nginx apt installed provides that ABI');
+my $other = "$root/tmp/other-abi";
+(run('dpkg-deb', '-R', $mod_deb, $other))[0] == 0 or die 'dpkg-deb -R';
+my $control = slurp("$other/DEBIAN/control");
+$control =~ s/nginx-abi-[\w.+~-]+/nginx-abi-0.0.1-1/;
+spew("$other/DEBIAN/control", $control);
+(run('dpkg-deb', '-b', $other, "$root/tmp/other-abi.deb"))[0] == 0
+    or die 'dpkg-deb -b';
+($rc, $out) = in_root('apt-get', 'install', '-s', '/tmp/other-abi.deb');
+isnt($rc, 0, 'apt refuses the module built for another nginx ABI');
+like($out, qr/nginx-abi-0\.0\.1-1/, 'and names the missing ABI');
+
 my $link = "$root/etc/nginx/modules-enabled/50-mod-http-drover.conf";
 is(readlink($link), '/usr/share/nginx/modules-available/mod-http-drover.conf',
    'the module is enabled in /etc/nginx/modules-enabled');
