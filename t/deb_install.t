@@ -15,7 +15,7 @@ use File::Path qw(make_path);
 use IO::Select;
 use IO::Socket::INET;
 use IO::Socket::UNIX;
-use POSIX qw(:sys_wait_h WNOHANG);
+use POSIX qw(WNOHANG);
 use Socket qw(SOCK_DGRAM);
 use Test::More;
 use Time::HiRes qw(time sleep);
@@ -36,7 +36,7 @@ plan(skip_all => 'the install test is for Debian 12 (bookworm) hosts')
 my $cache = "$top/build/deb-root";
 my $root = "$cache/run";
 my $log = "$cache/test.log";
-my (@pids, $droverd_pid, $proc_mounted);
+my (@pids, $droverd_pid);
 
 make_path($cache);
 open(my $logfh, '>', $log) or die "$log: $!";
@@ -224,7 +224,6 @@ is($rc, 0, "a fresh root from $tar") or BAIL_OUT("tar: see $log");
 
 system('mount', '-t', 'proc', 'proc', "$root/proc") == 0
     or BAIL_OUT("cannot mount proc in $root");
-$proc_mounted = 1;
 # no service starts in the root: maintainer scripts' invoke-rc.d is refused
 spew("$root/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n");
 chmod(0755, "$root/usr/sbin/policy-rc.d");
