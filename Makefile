@@ -129,7 +129,8 @@ $(BUILD)/tests/test_worker $(BUILD)/tests/test_worker_refused: \
 # the control socket in one process: a fake manager and a client
 CONTROL_FIXTURE = $(BUILD)/tests/obj/control_fixture.o \
                   worker_host/tests/control_fixture.h
-$(BUILD)/tests/test_control: $(CONTROL_FIXTURE)
+$(BUILD)/tests/test_control $(BUILD)/tests/test_control_files: \
+    $(CONTROL_FIXTURE)
 
 deps:
 	@./scripts/deps.sh $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_FUZZ)
