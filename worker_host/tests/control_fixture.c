@@ -6,11 +6,13 @@
 #include "control.h"
 #include "control_fixture.h"
 #include "log.h"
-#include "manager.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +26,10 @@
 #include <uv.h>
 
 char               dir[PATH_MAX];
-int                stderr_fd = -1;
 uv_loop_t          loop;
 drover_control_t  *ctl;
+
+static int         stderr_fd = -1;      /* the test's stderr, kept */
 
 
 /* ---- the fake manager ---- */
@@ -476,4 +479,65 @@ result_str(json_object *resp, const char *key)
     }
 
     return json_object_get_string(v);
+}
+
+
+/* ---- setting up and cleaning up ---- */
+
+int
+control_fixture_init(void)
+{
+    int  fd;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGPIPE, SIG_IGN);           /* as the manager does */
+
+    snprintf(dir, sizeof(dir), "%s/drover-control-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (mkdtemp(dir) == NULL) {
+        printf("Bail out! temp dir: %s\n", strerror(errno));
+        return -1;
+    }
+
+    stderr_fd = dup(STDERR_FILENO);
+    fd = open(at("log"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd == -1 || stderr_fd == -1 || dup2(fd, STDERR_FILENO) == -1) {
+        printf("Bail out! log: %s\n", strerror(errno));
+        return -1;
+    }
+    close(fd);
+    drover_log_set_level(DROVER_LOG_DEBUG);
+
+    if (uv_loop_init(&loop) != 0) {
+        printf("Bail out! uv_loop_init\n");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st;
+    (void) flag;
+    (void) ftw;
+
+    return remove(path);
+}
+
+
+void
+control_fixture_cleanup(void)
+{
+    fflush(stderr);
+    dup2(stderr_fd, STDERR_FILENO);
+    close(stderr_fd);
+
+    if (getenv("DROVER_TEST_KEEP") == NULL) {
+        nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    } else {
+        printf("# kept %s\n", dir);
+    }
 }

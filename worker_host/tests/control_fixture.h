@@ -2,15 +2,16 @@
  * control_fixture.h -- the control socket driven from inside one process: a
  * fake manager whose ops count their calls, the loop, a non-blocking client.
  *
- * Used by test_control.c; any test of the control socket can link
- * $(BUILD)/tests/obj/control_fixture.o (see the Makefile).  The fixture
- * asserts nothing (tap.h's counter is per file): it returns what it saw, and
- * the test checks it.
+ * Used by test_control.c and test_control_files.c; any test of the control
+ * socket can link $(BUILD)/tests/obj/control_fixture.o (see the Makefile).
+ * The fixture asserts nothing (tap.h's counter is per file): it returns what
+ * it saw, and the test checks it.
  *
- * A test: mkdtemp dir, stderr to at("log"), uv_loop_init(&loop), then
- * control_begin() on at("ctl.sock") with fake_ops behind it; client_open()
- * and ask(), or client_puts() and client_line(); every wait turns the loop.
- * control_stop() closes the control; log_has() reads the log back.
+ * A test: control_fixture_init(), then control_begin() on at("ctl.sock")
+ * with the fake ops behind it; client_open() and ask(), or client_puts() and
+ * client_line(); every wait turns the loop.  control_stop() closes the
+ * control; log_has() reads the log back; at the end the test runs the loop
+ * empty, checks uv_loop_close(), and control_fixture_cleanup().
  */
 
 #ifndef DROVER_CONTROL_FIXTURE_H
@@ -29,8 +30,8 @@
 #define WAIT_MS  3000
 
 
+/* the test's temp dir, the loop, the control under test (NULL: none) */
 extern char               dir[PATH_MAX];
-extern int                stderr_fd;
 extern uv_loop_t          loop;
 extern drover_control_t  *ctl;
 
@@ -102,5 +103,14 @@ int is_ok(json_object *resp);
 int is_error(json_object *resp, const char *needle);
 /* result.KEY as a string, or NULL */
 const char *result_str(json_object *resp, const char *key);
+
+
+/* ---- setting up and cleaning up ---- */
+
+/* stdout line-buffered, SIGPIPE ignored, dir made, stderr to DIR/log, the
+ * loop initialised: 0, or -1 after a "Bail out!" line */
+int control_fixture_init(void);
+/* stderr back, dir removed (kept with DROVER_TEST_KEEP set) */
+void control_fixture_cleanup(void);
 
 #endif /* DROVER_CONTROL_FIXTURE_H */

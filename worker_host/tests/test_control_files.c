@@ -7,16 +7,12 @@
 
 #include "control.h"
 #include "control_fixture.h"
-#include "log.h"
 #include "tap.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
-#include <limits.h>
-#include <signal.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -157,43 +153,12 @@ test_existing_files(void)
     uv_run(&loop, UV_RUN_DEFAULT);
 }
 
-static int
-rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-
-    return remove(path);
-}
-
-
 int
 main(void)
 {
-    int  fd, rc;
+    int  rc;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    signal(SIGPIPE, SIG_IGN);           /* as the manager does */
-
-    snprintf(dir, sizeof(dir), "%s/drover-control-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (mkdtemp(dir) == NULL) {
-        printf("Bail out! temp dir: %s\n", strerror(errno));
-        return 1;
-    }
-
-    stderr_fd = dup(STDERR_FILENO);
-    fd = open(at("log"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd == -1 || stderr_fd == -1 || dup2(fd, STDERR_FILENO) == -1) {
-        printf("Bail out! log: %s\n", strerror(errno));
-        return 1;
-    }
-    close(fd);
-    drover_log_set_level(DROVER_LOG_DEBUG);
-
-    if (uv_loop_init(&loop) != 0) {
-        printf("Bail out! uv_loop_init\n");
+    if (control_fixture_init() != 0) {
         return 1;
     }
 
@@ -204,15 +169,7 @@ main(void)
     rc = uv_loop_close(&loop);
     ASSERT_EQ(rc, 0, "every handle closed: the loop closes");
 
-    fflush(stderr);
-    dup2(stderr_fd, STDERR_FILENO);
-    close(stderr_fd);
-
-    if (getenv("DROVER_TEST_KEEP") == NULL) {
-        nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    } else {
-        printf("# kept %s\n", dir);
-    }
+    control_fixture_cleanup();
 
     return tap_done();
 }
