@@ -1,0 +1,68 @@
+"""
+bench/settings.py -- the bench's settings (paths, BENCH_* from the environment,
+the workloads and the rows) and its log line.
+"""
+
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BUILD = os.path.abspath(os.environ.get("DROVER_BUILD", os.path.join(ROOT, "build")))
+MODULE = os.path.abspath(os.environ.get("BENCH_MODULE", os.path.join(BUILD, "ngx_http_drover_module.so")))
+IS_ROOT = os.geteuid() == 0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def env_num(name, default, cast=int):
+    v = os.environ.get(name, "")
+    return cast(v) if v.strip() else default
+
+
+QUICK = os.environ.get("BENCH_QUICK", "") == "1"
+DURATION = env_num("BENCH_DURATION", 2 if QUICK else 8)
+ROUNDS = env_num("BENCH_ROUNDS", 1 if QUICK else 3)
+WARMUP = env_num("BENCH_WARMUP", 1)
+CONNS = env_num("BENCH_CONNECTIONS", 16)
+THREADS = env_num("BENCH_THREADS", 1)
+ROWS = [r.strip() for r in os.environ.get("BENCH_ROWS", "a,b,c,d,e,f").split(",") if r.strip()]
+DISPATCH = os.environ.get("BENCH_DISPATCH", "1") != "0"
+OUT = os.path.abspath(os.environ.get("BENCH_OUT", os.path.join(HERE, "results")))
+KEEP = os.environ.get("BENCH_KEEP", "") == "1"
+# extra http-level directives for the module's nginx, e.g. "drover_pipeline 3;"
+DROVER_CONF = os.environ.get("BENCH_DROVER_CONF", "").strip()
+PROFILE = os.environ.get("BENCH_PROFILE", "0" if QUICK else "1") == "1"
+
+DROVER_WORKERS = 2
+FCGI_PROCS = 16
+PHP_CHILDREN = 2
+UPSTREAM_KEEPALIVE = 16
+SLOW_MS = 300
+KILL_EVERY = 0.1
+QUIET_WAIT = env_num("BENCH_QUIET_WAIT", 30)     # s to wait for other tenants to go quiet
+QUIET_BELOW = 10.0                                # % of a core used by other processes
+RETRY_ABOVE = 20.0                                # redo a run once when others used more
+MAX_RETRIES = env_num("BENCH_MAX_RETRIES", 12)
+POST_BYTES = 16384
+
+WORKLOADS = [
+    # name, method, path, what a correct answer is (for the probe)
+    ("hello", "GET", "/", "6 bytes \"hello\\n\""),
+    ("64k", "GET", "/big?kb=64", "65536 bytes"),
+    ("post16k", "POST", "/echo", "16 KiB body echoed (nginx (a): read and dropped, \"ok\\n\")"),
+]
+_only = [w.strip() for w in os.environ.get("BENCH_WORKLOADS", "").split(",") if w.strip()]
+if _only:
+    WORKLOADS = [w for w in WORKLOADS if w[0] in _only]
+
+ROW_TITLES = {
+    "a": "nginx `return 200` (the front's own limit)",
+    "b": "Drover: `drover_pass` module -> droverd, 2 workers",
+    "c": "stock `fastcgi_pass` + keepalive 16 -> droverd shared socket, 2 workers",
+    "d": "stock `fastcgi_pass` + keepalive 16 -> libfcgi C app, 16 procs (spawn-fcgi)",
+    "e": "stock `fastcgi_pass` -> php-fpm static 2 (opcache)",
+    "f": "`proxy_pass` + keepalive 16 -> uvicorn + FastAPI, 1 worker",
+}
+
+
+def log(msg):
+    print("bench: " + msg, flush=True)
