@@ -1,3 +1,4 @@
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 """
 bench/procs.py -- the processes the bench starts: /proc readings (CPU ticks,
 memory), stopping by PID, a Service, bounded waits for sockets, sh().

@@ -1,3 +1,4 @@
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 """
 bench/report.py -- the results: versions, medians, the markdown tables and the
 .json of raw figures, the targets.

@@ -1,3 +1,4 @@
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 """
 bench/services.py -- how each service is configured and started: droverd, the
 peers (peers/: libfcgi app, php-fpm, uvicorn), nginx (a mixin of bench.py's Bench).

@@ -1,3 +1,4 @@
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 """
 bench/settings.py -- the bench's settings (paths, BENCH_* from the environment,
 the workloads and the rows) and its log line.

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * control_fixture.c -- what the control socket's tests share: a fake
  * manager (its ops), a loop to turn, a non-blocking client (control_fixture.h).

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * control_fixture.h -- the control socket driven from inside one process: a
  * fake manager whose ops count their calls, the loop, a non-blocking client.

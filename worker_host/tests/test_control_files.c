@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_control_files.c -- the control socket's file: the group and mode
  * asked for, and what is already at its path (a stale socket, a live one, a

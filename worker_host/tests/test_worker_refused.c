@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * test_worker_refused.c -- requests a worker refuses for what they are (params
  * over 128 KiB, over 1024 pairs, malformed): a FastCGI answer, the connection

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * worker_fixture.c -- what the worker's end-to-end tests share: a built-in
  * app, a forked worker on Unix sockets, a FastCGI client (worker_fixture.h).

@@ -1,3 +1,5 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
 /*
  * worker_fixture.h -- a live worker for end-to-end tests: a built-in app, a
  * forked drover_worker_run() on Unix sockets, a FastCGI client.

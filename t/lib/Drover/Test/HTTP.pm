@@ -1,3 +1,4 @@
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 package Drover::Test::HTTP;
 
 # A small HTTP/1.1 client over TCP or TLS (IO::Socket::SSL, tls => 1):

@@ -1,3 +1,4 @@
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 package Drover::Test;
 
 # Drover::Test's nginx methods: ports, nginx.conf, run_nginx and stop_nginx,

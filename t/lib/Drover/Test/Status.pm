@@ -1,3 +1,4 @@
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 package Drover::Test;
 
 # Drover::Test's status page helpers: fake control sockets, promtool, a
