@@ -98,6 +98,7 @@ drover_status_merge_dispatch(json_object *status, json_object *queues)
             p = json_object_array_get_idx(pools, j);
 
             if (json_object_object_get_ex(p, DROVER_SK_LISTEN, &v)
+                && json_object_is_type(v, json_type_string)
                 && strcmp(json_object_get_string(v),
                           json_object_get_string(listen)) == 0)
             {

@@ -169,9 +169,11 @@ test_merge_dispatch(void)
     double        d;
     json_object  *st, *q, *p0, *p1, *disp;
 
+    /* "x" has no string listen: skipped, not compared (it was strcmp'd) */
     st = json_tokener_parse("{\"pools\":[{\"name\":\"a\",\"listen\":\"/a\","
                             "\"queue_depth\":null},{\"name\":\"b\","
-                            "\"listen\":\"/b\"}]}");
+                            "\"listen\":\"/b\"},{\"name\":\"x\","
+                            "\"listen\":null}]}");
     q = json_tokener_parse("[5,{\"listen\":7},{\"listen\":\"/nope\","
                            "\"queued\":1},{\"listen\":\"/b\",\"queued\":2,"
                            "\"waited\":4,\"wait_ms\":10,\"replays\":-1,"
@@ -198,6 +200,10 @@ test_merge_dispatch(void)
                 && drover_json_get(disp, "moved") == NULL
                 && drover_json_get(disp, "pipelined") == NULL,
                 "merge: negative, string and fraction are left out");
+
+    ASSERT_TRUE(drover_json_get(json_object_array_get_idx(
+                    drover_json_get(st, "pools"), 2), "dispatch") == NULL,
+                "merge: a pool whose listen is not a string is left alone");
 
     drover_status_merge_dispatch(st, NULL);
     drover_status_merge_dispatch(NULL, q);
