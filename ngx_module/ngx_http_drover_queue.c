@@ -36,6 +36,8 @@ static void ngx_http_drover_dispatch_unqueue(
     ngx_http_drover_dispatch_req_t *d);
 static void ngx_http_drover_dispatch_timeout(ngx_event_t *ev);
 static void ngx_http_drover_dispatch_reject(ngx_http_request_t *r);
+static void ngx_http_drover_dispatch_unavailable(ngx_http_request_t *r,
+    char *retry);
 static void ngx_http_drover_dispatch_fail(ngx_http_request_t *r,
     ngx_http_drover_dispatch_pool_t *pool);
 static void ngx_http_drover_dispatch_fail_waiter(
@@ -325,20 +327,7 @@ ngx_http_drover_dispatch_timeout(ngx_event_t *ev)
 static void
 ngx_http_drover_dispatch_reject(ngx_http_request_t *r)
 {
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-
-    if (h != NULL) {
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        ngx_str_set(&h->value, "1");
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-    }
-
-    ngx_http_finalize_request(r, NGX_HTTP_SERVICE_UNAVAILABLE);
+    ngx_http_drover_dispatch_unavailable(r, "1");
 }
 
 
@@ -353,19 +342,27 @@ static void
 ngx_http_drover_dispatch_fail(ngx_http_request_t *r,
     ngx_http_drover_dispatch_pool_t *pool)
 {
-    ngx_table_elt_t  *h;
-
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "drover: the app of \"%V\" failed to start (droverd "
                   "reports the pool failing, no worker is up; droverd's log "
                   "says why), 503", &pool->path);
+
+    ngx_http_drover_dispatch_unavailable(r, "30");
+}
+
+
+static void
+ngx_http_drover_dispatch_unavailable(ngx_http_request_t *r, char *retry)
+{
+    ngx_table_elt_t  *h;
 
     h = ngx_list_push(&r->headers_out.headers);
 
     if (h != NULL) {
         h->hash = 1;
         ngx_str_set(&h->key, "Retry-After");
-        ngx_str_set(&h->value, "30");
+        h->value.data = (u_char *) retry;
+        h->value.len = ngx_strlen(retry);
 #if (nginx_version >= 1023000)
         h->next = NULL;
 #endif
