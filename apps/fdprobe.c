@@ -9,8 +9,9 @@
  * user, without exec), in the preloader and in `preload off` workers.  So
  * it sees exactly what app code would get there.
  *
- * When DROVER_FDPROBE_DIR is set (droverd's environment reaches all of
- * them), it writes DIR/fds.PID, atomically (a rename), as:
+ * When DROVER_FDPROBE_DIR is set (the pool passes droverd's own with
+ * `env DROVER_FDPROBE_DIR;`, so it reaches all of them), it writes
+ * DIR/fds.PID, atomically (a rename), as:
  *
  *     cmdline droverd -c /tmp/x/droverd.conf
  *     uid 65534

@@ -34,8 +34,9 @@ plan(skip_all => 'apps/fdprobe.so is not built (run make)')
 $t->has(qw(droverd kit));
 my $dir = $t->dir;
 
-# where fdprobe's constructor writes fds.PID; droverd's environment reaches
-# the check process, which runs as the pool's user
+# where fdprobe's constructor writes fds.PID; `env DROVER_FDPROBE_DIR;`
+# passes it from droverd's environment to the check process, which runs as
+# the pool's user
 my $probe_dir = "$dir/fdprobe";
 mkdir $probe_dir or die "mkdir $probe_dir: $!";
 chmod 0777, $probe_dir or die "chmod $probe_dir: $!";
@@ -73,6 +74,7 @@ pool probe {
     app     %%APPS%%/fdprobe.so;
     listen  unix:%%DIR%%/probe.sock;
     workers 1;
+    env     DROVER_FDPROBE_DIR;
 }
 EOF
 

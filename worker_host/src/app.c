@@ -6,6 +6,7 @@
  */
 
 #include "app.h"
+#include "env.h"
 #include "log.h"
 #include "proc.h"
 
@@ -249,16 +250,29 @@ int
 drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
 {
     int                  pfd[2], status, rc, waited;
-    char                 msg[1024];
+    char                 msg[1024], **envp;
     pid_t                pid;
     size_t               n;
     ssize_t              wrote;
     const drover_app_t  *app;
 
+    if (pool->app == NULL) {
+        return 0;       /* an exec pool: no .so, its program was checked */
+    }
+
+    /* the app's constructors see the pool's environment, as in a worker */
+    rc = drover_env_build(pool, NULL, &envp);
+    if (rc != 0) {
+        snprintf(err, errlen, "out of memory");
+        return rc;
+    }
+
     /* non-blocking: app_check_wait() polls it next to the child's pidfd */
     if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) != 0) {
+        rc = -errno;
         snprintf(err, errlen, "pipe() failed: %s", strerror(errno));
-        return -errno;
+        drover_env_free(envp);
+        return rc;
     }
 
     /* also from a reload, while the manager's loop runs */
@@ -268,6 +282,7 @@ drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
         snprintf(err, errlen, "fork() failed: %s", strerror(errno));
         close(pfd[0]);
         close(pfd[1]);
+        drover_env_free(envp);
         return rc;
     }
 
@@ -282,6 +297,8 @@ drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
             (void) wrote;
             _exit(1);
         }
+
+        environ = envp;
 
         rc = drover_proc_drop_privileges(pool, msg, sizeof(msg));
         if (rc == 0) {
@@ -298,6 +315,7 @@ drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
     }
 
     close(pfd[1]);
+    drover_env_free(envp);
 
     n = 0;
     msg[0] = '\0';

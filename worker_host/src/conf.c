@@ -79,6 +79,7 @@ drover_conf_load(const char *path, drover_conf_t **out, char *err,
     p->conf->control_group = (gid_t) -1;
     p->conf->status_mode = 0660;
     p->conf->status_group = (gid_t) -1;
+    p->conf->min_uid = CONF_MIN_UID;
     p->conf->path = strdup(path);
     if (p->conf->path == NULL) {
         rc = -ENOMEM;
@@ -972,5 +973,6 @@ conf_pool_free(drover_pool_conf_t *pool)
     free(pool->user);
     free(pool->group);
     free(pool->file);
+    drover__conf_pool_free_proc(pool);
     free(pool);
 }

@@ -41,6 +41,17 @@ typedef struct {
 } drover_prestart_conf_t;
 
 
+/* one `env NAME [VALUE];`, see env.h */
+typedef struct {
+    char     *name;
+    char     *value;           /* NULL: droverd's own value, if it has one */
+} drover_env_conf_t;
+
+
+/* `rlimit_* unlimited` */
+#define DROVER_CONF_RLIM_INFINITY  (~0ULL)
+
+
 typedef struct drover_pool_conf_s  drover_pool_conf_t;
 
 struct drover_pool_conf_s {
@@ -76,6 +87,16 @@ struct drover_pool_conf_s {
     unsigned               stop_timeout_ms;       /* default 10s */
     unsigned               busy_low;              /* % busy: advice band, */
     unsigned               busy_high;             /* default 50 .. 90 */
+
+    /* the pool's processes (proc.c, env.c) */
+    drover_env_conf_t     *env;            /* `env`, in order */
+    size_t                 nenv;
+    char                  *working_dir;    /* NULL: "/" */
+    mode_t                 umask;          /* default 0027 */
+    unsigned long long     rlimit_files;   /* 0: droverd's own */
+    unsigned long long     rlimit_core;    /* default 0: no core files */
+    unsigned long long     rlimit_nproc;   /* 0: droverd's own */
+    int                    no_new_privs;   /* default 1 */
     char                  *file;           /* where `pool` was declared */
     unsigned               line;
     drover_pool_conf_t    *next;
@@ -96,6 +117,7 @@ typedef struct {
                                               read-only, NULL: none */
     mode_t                 status_mode;    /* default 0660 */
     gid_t                  status_group;
+    uid_t                  min_uid;        /* `min_uid`, default 1000 */
     drover_pool_conf_t    *pools;          /* in declaration order */
     size_t                 npools;
 } drover_conf_t;

@@ -78,7 +78,12 @@ drover__conf_pool_finish(drover__conf_parser_t *p, drover__conf_block_t *b)
         return rc;
     }
 
-    return conf_pool_check_user(p, b);
+    rc = conf_pool_check_user(p, b);
+    if (rc != 0) {
+        return rc;
+    }
+
+    return drover__conf_pool_check_proc(p, b);
 }
 
 

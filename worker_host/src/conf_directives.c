@@ -154,6 +154,33 @@ const drover__conf_command_t  drover__conf_commands[CONF_NCMDS] = {
 
     [CONF_CMD_BUSY_TARGET] = { "busy_target", CONF_POOL, 0,
       2, 2, "busy_target 50% 90%;", conf_set_busy_target },
+
+    [CONF_CMD_ENV] = { "env", CONF_POOL, CONF_MULTI,
+      1, 2, "env NAME [VALUE];", drover__conf_set_env },
+
+    [CONF_CMD_WORKING_DIR] = { "working_dir", CONF_POOL, 0,
+      1, 1, "working_dir /path;", drover__conf_set_working_dir },
+
+    [CONF_CMD_UMASK] = { "umask", CONF_POOL, 0,
+      1, 1, "umask 0027;", drover__conf_set_umask },
+
+    [CONF_CMD_RLIMIT_FILES] = { "rlimit_files", CONF_POOL, 0,
+      1, 1, "rlimit_files N|unlimited;", drover__conf_set_rlimit,
+      offsetof(drover_pool_conf_t, rlimit_files) },
+
+    [CONF_CMD_RLIMIT_CORE] = { "rlimit_core", CONF_POOL, 0,
+      1, 1, "rlimit_core SIZE|unlimited;", drover__conf_set_rlimit,
+      offsetof(drover_pool_conf_t, rlimit_core) },
+
+    [CONF_CMD_RLIMIT_NPROC] = { "rlimit_nproc", CONF_POOL, 0,
+      1, 1, "rlimit_nproc N|unlimited;", drover__conf_set_rlimit,
+      offsetof(drover_pool_conf_t, rlimit_nproc) },
+
+    [CONF_CMD_NO_NEW_PRIVS] = { "no_new_privs", CONF_POOL, 0,
+      1, 1, "no_new_privs on|off;", drover__conf_set_no_new_privs },
+
+    [CONF_CMD_MIN_UID] = { "min_uid", CONF_MAIN, 0,
+      1, 1, "min_uid 1000;", drover__conf_set_min_uid },
 };
 
 
@@ -250,6 +277,8 @@ conf_set_pool(drover__conf_parser_t *p, drover__conf_file_t *f,
     pool->stop_timeout_ms = CONF_STOP_TIMEOUT_MS;
     pool->busy_low = 50;
     pool->busy_high = 90;
+    pool->umask = CONF_UMASK;
+    pool->no_new_privs = 1;
     pool->workers_auto = 1;
     pool->line = d->line;
     pool->name = strdup(name);
@@ -1131,4 +1160,20 @@ conf_valid_name(const char *s, size_t max)
                     "0123456789_.-");
 
     return len > 0 && len <= max && s[len] == '\0';
+}
+
+
+/* for conf_proc.c */
+int
+drover__conf_parse_uint(const char *s, int base, unsigned long max,
+    unsigned long *out)
+{
+    return conf_parse_uint(s, base, max, out);
+}
+
+
+int
+drover__conf_parse_size(const char *s, unsigned long long *bytes)
+{
+    return conf_parse_size(s, bytes);
 }

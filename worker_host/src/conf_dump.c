@@ -37,6 +37,8 @@ drover_conf_dump_pool(const drover_conf_t *conf,
         fprintf(f, "memory_budget %llu;\n", conf->memory_budget);
     }
 
+    fprintf(f, "min_uid %lu;\n", (unsigned long) conf->min_uid);
+
     fputs("pool ", f);
     conf_dump_value(f, pool->name);
     fputs(" {\n    app ", f);
@@ -127,6 +129,10 @@ drover_conf_dump_pool(const drover_conf_t *conf,
                 drover_log_level_name(pool->log_level));
     }
 
+    if (drover__conf_dump_proc(pool, f) != 0) {
+        return -EIO;
+    }
+
     fputs("}\n", f);
 
     if (fflush(f) != 0 || ferror(f)) {
@@ -157,4 +163,12 @@ conf_dump_value(FILE *f, const char *s)
     }
 
     return fputc('"', f) == EOF ? -EIO : 0;
+}
+
+
+/* for conf_proc.c */
+int
+drover__conf_dump_value(FILE *f, const char *s)
+{
+    return conf_dump_value(f, s);
 }

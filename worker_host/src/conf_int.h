@@ -28,6 +28,8 @@
 #define CONF_SIZE_MAX             (1ULL << 46)     /* 64 TiB */
 #define CONF_DURATION_MAX_MS (24u * 3600u * 1000u)
 #define CONF_LISTEN_MODE     0660
+#define CONF_UMASK           0027
+#define CONF_MIN_UID         1000
 
 #define CONF_MAIN            0x01
 #define CONF_POOL            0x02
@@ -61,6 +63,14 @@ enum {
     CONF_CMD_CONTROL,
     CONF_CMD_STATUS_SOCKET,
     CONF_CMD_BUSY_TARGET,
+    CONF_CMD_ENV,
+    CONF_CMD_WORKING_DIR,
+    CONF_CMD_UMASK,
+    CONF_CMD_RLIMIT_FILES,
+    CONF_CMD_RLIMIT_CORE,
+    CONF_CMD_RLIMIT_NPROC,
+    CONF_CMD_NO_NEW_PRIVS,
+    CONF_CMD_MIN_UID,
     CONF_NCMDS
 };
 
@@ -168,6 +178,30 @@ int drover__conf_set_include(drover__conf_parser_t *p, drover__conf_file_t *f,
     drover__conf_block_t *b, drover__conf_directive_t *d);
 int drover__conf_pool_finish(drover__conf_parser_t *p, drover__conf_block_t *b);
 char *drover__conf_join(const char *dir, const char *path);
+int drover__conf_parse_uint(const char *s, int base, unsigned long max,
+    unsigned long *out);
+int drover__conf_parse_size(const char *s, unsigned long long *bytes);
+int drover__conf_dump_value(FILE *f, const char *s);
+
+/* conf_proc.c: the directives of a pool's processes (privileges, env) */
+int drover__conf_set_env(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+int drover__conf_set_working_dir(drover__conf_parser_t *p,
+    drover__conf_file_t *f, drover__conf_block_t *b,
+    drover__conf_directive_t *d);
+int drover__conf_set_umask(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+int drover__conf_set_rlimit(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+int drover__conf_set_no_new_privs(drover__conf_parser_t *p,
+    drover__conf_file_t *f, drover__conf_block_t *b,
+    drover__conf_directive_t *d);
+int drover__conf_set_min_uid(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+int drover__conf_pool_check_proc(drover__conf_parser_t *p,
+    drover__conf_block_t *b);
+void drover__conf_pool_free_proc(drover_pool_conf_t *pool);
+int drover__conf_dump_proc(const drover_pool_conf_t *pool, FILE *f);
 
 
 extern const drover__conf_command_t  drover__conf_commands[CONF_NCMDS];

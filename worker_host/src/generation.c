@@ -7,7 +7,9 @@
 
 #include "manager_int.h"
 #include "channel.h"
+#include "env.h"
 #include "log.h"
+#include "ondemand.h"
 #include "preloader.h"
 #include "proc.h"
 
@@ -475,7 +477,7 @@ drover_gen_preloader_start(drover_gen_t *g)
 {
     int             rc, sv[2], fds[3];
     char            mpid[32];
-    char           *argv[5];
+    char           *argv[5], **envp;
     pid_t           pid;
     drover_chan_t  *c;
     drover_pool_t  *p = g->pool;
@@ -508,7 +510,12 @@ drover_gen_preloader_start(drover_gen_t *g)
     fds[1] = sv[1];
     fds[2] = p->sb_fd;
 
-    rc = drover_proc_spawn(argv, fds, 3, drover_output_fd(p->output), &pid);
+    rc = drover_env_build(g->conf, NULL, &envp);
+    if (rc == 0) {
+        rc = drover_proc_spawn(argv, fds, 3, drover_output_fd(p->output),
+                               envp, &pid);
+        drover_env_free(envp);
+    }
     close(sv[1]);
 
     if (rc != 0) {
@@ -608,6 +615,10 @@ drover_gen_preloader_exited(drover_gen_t *g, int status)
         drover_gen_maybe_free(g);
         drover_pool_maybe_free(p);
         drover_manager_maybe_done(p->mgr);
+        return;
+    }
+
+    if (drover_ondemand_preloader_exited(g)) {
         return;
     }
 

@@ -17,6 +17,7 @@
  */
 
 #include "prestart.h"
+#include "env.h"
 #include "log.h"
 #include "proc.h"
 
@@ -34,7 +35,6 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
 
 #define PRESTART_MSG_LINE_MAX  160     /* an output line in the message */
 #define PRESTART_CMDLINE_MAX   512     /* the command line in the log */
@@ -533,45 +533,45 @@ prestart_child(const drover_prestart_t *ps, int wfd, pid_t manager,
 }
 
 
-/* the manager's environment, less any DROVER_POOL, plus DROVER_POOL=name */
+/*
+ * The pool's environment (env.h: `env` and PATH, nothing else of the
+ * manager's), plus DROVER_POOL=name, which no `env` can override.
+ */
 static char **
-prestart_env(const drover_prestart_t *ps, char **pool_var)
+prestart_env(const drover_prestart_t *ps)
 {
-    size_t   n, k;
-    char   **envp;
+    char  *extra[2], **envp;
 
-    for (n = 0; environ[n] != NULL; n++) {
-        /* count */
-    }
-
-    envp = malloc((n + 2) * sizeof(char *));
-    *pool_var = malloc(strlen(ps->pool->name) + sizeof("DROVER_POOL="));
-
-    if (envp == NULL || *pool_var == NULL) {
-        free(envp);
-        free(*pool_var);
+    extra[0] = malloc(strlen(ps->pool->name) + sizeof("DROVER_POOL="));
+    if (extra[0] == NULL) {
         return NULL;
     }
 
-    for (n = 0, k = 0; environ[n] != NULL; n++) {
-        if (strncmp(environ[n], "DROVER_POOL=", 12) != 0) {
-            envp[k++] = environ[n];
-        }
+    sprintf(extra[0], "DROVER_POOL=%s", ps->pool->name);
+    extra[1] = NULL;
+
+    if (drover_env_build(ps->pool, extra, &envp) != 0) {
+        envp = NULL;
     }
 
-    sprintf(*pool_var, "DROVER_POOL=%s", ps->pool->name);
-    envp[k++] = *pool_var;
-    envp[k] = NULL;
-
+    free(extra[0]);
     return envp;
 }
 
 
-/* the directory of the pool's app file: the command's working directory */
+/*
+ * The command's working directory: the pool's `working_dir`, else the
+ * directory of its app file.
+ */
 static void
 prestart_cwd(const drover_prestart_t *ps, char *buf, size_t size)
 {
     const char  *app = ps->pool->app, *slash;
+
+    if (ps->pool->working_dir != NULL) {
+        snprintf(buf, size, "%s", ps->pool->working_dir);
+        return;
+    }
 
     slash = (app != NULL) ? strrchr(app, '/') : NULL;
 
@@ -592,7 +592,7 @@ prestart_command_start(drover_prestart_t *ps)
     int                            rc, fds[2];
     char                           how[320], cwd[PATH_MAX], t[32];
     char                           cmdline[PRESTART_CMDLINE_MAX];
-    char                          *pool_var, **envp;
+    char                         **envp;
     pid_t                          pid, manager;
     prestart_out_t                *out;
     const drover_prestart_conf_t  *c = prestart_current(ps);
@@ -616,7 +616,6 @@ prestart_command_start(drover_prestart_t *ps)
     }
 
     envp = NULL;
-    pool_var = NULL;
     out = NULL;
     fds[0] = -1;
     fds[1] = -1;
@@ -628,7 +627,7 @@ prestart_command_start(drover_prestart_t *ps)
         goto fail;
     }
 
-    envp = prestart_env(ps, &pool_var);
+    envp = prestart_env(ps);
     out = malloc(sizeof(*out));
 
     if (envp == NULL || out == NULL) {
@@ -691,8 +690,7 @@ prestart_command_start(drover_prestart_t *ps)
     setpgid(pid, pid);
 
     close(fds[1]);
-    free(envp);
-    free(pool_var);
+    drover_env_free(envp);
 
     ps->pid = pid;
     ps->pgid = pid;
@@ -720,8 +718,7 @@ fail:
     }
 
     free(out);
-    free(envp);
-    free(pool_var);
+    drover_env_free(envp);
 
     prestart_fail(ps, rc, how);
 }

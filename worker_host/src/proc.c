@@ -10,13 +10,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,7 +116,7 @@ proc_stdin_null(void)
 
 int
 drover_proc_spawn(char *const argv[], const int *fds, int nfds, int out_fd,
-    pid_t *pid)
+    char *const envp[], pid_t *pid)
 {
     int       i, fd, tmp[8];
     pid_t     child, parent;
@@ -174,7 +179,7 @@ drover_proc_spawn(char *const argv[], const int *fds, int nfds, int out_fd,
         goto fail;
     }
 
-    execv("/proc/self/exe", argv);
+    execve("/proc/self/exe", argv, envp);
 
 fail:
 
@@ -184,50 +189,228 @@ fail:
 }
 
 
+/* soft and hard: the tenant cannot raise what droverd set */
+static int
+proc_set_rlimit(int resource, const char *name, unsigned long long v,
+    const drover_pool_conf_t *pool, char *err, size_t errlen)
+{
+    struct rlimit  rl;
+
+    rl.rlim_cur = (v == DROVER_CONF_RLIM_INFINITY) ? RLIM_INFINITY
+                                                   : (rlim_t) v;
+    rl.rlim_max = rl.rlim_cur;
+
+    if (setrlimit(resource, &rl) != 0) {
+        snprintf(err, errlen, "pool \"%s\": cannot set %s to %llu: %s",
+                 pool->name, name, v, strerror(errno));
+        return -errno;
+    }
+
+    return 0;
+}
+
+
+static int
+proc_set_limits(const drover_pool_conf_t *pool, char *err, size_t errlen)
+{
+    int  rc;
+
+    rc = proc_set_rlimit(RLIMIT_CORE, "rlimit_core", pool->rlimit_core,
+                         pool, err, errlen);
+
+    if (rc == 0 && pool->rlimit_files != 0) {
+        rc = proc_set_rlimit(RLIMIT_NOFILE, "rlimit_files",
+                             pool->rlimit_files, pool, err, errlen);
+    }
+
+    if (rc == 0 && pool->rlimit_nproc != 0) {
+        rc = proc_set_rlimit(RLIMIT_NPROC, "rlimit_nproc",
+                             pool->rlimit_nproc, pool, err, errlen);
+    }
+
+    return rc;
+}
+
+
+static int
+proc_gid_cmp(const void *a, const void *b)
+{
+    gid_t  x = *(const gid_t *) a, y = *(const gid_t *) b;
+
+    return (x > y) - (x < y);
+}
+
+
+/* the supplementary groups of the process; *n of them, sorted, or NULL */
+static gid_t *
+proc_groups(int *n)
+{
+    int     k;
+    gid_t  *groups;
+
+    k = getgroups(0, NULL);
+    if (k < 0) {
+        return NULL;
+    }
+
+    groups = malloc((size_t) (k + 1) * sizeof(gid_t));
+    if (groups == NULL) {
+        return NULL;
+    }
+
+    k = getgroups(k, groups);
+    if (k < 0) {
+        free(groups);
+        return NULL;
+    }
+
+    qsort(groups, (size_t) k, sizeof(gid_t), proc_gid_cmp);
+    *n = k;
+
+    return groups;
+}
+
+
 /*
- * Nor group root (the config refuses it, this is the proof in the process
- * itself): gid 0 is neither held, as real, effective or supplementary
- * group, nor to be had back.
+ * The supplementary groups are exactly the user's from the group database
+ * (the primary group may or may not be among them), none of droverd's.
+ * A uid without a passwd entry has none at all.
  */
 static int
-proc_check_no_root_group(const drover_pool_conf_t *pool, char *err,
-    size_t errlen)
+proc_check_groups(const drover_pool_conf_t *pool, const char *user,
+    char *err, size_t errlen)
 {
-    int     i, n;
-    gid_t   zero, *groups;
+    int     i, n, want_n, rc;
+    gid_t  *have, *want;
 
-    if (getgid() == 0 || getegid() == 0) {
-        snprintf(err, errlen, "pool \"%s\": still group root (gid %ld, "
-                 "egid %ld) after setgid(%ld)", pool->name, (long) getgid(),
-                 (long) getegid(), (long) pool->gid);
-        return -EPERM;
-    }
-
-    n = getgroups(0, NULL);
-    groups = malloc((size_t) (n > 0 ? n : 1) * sizeof(gid_t));
-    if (n == -1 || groups == NULL
-        || (n = getgroups(n, groups)) == -1)
-    {
+    have = proc_groups(&n);
+    if (have == NULL) {
         snprintf(err, errlen, "pool \"%s\": cannot list the groups of the "
                  "process: %s", pool->name, strerror(errno));
-        free(groups);
         return -EPERM;
     }
 
-    for (i = 0; i < n && groups[i] != 0; i++) {
-        /* void */
+    want = NULL;
+    want_n = 0;
+    rc = 0;
+
+    if (user != NULL) {
+        want_n = 16;
+
+        for ( ;; ) {
+            free(want);
+            want = malloc((size_t) want_n * sizeof(gid_t));
+            if (want == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+
+            i = want_n;
+            if (getgrouplist(user, pool->gid, want, &i) != -1) {
+                want_n = i;
+                break;
+            }
+
+            want_n = (i > want_n) ? i : want_n * 2;
+        }
+
+        if (want != NULL) {
+            qsort(want, (size_t) want_n, sizeof(gid_t), proc_gid_cmp);
+        }
     }
 
-    free(groups);
+    /* initgroups() also adds the primary group: compare without it */
+    for (i = 0; rc == 0 && i < n; i++) {
+        if (have[i] == 0) {
+            snprintf(err, errlen, "pool \"%s\": group root (gid 0) is among "
+                     "the supplementary groups of user %ld: remove the user "
+                     "from group root", pool->name, (long) pool->uid);
+            rc = -EPERM;
 
-    if (i < n) {
-        snprintf(err, errlen, "pool \"%s\": group root (gid 0) is among "
-                 "the supplementary groups of user %ld: remove the user from "
-                 "group root", pool->name, (long) pool->uid);
+        } else if (have[i] != pool->gid
+                   && (want == NULL
+                       || bsearch(&have[i], want, (size_t) want_n,
+                                  sizeof(gid_t), proc_gid_cmp) == NULL))
+        {
+            snprintf(err, errlen, "pool \"%s\": holds group %ld, which is "
+                     "not one of user %ld's", pool->name, (long) have[i],
+                     (long) pool->uid);
+            rc = -EPERM;
+        }
+    }
+
+    for (i = 0; rc == 0 && want != NULL && i < want_n; i++) {
+        if (want[i] != pool->gid
+            && bsearch(&want[i], have, (size_t) n, sizeof(gid_t),
+                       proc_gid_cmp) == NULL)
+        {
+            snprintf(err, errlen, "pool \"%s\": lacks group %ld of user "
+                     "%ld", pool->name, (long) want[i], (long) pool->uid);
+            rc = -EPERM;
+        }
+    }
+
+    if (rc == -ENOMEM) {
+        snprintf(err, errlen, "pool \"%s\": out of memory", pool->name);
+    }
+
+    free(want);
+    free(have);
+
+    return rc;
+}
+
+
+/*
+ * After setuid(): real, effective and saved ids are the pool's, no
+ * capability is left, and neither root nor group root can be had back.
+ * The config refuses both; this is the proof in the process itself.
+ */
+static int
+proc_check_dropped(const drover_pool_conf_t *pool, const char *user,
+    char *err, size_t errlen)
+{
+    uid_t                              r, e, s;
+    gid_t                              rg, eg, sg, zero;
+    struct __user_cap_header_struct    hdr;
+    struct __user_cap_data_struct      caps[2];
+
+    if (getresuid(&r, &e, &s) != 0 || r != pool->uid || e != pool->uid
+        || s != pool->uid || setfsuid((uid_t) -1) != (int) pool->uid)
+    {
+        snprintf(err, errlen, "pool \"%s\": uids are not all %ld after "
+                 "setuid()", pool->name, (long) pool->uid);
+        return -EPERM;
+    }
+
+    if (getresgid(&rg, &eg, &sg) != 0 || rg != pool->gid || eg != pool->gid
+        || sg != pool->gid || setfsgid((gid_t) -1) != (int) pool->gid)
+    {
+        snprintf(err, errlen, "pool \"%s\": gids are not all %ld after "
+                 "setgid()", pool->name, (long) pool->gid);
+        return -EPERM;
+    }
+
+    memset(&hdr, 0, sizeof(hdr));
+    memset(caps, 0, sizeof(caps));
+    hdr.version = _LINUX_CAPABILITY_VERSION_3;
+
+    if (syscall(SYS_capget, &hdr, caps) != 0
+        || caps[0].effective != 0 || caps[1].effective != 0
+        || caps[0].permitted != 0 || caps[1].permitted != 0)
+    {
+        snprintf(err, errlen, "pool \"%s\": capabilities left after "
+                 "setuid(%ld)", pool->name, (long) pool->uid);
         return -EPERM;
     }
 
     zero = 0;
+
+    if (setuid(0) == 0 || seteuid(0) == 0) {
+        snprintf(err, errlen, "pool \"%s\": could regain root after "
+                 "setuid(%ld)", pool->name, (long) pool->uid);
+        return -EPERM;
+    }
 
     if (setgid(0) == 0 || setegid(0) == 0 || setgroups(1, &zero) == 0) {
         snprintf(err, errlen, "pool \"%s\": could regain group root after "
@@ -235,7 +418,60 @@ proc_check_no_root_group(const drover_pool_conf_t *pool, char *err,
         return -EPERM;
     }
 
-    return 0;
+    if (pool->gid != 0 && (getgid() == 0 || getegid() == 0)) {
+        snprintf(err, errlen, "pool \"%s\": still group root", pool->name);
+        return -EPERM;
+    }
+
+    return proc_check_groups(pool, user, err, errlen);
+}
+
+
+static int
+proc_switch_user(const drover_pool_conf_t *pool, char *err, size_t errlen)
+{
+    int             rc;
+    char           *user;
+    struct passwd  *pw;
+
+    pw = getpwuid(pool->uid);
+    user = (pw != NULL) ? strdup(pw->pw_name) : NULL;
+
+    if (pw != NULL && user == NULL) {
+        snprintf(err, errlen, "pool \"%s\": out of memory", pool->name);
+        return -ENOMEM;
+    }
+
+    if (setgid(pool->gid) != 0) {
+        rc = -errno;
+        snprintf(err, errlen, "pool \"%s\": setgid(%ld) failed: %s",
+                 pool->name, (long) pool->gid, strerror(errno));
+        goto cleanup;
+    }
+
+    if (user != NULL ? initgroups(user, pool->gid) != 0
+                     : setgroups(0, NULL) != 0)
+    {
+        rc = -errno;
+        snprintf(err, errlen, "pool \"%s\": %s(%s) failed: %s", pool->name,
+                 user != NULL ? "initgroups" : "setgroups",
+                 user != NULL ? user : "none", strerror(errno));
+        goto cleanup;
+    }
+
+    if (setuid(pool->uid) != 0) {
+        rc = -errno;
+        snprintf(err, errlen, "pool \"%s\": setuid(%ld) failed: %s",
+                 pool->name, (long) pool->uid, strerror(errno));
+        goto cleanup;
+    }
+
+    rc = proc_check_dropped(pool, user, err, errlen);
+
+cleanup:
+
+    free(user);
+    return rc;
 }
 
 
@@ -243,47 +479,63 @@ int
 drover_proc_drop_privileges(const drover_pool_conf_t *pool, char *err,
     size_t errlen)
 {
-    struct passwd  *pw;
+    int          rc, root;
+    const char  *dir;
 
-    if (geteuid() != 0 || pool->uid == (uid_t) -1) {
-        return 0;
+    root = (geteuid() == 0 && pool->uid != (uid_t) -1);
+    dir = (pool->working_dir != NULL) ? pool->working_dir : "/";
+
+    /* limits first: as root, a hard limit can still be raised */
+    rc = proc_set_limits(pool, err, errlen);
+    if (rc != 0) {
+        return rc;
     }
 
-    pw = getpwuid(pool->uid);
+    umask(pool->umask);
 
-    if (pw != NULL) {
-        if (initgroups(pw->pw_name, pool->gid) != 0) {
-            snprintf(err, errlen, "pool \"%s\": initgroups(%s) failed: %s",
-                     pool->name, pw->pw_name, strerror(errno));
-            return -errno;
+    if (chdir(dir) != 0) {
+        snprintf(err, errlen, "pool \"%s\": cannot change directory to "
+                 "working_dir %s: %s", pool->name, dir, strerror(errno));
+        return -errno;
+    }
+
+    if (root) {
+        rc = proc_switch_user(pool, err, errlen);
+        if (rc != 0) {
+            return rc;
         }
 
-    } else if (setgroups(0, NULL) != 0) {
-        snprintf(err, errlen, "pool \"%s\": setgroups() failed: %s",
-                 pool->name, strerror(errno));
+        /*
+         * Again as the user: a directory root reached through one the
+         * user cannot search would be a way around that directory's mode.
+         */
+        if (chdir(dir) != 0) {
+            snprintf(err, errlen, "pool \"%s\": user %ld cannot reach "
+                     "working_dir %s: %s", pool->name, (long) pool->uid, dir,
+                     strerror(errno));
+            return -errno;
+        }
+    }
+
+    /* no setuid/setgid program (nor file capability) gives any back */
+    if (pool->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        snprintf(err, errlen, "pool \"%s\": prctl(PR_SET_NO_NEW_PRIVS) "
+                 "failed: %s", pool->name, strerror(errno));
         return -errno;
     }
 
-    if (setgid(pool->gid) != 0) {
-        snprintf(err, errlen, "pool \"%s\": setgid(%ld) failed: %s",
-                 pool->name, (long) pool->gid, strerror(errno));
+    /*
+     * Not dumpable: no core file of a tenant's memory, no ptrace attach,
+     * /proc/PID owned by root (droverd reads it as root all the same).
+     * An execve() resets it: a prestart command is dumpable again.
+     */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        snprintf(err, errlen, "pool \"%s\": prctl(PR_SET_DUMPABLE) failed: "
+                 "%s", pool->name, strerror(errno));
         return -errno;
     }
 
-    if (setuid(pool->uid) != 0) {
-        snprintf(err, errlen, "pool \"%s\": setuid(%ld) failed: %s",
-                 pool->name, (long) pool->uid, strerror(errno));
-        return -errno;
-    }
-
-    /* a pool never runs as root: make sure there is no way back */
-    if (pool->uid != 0 && setuid(0) == 0) {
-        snprintf(err, errlen, "pool \"%s\": could regain root after "
-                 "setuid(%ld)", pool->name, (long) pool->uid);
-        return -EPERM;
-    }
-
-    return proc_check_no_root_group(pool, err, errlen);
+    return 0;
 }
 
 

@@ -39,15 +39,23 @@ pid_t drover_proc_fork(void);
  * every other fd is closed before exec, also one without O_CLOEXEC that
  * droverd inherited.  The child dies with the calling process
  * (PR_SET_PDEATHSIG).  out_fd becomes its fds 1 and 2 (the pool's output,
- * output.h); -1: /dev/null, never droverd's own.  0 and *pid, or a
- * negative code.
+ * output.h); -1: /dev/null, never droverd's own.  envp is its whole
+ * environment (drover_env_build(), env.h): nothing of droverd's own is
+ * inherited.  0 and *pid, or a negative code.
  */
 int drover_proc_spawn(char *const argv[], const int *fds, int nfds,
-    int out_fd, pid_t *pid);
+    int out_fd, char *const envp[], pid_t *pid);
 
 /*
- * In the child: switch to the pool's user and group (only when root and the
- * pool has them).  0, or a negative code with a message in err.
+ * In the child, in this order (docs/security.md): the pool's rlimits,
+ * umask, chdir to working_dir ("/" by default); then, when root and the
+ * pool has a user: setgid, initgroups (setgroups(0) for a uid without a
+ * passwd entry), setuid, and the proof: real, effective, saved and fs ids
+ * all the pool's, no capability, exactly the user's supplementary groups,
+ * setuid(0), setgid(0) and setgroups() failing, and the working directory
+ * reachable as the user; last PR_SET_NO_NEW_PRIVS (unless `no_new_privs
+ * off`) and PR_SET_DUMPABLE 0.  0, or a negative code with a message in
+ * err.
  */
 int drover_proc_drop_privileges(const drover_pool_conf_t *pool, char *err,
     size_t errlen);

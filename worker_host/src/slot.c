@@ -7,6 +7,7 @@
 
 #include "manager_int.h"
 #include "channel.h"
+#include "env.h"
 #include "log.h"
 #include "preloader.h"
 #include "proc.h"
@@ -166,7 +167,7 @@ drover_slot_start(drover_slot_t *s)
 {
     int                rc, fds[6];
     char               mpid[32], slot[16];
-    char              *argv[6];
+    char              *argv[6], **envp;
     pid_t              pid;
     drover_gen_t      *g;
     drover_pool_t     *p = s->pool;
@@ -230,7 +231,12 @@ drover_slot_start(drover_slot_t *s)
     fds[4] = p->handoff[0];
     fds[5] = p->handoff[1];
 
-    rc = drover_proc_spawn(argv, fds, 6, drover_output_fd(p->output), &pid);
+    rc = drover_env_build(g->conf, NULL, &envp);
+    if (rc == 0) {
+        rc = drover_proc_spawn(argv, fds, 6, drover_output_fd(p->output),
+                               envp, &pid);
+        drover_env_free(envp);
+    }
     if (rc != 0) {
         drover_log_error(DROVER_LOG_ERROR, -rc, "pool %s: worker %u: cannot "
                          "start", p->name, s->index);
