@@ -89,6 +89,17 @@ ngx_http_drover_dispatch_start(ngx_http_request_t *r)
     d->limit = ngx_http_drover_dispatch_limit(r, dlcf->pipeline);
     d->window = dlcf->pipeline_timeout;
 
+    /*
+     * An exec pool ("kind exec" in PATH.slots): one request per connection,
+     * so that droverd tells requests apart by their connection
+     * (request_timeout) and php-cgi never waits on a kept one
+     */
+
+    if (pool->sh->exec) {
+        d->limit = 1;
+        ctx->keep_conn = 0;
+    }
+
     rc = ngx_http_drover_dispatch_acquire(pool, d, dlcf->queue_size);
 
     if (rc == NGX_OK) {

@@ -32,6 +32,7 @@ typedef struct {
     ngx_uint_t                        generation;
     ngx_uint_t                        nslots;
     ngx_uint_t                        failing;
+    ngx_uint_t                        exec;
     ngx_pid_t                         pid[NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS];
     u_char                            up[NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS];
 } ngx_http_drover_dispatch_file_t;
@@ -151,6 +152,7 @@ ngx_http_drover_dispatch_refresh(ngx_http_drover_dispatch_pool_t *pool,
         sh->generation = f.generation;
         sh->nslots = f.nslots;
         sh->failing = f.failing;
+        sh->exec = f.exec;
 
         for (k = 0; k < NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS; k++) {
             sh->slot[k].up = (k < f.nslots) ? f.up[k] : 0;
@@ -225,6 +227,18 @@ ngx_http_drover_dispatch_parse(u_char *p, u_char *last,
             && ngx_strncmp(p, "state failing", eol - p) == 0)
         {
             f->failing = 1;
+            continue;
+        }
+
+        /*
+         * an exec pool's program (php-cgi) knows nothing of pipelining
+         * nor of a request taken back: "kind exec" turns both off
+         */
+
+        if ((size_t) (eol - p) == sizeof("kind exec") - 1
+            && ngx_strncmp(p, "kind exec", eol - p) == 0)
+        {
+            f->exec = 1;
             continue;
         }
 
@@ -455,6 +469,10 @@ ngx_http_drover_dispatch_choose(ngx_http_drover_dispatch_sh_t *sh,
 
     best = NGX_HTTP_DROVER_DISPATCH_NONE;
     n = ngx_min(sh->nslots, NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS);
+
+    if (sh->exec) {
+        limit = 1;      /* never behind another request: "kind exec" */
+    }
 
     for (k = 0; k < n; k++) {
         s = &sh->slot[k];

@@ -51,6 +51,9 @@ struct ngx_http_drover_dispatch_sh_s {
 
     ngx_uint_t                        active;
     ngx_uint_t                        failing;    /* "state failing" */
+    ngx_uint_t                        exec;       /* "kind exec": one
+                                                     request per connection
+                                                     and slot */
     ngx_uint_t                        generation;
     ngx_uint_t                        nslots;
     ngx_uint_t                        queued;

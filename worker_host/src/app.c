@@ -256,6 +256,10 @@ drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
     ssize_t              wrote;
     const drover_app_t  *app;
 
+    if (pool->app == NULL) {
+        return 0;       /* an exec pool: no .so, its program was checked */
+    }
+
     /* the app's constructors see the pool's environment, as in a worker */
     rc = drover_env_build(pool, NULL, &envp);
     if (rc != 0) {

@@ -966,6 +966,12 @@ conf_pool_free(drover_pool_conf_t *pool)
     }
 
     free(pool->prestart);
+
+    for (i = 0; i < pool->exec_argc; i++) {
+        free(pool->exec_argv[i]);
+    }
+
+    free(pool->exec_argv);
     free(pool->name);
     free(pool->app);
     free(pool->listen.path);

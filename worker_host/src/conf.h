@@ -57,6 +57,9 @@ typedef struct drover_pool_conf_s  drover_pool_conf_t;
 struct drover_pool_conf_s {
     char                  *name;
     char                  *app;            /* absolute path of the .so */
+    char                 **exec_argv;      /* `exec PROGRAM [ARG...]`, NULL-
+                                              terminated; NULL: an `app` */
+    size_t                 exec_argc;
     drover_app_param_t    *params;
     size_t                 nparams;
     drover_listen_conf_t   listen;

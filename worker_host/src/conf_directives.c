@@ -92,6 +92,10 @@ const drover__conf_command_t  drover__conf_commands[CONF_NCMDS] = {
     [CONF_CMD_APP_PARAM] = { "app_param", CONF_POOL, CONF_MULTI,
       2, 2, "app_param NAME VALUE;", conf_set_app_param },
 
+    [CONF_CMD_EXEC] = { "exec", CONF_POOL, 0,
+      1, CONF_MAX_ARGS, "exec /path/to/program [ARG ...];",
+      drover__conf_set_exec },
+
     [CONF_CMD_LISTEN] = { "listen", CONF_POOL, 0,
       1, 4, "listen unix:PATH [mode=0660] [owner=USER] [group=GROUP];",
       conf_set_listen },

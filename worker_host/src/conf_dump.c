@@ -41,8 +41,21 @@ drover_conf_dump_pool(const drover_conf_t *conf,
 
     fputs("pool ", f);
     conf_dump_value(f, pool->name);
-    fputs(" {\n    app ", f);
-    conf_dump_value(f, pool->app);
+    fputs(" {\n", f);
+
+    if (pool->exec_argv != NULL) {
+        fputs("    exec", f);
+
+        for (i = 0; i < pool->exec_argc; i++) {
+            fputc(' ', f);
+            conf_dump_value(f, pool->exec_argv[i]);
+        }
+
+    } else {
+        fputs("    app ", f);
+        conf_dump_value(f, pool->app);
+    }
+
     fputs(";\n", f);
 
     for (i = 0; i < pool->nparams; i++) {

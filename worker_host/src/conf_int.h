@@ -44,6 +44,7 @@ enum {
     CONF_CMD_POOL,
     CONF_CMD_APP,
     CONF_CMD_APP_PARAM,
+    CONF_CMD_EXEC,
     CONF_CMD_LISTEN,
     CONF_CMD_WORKERS,
     CONF_CMD_PRELOAD,
@@ -182,6 +183,12 @@ int drover__conf_parse_uint(const char *s, int base, unsigned long max,
     unsigned long *out);
 int drover__conf_parse_size(const char *s, unsigned long long *bytes);
 int drover__conf_dump_value(FILE *f, const char *s);
+
+/* exec.c: `exec PROGRAM [ARG...];` */
+int drover__conf_set_exec(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+int drover__conf_exec_finish(drover__conf_parser_t *p,
+    drover__conf_block_t *b);
 
 /* conf_proc.c: the directives of a pool's processes (privileges, env) */
 int drover__conf_set_env(drover__conf_parser_t *p, drover__conf_file_t *f,

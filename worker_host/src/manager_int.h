@@ -183,6 +183,9 @@ struct drover_slot_s {
     unsigned long long     sb_clamped;    /* fields drover_sb_sanitize
                                              corrected, all its workers */
     unsigned long long     requests_done; /* by its earlier workers */
+    unsigned long          exec_conn;     /* exec pools: the inode of the
+                                             connection its program serves
+                                             (exec.c), 0: idle */
     uv_timer_t             restart_timer;
 };
 

@@ -6,6 +6,7 @@
  */
 
 #include "manager_int.h"
+#include "exec.h"
 #include "log.h"
 #include "proc.h"
 
@@ -182,6 +183,7 @@ slot_sample(drover_slot_t *s)
         return;
     }
 
+    drover_exec_sample(s);
     slot_sample_stats(s);
 
     pc = s->gen->conf;

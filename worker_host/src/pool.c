@@ -293,8 +293,14 @@ drover_pool_create(drover_manager_t *m, drover_confref_t *ref,
 
     drover_listen_owner(pc, &uid, &gid);
 
-    rc = manager_socket_listen(m, &p->shared, pc->listen.path, pc, uid, gid,
-                               err, sizeof(err));
+    /*
+     * An exec pool's program accepts on its slot socket alone (fd 0): the
+     * shared socket would have no one behind it, so it is not bound and a
+     * connection to it fails at once instead of hanging (exec.h).
+     */
+    rc = (pc->exec_argv != NULL) ? 0
+         : manager_socket_listen(m, &p->shared, pc->listen.path, pc, uid,
+                                 gid, err, sizeof(err));
     if (rc != 0) {
         drover_log_error(DROVER_LOG_EMERG, 0, "%s:%u: pool \"%s\": %s",
                          pc->listen.file, pc->listen.line, pc->name, err);
@@ -373,6 +379,17 @@ void
 drover_pool_announce(drover_pool_t *p)
 {
     drover_pool_conf_t  *pc = drover_pool_conf(p);
+
+    if (pc->exec_argv != NULL) {
+        drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: %u slots run %s "
+                         "on %s.0 .. %s.%u; %s itself is not bound: its "
+                         "program takes one connection at a time on its "
+                         "slot socket, so front ends use drover_pass or a "
+                         "slot socket", p->name, pc->workers,
+                         pc->exec_argv[0], pc->listen.path, pc->listen.path,
+                         pc->workers - 1, pc->listen.path);
+        return;
+    }
 
     drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: %u workers on %s "
                      "(slots %s.0 .. %s.%u), preload %s", p->name,

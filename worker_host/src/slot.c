@@ -9,6 +9,7 @@
 #include "channel.h"
 #include "env.h"
 #include "log.h"
+#include "exec.h"
 #include "preloader.h"
 #include "proc.h"
 
@@ -231,11 +232,18 @@ drover_slot_start(drover_slot_t *s)
     fds[4] = p->handoff[0];
     fds[5] = p->handoff[1];
 
-    rc = drover_env_build(g->conf, NULL, &envp);
-    if (rc == 0) {
-        rc = drover_proc_spawn(argv, fds, 6, drover_output_fd(p->output),
-                               envp, &pid);
-        drover_env_free(envp);
+    s->gen = g;
+
+    if (g->conf->exec_argv != NULL) {
+        rc = drover_exec_start(s, &pid);     /* exec mode: exec.h */
+
+    } else {
+        rc = drover_env_build(g->conf, NULL, &envp);
+        if (rc == 0) {
+            rc = drover_proc_spawn(argv, fds, 6, drover_output_fd(p->output),
+                                   envp, &pid);
+            drover_env_free(envp);
+        }
     }
     if (rc != 0) {
         drover_log_error(DROVER_LOG_ERROR, -rc, "pool %s: worker %u: cannot "
@@ -344,8 +352,15 @@ drover_slot_stop(drover_slot_t *s, int reason, int sig)
 static int
 exit_reason(drover_slot_t *s, int status)
 {
+    int  reason;
+
     if (s->stop_reason != -1) {
         return s->stop_reason;
+    }
+
+    reason = drover_exec_exit_reason(s, status);
+    if (reason != -1) {
+        return reason;
     }
 
     if (WIFEXITED(status)) {

@@ -56,7 +56,9 @@ pool_slots_sig(drover_pool_t *p)
  *     1 down 0
  *
  * (docs/protocols.md; "state" is the pool's as in the status object: with
- * "failing" and no slot up, the module answers 503 at once)
+ * "failing" and no slot up, the module answers 503 at once; "kind exec"
+ * after it for an exec pool: one connection at a time per slot, no
+ * pipelining, no keepalive)
  */
 static void
 pool_write_slots(drover_pool_t *p)
@@ -79,9 +81,11 @@ pool_write_slots(drover_pool_t *p)
     }
 
     len = (size_t) snprintf(buf, sizeof(buf), "drover-slots 1\npool %s\n"
-                            "generation %u\nstate %s\nslots %u\n", p->name,
+                            "generation %u\nstate %s\n%sslots %u\n", p->name,
                             p->cur ? p->cur->id : 0,
-                            drover_pool_public_state(p), p->nslots);
+                            drover_pool_public_state(p),
+                            pc->exec_argv != NULL ? "kind exec\n" : "",
+                            p->nslots);
 
     for (k = 0; k < p->nslots && len < sizeof(buf) - 64; k++) {
         len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%u %s %ld\n",
