@@ -1,10 +1,13 @@
 #!/usr/bin/perl
 # Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # A reload sets the sockets' new mode through a descriptor of the node
-# droverd bound, never by following the name: where the pool's user can
-# write the socket directory and swaps a socket for a symlink to a root-only
-# file, the next SIGHUP leaves that file alone, says so once, and droverd
-# keeps running; the sockets still in place get the new mode.
+# droverd bound, never by following the name: where the pool's user could
+# write the socket directory for a while and swapped a socket for a symlink
+# to a root-only file, the next SIGHUP leaves that file alone, says so once,
+# and droverd keeps running; the sockets still in place get the new mode.
+# (droverd refuses a socket directory the pool's user can write at start
+# and at each reload, t/sockets_acl.t: here it is the pool user's only
+# between the two, as a directory fixed after the fact.)
 
 use strict;
 use warnings;
@@ -23,9 +26,8 @@ my $dir = $t->dir;
 my (undef, undef, $nobody, $nogroup) = getpwnam('nobody')
     or plan skip_all => 'no user nobody';
 
-# the socket directory belongs to the pool's user
+# the socket directory is root's when droverd starts
 mkdir "$dir/run" or die "mkdir: $!";
-chown $nobody, $nogroup, "$dir/run" or die "chown: $!";
 
 # what the attacker wants to open up: root's, 0600
 my $secret = $t->write_file("$dir/secret", "root only\n");
@@ -48,6 +50,9 @@ $t->write_conf(conf_with_mode('0600'))->run;
 ok($t->alive, 'droverd runs with its sockets in a directory nobody can write');
 is(mode_of("$dir/run/hello.sock.0"), '0600', 'slot 0 socket: mode 0600 from bind on');
 
+# the directory becomes the pool user's for a while ...
+chown $nobody, $nogroup, "$dir/run" or die "chown: $!";
+
 # as nobody: swap slot 0's socket for a symlink to the secret
 my $pid = fork // die "fork: $!";
 if ($pid == 0) {
@@ -59,6 +64,9 @@ if ($pid == 0) {
 waitpid $pid, 0;
 is($?, 0, 'nobody swapped the slot socket for a symlink to a root-only file');
 ok(-l "$dir/run/hello.sock.0", 'the symlink is in place');
+
+# ... and root's again, the swap left in place
+chown 0, 0, "$dir/run" or die "chown: $!";
 
 # a reload that widens the mode
 $t->write_conf(conf_with_mode('0666'));

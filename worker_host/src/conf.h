@@ -14,6 +14,8 @@
 #define DROVER_CONF_MAX_WORKERS       256
 #define DROVER_CONF_MAX_INCLUDE_DEPTH 8
 #define DROVER_CONF_NAME_MAX          64
+#define DROVER_CONF_MAX_ACL           16     /* listen acl= users */
+#define DROVER_CONF_MAX_PEERS         32     /* allow_peers users */
 
 
 typedef struct {
@@ -27,6 +29,8 @@ typedef struct {
     mode_t    mode;            /* default 0660 */
     uid_t     owner;           /* (uid_t) -1: leave as created */
     gid_t     group;           /* (gid_t) -1: leave as created */
+    uid_t     acl[DROVER_CONF_MAX_ACL];   /* acl=USER: user:USER:rw- */
+    size_t    nacl;
     char     *file;            /* where it was declared, for messages */
     unsigned  line;
 } drover_listen_conf_t;
@@ -90,6 +94,15 @@ struct drover_pool_conf_s {
     unsigned               stop_timeout_ms;       /* default 10s */
     unsigned               busy_low;              /* % busy: advice band, */
     unsigned               busy_high;             /* default 50 .. 90 */
+
+    /* peers.c: who may connect (SO_PEERCRED), checked per connection */
+    uid_t                  allow_peers[DROVER_CONF_MAX_PEERS];  /* given */
+    size_t                 nallow_peers;          /* 0: the default */
+    uid_t                  peer_uids[DROVER_CONF_MAX_PEERS
+                                     + DROVER_CONF_MAX_ACL + 3];
+    size_t                 npeer_uids;            /* resolved at "}" */
+    gid_t                  peer_gid;              /* or a member of it;
+                                                     (gid_t) -1: none */
 
     /* the pool's processes (proc.c, env.c) */
     drover_env_conf_t     *env;            /* `env`, in order */

@@ -89,7 +89,12 @@ drover__conf_pool_finish(drover__conf_parser_t *p, drover__conf_block_t *b)
         return rc;
     }
 
-    return drover__conf_pool_check_proc(p, b);
+    rc = drover__conf_pool_check_proc(p, b);
+    if (rc != 0) {
+        return rc;
+    }
+
+    return drover__conf_peers_finish(p, b);
 }
 
 

@@ -97,8 +97,8 @@ const drover__conf_command_t  drover__conf_commands[CONF_NCMDS] = {
       drover__conf_set_exec },
 
     [CONF_CMD_LISTEN] = { "listen", CONF_POOL, 0,
-      1, 4, "listen unix:PATH [mode=0660] [owner=USER] [group=GROUP];",
-      conf_set_listen },
+      1, 20, "listen unix:PATH [mode=0660] [owner=USER] [group=GROUP] "
+      "[acl=USER,...];", conf_set_listen },
 
     [CONF_CMD_WORKERS] = { "workers", CONF_POOL, 0,
       1, 1, "workers N|auto;", conf_set_workers },
@@ -158,6 +158,10 @@ const drover__conf_command_t  drover__conf_commands[CONF_NCMDS] = {
 
     [CONF_CMD_BUSY_TARGET] = { "busy_target", CONF_POOL, 0,
       2, 2, "busy_target 50% 90%;", conf_set_busy_target },
+
+    [CONF_CMD_ALLOW_PEERS] = { "allow_peers", CONF_POOL, CONF_MULTI,
+      1, CONF_MAX_ARGS, "allow_peers USER [USER ...];",
+      drover__conf_set_allow_peers },
 
     [CONF_CMD_ENV] = { "env", CONF_POOL, CONF_MULTI,
       1, 2, "env NAME [VALUE];", drover__conf_set_env },
@@ -423,6 +427,11 @@ conf_listen_option(drover__conf_parser_t *p, drover__conf_file_t *f,
     size_t                 klen = v ? (size_t) (v - opt) : strlen(opt);
     unsigned               bit;
 
+    /* repeatable: acl=a acl=b is acl=a,b */
+    if (v != NULL && klen == 3 && strncmp(opt, "acl", 3) == 0) {
+        return drover__conf_listen_acl(p, f, b->pool, v + 1, line);
+    }
+
     if (v != NULL && klen == 4 && strncmp(opt, "mode", 4) == 0) {
         bit = 1;
     } else if (v != NULL && klen == 5 && strncmp(opt, "owner", 5) == 0) {
@@ -432,7 +441,8 @@ conf_listen_option(drover__conf_parser_t *p, drover__conf_file_t *f,
     } else {
         return drover__conf_error(p, f->name, line,
                                   "unknown listen option \"%s\": use "
-                                  "mode=0660, owner=USER or group=GROUP", opt);
+                                  "mode=0660, owner=USER, group=GROUP or "
+                                  "acl=USER", opt);
     }
 
     if (*seen & bit) {

@@ -83,6 +83,10 @@ drover_conf_dump_pool(const drover_conf_t *conf,
         fprintf(f, " group=%lu", (unsigned long) pool->listen.group);
     }
 
+    for (i = 0; i < pool->listen.nacl; i++) {
+        fprintf(f, " acl=%lu", (unsigned long) pool->listen.acl[i]);
+    }
+
     fprintf(f, ";\n    workers %u;\n    preload %s;\n", pool->workers,
             pool->preload ? "on" : "off");
 
@@ -136,6 +140,14 @@ drover_conf_dump_pool(const drover_conf_t *conf,
             pool->restart_period_ms);
     fprintf(f, "    stop_timeout %ums;\n", pool->stop_timeout_ms);
     fprintf(f, "    busy_target %u%% %u%%;\n", pool->busy_low, pool->busy_high);
+
+    if (pool->nallow_peers != 0) {
+        fputs("    allow_peers", f);
+        for (i = 0; i < pool->nallow_peers; i++) {
+            fprintf(f, " %lu", (unsigned long) pool->allow_peers[i]);
+        }
+        fputs(";\n", f);
+    }
 
     if (pool->log_level != -2) {
         fprintf(f, "    log_level %s;\n",

@@ -72,6 +72,7 @@ enum {
     CONF_CMD_RLIMIT_NPROC,
     CONF_CMD_NO_NEW_PRIVS,
     CONF_CMD_MIN_UID,
+    CONF_CMD_ALLOW_PEERS,
     CONF_NCMDS
 };
 
@@ -210,6 +211,15 @@ int drover__conf_pool_check_proc(drover__conf_parser_t *p,
 void drover__conf_pool_free_proc(drover_pool_conf_t *pool);
 int drover__conf_dump_proc(const drover_pool_conf_t *pool, FILE *f);
 
+
+/* peers.c: allow_peers, listen acl=, who may connect */
+int drover__conf_set_allow_peers(drover__conf_parser_t *p,
+    drover__conf_file_t *f, drover__conf_block_t *b,
+    drover__conf_directive_t *d);
+int drover__conf_listen_acl(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover_pool_conf_t *pool, const char *users, unsigned line);
+int drover__conf_peers_finish(drover__conf_parser_t *p,
+    drover__conf_block_t *b);
 
 extern const drover__conf_command_t  drover__conf_commands[CONF_NCMDS];
 

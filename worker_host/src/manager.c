@@ -636,6 +636,15 @@ drover_manager_load(const char *path, drover_conf_t **out, char *err,
             drover_conf_free(conf);
             return rc;
         }
+
+        /* at start, at each reload and in droverd -t (socket.h) */
+        rc = drover_socket_dir_check(p->listen.path, msg, sizeof(msg));
+        if (rc != 0) {
+            snprintf(err, errlen, "%s:%u: pool \"%s\": %s", p->listen.file,
+                     p->listen.line, p->name, msg);
+            drover_conf_free(conf);
+            return rc;
+        }
     }
 
     *out = conf;

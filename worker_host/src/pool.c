@@ -49,6 +49,12 @@ manager_socket_listen(drover_manager_t *m, drover_socket_t *sock,
     unsigned         waited_ms, ms;
     struct timespec  ts;
 
+    /* checked at every load already; again right before the name exists */
+    rc = drover_socket_dir_check(path, err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
+
     waited_ms = 0;
 
     /* a few probes, further apart each time: each one sits in the backlog */
@@ -57,7 +63,7 @@ manager_socket_listen(drover_manager_t *m, drover_socket_t *sock,
                                   errlen);
 
         if (rc != -EADDRINUSE || m->started_ms != 0 || waited_ms >= 2000) {
-            return rc;
+            break;
         }
 
         ms = 50u << (tries < 4 ? tries : 4);
@@ -73,6 +79,17 @@ manager_socket_listen(drover_manager_t *m, drover_socket_t *sock,
 
         nanosleep(&ts, NULL);
     }
+
+    /* listen acl=USER: through the node bound, before any worker runs */
+    if (rc == 0 && pc->listen.nacl != 0) {
+        rc = drover_socket_set_acl(sock, pc->listen.mode, pc->listen.acl,
+                                   pc->listen.nacl, err, errlen);
+        if (rc != 0) {
+            drover_socket_close(sock);
+        }
+    }
+
+    return rc;
 }
 
 
@@ -127,8 +144,11 @@ drover_pool_listen_update(drover_pool_t *p, const drover_pool_conf_t *pc)
             continue;
         }
 
+        /* the mode first: a chmod() rewrites an ACL's mask */
         if (drover_socket_set_mode(sock, pc->listen.mode, uid, gid, err,
-                                   sizeof(err)) != 0)
+                                   sizeof(err)) != 0
+            || drover_socket_set_acl(sock, pc->listen.mode, pc->listen.acl,
+                                     pc->listen.nacl, err, sizeof(err)) != 0)
         {
             drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: %s", pc->name,
                              err);

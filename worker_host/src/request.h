@@ -207,6 +207,10 @@ struct drover__worker_s {
     uint64_t               refuse_logged_ms; /* uv_now() of the last line */
     unsigned long long     refuse_unlogged;  /* refusals since that line */
 
+    /* peers refused by allow_peers: logged the same way (peers.h) */
+    uint64_t               peer_logged_ms;
+    unsigned long long     peer_unlogged;
+
     /* the request in the app: one at a time, buffers reused */
     drover_req_t           req;
     drover_fcgi_param_t    params[DROVER_FCGI_PARAMS_COUNT_MAX];

@@ -109,6 +109,8 @@ pool_write_slots(drover_pool_t *p)
     if (write(fd, buf, len) != (ssize_t) len
         || fchmod(fd, pc->listen.mode & 0644) != 0
         || (gid != (gid_t) -1 && fchown(fd, (uid_t) -1, gid) != 0)
+        || drover_socket_acl_file(fd, pc->listen.mode & 0644,
+                                  pc->listen.acl, pc->listen.nacl) != 0
         || close(fd) != 0
         || rename(tmp, path) != 0)
     {

@@ -6,11 +6,14 @@
 
 #include "socket.h"
 
+#include <acl/libacl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/acl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -276,11 +279,15 @@ fail:
 }
 
 
-int
-drover_socket_set_mode(drover_socket_t *s, mode_t mode, uid_t uid,
-    gid_t gid, char *err, size_t errlen)
+/*
+ * An O_PATH descriptor of the node listen bound, if the name still leads
+ * to it (same st_dev/st_ino): a name the pool's user replaced (a symlink to
+ * a root file) is refused, never followed.
+ */
+static int
+socket_node_ours(drover_socket_t *s, char *err, size_t errlen)
 {
-    int          node, rc;
+    int          node;
     struct stat  st;
 
     node = socket_node_open(s->path, &st, err, errlen);
@@ -303,8 +310,296 @@ drover_socket_set_mode(drover_socket_t *s, mode_t mode, uid_t uid,
         return -ESTALE;
     }
 
+    return node;
+}
+
+
+int
+drover_socket_set_mode(drover_socket_t *s, mode_t mode, uid_t uid,
+    gid_t gid, char *err, size_t errlen)
+{
+    int  node, rc;
+
+    node = socket_node_ours(s, err, errlen);
+    if (node < 0) {
+        return node;
+    }
+
     rc = socket_node_set(node, s->path, mode, uid, gid, err, errlen);
     close(node);
+
+    return rc;
+}
+
+
+/* ---- socket directories ---- */
+
+/* one directory on the way: 0, or -EPERM with the reason in err */
+static int
+socket_dir_safe(const char *dir, const struct stat *st, char *err,
+    size_t errlen)
+{
+    mode_t  m = st->st_mode;
+
+    if (!S_ISDIR(m)) {
+        snprintf(err, errlen, "%s is not a directory", dir);
+        return -ENOTDIR;
+    }
+
+    if (st->st_uid != 0 && st->st_uid != geteuid()) {
+        snprintf(err, errlen, "socket directory %s is owned by uid %ld, "
+                 "who could replace the sockets in it: make it root's "
+                 "(or droverd's own user's)", dir, (long) st->st_uid);
+        return -EPERM;
+    }
+
+    if ((m & S_ISVTX) == 0
+        && ((m & S_IWOTH) || ((m & S_IWGRP) && st->st_gid != 0)))
+    {
+        snprintf(err, errlen, "socket directory %s is writable by %s "
+                 "(mode %04o), who could replace the sockets in it: "
+                 "chmod go-w %s", dir, (m & S_IWOTH) ? "anyone" : "its group",
+                 (unsigned) (m & 07777), dir);
+        return -EPERM;
+    }
+
+    return 0;
+}
+
+
+/* stat (follow) or lstat one directory on the way and judge it */
+static int
+socket_dir_one(const char *dir, int follow, char *err, size_t errlen)
+{
+    int          rc;
+    struct stat  st;
+
+    rc = follow ? stat(dir, &st) : lstat(dir, &st);
+    if (rc != 0) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot check socket directory %s: %s", dir,
+                 strerror(errno));
+        return rc;
+    }
+
+    /* a symlink's own directory was checked; where it leads, by realpath */
+    if (S_ISLNK(st.st_mode)) {
+        return 0;
+    }
+
+    return socket_dir_safe(dir, &st, err, errlen);
+}
+
+
+/*
+ * "/" and each prefix of dir below it.  follow == 0: a symlink on the way is
+ * not followed (the realpath pass walks its target).
+ */
+static int
+socket_dir_walk(const char *dir, int follow, char *err, size_t errlen)
+{
+    int     rc;
+    char    buf[PATH_MAX], c;
+    size_t  i, len;
+
+    len = strlen(dir);
+    if (len == 0 || len >= sizeof(buf) || dir[0] != '/') {
+        snprintf(err, errlen, "socket directory \"%s\" is not an absolute "
+                 "path", dir);
+        return -EINVAL;
+    }
+
+    memcpy(buf, dir, len + 1);
+
+    rc = socket_dir_one("/", follow, err, errlen);
+
+    for (i = 2; rc == 0 && i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') {
+            continue;
+        }
+
+        c = buf[i];
+        buf[i] = '\0';
+        rc = socket_dir_one(buf, follow, err, errlen);
+        buf[i] = c;
+    }
+
+    return rc;
+}
+
+
+int
+drover_socket_dir_check(const char *path, char *err, size_t errlen)
+{
+    int    rc;
+    char   dir[PATH_MAX], *slash, *real;
+
+    if (strlen(path) >= sizeof(dir)) {
+        snprintf(err, errlen, "socket path %s is too long", path);
+        return -ENAMETOOLONG;
+    }
+
+    strcpy(dir, path);
+
+    slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        snprintf(err, errlen, "socket path %s is not absolute", path);
+        return -EINVAL;
+    }
+
+    if (slash == dir) {
+        slash[1] = '\0';       /* "/x.sock": the root directory */
+    } else {
+        *slash = '\0';
+    }
+
+    rc = socket_dir_walk(dir, 0, err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
+
+    real = realpath(dir, NULL);
+    if (real == NULL) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot resolve socket directory %s: %s%s",
+                 dir, strerror(errno), errno == ENOENT
+                 ? " (create it, root's, mode 0755)" : "");
+        return rc;
+    }
+
+    rc = strcmp(real, dir) == 0 ? 0 : socket_dir_walk(real, 1, err, errlen);
+    free(real);
+
+    return rc;
+}
+
+
+/* ---- POSIX ACLs: listen acl=USER ---- */
+
+/* MODE as an ACL, plus user:UID:PERMS for each of uids, and the mask */
+static acl_t
+socket_acl_build(mode_t mode, const uid_t *uids, size_t n, int write)
+{
+    size_t        i;
+    acl_t         acl;
+    acl_entry_t   e;
+    acl_permset_t ps;
+
+    acl = acl_from_mode(mode & 0777);
+    if (acl == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (acl_create_entry(&acl, &e) != 0
+            || acl_set_tag_type(e, ACL_USER) != 0
+            || acl_set_qualifier(e, &uids[i]) != 0
+            || acl_get_permset(e, &ps) != 0
+            || acl_clear_perms(ps) != 0
+            || acl_add_perm(ps, ACL_READ) != 0
+            || (write && acl_add_perm(ps, ACL_WRITE) != 0))
+        {
+            goto fail;
+        }
+    }
+
+    if (n > 0 && acl_calc_mask(&acl) != 0) {
+        goto fail;
+    }
+
+    if (acl_valid(acl) != 0) {
+        errno = EINVAL;
+        goto fail;
+    }
+
+    return acl;
+
+fail:
+
+    i = (size_t) errno;
+    acl_free(acl);
+    errno = (int) i;
+    return NULL;
+}
+
+
+int
+drover_socket_set_acl(drover_socket_t *s, mode_t mode, const uid_t *uids,
+    size_t n, char *err, size_t errlen)
+{
+    int    node, rc;
+    char   link[64];
+    acl_t  acl, old;
+
+    node = socket_node_ours(s, err, errlen);
+    if (node < 0) {
+        return node;
+    }
+
+    /*
+     * A socket node cannot be opened for acl_set_fd() (ENXIO), and the
+     * socket's own fd names the sockfs inode, not this one: setxattr(2)
+     * through the /proc/self/fd link reaches the very inode the O_PATH
+     * descriptor holds, as chmod() does in socket_node_set().
+     */
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", node);
+
+    if (n == 0) {
+        old = acl_get_file(link, ACL_TYPE_ACCESS);
+        rc = (old != NULL && acl_equiv_mode(old, NULL) == 1);
+        if (old != NULL) {
+            acl_free(old);
+        }
+
+        if (!rc) {
+            close(node);
+            return 0;     /* nothing named on it: nothing to take back */
+        }
+    }
+
+    acl = socket_acl_build(mode, uids, n, 1);
+    if (acl == NULL) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot build the ACL of %s: %s", s->path,
+                 strerror(errno));
+        close(node);
+        return rc;
+    }
+
+    rc = acl_set_file(link, ACL_TYPE_ACCESS, acl);
+    if (rc != 0) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot set the ACL of %s through its "
+                 "descriptor: %s%s", s->path, strerror(errno),
+                 errno == EOPNOTSUPP ? " (the file system has no POSIX "
+                 "ACLs: mount it with acl, or use group= instead of acl=)"
+                 : "");
+    }
+
+    acl_free(acl);
+    close(node);
+
+    return rc;
+}
+
+
+int
+drover_socket_acl_file(int fd, mode_t mode, const uid_t *uids, size_t n)
+{
+    int    rc;
+    acl_t  acl;
+
+    if (n == 0) {
+        return 0;
+    }
+
+    acl = socket_acl_build(mode, uids, n, 0);
+    if (acl == NULL) {
+        return -errno;
+    }
+
+    rc = acl_set_fd(fd, acl) == 0 ? 0 : -errno;
+    acl_free(acl);
 
     return rc;
 }

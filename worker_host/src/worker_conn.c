@@ -22,6 +22,7 @@
 #include "fcgi.h"
 #include "handoff.h"
 #include "log.h"
+#include "peers.h"
 #include "preloader.h"
 #include "request.h"
 
@@ -58,6 +59,7 @@ static int conn_request_ended(drover__conn_t *c, unsigned id);
 static int conn_refuse(drover__conn_t *c);
 static int conn_refuse_send(drover__conn_t *c, const char *status);
 static void conn_refuse_log(drover__conn_t *c, const char *status);
+static int conn_peer_refused(drover__worker_t *w, int fd);
 static int params_uri_too_long(const uint8_t *params, size_t len);
 static int conn_get_values(drover__conn_t *c);
 static int conn_send_record(drover__conn_t *c, unsigned type, unsigned id,
@@ -68,11 +70,68 @@ static int conn_protocol_error(drover__conn_t *c, const char *fmt, ...)
     DROVER_PRINTF(2, 3);
 
 
+/*
+ * allow_peers: one getsockopt() per connection, before any byte is read.
+ * A refused peer costs one log line a second at most, with a count of the
+ * rest (a tenant can connect in a loop).
+ */
+static int
+conn_peer_refused(drover__worker_t *w, int fd)
+{
+    int       rc;
+    pid_t     pid;
+    uid_t     uid;
+    gid_t     gid;
+    char      more[96];
+    uint64_t  now;
+
+    rc = drover_peers_check(w->pool, fd, &uid, &gid, &pid);
+    if (rc == 0) {
+        return 0;
+    }
+
+    uv_update_time(&w->loop);
+    now = uv_now(&w->loop);
+
+    if (w->peer_logged_ms != 0 && now - w->peer_logged_ms < 1000) {
+        w->peer_unlogged++;
+        return 1;
+    }
+
+    more[0] = '\0';
+    if (w->peer_unlogged != 0) {
+        snprintf(more, sizeof(more), " (and %llu more since the last such "
+                 "line)", w->peer_unlogged);
+    }
+
+    if (rc == -EACCES) {
+        drover__worker_log(w, DROVER_LOG_ERROR, 0, "connection closed: peer "
+                           "uid %ld gid %ld pid %ld is not allowed to connect "
+                           "(allow_peers)%s", (long) uid, (long) gid,
+                           (long) pid, more);
+    } else {
+        drover__worker_log(w, DROVER_LOG_ERROR, -rc, "connection closed: "
+                           "its peer's credentials cannot be read%s", more);
+    }
+
+    w->peer_logged_ms = now;
+    w->peer_unlogged = 0;
+
+    return 1;
+}
+
+
 drover__conn_t *
 drover__conn_accept(drover__worker_t *w, int fd, int slot)
 {
     int              rc;
     drover__conn_t  *c;
+
+    /* every way in (either socket, the handoff) comes through here */
+    if (conn_peer_refused(w, fd)) {
+        close(fd);
+        return NULL;
+    }
 
     if (w->nconns >= CONNS_HARD_MAX) {
         drover__worker_log(w, DROVER_LOG_WARN, 0,
