@@ -70,9 +70,13 @@ int
 drover__conf_set_working_dir(drover__conf_parser_t *p, drover__conf_file_t *f,
     drover__conf_block_t *b, drover__conf_directive_t *d)
 {
+    const char  *arg = d->args[0];
+
     (void) p;
 
-    b->pool->working_dir = drover__conf_join(f->dir, d->args[0]);
+    /* a relative path is from the file's directory, as `app` is */
+    b->pool->working_dir = (arg[0] == '/') ? strdup(arg)
+                                           : drover__conf_join(f->dir, arg);
 
     return (b->pool->working_dir == NULL) ? -ENOMEM : 0;
 }
