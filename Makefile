@@ -34,13 +34,15 @@ UV_CFLAGS   := $(shell pkg-config --cflags libuv 2>/dev/null)
 UV_LIBS     := $(shell pkg-config --libs libuv 2>/dev/null || echo -luv)
 JSON_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null)
 JSON_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
+# listen acl=USER (socket.c): libacl's acl_* calls
+ACL_LIBS    = -lacl
 
 # Debian packages: to build, to test
-DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev nginx-dev
+DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev nginx-dev libacl1-dev
 DEPS_TEST  = perl nginx libfcgi-bin wrk openssl curl systemd libio-socket-ssl-perl \
              prometheus chromium mmdebstrap
 # make deb: dpkg-buildpackage, debhelper and nginx-dev's dh-sequence-nginx
-DEPS_DEB   = dpkg-dev debhelper nginx-dev libuv1-dev libjson-c-dev pkgconf lintian
+DEPS_DEB   = dpkg-dev debhelper nginx-dev libuv1-dev libjson-c-dev libacl1-dev pkgconf lintian
 # libFuzzer's runtime (libclang_rt.fuzzer) is in libclang-rt-14-dev on Debian 12
 DEPS_FUZZ  = clang lld libclang-rt-14-dev
 
@@ -89,7 +91,7 @@ $(BUILD)/obj/%.o: worker_host/src/%.c $(HOST_HDR)
 
 # -rdynamic: apps resolve the SDK functions (DROVER_API) from droverd itself
 $(BUILD)/droverd: $(HOST_OBJ)
-	$(CC) $(LDFLAGS) $(LDFLAGS_SAN) -rdynamic -o $@ $^ $(UV_LIBS) $(JSON_LIBS) -ldl
+	$(CC) $(LDFLAGS) $(LDFLAGS_SAN) -rdynamic -o $@ $^ $(UV_LIBS) $(JSON_LIBS) $(ACL_LIBS) -ldl
 
 # droverctl: a plain blocking client of the control socket
 $(BUILD)/obj/ctl/%.o: worker_host/ctl/%.c $(CTL_HDR) $(HOST_HDR)
@@ -114,7 +116,7 @@ $(BUILD)/tests/%: worker_host/tests/%.c worker_host/tests/tap.h $(HOST_OBJ)
 	$(CC) $(CFLAGS) $(UV_CFLAGS) $(JSON_CFLAGS) -o $@ $< \
 	    $(filter $(BUILD)/tests/obj/%.o,$^) \
 	    $(filter-out $(BUILD)/obj/main.o,$(HOST_OBJ)) \
-	    $(LDFLAGS_SAN) -rdynamic $(UV_LIBS) $(JSON_LIBS) -ldl
+	    $(LDFLAGS_SAN) -rdynamic $(UV_LIBS) $(JSON_LIBS) $(ACL_LIBS) -ldl
 
 # a fixture shared by some unit tests: worker_host/tests/<name>.c and .h
 $(BUILD)/tests/obj/%.o: worker_host/tests/%.c worker_host/tests/%.h $(HOST_HDR)
@@ -267,7 +269,7 @@ $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_HOST_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(UV_CFLAGS) $(JSON_CFLAGS) \
 	    -o $@ $< $(FUZZ_HOST_OBJ) $(FUZZ_LDFLAGS) $(UV_LIBS) $(JSON_LIBS) \
-	    -ldl -lpthread
+	    $(ACL_LIBS) -ldl -lpthread
 
 # conf.c's open() goes through the harness: no device or FIFO is opened
 $(FUZZ_BUILD)/fuzz_conf: FUZZ_LDFLAGS = -Wl,--wrap=open
