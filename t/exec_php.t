@@ -135,6 +135,14 @@ for my $pid (@php) {
     is_deeply(\@leaked, [], "php-cgi $pid: no fd of droverd's beyond 0, 1, 2");
 }
 
+# "kind exec": no kept connection (drover_keepalive is on by default), so a
+# php-cgi between requests waits in accept() on fd 0 and holds no connection
+$t->http(GET => '/info.php', timeout => 10) for 1 .. 4;
+ok($t->wait_for(sub {
+    !grep { my $pid = $_; grep { m{^socket:} } map { readlink($_) // '' }
+                          grep { !m{/[012]$} } glob("/proc/$pid/fd/*") } php_pids();
+}, 5), 'no connection is kept to an exec slot');
+
 # ---- a crash: the script kills its own process ----
 
 my $mark = $t->log_mark;

@@ -116,12 +116,12 @@ drover__conf_exec_finish(drover__conf_parser_t *p, drover__conf_block_t *b)
                                   "remove \"preload\"");
     }
 
-    w = &b->seen[CONF_CMD_APP_PARAM];
-    if (w->line != 0) {
-        return drover__conf_error(p, w->file, w->line,
-                                  "\"app_param\" needs an \"app\": pass an "
-                                  "exec pool's settings as \"exec\" arguments "
-                                  "or with \"env\"");
+    if (pool->nparams != 0) {
+        return drover__conf_error(p, pool->file, pool->line,
+                                  "pool \"%s\": \"app_param\" needs an "
+                                  "\"app\": pass an exec pool's settings as "
+                                  "\"exec\" arguments or with \"env\"",
+                                  pool->name);
     }
 
     pool->preload = 0;

@@ -442,7 +442,10 @@ pools_equal(const drover_pool_conf_t *a, const drover_pool_conf_t *b)
 {
     size_t  i;
 
-    if (strcmp(a->name, b->name) != 0 || strcmp(a->app, b->app) != 0
+    if (strcmp(a->name, b->name) != 0
+        || (a->app == NULL) != (b->app == NULL)
+        || (a->app != NULL && strcmp(a->app, b->app) != 0)
+        || a->exec_argc != b->exec_argc
         || a->nparams != b->nparams
         || strcmp(a->listen.path, b->listen.path) != 0
         || a->listen.mode != b->listen.mode
@@ -454,6 +457,12 @@ pools_equal(const drover_pool_conf_t *a, const drover_pool_conf_t *b)
         || a->io_timeout_ms != b->io_timeout_ms)
     {
         return 0;
+    }
+
+    for (i = 0; i < a->exec_argc; i++) {
+        if (strcmp(a->exec_argv[i], b->exec_argv[i]) != 0) {
+            return 0;
+        }
     }
 
     for (i = 0; i < a->nparams; i++) {
@@ -1092,6 +1101,58 @@ remove_entry(const char *path, const struct stat *st, int flag,
 }
 
 
+/* exec PROGRAM [ARG...] (exec.c): instead of app, no preload, no app_param */
+static void
+test_exec(void)
+{
+    char            text[PATH_MAX + 256];
+    drover_conf_t  *conf;
+
+    put("exec.conf",
+        "pool e {\n  exec /bin/cat -u \"a b\";\n  listen unix:e.sock;\n"
+        "  workers 2;\n  max_requests 100;\n  @U\n}\n"
+        "pool f {\n  exec /bin/cat;\n  listen unix:f.sock;\n"
+        "  preload off;\n  @U\n}\n");
+    conf = load_ok("exec", "exec.conf");
+    if (conf != NULL) {
+        drover_pool_conf_t  *e = drover_conf_find_pool(conf, "e");
+
+        ASSERT_TRUE(e->app == NULL && e->exec_argc == 3
+                    && e->exec_argv[3] == NULL
+                    && strcmp(e->exec_argv[0], "/bin/cat") == 0
+                    && strcmp(e->exec_argv[2], "a b") == 0,
+                    "exec: the program and its arguments, as given");
+        ASSERT_EQ(e->preload, 0, "exec: no preload");
+        drover_conf_free(conf);
+    }
+
+    round_trip("exec round trip", "exec.conf", "e");
+    round_trip("exec, preload off, round trip", "exec.conf", "f");
+    unlink(at("exec.conf"));
+
+    expect_error("exec_relative",
+                 "pool a {\n listen unix:a.sock;\n exec php-cgi;\n @U\n}\n",
+                 3, "\"exec\" needs an absolute program path");
+    expect_error("exec_missing",
+                 "pool a {\n exec /nonexistent/php-cgi;\n}\n", 2,
+                 "exec program \"/nonexistent/php-cgi\": No such file");
+    snprintf(text, sizeof(text), "pool a {\n exec %s;\n}\n", at("app.so"));
+    expect_error("exec_not_executable", text, 2, "is not an executable file");
+    expect_error("exec_and_app",
+                 "pool a {\n app app.so;\n listen unix:a.sock;\n @U\n"
+                 " exec /bin/cat;\n}\n", 5,
+                 "pool \"a\" has both \"app\" and \"exec\"");
+    expect_error("exec_preload",
+                 "pool a {\n exec /bin/cat;\n preload on;\n"
+                 " listen unix:a.sock;\n @U\n}\n", 3,
+                 "\"preload on\" needs an \"app\"");
+    expect_error("exec_app_param",
+                 "pool a {\n exec /bin/cat;\n app_param x y;\n"
+                 " listen unix:a.sock;\n @U\n}\n", 1,
+                 "\"app_param\" needs an \"app\"");
+}
+
+
 int
 main(void)
 {
@@ -1123,6 +1184,7 @@ main(void)
     test_directive_errors();
     test_user_rules();
     test_include_errors();
+    test_exec();
 
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 
