@@ -69,6 +69,10 @@ struct drover_pool_conf_s {
     drover_listen_conf_t   listen;
     unsigned               workers;        /* resolved: "auto" = cores */
     unsigned               workers_auto;   /* 1 when given as "auto" */
+    unsigned               ondemand;       /* `workers ondemand MAX`: up to
+                                              `workers`, none while idle */
+    unsigned               idle_ms;        /* ... stopped after this long
+                                              without a request (10s) */
     int                    preload;        /* 1 (default) or 0 */
     char                  *user;           /* NULL: droverd's own user */
     char                  *group;          /* NULL: the user's group */
@@ -133,6 +137,8 @@ typedef struct {
                                               read-only, NULL: none */
     mode_t                 status_mode;    /* default 0660 */
     gid_t                  status_group;
+    unsigned               process_max;    /* workers of all pools, 0: no
+                                              cap (ondemand.c) */
     uid_t                  min_uid;        /* `min_uid`, default 1000 */
     drover_pool_conf_t    *pools;          /* in declaration order */
     size_t                 npools;

@@ -33,6 +33,12 @@ static int conf_set_listen(drover__conf_parser_t *p, drover__conf_file_t *f,
     drover__conf_block_t *b, drover__conf_directive_t *d);
 static int conf_set_workers(drover__conf_parser_t *p, drover__conf_file_t *f,
     drover__conf_block_t *b, drover__conf_directive_t *d);
+static int conf_set_workers_ondemand(drover__conf_parser_t *p,
+    drover__conf_file_t *f, drover__conf_block_t *b,
+    drover__conf_directive_t *d);
+static int conf_set_process_max(drover__conf_parser_t *p,
+    drover__conf_file_t *f, drover__conf_block_t *b,
+    drover__conf_directive_t *d);
 static int conf_set_preload(drover__conf_parser_t *p, drover__conf_file_t *f,
     drover__conf_block_t *b, drover__conf_directive_t *d);
 static int conf_set_user(drover__conf_parser_t *p, drover__conf_file_t *f,
@@ -101,7 +107,7 @@ const drover__conf_command_t  drover__conf_commands[CONF_NCMDS] = {
       "[acl=USER,...];", conf_set_listen },
 
     [CONF_CMD_WORKERS] = { "workers", CONF_POOL, 0,
-      1, 1, "workers N|auto;", conf_set_workers },
+      1, 3, "workers N|auto|ondemand MAX [idle=10s];", conf_set_workers },
 
     [CONF_CMD_PRELOAD] = { "preload", CONF_POOL, 0,
       1, 1, "preload on|off;", conf_set_preload },
@@ -158,6 +164,9 @@ const drover__conf_command_t  drover__conf_commands[CONF_NCMDS] = {
 
     [CONF_CMD_BUSY_TARGET] = { "busy_target", CONF_POOL, 0,
       2, 2, "busy_target 50% 90%;", conf_set_busy_target },
+
+    [CONF_CMD_PROCESS_MAX] = { "process_max", CONF_MAIN, 0,
+      1, 1, "process_max N|off;", conf_set_process_max },
 
     [CONF_CMD_ALLOW_PEERS] = { "allow_peers", CONF_POOL, CONF_MULTI,
       1, CONF_MAX_ARGS, "allow_peers USER [USER ...];",
@@ -555,6 +564,17 @@ conf_set_workers(drover__conf_parser_t *p, drover__conf_file_t *f,
 {
     unsigned long  n;
 
+    if (strcmp(d->args[0], "ondemand") == 0) {
+        return conf_set_workers_ondemand(p, f, b, d);
+    }
+
+    if (d->nargs > 1) {
+        return drover__conf_error(p, f->name, d->arg_lines[1],
+                                  "\"workers\" takes one number, \"auto\" or "
+                                  "\"ondemand MAX [idle=10s]\", got \"%s\" "
+                                  "after \"%s\"", d->args[1], d->args[0]);
+    }
+
     if (strcmp(d->args[0], "auto") == 0) {
         b->pool->workers_auto = 1;
         return 0;
@@ -571,6 +591,72 @@ conf_set_workers(drover__conf_parser_t *p, drover__conf_file_t *f,
 
     b->pool->workers = (unsigned) n;
     b->pool->workers_auto = 0;
+    return 0;
+}
+
+
+/* `workers ondemand MAX [idle=10s];`: none until a connection (ondemand.c) */
+static int
+conf_set_workers_ondemand(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
+{
+    unsigned       ms;
+    unsigned long  n;
+
+    if (d->nargs < 2
+        || conf_parse_uint(d->args[1], 10, DROVER_CONF_MAX_WORKERS, &n) != 0
+        || n == 0)
+    {
+        return drover__conf_error(p, f->name, d->arg_lines[d->nargs > 1],
+                                  "\"workers ondemand\" needs a maximum "
+                                  "number of workers from 1 to %d, got "
+                                  "\"%s\"", DROVER_CONF_MAX_WORKERS,
+                                  d->nargs > 1 ? d->args[1] : "");
+    }
+
+    ms = CONF_IDLE_MS;
+
+    if (d->nargs == 3
+        && (strncmp(d->args[2], "idle=", 5) != 0
+            || conf_parse_duration(d->args[2] + 5, &ms) != 0
+            || ms < 1000))
+    {
+        return drover__conf_error(p, f->name, d->arg_lines[2],
+                                  "\"workers ondemand\" takes \"idle=TIME\" "
+                                  "from 1s to 24h such as idle=10s, got "
+                                  "\"%s\"", d->args[2]);
+    }
+
+    b->pool->workers = (unsigned) n;
+    b->pool->workers_auto = 0;
+    b->pool->ondemand = 1;
+    b->pool->idle_ms = ms;
+    return 0;
+}
+
+
+/* `process_max N|off;`: workers of every pool together (ondemand.c) */
+static int
+conf_set_process_max(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d)
+{
+    unsigned long  n;
+
+    (void) b;
+
+    if (strcmp(d->args[0], "off") == 0) {
+        p->conf->process_max = 0;
+        return 0;
+    }
+
+    if (conf_parse_uint(d->args[0], 10, 1000000, &n) != 0 || n == 0) {
+        return drover__conf_error(p, f->name, d->arg_lines[0],
+                                  "\"process_max\" needs a number of workers "
+                                  "from 1 to 1000000 or \"off\", got \"%s\"",
+                                  d->args[0]);
+    }
+
+    p->conf->process_max = (unsigned) n;
     return 0;
 }
 

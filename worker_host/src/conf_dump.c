@@ -37,6 +37,10 @@ drover_conf_dump_pool(const drover_conf_t *conf,
         fprintf(f, "memory_budget %llu;\n", conf->memory_budget);
     }
 
+    if (conf->process_max != 0) {
+        fprintf(f, "process_max %u;\n", conf->process_max);
+    }
+
     fprintf(f, "min_uid %lu;\n", (unsigned long) conf->min_uid);
 
     fputs("pool ", f);
@@ -87,8 +91,14 @@ drover_conf_dump_pool(const drover_conf_t *conf,
         fprintf(f, " acl=%lu", (unsigned long) pool->listen.acl[i]);
     }
 
-    fprintf(f, ";\n    workers %u;\n    preload %s;\n", pool->workers,
-            pool->preload ? "on" : "off");
+    if (pool->ondemand) {
+        fprintf(f, ";\n    workers ondemand %u idle=%ums;\n", pool->workers,
+                pool->idle_ms);
+    } else {
+        fprintf(f, ";\n    workers %u;\n", pool->workers);
+    }
+
+    fprintf(f, "    preload %s;\n", pool->preload ? "on" : "off");
 
     if (pool->uid != (uid_t) -1) {
         fprintf(f, "    user %lu;\n", (unsigned long) pool->uid);

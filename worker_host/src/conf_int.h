@@ -28,6 +28,7 @@
 #define CONF_SIZE_MAX             (1ULL << 46)     /* 64 TiB */
 #define CONF_DURATION_MAX_MS (24u * 3600u * 1000u)
 #define CONF_LISTEN_MODE     0660
+#define CONF_IDLE_MS         10000u      /* workers ondemand N idle=10s */
 #define CONF_UMASK           0027
 #define CONF_MIN_UID         1000
 
@@ -64,6 +65,7 @@ enum {
     CONF_CMD_CONTROL,
     CONF_CMD_STATUS_SOCKET,
     CONF_CMD_BUSY_TARGET,
+    CONF_CMD_PROCESS_MAX,
     CONF_CMD_ENV,
     CONF_CMD_WORKING_DIR,
     CONF_CMD_UMASK,

@@ -9,6 +9,7 @@
 #include "channel.h"
 #include "env.h"
 #include "log.h"
+#include "ondemand.h"
 #include "preloader.h"
 #include "proc.h"
 
@@ -614,6 +615,10 @@ drover_gen_preloader_exited(drover_gen_t *g, int status)
         drover_gen_maybe_free(g);
         drover_pool_maybe_free(p);
         drover_manager_maybe_done(p->mgr);
+        return;
+    }
+
+    if (drover_ondemand_preloader_exited(g, status)) {
         return;
     }
 

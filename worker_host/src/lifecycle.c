@@ -9,6 +9,7 @@
 
 #include "manager_int.h"
 #include "log.h"
+#include "ondemand.h"
 
 #include <errno.h>
 
@@ -201,6 +202,8 @@ int
 drover_slot_set_state(drover_slot_t *s, drover_slot_state_t to,
     const char *why)
 {
+    drover_slot_state_t  from;
+
     if (s->state == to) {
         return 0;
     }
@@ -218,7 +221,9 @@ drover_slot_set_state(drover_slot_t *s, drover_slot_state_t to,
                      s->pool->name, s->index,
                      drover_slot_state_name(s->state),
                      drover_slot_state_name(to), why);
+    from = s->state;
     s->state = to;
+    drover_ondemand_slot_changed(s, from);
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "log.h"
 #include "manager.h"
+#include "ondemand.h"
 #include "preloader.h"
 
 #include <errno.h>
@@ -154,6 +155,10 @@ main(int argc, char **argv)
     }
 
     if (test) {
+        if (drover_ondemand_fds_enough(conf, 0, err, sizeof(err)) != 1) {
+            fprintf(stderr, "droverd: warning: %s\n", err);
+        }
+
         printf("droverd: configuration file %s test is successful\n", path);
         drover_conf_free(conf);
         return 0;

@@ -29,6 +29,7 @@
 #include "manager_int.h"
 #include "app.h"
 #include "log.h"
+#include "ondemand.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -43,7 +44,7 @@
 
 const char  *const drover_exit_reason_names[EXIT_NREASONS] = {
     "exit", "signal", "core dumped", "request timeout", "memory limit",
-    "memory hard limit", "max requests", "reload", "stop"
+    "memory hard limit", "max requests", "reload", "stop", "idle"
 };
 
 
@@ -287,7 +288,9 @@ drover_manager_maybe_ready(drover_manager_t *m)
     for (p = m->pools; p != NULL; p = p->next) {
         npools++;
 
-        if (p->workers_started > 0 || p->start_failures > 0) {
+        if (p->workers_started > 0 || p->start_failures > 0
+            || (p->cur != NULL && p->cur->conf->ondemand))
+        {
             n++;
         }
     }
@@ -399,6 +402,7 @@ drover_manager_maybe_done(drover_manager_t *m)
 
     drover_notify_close(&m->notify);
     manager_close_output(m);
+    drover_ondemand_close(m);
     uv_walk(&m->loop, manager_close_walk_cb, NULL);
 }
 
@@ -673,6 +677,7 @@ int
 drover_manager_run(drover_conf_t *conf, const char *path)
 {
     int                  rc;
+    char                 msg[512];
     drover_pool_t       *p, *next, **tail;
     drover_manager_t     mgr, *m = &mgr;
     drover_pool_conf_t  *pc;
@@ -714,6 +719,16 @@ drover_manager_run(drover_conf_t *conf, const char *path)
     m->defer_timer.data = m;
     uv_timer_init(&m->loop, &m->sample_timer);
     m->sample_timer.data = m;
+
+    if (drover_ondemand_init(m) != 0) {
+        goto fail;
+    }
+
+    drover_ondemand_set_conf(m, conf);
+
+    if (!drover_ondemand_fds_enough(conf, 1, msg, sizeof(msg))) {
+        drover_log_error(DROVER_LOG_ERROR, 0, "%s", msg);
+    }
 
     /* every socket exists before any process starts */
     tail = &m->pools;
@@ -772,6 +787,7 @@ fail:
 
     /* startup failed before any child started: cleanup: frees the pools */
     manager_close_output(m);
+    drover_ondemand_close(m);
     uv_walk(&m->loop, manager_close_walk_cb, NULL);
 
 cleanup:

@@ -31,6 +31,8 @@ typedef struct drover_manager_s  drover_manager_t;
 typedef struct drover_pool_s     drover_pool_t;
 typedef struct drover_gen_s      drover_gen_t;
 typedef struct drover_slot_s     drover_slot_t;
+typedef struct drover_od_s       drover_od_t;         /* ondemand.h */
+typedef struct drover_od_watch_s drover_od_watch_t;
 
 
 /* why a worker ended: the first three are its own doing, the rest ours */
@@ -44,6 +46,7 @@ enum {
     EXIT_MAX_REQUESTS,   /* max_requests: recycled */
     EXIT_RELOAD,         /* replaced by a new generation */
     EXIT_STOP,           /* droverd stops, or the slot went away */
+    EXIT_IDLE,           /* workers ondemand: no request for `idle` */
     EXIT_NREASONS
 };
 
@@ -149,6 +152,7 @@ struct drover_gen_s {
     unsigned long long     started_ms;
     unsigned               quick_deaths;
     uv_timer_t             timer;         /* preloader restart */
+    int                    od_idle_stop;  /* ondemand.c stopped it: idle */
 };
 
 
@@ -187,6 +191,12 @@ struct drover_slot_s {
                                              connection its program serves
                                              (exec.c), 0: idle */
     uv_timer_t             restart_timer;
+
+    /* workers ondemand (ondemand.c) */
+    drover_od_watch_t     *od_watch;      /* polls its socket, or NULL */
+    int                    od_wanted;     /* a connection waits: start */
+    unsigned long long     od_active_ms;  /* its worker's last request */
+    unsigned long long     od_seen;       /* its requests + CPU ticks then */
 };
 
 
@@ -232,6 +242,8 @@ struct drover_pool_s {
     drover_output_t       *output;        /* its processes' fds 1 and 2 */
     drover_prestart_result_t  prestart_last;
     int                    prestart_ran;
+    drover_od_watch_t     *od_watch;      /* the shared socket's (ondemand) */
+    unsigned long long     od_empty_ms;   /* its last worker stopped */
 };
 
 
@@ -258,6 +270,8 @@ struct drover_manager_s {
     drover_control_t      *status;        /* read-only, for nginx */
     uv_prepare_t           slots_prepare;
     unsigned long long     started_ms;
+    drover_od_t           *od;            /* process_max, start throttle,
+                                             idle timer (ondemand.c) */
 
     /*
      * Workers reaped before their FORKED message named them, oldest first,

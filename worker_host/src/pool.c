@@ -7,6 +7,7 @@
 
 #include "manager_int.h"
 #include "log.h"
+#include "ondemand.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -232,6 +233,7 @@ drover_pool_maybe_free(drover_pool_t *p)
 
         drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: removed", p->name);
         drover_pool_unlink_slots(p);
+        drover_ondemand_pool_gone(p);
 
         /* none of its processes is left; out of m->pools, it closes now */
         drover_output_drain(p->output, 0);
@@ -399,6 +401,15 @@ void
 drover_pool_announce(drover_pool_t *p)
 {
     drover_pool_conf_t  *pc = drover_pool_conf(p);
+
+    if (pc->ondemand) {
+        drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: on demand, up to %u "
+                         "workers on %s (slots %s.0 .. %s.%u), preload %s, "
+                         "idle %u ms", p->name, pc->workers, pc->listen.path,
+                         pc->listen.path, pc->listen.path, pc->workers - 1,
+                         pc->preload ? "on" : "off", pc->idle_ms);
+        return;
+    }
 
     if (pc->exec_argv != NULL) {
         drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: %u slots run %s "

@@ -8,6 +8,7 @@
 
 #include "manager_int.h"
 #include "log.h"
+#include "ondemand.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -51,6 +52,10 @@ prestart_done_cb(drover_prestart_t *ps, int status, const char *message,
         }
 
         drover_pool_gen_failed(p, g, message);
+        return;
+    }
+
+    if (drover_ondemand_gen_begin(p, g)) {
         return;
     }
 
@@ -482,6 +487,7 @@ drover_manager_reload(drover_manager_t *m)
     ref->refs = 1;
 
     drover_log_set_level(conf->log_level);
+    drover_ondemand_set_conf(m, conf);
 
     /* pools gone, or whose socket moved: stop them */
     for (p = m->pools; p != NULL; p = next) {

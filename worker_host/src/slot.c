@@ -10,6 +10,7 @@
 #include "env.h"
 #include "log.h"
 #include "exec.h"
+#include "ondemand.h"
 #include "preloader.h"
 #include "proc.h"
 
@@ -81,6 +82,7 @@ drover_slot_create(drover_pool_t *p, unsigned index)
 void
 drover_slot_destroy(drover_slot_t *s)
 {
+    drover_ondemand_slot_gone(s);
     drover_socket_close(&s->sock);
     uv_close((uv_handle_t *) &s->restart_timer, slot_free_cb);
 }
@@ -176,7 +178,9 @@ drover_slot_start(drover_slot_t *s)
 
     g = p->cur;
 
-    if (drover_slot_start_blocker(s) != NULL) {
+    if (drover_slot_start_blocker(s) != NULL
+        || !drover_ondemand_may_start(s))
+    {
         return;
     }
 
@@ -191,6 +195,7 @@ drover_slot_start(drover_slot_t *s)
 
     if (g->conf->preload) {
         if (g->state != GEN_READY || g->chan == NULL) {
+            drover_ondemand_need_preloader(g);
             return;     /* started when the preloader says READY */
         }
 

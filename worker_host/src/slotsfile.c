@@ -24,6 +24,20 @@ slot_up_name(drover_slot_t *s)
 }
 
 
+/* the slots a connection may start a worker in: the first ones, kept */
+static unsigned
+pool_slots_kept(drover_pool_t *p)
+{
+    unsigned  k;
+
+    for (k = 0; k < p->nslots && p->slots[k]->scale == SLOT_KEPT; k++) {
+        /* void */
+    }
+
+    return k;
+}
+
+
 static unsigned long long
 pool_slots_sig(drover_pool_t *p)
 {
@@ -31,6 +45,8 @@ pool_slots_sig(drover_pool_t *p)
     unsigned long long  h = 1469598103934665603ULL;
 
     h = (h ^ p->nslots) * 1099511628211ULL;
+    h = (h ^ (drover_pool_conf(p)->ondemand ? pool_slots_kept(p) + 1 : 0))
+        * 1099511628211ULL;
     h = (h ^ drover_pool_public_state(p)[0]) * 1099511628211ULL;
     h = (h ^ (p->cur ? p->cur->id : 0)) * 1099511628211ULL;
 
@@ -54,6 +70,9 @@ pool_slots_sig(drover_pool_t *p)
  *     slots 2
  *     0 up 1234
  *     1 down 0
+ *
+ *     ondemand 2           (workers ondemand: down slots 0 and 1 start a
+ *                           worker when a connection comes)
  *
  * (docs/protocols.md; "state" is the pool's as in the status object: with
  * "failing" and no slot up, the module answers 503 at once; "kind exec"
@@ -91,6 +110,12 @@ pool_write_slots(drover_pool_t *p)
         len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%u %s %ld\n",
                                  k, slot_up_name(p->slots[k]),
                                  (long) p->slots[k]->pid);
+    }
+
+    /* workers ondemand: a connection to a down slot below N starts it */
+    if (pc->ondemand) {
+        len += (size_t) snprintf(buf + len, sizeof(buf) - len,
+                                 "ondemand %u\n", pool_slots_kept(p));
     }
 
     unlink(tmp);

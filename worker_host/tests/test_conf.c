@@ -734,8 +734,8 @@ test_syntax_errors(void)
                  "\"workers\" does not take a block");
     expect_error("args_too_few", "pool a {\n  app app.so;\n  app;\n}\n", 3,
                  "wrong number of arguments for \"app\": got 0");
-    expect_error("args_too_many", "pool a {\n  workers 1 2;\n}\n", 2,
-                 "wrong number of arguments for \"workers\": got 2");
+    expect_error("args_too_many", "pool a {\n  workers 1 2 3 4;\n}\n", 2,
+                 "wrong number of arguments for \"workers\": got 4");
     expect_error("args_pool", "pool {\n}\n", 1,
                  "wrong number of arguments for \"pool\"");
     expect_error("args_listen", "pool a {\n listen unix:a a b c d e f g h i;"
@@ -1153,6 +1153,80 @@ test_exec(void)
 }
 
 
+/* workers ondemand MAX [idle=T]; process_max N|off (ondemand.c) */
+static void
+test_ondemand(void)
+{
+    drover_conf_t  *conf;
+
+    put("od.conf",
+        "process_max 12;\n"
+        "pool od { app app.so; listen unix:od.sock; @U\n"
+        "  workers ondemand 4 idle=2s; }\n"
+        "pool dflt { app app.so; listen unix:dflt.sock; @U\n"
+        "  workers ondemand 1; preload off; }\n"
+        "pool fixed { app app.so; listen unix:fixed.sock; @U workers 2; }\n");
+    conf = load_ok("ondemand", "od.conf");
+    if (conf != NULL) {
+        drover_pool_conf_t  *a = drover_conf_find_pool(conf, "od");
+        drover_pool_conf_t  *b = drover_conf_find_pool(conf, "dflt");
+        drover_pool_conf_t  *c = drover_conf_find_pool(conf, "fixed");
+
+        ASSERT_EQ(conf->process_max, 12, "process_max 12");
+        ASSERT_TRUE(a->ondemand == 1 && a->workers == 4 && a->idle_ms == 2000
+                    && a->workers_auto == 0,
+                    "workers ondemand 4 idle=2s: on demand, 4, 2000 ms");
+        ASSERT_TRUE(b->ondemand == 1 && b->workers == 1
+                    && b->idle_ms == 10000, "workers ondemand 1: idle 10s");
+        ASSERT_TRUE(c->ondemand == 0, "workers 2: not on demand");
+        drover_conf_free(conf);
+    }
+
+    round_trip("ondemand round trip", "od.conf", "od");
+    round_trip("ondemand default idle round trip", "od.conf", "dflt");
+    unlink(at("od.conf"));
+
+    put("odoff.conf", "process_max off;\n"
+        "pool a { app app.so; listen unix:a.sock; @U }\n");
+    conf = load_ok("process_max off", "odoff.conf");
+    if (conf != NULL) {
+        ASSERT_EQ(conf->process_max, 0, "process_max off: 0");
+        drover_conf_free(conf);
+    }
+    unlink(at("odoff.conf"));
+
+    expect_error("ondemand_no_max", "pool a {\n app app.so;\n"
+                 " workers ondemand;\n}\n", 3,
+                 "\"workers ondemand\" needs a maximum number of workers "
+                 "from 1 to 256, got \"\"");
+    expect_error("ondemand_zero", "pool a {\n app app.so;\n"
+                 " workers ondemand 0;\n}\n", 3,
+                 "needs a maximum number of workers from 1 to 256, got \"0\"");
+    expect_error("ondemand_big", "pool a {\n app app.so;\n"
+                 " workers ondemand 257;\n}\n", 3, "got \"257\"");
+    expect_error("ondemand_idle_bad", "pool a {\n app app.so;\n"
+                 " workers ondemand 2\n idle=5x;\n}\n", 4,
+                 "\"workers ondemand\" takes \"idle=TIME\" from 1s to 24h "
+                 "such as idle=10s, got \"idle=5x\"");
+    expect_error("ondemand_idle_short", "pool a {\n app app.so;\n"
+                 " workers ondemand 2 idle=500ms;\n}\n", 3,
+                 "got \"idle=500ms\"");
+    expect_error("ondemand_idle_word", "pool a {\n app app.so;\n"
+                 " workers ondemand 2 10s;\n}\n", 3, "got \"10s\"");
+    expect_error("workers_extra", "pool a {\n app app.so;\n"
+                 " workers 2 idle=1s;\n}\n", 3,
+                 "\"workers\" takes one number, \"auto\" or \"ondemand MAX "
+                 "[idle=10s]\", got \"idle=1s\" after \"2\"");
+    expect_error("process_max_bad", "\nprocess_max lots;\n", 2,
+                 "\"process_max\" needs a number of workers from 1 to "
+                 "1000000 or \"off\", got \"lots\"");
+    expect_error("process_max_zero", "process_max 0;\n", 1,
+                 "got \"0\"");
+    expect_error("process_max_in_pool", "pool a {\n process_max 3;\n}\n", 2,
+                 "\"process_max\" is not allowed");
+}
+
+
 int
 main(void)
 {
@@ -1184,6 +1258,7 @@ main(void)
     test_directive_errors();
     test_user_rules();
     test_include_errors();
+    test_ondemand();
     test_exec();
 
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

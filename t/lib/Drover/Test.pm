@@ -271,6 +271,7 @@ sub pools {
 
         $workers = 1 unless defined $workers;
         $workers = _cores() if $workers eq 'auto';
+        ($workers) = $body =~ /^\s*workers\s+ondemand\s+(\d+)/m if $workers eq 'ondemand';
 
         push @pools, { name => $name, listen => $listen, workers => $workers };
     }
