@@ -32,6 +32,9 @@
 
 static int conf_file_open(drover__conf_parser_t *p, drover__conf_file_t *f,
     const char *path, const char *from, unsigned from_line, unsigned depth);
+static int conf_load(const char *path, const char *only,
+    drover_conf_t **out, char *err, size_t errlen);
+static int conf_include_skipped(drover__conf_parser_t *p, const char *path);
 static void conf_file_close(drover__conf_file_t *f);
 static int conf_next_token(drover__conf_parser_t *p, drover__conf_file_t *f);
 static int conf_read_directive(drover__conf_parser_t *p, drover__conf_file_t *f,
@@ -44,6 +47,22 @@ static void conf_pool_free(drover_pool_conf_t *pool);
 int
 drover_conf_load(const char *path, drover_conf_t **out, char *err,
     size_t errlen)
+{
+    return conf_load(path, NULL, out, err, errlen);
+}
+
+
+int
+drover_conf_load_pool_file(const char *path, const char *pool_file,
+    drover_conf_t **out, char *err, size_t errlen)
+{
+    return conf_load(path, pool_file, out, err, errlen);
+}
+
+
+static int
+conf_load(const char *path, const char *only, drover_conf_t **out,
+    char *err, size_t errlen)
 {
     int                     rc;
     drover__conf_file_t     f;
@@ -61,6 +80,15 @@ drover_conf_load(const char *path, drover_conf_t **out, char *err,
     p = calloc(1, sizeof(*p));
     if (p == NULL) {
         return -ENOMEM;
+    }
+
+    if (only != NULL) {
+        p->only = realpath(only, NULL);
+        if (p->only == NULL) {
+            snprintf(err, errlen, "%s: %s", only, strerror(errno));
+            free(p);
+            return -ENOENT;
+        }
     }
 
     p->err = err;
@@ -99,6 +127,13 @@ drover_conf_load(const char *path, drover_conf_t **out, char *err,
         goto cleanup;
     }
 
+    if (p->only != NULL && !p->only_seen) {
+        rc = drover__conf_error(p, f.name, 1,
+                                "\"%s\" is not included by this file: "
+                                "add an \"include\" that names it", only);
+        goto cleanup;
+    }
+
     if (p->conf->npools == 0) {
         rc = drover__conf_error(p, f.name, 1,
                                 "no pool defined: add a \"pool NAME { app "
@@ -120,6 +155,7 @@ cleanup:
         free(name);
     }
 
+    free(p->only);
     free(p);
     return rc;
 }
@@ -871,6 +907,10 @@ drover__conf_set_include(drover__conf_parser_t *p, drover__conf_file_t *f,
 
     /* glob() returns the names sorted */
     for (i = 0; i < g.gl_pathc; i++) {
+        if (conf_include_skipped(p, g.gl_pathv[i])) {
+            continue;
+        }
+
         rc = conf_file_open(p, &inc, g.gl_pathv[i], f->name, d->line,
                             f->depth + 1);
         if (rc == 0) {
@@ -895,6 +935,32 @@ cleanup:
     free(pattern);
     free(dir);
     return rc;
+}
+
+
+/*
+ * drover_conf_load_pool_file(): of the included files, only the pool file
+ * is read (another pool's broken file does not fail this one's check).
+ */
+static int
+conf_include_skipped(drover__conf_parser_t *p, const char *path)
+{
+    int    same;
+    char  *real;
+
+    if (p->only == NULL) {
+        return 0;
+    }
+
+    real = realpath(path, NULL);
+    same = (real != NULL && strcmp(real, p->only) == 0);
+    free(real);
+
+    if (same) {
+        p->only_seen = 1;
+    }
+
+    return !same;
 }
 
 

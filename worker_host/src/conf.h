@@ -154,6 +154,14 @@ typedef struct {
 int drover_conf_load(const char *path, drover_conf_t **out, char *err,
     size_t errlen);
 
+/*
+ * As drover_conf_load(), but of the files PATH includes only POOL_FILE is
+ * read (`droverd -t POOL_FILE`, `droverctl reload POOL`): the main
+ * settings come from PATH itself; POOL_FILE must be one of its includes.
+ */
+int drover_conf_load_pool_file(const char *path, const char *pool_file,
+    drover_conf_t **out, char *err, size_t errlen);
+
 void drover_conf_free(drover_conf_t *conf);
 
 /*

@@ -152,6 +152,9 @@ typedef struct {
     uid_t                  euid;
     gid_t                  egid;
     drover__conf_block_t   main;
+    char                  *only;       /* realpath of the one included
+                                          file read (droverd -t FILE) */
+    int                    only_seen;
 } drover__conf_parser_t;
 
 

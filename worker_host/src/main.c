@@ -5,6 +5,10 @@
  *
  *   droverd [-c FILE]      run in the foreground (systemd style), log to stderr
  *   droverd -t [-c FILE]   check the configuration, exit 0 or 1
+ *   droverd -t [-c FILE] POOLFILE
+ *                          check one pool file FILE includes, with FILE's
+ *                          own main settings (other included files are
+ *                          not read)
  *   droverd -v             print the version
  *
  * droverd also execs itself in internal roles (see preloader.h).
@@ -34,10 +38,12 @@ usage(FILE *f)
 {
     fprintf(f,
         "usage: droverd [-t] [-c FILE]\n"
+        "       droverd -t [-c FILE] POOLFILE\n"
         "       droverd -v\n"
         "\n"
         "  -c FILE        configuration file (default " DROVER_DEFAULT_CONF ")\n"
-        "  -t             check the configuration and the apps, then exit\n"
+        "  -t             check the configuration and the apps, then exit;\n"
+        "                 with POOLFILE, only that pool file FILE includes\n"
         "  -v, --version  print the version and exit\n"
         "  -h, --help     this help\n");
 }
@@ -87,6 +93,42 @@ internal_role(int argc, char **argv)
 
     fprintf(stderr, "droverd: %s is for droverd's own use\n", argv[1]);
     return 2;
+}
+
+
+/* droverd -t -c FILE POOLFILE: FILE's own settings and POOLFILE's pools */
+static int
+test_pool_file(const char *path, const char *pool_file)
+{
+    int                  rc;
+    char                 err[2048], msg[1024];
+    drover_conf_t       *conf;
+    drover_pool_conf_t  *p;
+
+    rc = drover_conf_load_pool_file(path, pool_file, &conf, err,
+                                    sizeof(err));
+
+    for (p = (rc == 0) ? conf->pools : NULL; p != NULL; p = p->next) {
+        rc = drover_app_check(p, msg, sizeof(msg));
+        if (rc != 0) {
+            snprintf(err, sizeof(err), "%s:%u: %s", p->file, p->line, msg);
+            break;
+        }
+    }
+
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "droverd: pool file %s test failed\n", pool_file);
+        if (conf != NULL) {
+            drover_conf_free(conf);
+        }
+        return 1;
+    }
+
+    printf("droverd: pool file %s test is successful (main settings from "
+           "%s)\n", pool_file, path);
+    drover_conf_free(conf);
+    return 0;
 }
 
 
@@ -140,6 +182,10 @@ main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
+    }
+
+    if (test && optind == argc - 1) {
+        return test_pool_file(path, argv[optind]);
     }
 
     if (optind != argc) {
