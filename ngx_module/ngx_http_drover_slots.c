@@ -179,8 +179,8 @@ close:
 /*
  * "drover-slots 1" first; then "generation N", "state S", "slots N" and
  * a line "K up|down PID" per slot (docs/protocols.md).  Lines of other
- * kinds, and states other than "failing", are skipped: a later droverd
- * may add some (extend, don't rename).
+ * kinds, and states other than "failing" and "stopped", are skipped: a
+ * later droverd may add some (extend, don't rename).
  */
 
 static char *
@@ -223,8 +223,12 @@ ngx_http_drover_dispatch_parse(u_char *p, u_char *last,
             continue;
         }
 
-        if ((size_t) (eol - p) == sizeof("state failing") - 1
-            && ngx_strncmp(p, "state failing", eol - p) == 0)
+        /* a stopped pool (droverctl stop) cannot start either */
+
+        if (((size_t) (eol - p) == sizeof("state failing") - 1
+             && ngx_strncmp(p, "state failing", eol - p) == 0)
+            || ((size_t) (eol - p) == sizeof("state stopped") - 1
+                && ngx_strncmp(p, "state stopped", eol - p) == 0))
         {
             f->failing = 1;
             continue;

@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 # Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # droverctl against a real droverd through the control socket: status as a
-# table and as JSON, scale, restart, reload, stop; and its exit codes when
+# table and as JSON, scale, restart, reload, stop (per-pool reload, stop
+# and start: t/pool_ops.t); and its exit codes when
 # droverd is not there (3), when the socket is not ours (3), on a bad
 # answer (4) and on bad usage (2).
 
@@ -236,8 +237,9 @@ is($code, 3, 'no such directory: exit 3');
 
 for my $args ([], ['frobnicate'], ['scale', 'kit'], ['scale', 'kit', '0'],
               ['scale', 'kit', '257'], ['scale', 'kit', 'many'], ['restart'],
-              ['reload', 'kit'], ['status', 'a', 'b'], ['--bogus', 'status'],
-              ['--json', 'top'])
+              ['reload', 'a', 'b'], ['stop', 'a', 'b'], ['start'],
+              ['start', 'a', 'b'], ['stop', 'a/b'], ['reload', 'x' x 65],
+              ['status', 'a', 'b'], ['--bogus', 'status'], ['--json', 'top'])
 {
     ($code, $out) = $t->run_cmd([$ctl, '-s', $sock, @$args], 20);
     is($code, 2, "usage: droverctl @$args: exit 2");

@@ -35,9 +35,12 @@ ctl_usage(FILE *f)
         "  status [POOL]    pools and their workers\n"
         "  top [POOL]       status, redrawn every second (q quits)\n"
         "  reload           reload the configuration (like SIGHUP)\n"
+        "  reload POOL      re-read the configuration, apply POOL's only\n"
         "  restart POOL     replace every worker of POOL, one at a time\n"
         "  scale POOL N     run N workers (1 to %d) in POOL\n"
         "  stop             stop droverd gracefully (like SIGTERM)\n"
+        "  stop POOL        stop POOL's workers; its sockets stay bound\n"
+        "  start POOL       start a stopped POOL again\n"
         "  version          droverd's and droverctl's versions\n"
         "\n"
         "options:\n"
@@ -76,7 +79,16 @@ ctl_bad_usage(const char *fmt, ...)
 static void
 ctl_print_done(const char *cmd, const char *pool, long workers)
 {
-    if (strcmp(cmd, "reload") == 0) {
+    if (pool != NULL && strcmp(cmd, "reload") == 0) {
+        printf("pool %s: reloading it\n", pool);
+
+    } else if (pool != NULL && strcmp(cmd, "stop") == 0) {
+        printf("pool %s: stopping it\n", pool);
+
+    } else if (strcmp(cmd, "start") == 0) {
+        printf("pool %s: starting it\n", pool);
+
+    } else if (strcmp(cmd, "reload") == 0) {
         printf("droverd: reloading the configuration\n");
 
     } else if (strcmp(cmd, "restart") == 0) {
@@ -112,6 +124,18 @@ ctl_print_version(json_object *result)
     printf("\ndroverctl %s\n", DROVER_VERSION);
 
     free(v);
+}
+
+
+/* the syntax of droverd's pool names: [A-Za-z0-9_.-]{1,64} */
+static int
+ctl_pool_name_ok(const char *name)
+{
+    size_t  len = strlen(name);
+
+    return len > 0 && len <= DROVER_CONF_NAME_MAX
+           && strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                           "0123456789_.-") == len;
 }
 
 
@@ -199,9 +223,15 @@ main(int argc, char **argv)
             return ctl_bad_usage("%s takes at most one pool name", cmd);
         }
 
-    } else if (strcmp(cmd, "restart") == 0) {
+    } else if (strcmp(cmd, "restart") == 0 || strcmp(cmd, "start") == 0) {
         if (nargs != 1) {
-            return ctl_bad_usage("restart takes a pool name: restart POOL");
+            return ctl_bad_usage("%s takes a pool name: %s POOL", cmd, cmd);
+        }
+
+    } else if (strcmp(cmd, "reload") == 0 || strcmp(cmd, "stop") == 0) {
+        if (nargs > 1) {
+            return ctl_bad_usage("%s takes at most one pool name: %s "
+                                 "[POOL]", cmd, cmd);
         }
 
     } else if (strcmp(cmd, "scale") == 0) {
@@ -217,15 +247,19 @@ main(int argc, char **argv)
                                  argv[optind + 2]);
         }
 
-    } else if (strcmp(cmd, "reload") == 0 || strcmp(cmd, "stop") == 0
-               || strcmp(cmd, "version") == 0)
-    {
+    } else if (strcmp(cmd, "version") == 0) {
         if (nargs != 0) {
             return ctl_bad_usage("%s takes no arguments", cmd);
         }
 
     } else {
         return ctl_bad_usage("unknown command \"%s\"", cmd);
+    }
+
+    if (pool != NULL && !ctl_pool_name_ok(pool)) {
+        return ctl_bad_usage("\"%s\" is not a pool name: 1 to %d "
+                             "characters from A-Z a-z 0-9 _ . -", pool,
+                             DROVER_CONF_NAME_MAX);
     }
 
     signal(SIGPIPE, SIG_IGN);

@@ -9,6 +9,8 @@
  *
  *     -> {"cmd":"status"}                    {"cmd":"status","pool":"kit"}
  *     -> {"cmd":"reload"}                    {"cmd":"restart","pool":"kit"}
+ *     -> {"cmd":"reload","pool":"kit"}  {"cmd":"stop","pool":"kit"}
+ *     -> {"cmd":"start","pool":"kit"}
  *     -> {"cmd":"scale","pool":"kit","workers":4}
  *     -> {"cmd":"stop"}                      {"cmd":"version"}
  *     <- {"ok":true,"result":...}            {"ok":false,"error":"message"}
@@ -74,6 +76,15 @@ typedef struct {
     int           (*scale)(void *data, const char *pool, unsigned workers,
                            char *err, size_t errlen);     /* 1..256 */
     int           (*stop)(void *data, char *err, size_t errlen);
+
+    /* one pool: reload (re-read the configuration, apply its section),
+       stop (its sockets stay), start */
+    int           (*pool_reload)(void *data, const char *pool, char *err,
+                                 size_t errlen);
+    int           (*pool_stop)(void *data, const char *pool, char *err,
+                               size_t errlen);
+    int           (*pool_start)(void *data, const char *pool, char *err,
+                                size_t errlen);
 } drover_control_ops_t;
 
 /*

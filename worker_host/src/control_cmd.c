@@ -34,6 +34,8 @@ static json_object *control_cmd_scale(control_client_t *cl,
     json_object *req, const char *pool, char *err, size_t errlen);
 static json_object *control_cmd_stop(control_client_t *cl,
     json_object *req, const char *pool, char *err, size_t errlen);
+static json_object *control_cmd_start(control_client_t *cl,
+    json_object *req, const char *pool, char *err, size_t errlen);
 static json_object *control_cmd_version(control_client_t *cl,
     json_object *req, const char *pool, char *err, size_t errlen);
 static json_object *control_done(int rc, const char *what, char *err,
@@ -42,10 +44,11 @@ static json_object *control_done(int rc, const char *what, char *err,
 
 static const control_cmd_t  control_cmds[] = {
     { "status",  CONTROL_POOL_OPTIONAL, control_cmd_status },
-    { "reload",  CONTROL_POOL_NONE,     control_cmd_reload },
+    { "reload",  CONTROL_POOL_OPTIONAL, control_cmd_reload },
     { "restart", CONTROL_POOL_REQUIRED, control_cmd_restart },
     { "scale",   CONTROL_POOL_REQUIRED, control_cmd_scale },
-    { "stop",    CONTROL_POOL_NONE,     control_cmd_stop },
+    { "start",   CONTROL_POOL_REQUIRED, control_cmd_start },
+    { "stop",    CONTROL_POOL_OPTIONAL, control_cmd_stop },
     { "version", CONTROL_POOL_NONE,     control_cmd_version },
 };
 
@@ -66,7 +69,7 @@ drover__control_dispatch(control_client_t *cl, json_object *req, char *err,
         || !json_object_is_type(v, json_type_string))
     {
         snprintf(err, errlen, "\"cmd\" is %s; it must be a string: status, "
-                 "reload, restart, scale, stop or version",
+                 "reload, restart, scale, start, stop or version",
                  json_object_object_get_ex(req, "cmd", NULL)
                  ? "not a string" : "missing");
         return NULL;
@@ -87,7 +90,7 @@ drover__control_dispatch(control_client_t *cl, json_object *req, char *err,
 
     if (cmd == NULL) {
         snprintf(err, errlen, "unknown command \"%.64s\"%s; the commands "
-                 "are status, reload, restart, scale, stop and version",
+                 "are status, reload, restart, scale, start, stop and version",
                  name, strlen(name) > 64 ? "..." : "");
         return NULL;
     }
@@ -105,9 +108,7 @@ drover__control_dispatch(control_client_t *cl, json_object *req, char *err,
     v = json_object_object_get(req, "pool");     /* "pool":null: none */
 
     if (v != NULL && cmd->pool == CONTROL_POOL_NONE) {
-        snprintf(err, errlen, "\"%s\" takes no \"pool\"%s", cmd->name,
-                 strcmp(cmd->name, "reload") == 0
-                 ? ": it reloads the whole configuration" : "");
+        snprintf(err, errlen, "\"%s\" takes no \"pool\"", cmd->name);
         return NULL;
     }
 
@@ -316,7 +317,18 @@ control_cmd_reload(control_client_t *cl, json_object *req, const char *pool,
     drover_control_ops_t  *ops = &cl->ctl->ops;
 
     (void) req;
-    (void) pool;
+
+    if (pool != NULL) {
+        control_log_request(cl, DROVER_LOG_NOTICE, "reload %s", pool);
+
+        if (ops->pool_reload == NULL) {
+            snprintf(err, errlen, "\"reload\" of one pool is not supported");
+            return NULL;
+        }
+
+        return control_done(ops->pool_reload(ops->data, pool, err, errlen),
+                            "reload", err, errlen);
+    }
 
     control_log_request(cl, DROVER_LOG_NOTICE, "reload");
 
@@ -397,7 +409,18 @@ control_cmd_stop(control_client_t *cl, json_object *req, const char *pool,
     drover_control_ops_t  *ops = &cl->ctl->ops;
 
     (void) req;
-    (void) pool;
+
+    if (pool != NULL) {
+        control_log_request(cl, DROVER_LOG_NOTICE, "stop %s", pool);
+
+        if (ops->pool_stop == NULL) {
+            snprintf(err, errlen, "\"stop\" of one pool is not supported");
+            return NULL;
+        }
+
+        return control_done(ops->pool_stop(ops->data, pool, err, errlen),
+                            "stop", err, errlen);
+    }
 
     control_log_request(cl, DROVER_LOG_NOTICE, "stop");
 
@@ -408,6 +431,26 @@ control_cmd_stop(control_client_t *cl, json_object *req, const char *pool,
 
     return control_done(ops->stop(ops->data, err, errlen), "stop", err,
                         errlen);
+}
+
+
+static json_object *
+control_cmd_start(control_client_t *cl, json_object *req, const char *pool,
+    char *err, size_t errlen)
+{
+    drover_control_ops_t  *ops = &cl->ctl->ops;
+
+    (void) req;
+
+    control_log_request(cl, DROVER_LOG_NOTICE, "start %s", pool);
+
+    if (ops->pool_start == NULL) {
+        snprintf(err, errlen, "\"start\" is not supported");
+        return NULL;
+    }
+
+    return control_done(ops->pool_start(ops->data, pool, err, errlen),
+                        "start", err, errlen);
 }
 
 

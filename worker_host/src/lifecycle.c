@@ -62,7 +62,7 @@ static const unsigned  gen_next[GEN_NSTATES] = {
 
 static const char  *pool_names[POOL_NSTATES] = {
     "starting", "start_failed", "serving", "loading", "canary", "rolling",
-    "removing", "gone"
+    "stopped", "removing", "gone"
 };
 
 /* any live pool can be removed by a reload */
@@ -70,9 +70,11 @@ static const char  *pool_names[POOL_NSTATES] = {
 
 static const unsigned  pool_next[POOL_NSTATES] = {
     [POOL_STARTING]     = BIT(POOL_SERVING) | BIT(POOL_START_FAILED)
+                          | BIT(POOL_STOPPED) | TO_REMOVING,
+    [POOL_START_FAILED] = BIT(POOL_SERVING) | BIT(POOL_STOPPED)
                           | TO_REMOVING,
-    [POOL_START_FAILED] = BIT(POOL_SERVING) | TO_REMOVING,
-    [POOL_SERVING]      = BIT(POOL_LOADING) | TO_REMOVING,
+    [POOL_SERVING]      = BIT(POOL_LOADING) | BIT(POOL_STOPPED)
+                          | TO_REMOVING,
     /* the new generation failed, or is ready: the canary starts */
     [POOL_LOADING]      = BIT(POOL_SERVING) | BIT(POOL_CANARY)
                           | TO_REMOVING,
@@ -81,6 +83,8 @@ static const unsigned  pool_next[POOL_NSTATES] = {
                           | TO_REMOVING,
     /* every slot moved, or droverd stops */
     [POOL_ROLLING]      = BIT(POOL_SERVING) | TO_REMOVING,
+    /* droverctl start: a new first generation (pool_ops.c) */
+    [POOL_STOPPED]      = BIT(POOL_STARTING) | TO_REMOVING,
     [POOL_REMOVING]     = BIT(POOL_GONE),
     [POOL_GONE]         = 0,
 };

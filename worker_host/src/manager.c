@@ -228,7 +228,8 @@ manager_control_start(drover_manager_t *m)
     drover_conf_t               *conf = m->ref->conf;
     static const drover_control_ops_t  ops_template = {
         NULL, control_status_cb, control_reload_cb, control_restart_cb,
-        control_scale_cb, control_stop_cb
+        control_scale_cb, control_stop_cb, drover_pool_op_reload,
+        drover_pool_op_stop, drover_pool_op_start
     };
     drover_control_ops_t         ops = ops_template;
 

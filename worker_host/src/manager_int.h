@@ -95,6 +95,9 @@ typedef enum {
                             preloader */
     POOL_CANARY,         /* slot 0 runs it and must live DROVER_CANARY_MS */
     POOL_ROLLING,        /* the other slots follow, one at a time */
+    POOL_STOPPED,        /* droverctl stop: no worker, no preloader, its
+                            sockets kept; p->cur holds its configuration
+                            for droverctl start (pool_ops.c) */
     POOL_REMOVING,       /* gone from the configuration: workers stop */
     POOL_GONE,           /* out of the manager's list, handles closing */
     POOL_NSTATES
@@ -364,6 +367,18 @@ void drover_pool_roll(drover_pool_t *p);
 void drover_pool_gen_ready(drover_pool_t *p, drover_gen_t *g);
 void drover_manager_reload(drover_manager_t *m);
 
+/* pool_ops.c: droverctl reload|stop|start POOL (drover_control_ops_t) */
+int drover_pool_op_reload(void *data, const char *name, char *err,
+    size_t errlen);
+int drover_pool_op_stop(void *data, const char *name, char *err,
+    size_t errlen);
+int drover_pool_op_start(void *data, const char *name, char *err,
+    size_t errlen);
+void drover_pool_stopped_update(drover_pool_t *p, drover_confref_t *ref,
+    drover_pool_conf_t *pc);
+void drover_pool_start_prestart_failed(drover_pool_t *p, drover_gen_t *g,
+    const char *why);
+
 /* slotsfile.c */
 void drover_pool_unlink_slots(drover_pool_t *p);
 void drover_slots_prepare_cb(uv_prepare_t *h);
@@ -426,13 +441,14 @@ drover_pool_removing(const drover_pool_t *p)
 
 /*
  * What a pool is, as the status object and the .slots file say it:
- * "failing" (past restart_limit, or its first generation's preloader
- * died), "starting" (no generation served yet), "reloading", "serving".
+ * "stopped" (droverctl stop), "failing" (past restart_limit, or its
+ * first generation's preloader died), "starting" (no generation served yet), "reloading", "serving".
  */
 static inline const char *
 drover_pool_public_state(const drover_pool_t *p)
 {
-    return (p->health == POOL_FAILING || p->state == POOL_START_FAILED)
+    return p->state == POOL_STOPPED ? "stopped"
+           : (p->health == POOL_FAILING || p->state == POOL_START_FAILED)
            ? "failing"
            : p->cur == NULL ? "starting"
            : (drover_pool_rolling(p) || p->pending != NULL) ? "reloading"

@@ -38,6 +38,12 @@ prestart_done_cb(drover_prestart_t *ps, int status, const char *message,
     }
 
     if (status != 0) {
+        if (p->cur == NULL && p->mgr->state != MANAGER_STARTING) {
+            /* droverctl start, or a pool a reload added: the others go on */
+            drover_pool_start_prestart_failed(p, g, message);
+            return;
+        }
+
         if (p->cur == NULL) {
             /* the first start: prestart must succeed before any worker */
             drover_log_error(DROVER_LOG_EMERG, 0, "pool %s: prestart failed: "
@@ -531,6 +537,12 @@ drover_manager_reload(drover_manager_t *m)
         }
 
         drover_pool_listen_update(p, pc);
+
+        if (p->state == POOL_STOPPED) {
+            /* it stays stopped: droverctl start runs the new one */
+            drover_pool_stopped_update(p, ref, pc);
+            continue;
+        }
 
         g = drover_gen_create(p, ref, pc);
         if (g == NULL) {

@@ -124,6 +124,10 @@ drover_slot_start_blocker(const drover_slot_t *s)
         return "the pool is being removed";
     }
 
+    if (p->state == POOL_STOPPED) {
+        return "the pool is stopped";
+    }
+
     if (s->scale != SLOT_KEPT) {
         return "the slot is scaled away";
     }

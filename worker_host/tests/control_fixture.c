@@ -149,6 +149,40 @@ fake_stop(void *data, char *err, size_t errlen)
 }
 
 
+static int
+fake_pool_op(int *count, const char *what, const char *pool, char *err,
+    size_t errlen)
+{
+    (*count)++;
+    fake_pool(pool);
+    return fake_result(what, err, errlen);
+}
+
+
+static int
+fake_pool_reload(void *data, const char *pool, char *err, size_t errlen)
+{
+    (void) data;
+    return fake_pool_op(&fake.pool_reload, "reload", pool, err, errlen);
+}
+
+
+static int
+fake_pool_stop(void *data, const char *pool, char *err, size_t errlen)
+{
+    (void) data;
+    return fake_pool_op(&fake.pool_stop, "stop", pool, err, errlen);
+}
+
+
+static int
+fake_pool_start(void *data, const char *pool, char *err, size_t errlen)
+{
+    (void) data;
+    return fake_pool_op(&fake.pool_start, "start", pool, err, errlen);
+}
+
+
 static const drover_control_ops_t  fake_ops = {
     .data = &fake,
     .status = fake_status,
@@ -156,6 +190,9 @@ static const drover_control_ops_t  fake_ops = {
     .restart = fake_restart,
     .scale = fake_scale,
     .stop = fake_stop,
+    .pool_reload = fake_pool_reload,
+    .pool_stop = fake_pool_stop,
+    .pool_start = fake_pool_start,
 };
 
 

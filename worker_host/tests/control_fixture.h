@@ -42,6 +42,7 @@ extern drover_control_t  *ctl;
 
 typedef struct {
     int        status, reload, restart, scale, stop;
+    int        pool_reload, pool_stop, pool_start;
     char       pool[128];               /* the last pool argument */
     int        pool_null;
     unsigned   workers;

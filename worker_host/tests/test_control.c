@@ -144,9 +144,23 @@ test_commands(void)
           && json_object_object_length(r) == 0, "reload: result {}");
     json_object_put(resp);
 
-    expect_error(&c, "{\"cmd\":\"reload\",\"pool\":\"kit\"}", "takes no",
-                 "reload with a pool: refused");
-    ASSERT_EQ(fake.reload, 1, "reload with a pool: the op did not run");
+    /* reload, stop, start of one pool: the pool ops, not droverd's */
+    expect_ok(&c, "{\"cmd\":\"reload\",\"pool\":\"kit\"}", "reload kit: ok");
+    CHECK(fake.pool_reload == 1 && fake.reload == 1
+          && strcmp(fake.pool, "kit") == 0,
+          "reload kit: the pool op got \"kit\", the whole reload did not run");
+    expect_ok(&c, "{\"cmd\":\"stop\",\"pool\":\"kit\"}", "stop kit: ok");
+    CHECK(fake.pool_stop == 1 && fake.stop == 0
+          && strcmp(fake.pool, "kit") == 0,
+          "stop kit: the pool op got \"kit\", droverd's stop did not run");
+    expect_ok(&c, "{\"cmd\":\"start\",\"pool\":\"kit\"}", "start kit: ok");
+    CHECK(fake.pool_start == 1 && strcmp(fake.pool, "kit") == 0,
+          "start kit: the op got \"kit\"");
+    expect_error(&c, "{\"cmd\":\"start\"}", "needs a \"pool\"",
+                 "start without a pool: refused");
+    expect_error(&c, "{\"cmd\":\"stop\",\"pool\":\"../x\"}",
+                 "\"pool\" must be", "stop with a bad pool name: refused");
+    ASSERT_EQ(fake.pool_stop, 1, "stop with a bad name: the op did not run");
 
     /* restart */
     expect_ok(&c, "{\"cmd\":\"restart\",\"pool\":\"kit\"}", "restart kit: ok");
@@ -248,7 +262,8 @@ test_hostile(void)
         { "{\"cmd\":\"restart\",\"pool\":"
           "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
           "\"pool\" must be", "pool of 65 characters" },
-        { "{\"cmd\":\"stop\",\"pool\":\"kit\"}", "takes no", "stop a pool" },
+        { "{\"cmd\":\"version\",\"pool\":\"kit\"}", "takes no",
+          "version with a pool" },
         { "{\"cmd\":\"scale\",\"pool\":\"kit\"}", "needs \"workers\"",
           "scale without workers" },
         { "{\"cmd\":\"scale\",\"workers\":2}", "needs a \"pool\"",

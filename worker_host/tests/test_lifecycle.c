@@ -47,12 +47,15 @@ log_take(void)
 /* the tables as HACKING.md draws them: from -> the states it may go to */
 static const unsigned  pool_expect[POOL_NSTATES] = {
     [POOL_STARTING]     = B(POOL_SERVING) | B(POOL_START_FAILED)
+                          | B(POOL_STOPPED) | B(POOL_REMOVING),
+    [POOL_START_FAILED] = B(POOL_SERVING) | B(POOL_STOPPED)
                           | B(POOL_REMOVING),
-    [POOL_START_FAILED] = B(POOL_SERVING) | B(POOL_REMOVING),
-    [POOL_SERVING]      = B(POOL_LOADING) | B(POOL_REMOVING),
+    [POOL_SERVING]      = B(POOL_LOADING) | B(POOL_STOPPED)
+                          | B(POOL_REMOVING),
     [POOL_LOADING]      = B(POOL_SERVING) | B(POOL_CANARY) | B(POOL_REMOVING),
     [POOL_CANARY]       = B(POOL_ROLLING) | B(POOL_SERVING) | B(POOL_REMOVING),
     [POOL_ROLLING]      = B(POOL_SERVING) | B(POOL_REMOVING),
+    [POOL_STOPPED]      = B(POOL_STARTING) | B(POOL_REMOVING),
     [POOL_REMOVING]     = B(POOL_GONE),
     [POOL_GONE]         = 0,
 };
