@@ -46,6 +46,8 @@ echo 'secret=', var_export(getenv('DROVER_TEST_SECRET'), true), "\n";
 echo 'script=', $_SERVER['SCRIPT_FILENAME'], "\n";
 echo 'q=', $_GET['q'] ?? '', "\n";
 EOF
+$t->write_file('www/big.php', "<?php\n\$x = str_repeat('x', 96 << 20);\nusleep(1500000);\n"
+               . "echo 'big ', strlen(\$x);\n", 0644);
 $t->write_file('www/kill.php', "<?php\nposix_kill(getmypid(), 9);\necho 'still here';\n", 0644);
 $t->write_file('www/sleep.php', "<?php\nusleep((int) (\$_GET['ms'] ?? 0) * 1000);\necho 'slept';\n",
                0644);
@@ -64,6 +66,7 @@ pool php {
     workers         2;
     max_requests    5;
     request_timeout 2s;
+    memory_limit    64M;
 }
 EOF
 
@@ -202,6 +205,16 @@ ok($t->wait_log(qr/pool php: worker \d+ \(pid \d+\) has run one request for \d+ 
 ok($t->wait_log(qr/pool php: worker \d+ .*killed by signal 9 .*\(request timeout\)/, 5, 1, $mark),
    'the exit is classified as request timeout');
 ok($t->wait_for(sub { (info())[0]{status} == 200 }, 10), 'the pool serves after the timeout');
+
+# ---- memory_limit 64M: USS from /proc, as for any worker ----
+
+$mark = $t->log_mark;
+$r = $t->http(GET => '/big.php', timeout => 20);
+is($r->{body}, 'big ' . (96 << 20), 'a request over memory_limit still ends (SIGTERM: php-cgi finishes it)');
+ok($t->wait_log(qr/pool php: worker \d+ \(pid \d+\) uses \d+ MiB of private memory, over memory_limit 64 MiB/,
+                5, 1, $mark), 'droverd measured it over memory_limit');
+ok($t->wait_log(qr/pool php: worker \d+ .*\(memory limit\)/, 10, 1, $mark),
+   'and recycled it after its request');
 
 # ---- status: the slots, their pids and memory, without a scoreboard ----
 
