@@ -2,7 +2,8 @@
 # Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # conf.d/droverd.service and conf.d/droverd@.service pass
 # `systemd-analyze verify` without a single complaint about them, and say
-# what droverd relies on (Type=notify, KillMode=mixed, stop timeout, ...).
+# what droverd relies on (Type=notify, KillMode=mixed, stop timeout, ...);
+# the tenant's unit has cgroup limits (MemoryMax, CPUQuota, TasksMax).
 #
 # verify wants the ExecStart binaries to exist, so it checks copies with
 # /usr/sbin/droverd replaced by the built droverd.  It may also talk about
@@ -146,6 +147,18 @@ is(join("\n", @out), '', 'droverd@.service (the template): nothing either');
     ok((grep { /mixd/ } @out),
        'a seeded mistake (KillMode=mixd) is reported: the check can fail')
         or diag(join("\n", @out));
+
+    # through an instance name, verify reads the template, limits included
+    install_unit('droverd@.service', $bad, sub {
+        my ($t) = @_;
+        $t =~ s/^MemoryMax=.*$/MemoryMax=lots/m or die 'no MemoryMax';
+        return $t;
+    });
+
+    ($code, @out) = verify("$bad/droverd\@alice.service");
+    ok((grep { /MemoryMax|lots/ } @out),
+       'droverd@alice.service: a seeded MemoryMax=lots is reported')
+        or diag(join("\n", @out));
 }
 
 
@@ -182,6 +195,19 @@ for my $unit ('droverd.service', 'droverd@.service') {
         is(one($s, 'Group'), '%i', "$unit: and group");
         is(one($s, 'CapabilityBoundingSet'), '',
            "$unit: no capabilities at all");
+
+        # one tenant's share of the machine, overridden by drop-ins
+        like(one($s, 'MemoryMax') // '', qr/^\d+[KMGT]$/,
+             "$unit: MemoryMax (a size)");
+        like(one($s, 'MemoryHigh') // '', qr/^\d+[KMGT]$/,
+             "$unit: MemoryHigh (a size)");
+        like(one($s, 'CPUQuota') // '', qr/^\d+%$/,
+             "$unit: CPUQuota (a percentage of one CPU)");
+        like(one($s, 'TasksMax') // '', qr/^\d+$/, "$unit: TasksMax");
+        cmp_ok(one($s, 'TasksMax') // 0, '>=', 64,
+               "$unit: TasksMax leaves room for a few pools' workers");
+        like(slurp("$src/$unit"), qr/droverd\@\.service\.d\//,
+             "$unit: its comments say how a drop-in overrides the limits");
     } else {
         ok(!defined one($s, 'User'), "$unit: starts as root");
 

@@ -103,7 +103,7 @@ const drover__conf_command_t  drover__conf_commands[CONF_NCMDS] = {
       drover__conf_set_exec },
 
     [CONF_CMD_LISTEN] = { "listen", CONF_POOL, 0,
-      1, 20, "listen unix:PATH [mode=0660] [owner=USER] [group=GROUP] "
+      1, 8, "listen unix:PATH [mode=0660] [owner=USER] [group=GROUP] "
       "[acl=USER,...];", conf_set_listen },
 
     [CONF_CMD_WORKERS] = { "workers", CONF_POOL, 0,

@@ -11,6 +11,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "peers.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -1227,6 +1228,103 @@ test_ondemand(void)
 }
 
 
+/* listen acl=, allow_peers: values, the resolved set, round trip, errors */
+static void
+test_peers(void)
+{
+    FILE                *f;
+    drover_conf_t       *conf, *back;
+    drover_pool_conf_t  *pool, *pool2;
+
+    put("peers.conf",
+        "pool a {\n"
+        "    app app.so;\n"
+        "    listen unix:a.sock mode=0660 acl=4001,4002 acl=4003 acl=4001;\n"
+        "    @U\n"
+        "}\n"
+        "pool b {\n"
+        "    app app.so;\n"
+        "    listen unix:b.sock owner=4010 group=4020 acl=4011;\n"
+        "    @U\n"
+        "    allow_peers 4030 4031,4032;\n"
+        "    allow_peers 4033;\n"
+        "}\n");
+
+    conf = load_ok("peers", "peers.conf");
+    if (conf != NULL) {
+        pool = drover_conf_find_pool(conf, "a");
+        ASSERT_TRUE(pool->listen.nacl == 3 && pool->listen.acl[0] == 4001
+                    && pool->listen.acl[1] == 4002
+                    && pool->listen.acl[2] == 4003,
+                    "acl=: comma lists and repeats, duplicates folded");
+        ASSERT_TRUE(pool->nallow_peers == 0 && pool->peer_uids[0] == 0
+                    && drover_peers_uid_allowed(pool, geteuid())
+                    && (geteuid() != 0
+                        || drover_peers_uid_allowed(pool, pool->uid)),
+                    "default peers: root, droverd's user, the socket's "
+                    "owner (the pool's user, as root)");
+        ASSERT_TRUE(pool->peer_uids[pool->npeer_uids - 3] == 4001
+                    && pool->peer_uids[pool->npeer_uids - 1] == 4003
+                    && pool->peer_gid == (geteuid() == 0 ? pool->gid
+                                                         : getegid()),
+                    "default peers: the acl= users and the socket's group");
+
+        pool = drover_conf_find_pool(conf, "b");
+        ASSERT_TRUE(pool->nallow_peers == 4 && pool->allow_peers[0] == 4030
+                    && pool->allow_peers[3] == 4033,
+                    "allow_peers: several arguments, comma lists, repeats");
+        ASSERT_TRUE(pool->peer_gid == (gid_t) -1
+                    && drover_peers_uid_allowed(pool, 0)
+                    && drover_peers_uid_allowed(pool, geteuid())
+                    && drover_peers_uid_allowed(pool, 4032)
+                    && !drover_peers_uid_allowed(pool, 4010)
+                    && !drover_peers_uid_allowed(pool, 4011),
+                    "allow_peers replaces the socket's owner, group and "
+                    "acl=, not root and droverd's user");
+
+        /* round trip of pool b: the workers resolve the same set */
+        f = fopen(at("peers-dump.conf"), "w");
+        ASSERT_EQ(drover_conf_dump_pool(conf, pool, f), 0, "dump b");
+        fclose(f);
+
+        back = load_ok("peers dump loads back", "peers-dump.conf");
+        if (back != NULL) {
+            pool2 = back->pools;
+            ASSERT_TRUE(pool2->listen.nacl == 1
+                        && pool2->listen.acl[0] == 4011
+                        && pool2->nallow_peers == pool->nallow_peers
+                        && memcmp(pool2->allow_peers, pool->allow_peers,
+                                  sizeof(uid_t) * pool->nallow_peers) == 0
+                        && pool2->npeer_uids == pool->npeer_uids
+                        && memcmp(pool2->peer_uids, pool->peer_uids,
+                                  sizeof(uid_t) * pool->npeer_uids) == 0
+                        && pool2->peer_gid == pool->peer_gid,
+                        "round trip: acl=, allow_peers and the resolved "
+                        "set are equal");
+            drover_conf_free(back);
+        }
+        unlink(at("peers-dump.conf"));
+        drover_conf_free(conf);
+    }
+    unlink(at("peers.conf"));
+
+    expect_error("acl_unknown", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock\n  acl=nosuchuser_drvt;\n @U\n}\n", 4,
+                 "listen \"acl\": unknown user \"nosuchuser_drvt\"");
+    expect_error("acl_empty", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock acl=4001,,4002;\n @U\n}\n", 3,
+                 "needs user names or uids separated by commas");
+    expect_error("allow_peers_unknown", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n allow_peers 4001\n nosuchuser_drvt;\n"
+                 "}\n", 6, "\"allow_peers\": unknown user");
+    expect_error("allow_peers_main", "allow_peers 4001;\n", 1,
+                 "allow_peers");
+    expect_error("listen_option", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock acls=4001;\n @U\n}\n", 3,
+                 "mode=0660, owner=USER, group=GROUP or acl=USER");
+}
+
+
 int
 main(void)
 {
@@ -1259,6 +1357,7 @@ main(void)
     test_user_rules();
     test_include_errors();
     test_ondemand();
+    test_peers();
     test_exec();
 
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
