@@ -474,6 +474,29 @@ pools_equal(const drover_pool_conf_t *a, const drover_pool_conf_t *b)
         }
     }
 
+    /* the directives of the pool's processes (conf_proc.c) */
+    if (a->nenv != b->nenv || a->umask != b->umask
+        || a->rlimit_files != b->rlimit_files
+        || a->rlimit_core != b->rlimit_core
+        || a->rlimit_nproc != b->rlimit_nproc
+        || a->no_new_privs != b->no_new_privs
+        || (a->working_dir == NULL) != (b->working_dir == NULL)
+        || (a->working_dir != NULL
+            && strcmp(a->working_dir, b->working_dir) != 0))
+    {
+        return 0;
+    }
+
+    for (i = 0; i < a->nenv; i++) {
+        if (strcmp(a->env[i].name, b->env[i].name) != 0
+            || (a->env[i].value == NULL) != (b->env[i].value == NULL)
+            || (a->env[i].value != NULL
+                && strcmp(a->env[i].value, b->env[i].value) != 0))
+        {
+            return 0;
+        }
+    }
+
     return 1;
 }
 
@@ -684,6 +707,133 @@ test_supervision(void)
     expect_error("run_dir_in_pool", "pool p {\n app app.so;\n listen "
                  "unix:p.sock;\n @U\n run_dir /tmp;\n}\n", 5,
                  "run_dir");
+}
+
+
+/* the directives of a pool's processes: env, working_dir, umask, rlimits */
+static void
+test_proc(void)
+{
+    char                 text[512];
+    drover_conf_t       *conf;
+    drover_pool_conf_t  *pool;
+
+    put("wd/.keep", "");
+    put("proc.conf",
+        "pool p {\n"
+        "    app app.so;\n"
+        "    listen unix:p.sock;\n"
+        "    @U\n"
+        "    env PASSED;\n"
+        "    env SET \"a b; c\";\n"
+        "    env PATH /opt/bin:/usr/bin;\n"
+        "    env TMPDIR /var/tmp;\n"
+        "    working_dir wd;\n"
+        "    umask 0077;\n"
+        "    rlimit_files 4096;\n"
+        "    rlimit_core unlimited;\n"
+        "    rlimit_nproc 100;\n"
+        "    no_new_privs off;\n"
+        "}\n");
+
+    conf = load_ok("proc", "proc.conf");
+    if (conf != NULL) {
+        pool = conf->pools;
+        ASSERT_TRUE(pool->nenv == 4
+                    && strcmp(pool->env[0].name, "PASSED") == 0
+                    && pool->env[0].value == NULL
+                    && strcmp(pool->env[1].value, "a b; c") == 0
+                    && strcmp(pool->env[3].name, "TMPDIR") == 0,
+                    "env lines in order, a bare NAME without value");
+        ASSERT_TRUE(pool->working_dir != NULL
+                    && strcmp(pool->working_dir + strlen(pool->working_dir)
+                              - 3, "/wd") == 0
+                    && pool->working_dir[0] == '/',
+                    "working_dir relative to the file");
+        ASSERT_TRUE(pool->umask == 0077 && pool->rlimit_files == 4096
+                    && pool->rlimit_core == DROVER_CONF_RLIM_INFINITY
+                    && pool->rlimit_nproc == 100 && pool->no_new_privs == 0,
+                    "umask, rlimits, no_new_privs");
+        drover_conf_free(conf);
+    }
+
+    round_trip("proc round trip", "proc.conf", "p");
+    unlink(at("proc.conf"));
+
+    put("procd.conf", "pool d { app app.so; listen unix:d.sock; @U }");
+    conf = load_ok("proc defaults", "procd.conf");
+    if (conf != NULL) {
+        pool = conf->pools;
+        ASSERT_TRUE(pool->nenv == 0 && pool->working_dir == NULL
+                    && pool->umask == 0027 && pool->rlimit_files == 0
+                    && pool->rlimit_core == 0 && pool->rlimit_nproc == 0
+                    && pool->no_new_privs == 1 && conf->min_uid == 1000,
+                    "proc defaults: no env, /, 0027, core 0, no_new_privs, "
+                    "min_uid 1000");
+        drover_conf_free(conf);
+    }
+    round_trip("proc defaults round trip", "procd.conf", "d");
+    unlink(at("procd.conf"));
+
+    put("minuid.conf", "min_uid 0;\npool m { app app.so; listen unix:m.sock; "
+        "@U }\n");
+    conf = load_ok("min_uid 0", "minuid.conf");
+    if (conf != NULL) {
+        ASSERT_TRUE(conf->min_uid == 0, "min_uid 0");
+        drover_conf_free(conf);
+    }
+    round_trip("min_uid round trip", "minuid.conf", "m");
+    unlink(at("minuid.conf"));
+
+    expect_error("env_bad_name", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n env A-B;\n}\n", 5, "bad env name");
+    expect_error("env_dup", "pool p {\n app app.so;\n listen unix:p.sock;\n"
+                 " @U\n env A 1;\n env A 2;\n}\n", 6, "duplicate env \"A\"");
+    expect_error("env_tmpdir", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n env TMPDIR tmp;\n}\n", 5,
+                 "absolute path");
+    expect_error("env_args", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n env A b c;\n}\n", 5, "env");
+    expect_error("umask_bad", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n umask 0800;\n}\n", 5,
+                 "\"umask\" needs an octal mode");
+    expect_error("rlimit_files_zero", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n rlimit_files 0;\n}\n", 5,
+                 "\"rlimit_files\" needs a number");
+    expect_error("rlimit_core_bad", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n rlimit_core 1MB;\n}\n", 5,
+                 "\"rlimit_core\" needs a size");
+    expect_error("no_new_privs_bad", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n no_new_privs yes;\n}\n", 5,
+                 "\"no_new_privs\" needs \"on\" or \"off\"");
+    expect_error("working_dir_missing", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n working_dir nope;\n}\n", 5,
+                 "No such file or directory");
+    expect_error("working_dir_file", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n working_dir app.so;\n}\n", 5,
+                 "is not a directory");
+    expect_error("min_uid_late", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n}\nmin_uid 10;\n", 6,
+                 "\"min_uid\" must come before the first pool");
+    expect_error("min_uid_in_pool", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n min_uid 10;\n}\n", 5, "min_uid");
+
+    /* as root: a system user is refused unless min_uid allows it */
+    if (geteuid() == 0 && getpwnam("daemon") != NULL
+        && getpwnam("daemon")->pw_uid < 1000)
+    {
+        expect_error("min_uid_daemon", "pool p {\n app app.so;\n listen "
+                     "unix:p.sock;\n user daemon;\n}\n", 4,
+                     "below min_uid 1000");
+
+        snprintf(text, sizeof(text), "min_uid %lu;\npool p { app app.so; "
+                 "listen unix:p.sock; user daemon; }\n",
+                 (unsigned long) getpwnam("daemon")->pw_uid);
+        put("daemon.conf", text);
+        conf = load_ok("min_uid lowered for daemon", "daemon.conf");
+        drover_conf_free(conf);
+        unlink(at("daemon.conf"));
+    }
 }
 
 
@@ -1351,6 +1501,7 @@ main(void)
     test_values();
     test_dump();
     test_supervision();
+    test_proc();
     test_syntax_errors();
     test_nul();
     test_directive_errors();
