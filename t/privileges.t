@@ -3,7 +3,9 @@
 # Group root is root too: `group root`, `group 0`, and a user who is a
 # member of group root are refused like `user root`, by `droverd -t` and at
 # start, with FILE:LINE and the fix.  A pool that starts holds no gid 0 in
-# its preloader or its workers, as real, effective or supplementary group.
+# its preloader or its workers, as real, effective or supplementary group,
+# has no capability and runs with no_new_privs.  `min_uid 0` does not let
+# a pool run as root.
 
 use strict;
 use warnings;
@@ -53,6 +55,9 @@ refused('group root', pool_conf("    user nobody;\n    group root;\n"), 6,
 refused('group 0', pool_conf("    group 0;\n    user nobody;\n"), 5,
         qr/pool "kit" would run with group root \("group 0"\)/);
 
+refused('user root under min_uid 0', "min_uid 0;\n" . pool_conf("    user root;\n"), 6,
+        qr/pool "kit" would run as root \("user root"\): use an unprivileged user$/m);
+
 # a member of group root: in a mount namespace of its own, droverd sees an
 # /etc/group where nobody is one (the host's stays as it is)
 SKIP: {
@@ -89,7 +94,9 @@ sub ids {
     my ($gid) = $status =~ /^Gid:\s*(.*)$/m;
     my ($groups) = $status =~ /^Groups:\s*(.*)$/m;
     my ($uid) = $status =~ /^Uid:\s*(.*)$/m;
-    return ($uid // '', $gid // '', $groups // '');
+    my ($nnp) = $status =~ /^NoNewPrivs:\s*(.*)$/m;
+    my ($caps) = join ' ', $status =~ /^Cap(?:Eff|Prm|Amb):\s*(.*)$/mg;
+    return ($uid // '', $gid // '', $groups // '', $nnp // '', $caps);
 }
 
 $t->write_conf(pool_conf("    user nobody;\n"))->run;
@@ -102,10 +109,12 @@ my %seen;
 cmp_ok(scalar @pids, '>=', 3, 'a preloader and two workers to look at');
 
 for my $pid (@pids) {
-    my ($uid, $gid, $groups) = ids($pid);
+    my ($uid, $gid, $groups, $nnp, $caps) = ids($pid);
     is($uid, join("\t", ($nobody) x 4), "process $pid: uid nobody, real, effective, saved, fs");
     is($gid, join("\t", ($nogroup) x 4), "process $pid: gid nogroup, all four");
     ok(!grep({ $_ == 0 } split ' ', $groups), "process $pid: no supplementary gid 0 ($groups)");
+    is($nnp, 1, "process $pid: no_new_privs by default");
+    is($caps, join(' ', ('0000000000000000') x 3), "process $pid: no capability, effective, permitted or ambient");
 }
 
 $t->done;
