@@ -1,7 +1,7 @@
 # Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 package Drover::Test::Tenant;
 
-# Tests with other users than root: code run under a given uid, gid and
+# Tests with users other than root: code run under a given uid, gid and
 # supplementary groups in a forked child, a FastCGI request made that way,
 # and tenant users created with useradd and removed (userdel) when the test
 # ends, also when it dies.  Only as root.
