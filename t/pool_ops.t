@@ -272,6 +272,43 @@ is($code, 1, 'reload a with an error in its file: exit 1');
 like($out, qr/pools\/a\.conf:\d+: .*workers/, '... FILE:LINE: message');
 is(join(' ', pids('a')), join(' ', @a_now), '... a keeps its workers');
 
+
+# a pool declared in the main file itself: -t reads that file alone
+my $main2 = $t->write_file('main2.conf', $t->add_default_user($t->expand(<<'EOF')));
+pool m {
+    app     %%APPS%%/kit.so;
+    listen  unix:%%DIR%%/m.sock;
+}
+include pools/*.conf;
+EOF
+($code, $out) = $t->droverd_cmd('-t', '-c', $main2, $main2);
+is($code, 0, '-t of the main file as POOLFILE: its own pools, no include read')
+    or diag($out);
+
+
+# ---- a full reload keeps a stopped pool stopped; droverd stops cleanly ----
+
+unlink "$dir/pools/c.conf";
+write_pool('a', 101);
+@a_now = pids('a');
+($code, $out) = ctl('stop', 'a');
+is($code, 0, 'stop a once more');
+ok($t->wait_for(sub { !grep { kill 0, $_ } @a_now }, 15), "a's workers exited");
+
+my $mark = $t->log_mark;
+($code, $out) = ctl('reload');
+is($code, 0, 'a full reload: exit 0') or diag($out);
+ok(scalar $t->wait_log(qr/pool b: generation \d+ serves/, 20, 1, $mark),
+   'the full reload gives b a new generation');
+ok(scalar $t->wait_log(qr/pool a: stopped; its new configuration applies/,
+                       5, 1, $mark), 'and keeps a stopped with its new file');
+like($t->read_file('a.sock.slots'), qr/^state stopped$/m, 'a is still stopped');
+unlike($t->log_since($mark), qr/pool a: worker \d+ started/,
+       'no worker of a started');
+
 ok($t->alive, 'droverd still running');
+
+$t->stop_nginx;
+is($t->stop, 0, 'SIGTERM with a stopped pool: droverd exits 0');
 
 $t->done;

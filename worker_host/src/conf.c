@@ -89,6 +89,9 @@ conf_load(const char *path, const char *only, drover_conf_t **out,
             free(p);
             return -ENOENT;
         }
+
+        /* POOLFILE is the main file itself: it alone, and no include */
+        (void) conf_include_skipped(p, path);
     }
 
     p->err = err;

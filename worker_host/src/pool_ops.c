@@ -289,6 +289,11 @@ drover_pool_op_stop(void *data, const char *name, char *err, size_t errlen)
 
     /* a pool that failed to start keeps the generation it tried */
     g = p->cur != NULL ? p->cur : p->pending;
+    if (g == NULL) {
+        snprintf(err, errlen, "pool \"%s\" has no generation to stop", name);
+        return -EBUSY;
+    }
+
     p->cur = g;
     p->pending = NULL;
 
