@@ -1,0 +1,161 @@
+/* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
+
+/*
+ * test_peers.c -- drover_peers_check(): a connection's peer against a
+ * pool's resolved set, by uid, by group and (as root, from a child with
+ * other ids) by supplementary group; an unresolved pool is not checked.
+ */
+
+#include "conf.h"
+#include "peers.h"
+#include "tap.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+
+/* a pool whose set holds one uid (not ours) and gid */
+static void
+pool_with(drover_pool_conf_t *pool, uid_t uid, gid_t gid)
+{
+    memset(pool, 0, sizeof(*pool));
+    pool->name = "p";
+    pool->peer_uids[0] = uid;
+    pool->npeer_uids = 1;
+    pool->peer_gid = gid;
+}
+
+
+static void
+test_socketpair(void)
+{
+    int                 sv[2], rc;
+    pid_t               pid;
+    uid_t               uid, other;
+    gid_t               gid;
+    drover_pool_conf_t  pool;
+
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0, "socketpair");
+
+    other = geteuid() + 4242;
+
+    memset(&pool, 0, sizeof(pool));
+    ASSERT_EQ(drover_peers_check(&pool, sv[0], &uid, &gid, &pid), 0,
+              "a pool the config did not resolve is not checked");
+
+    pool_with(&pool, geteuid(), (gid_t) -1);
+    ASSERT_EQ(drover_peers_check(&pool, sv[0], &uid, &gid, &pid), 0,
+              "our uid in the set: allowed");
+    ASSERT_TRUE(uid == geteuid() && gid == getegid() && pid == getpid(),
+                "the peer's uid, gid and pid are reported");
+
+    pool_with(&pool, other, (gid_t) -1);
+    ASSERT_EQ(drover_peers_check(&pool, sv[0], &uid, &gid, &pid), -EACCES,
+              "another uid, no group: refused with -EACCES");
+    ASSERT_TRUE(uid == geteuid() && pid == getpid(),
+                "the refused peer is reported");
+
+    pool_with(&pool, other, getegid());
+    ASSERT_EQ(drover_peers_check(&pool, sv[0], &uid, &gid, &pid), 0,
+              "our gid is the socket's group: allowed");
+
+    pool_with(&pool, other, getegid() + 4242);
+    ASSERT_EQ(drover_peers_check(&pool, sv[0], &uid, &gid, &pid), -EACCES,
+              "neither uid nor group: refused");
+
+    close(sv[1]);
+    pool_with(&pool, other, (gid_t) -1);
+    rc = drover_peers_check(&pool, -1, &uid, &gid, &pid);
+    ASSERT_TRUE(rc == -EBADF && uid == (uid_t) -1,
+                "no socket: the error, and no credentials");
+    close(sv[0]);
+}
+
+
+/*
+ * As root: a child with uid 61801, gid 61802 and the supplementary group
+ * 61803 connects to an abstract socket (no file permission in the way).
+ */
+static void
+test_supplementary(void)
+{
+    int                 lfd, cfd, status;
+    pid_t               child, pid;
+    uid_t               uid;
+    gid_t               gid, groups[1] = { 61803 };
+    socklen_t           len;
+    drover_pool_conf_t  pool;
+    struct sockaddr_un  sa;
+
+    if (geteuid() != 0) {
+        printf("ok %d - # SKIP supplementary groups need root\n", ++tap_n);
+        return;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "drover-test-peers-%ld",
+             (long) getpid());
+    len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1
+                       + strlen(sa.sun_path + 1));
+
+    lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ASSERT_TRUE(lfd >= 0 && bind(lfd, (struct sockaddr *) &sa, len) == 0
+                && listen(lfd, 4) == 0, "an abstract listening socket");
+
+    child = fork();
+    if (child == 0) {
+        int  fd;
+
+        if (setgroups(1, groups) != 0 || setgid(61802) != 0
+            || setuid(61801) != 0)
+        {
+            _exit(2);
+        }
+
+        fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, len) != 0) {
+            _exit(3);
+        }
+
+        /* keep the connection until the parent is done with it */
+        (void) read(fd, &status, 1);
+        _exit(0);
+    }
+
+    cfd = accept(lfd, NULL, NULL);
+    ASSERT_TRUE(cfd >= 0, "the child connected");
+
+    pool_with(&pool, 0, 61803);
+    ASSERT_EQ(drover_peers_check(&pool, cfd, &uid, &gid, &pid), 0,
+              "the socket's group among the peer's supplementary groups: "
+              "allowed (SO_PEERGROUPS)");
+    ASSERT_TRUE(uid == 61801 && gid == 61802 && pid == child,
+                "the child's ids are reported");
+
+    pool_with(&pool, 0, 61804);
+    ASSERT_EQ(drover_peers_check(&pool, cfd, &uid, &gid, &pid), -EACCES,
+              "a group the peer is not in: refused");
+
+    close(cfd);
+    close(lfd);
+    waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                "the child exited cleanly");
+}
+
+
+int
+main(void)
+{
+    test_socketpair();
+    test_supplementary();
+
+    return tap_done();
+}
