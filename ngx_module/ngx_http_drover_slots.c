@@ -32,6 +32,7 @@ typedef struct {
     ngx_uint_t                        generation;
     ngx_uint_t                        nslots;
     ngx_uint_t                        failing;
+    ngx_uint_t                        ondemand;
     ngx_uint_t                        exec;
     ngx_pid_t                         pid[NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS];
     u_char                            up[NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS];
@@ -152,6 +153,7 @@ ngx_http_drover_dispatch_refresh(ngx_http_drover_dispatch_pool_t *pool,
         sh->generation = f.generation;
         sh->nslots = f.nslots;
         sh->failing = f.failing;
+        sh->ondemand = ngx_min(f.ondemand, f.nslots);
         sh->exec = f.exec;
 
         for (k = 0; k < NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS; k++) {
@@ -231,6 +233,23 @@ ngx_http_drover_dispatch_parse(u_char *p, u_char *last,
                 && ngx_strncmp(p, "state stopped", eol - p) == 0))
         {
             f->failing = 1;
+            continue;
+        }
+
+        /*
+         * "workers ondemand": droverd holds the down slots' sockets and
+         * starts a worker when a connection waits there
+         */
+
+        if (eol - p > 9 && ngx_strncmp(p, "ondemand ", 9) == 0) {
+            p += 9;
+
+            if (ngx_http_drover_dispatch_number(&p, eol, &f->ondemand)
+                != NGX_OK || p != eol)
+            {
+                return "bad ondemand";
+            }
+
             continue;
         }
 
@@ -458,7 +477,8 @@ ngx_http_drover_dispatch_cannot_start(ngx_http_drover_dispatch_sh_t *sh)
 
 
 /*
- * Under the lock: an up slot with nothing in flight, the latest freed.
+ * Under the lock: an up slot with nothing in flight, the latest freed;
+ * else, in an on-demand pool, the first down slot with nothing in flight.
  * With a limit above 1, else one with fewer than "limit" requests whose
  * running request began less than "window" ago: the fewest waiting, then
  * the youngest.
@@ -481,7 +501,11 @@ ngx_http_drover_dispatch_choose(ngx_http_drover_dispatch_sh_t *sh,
     for (k = 0; k < n; k++) {
         s = &sh->slot[k];
 
-        if (!s->up || s->busy >= limit || k == except) {
+        /* a down slot of an on-demand pool: one request starts it */
+
+        if ((!s->up && (k >= sh->ondemand || s->busy))
+            || s->busy >= limit || k == except)
+        {
             continue;
         }
 
@@ -498,6 +522,16 @@ ngx_http_drover_dispatch_choose(ngx_http_drover_dispatch_sh_t *sh,
         }
 
         b = &sh->slot[best];
+
+        /* a running worker before one that has to start */
+
+        if (s->up != b->up) {
+            if (s->up) {
+                best = k;
+            }
+
+            continue;
+        }
 
         if (s->busy < b->busy
             || (s->busy == b->busy && s->busy == 0 && s->freed > b->freed)

@@ -51,6 +51,9 @@ struct ngx_http_drover_dispatch_sh_s {
 
     ngx_uint_t                        active;
     ngx_uint_t                        failing;    /* "state failing" */
+    ngx_uint_t                        ondemand;   /* "ondemand N": a down
+                                                     slot below N starts a
+                                                     worker on connect */
     ngx_uint_t                        exec;       /* "kind exec": one
                                                      request per connection
                                                      and slot */

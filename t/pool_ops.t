@@ -223,6 +223,11 @@ is(join(' ', pids('b')), join(' ', @b_pids), "b's workers unchanged");
 
 ($code, $out) = ctl('stop', 'a');
 is($code, 0, 'stop a again: exit 0 (it is stopped)');
+for my $args (['restart', 'a'], ['scale', 'a', '3']) {
+    ($code, $out) = ctl(@$args);
+    is($code, 1, "@$args while a is stopped: exit 1");
+    like($out, qr/pool "a" is stopped: droverctl start it first/, '... and says so');
+}
 
 # a stopped pool takes a reload: it applies at start
 write_pool('a', 99);
@@ -295,7 +300,21 @@ write_pool('a', 101);
 is($code, 0, 'stop a once more');
 ok($t->wait_for(sub { !grep { kill 0, $_ } @a_now }, 15), "a's workers exited");
 
+# a start whose prestart fails: a stays stopped, droverd and b go on
+write_pool('a', 102, "    prestart /bin/false;\n");
+($code, $out) = ctl('reload', 'a');
+is($code, 0, 'reload of the stopped a with a failing prestart: exit 0');
 my $mark = $t->log_mark;
+($code, $out) = ctl('start', 'a');
+is($code, 0, 'start a: accepted');
+ok(scalar $t->wait_log(qr/pool a: prestart failed: .*the pool is stopped/,
+                       10, 1, $mark), 'its prestart fails: a is stopped again')
+    or diag($t->log_since($mark));
+ok($t->alive, 'droverd still running');
+is(join(' ', pids('b')), join(' ', @b_pids), "b's workers still unchanged");
+write_pool('a', 103);
+
+$mark = $t->log_mark;
 ($code, $out) = ctl('reload');
 is($code, 0, 'a full reload: exit 0') or diag($out);
 ok(scalar $t->wait_log(qr/pool b: generation \d+ serves/, 20, 1, $mark),

@@ -132,8 +132,9 @@ control_restart_cb(void *data, const char *pool, char *err, size_t errlen)
     }
 
     if (p->state != POOL_SERVING) {
-        snprintf(err, errlen, "pool \"%s\" is starting or reloading: try "
-                 "again when it serves", pool);
+        snprintf(err, errlen, "pool \"%s\" is %s: %s", pool,
+                 drover_pool_public_state(p), p->state == POOL_STOPPED
+                 ? "droverctl start it first" : "try again when it serves");
         return -EBUSY;
     }
 
@@ -172,8 +173,9 @@ control_scale_cb(void *data, const char *pool, unsigned workers, char *err,
     }
 
     if (p->state != POOL_SERVING) {
-        snprintf(err, errlen, "pool \"%s\" is starting or reloading: try "
-                 "again when it serves", pool);
+        snprintf(err, errlen, "pool \"%s\" is %s: %s", pool,
+                 drover_pool_public_state(p), p->state == POOL_STOPPED
+                 ? "droverctl start it first" : "try again when it serves");
         return -EBUSY;
     }
 

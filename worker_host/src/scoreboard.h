@@ -12,13 +12,17 @@
  * process of the pool (the preloader and all its workers run the tenant's
  * code), so a worker can write its siblings' entries too, pid included.
  * Other pools have their own memfd and never see this one.  The manager
- * therefore never bases a decision on these values (no signal, no restart,
- * no scaling, no memory accounting): they are shown in status views, and
+ * therefore bases no decision on these values (no signal, no restart, no
+ * scaling, no memory accounting), but one that only touches this pool's
+ * own workers: `workers ondemand` stops a worker that served nothing for
+ * `idle` (ondemand.h; lying keeps them up or gets them stopped).  They are
+ * shown in status views, and
  * drover_sb_sanitize() clamps them where they are read -- an entry is taken
  * only for the slot whose verified pid it names, counters never go back and
  * never grow faster than one per microsecond of the worker's life, busy time
  * never exceeds that life, the URI is printable ASCII.  Garbage written
- * here changes nothing but the numbers shown for this pool.
+ * here changes nothing but the numbers shown for this pool and when its
+ * own on-demand workers idle out.
  */
 
 #ifndef DROVER_SCOREBOARD_H
