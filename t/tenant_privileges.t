@@ -2,7 +2,7 @@
 # Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # A pool's processes drop to its user in the safe order (docs/security.md):
 # with a tenant user this test creates (useradd), its preloader and workers
-# (preload on and off) hold exactly the user's uid, gid and supplementary
+# (preload on and off) and its prestart command hold exactly the user's uid, gid and supplementary
 # groups (none of droverd's own), cannot get root or group root back, run
 # with no_new_privs, not dumpable, the pool's rlimits, umask and
 # working_dir, and a file they write is the user's.  `min_uid` refuses a
@@ -98,6 +98,7 @@ pool on {
     umask        0077;
     rlimit_files 512;
     rlimit_nproc 200;
+    prestart     /bin/sh -c "pwd; id -u; id -G; umask; grep NoNewPrivs /proc/self/status";
 }
 
 pool off {
@@ -169,6 +170,16 @@ for my $pid (@family) {
     # (the directory /proc/PID keeps the task's uid whatever its dumpable)
     is((stat "/proc/$pid/environ")[4], 0, "process $pid: not dumpable, /proc/$pid/environ is root's");
 }
+
+# the prestart command: the same user, groups, working_dir, umask (its
+# stdout is logged as "pool on: prestart /bin/sh: LINE")
+my @pre = map { m{pool on: prestart /bin/sh: (.*)$} ? $1 : () } split /\n/, $t->log;
+is($pre[0], $home, 'prestart: in working_dir') or diag($t->log);
+is($pre[1], $uid, "prestart: as uid $uid");
+is(join(' ', sort { $a <=> $b } keys %{ { map { $_ => 1 } split ' ', $pre[2] // '' } }),
+   $want_groups, "prestart: groups $want_groups");
+is($pre[3], '0077', 'prestart: umask 0077');
+like($pre[4] // '', qr/^NoNewPrivs:\s*1$/, 'prestart: no_new_privs');
 
 # a file it writes is the user's, with the pool's umask
 my $r = $t->get("/write?path=$home/written", pool => 'on', slot => 0);
