@@ -1,13 +1,14 @@
 #!/usr/bin/perl
 # Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 # A pool's processes drop to its user in the safe order (docs/security.md):
-# with a tenant user this test creates (useradd), its preloader and workers
-# (preload on and off) and its prestart command hold exactly the user's uid, gid and supplementary
-# groups (none of droverd's own), cannot get root or group root back, run
-# with no_new_privs, not dumpable, the pool's rlimits, umask and
-# working_dir, and a file they write is the user's.  `min_uid` refuses a
-# system user, a missing working_dir is a -t error, one the user cannot
-# reach a start error.  droverd still reads the workers' memory as root.
+# with a tenant user this test creates (useradd), its preloader, workers
+# (preload on and off) and prestart command hold exactly the user's uid,
+# gid and supplementary groups (none of droverd's own), cannot get root or
+# group root back, run with no_new_privs, not dumpable, the pool's rlimits,
+# umask and working_dir, and a file they write is the user's.  `min_uid`
+# refuses a system user; a missing working_dir, or one the user cannot
+# reach, is refused by -t and at start.  droverd still reads the workers'
+# memory as root.
 
 use strict;
 use warnings;
