@@ -222,16 +222,18 @@ drover_ondemand_fds_enough(const drover_conf_t *conf, int raise, char *msg,
         return 1;
     }
 
+    hard_ok = (rl.rlim_max == RLIM_INFINITY || need <= rl.rlim_max);
+
     /* at start: as far as the hard limit allows */
-    if (raise && (rl.rlim_max == RLIM_INFINITY || need <= rl.rlim_max)) {
+    if (raise && hard_ok) {
         rl.rlim_cur = need;
 
         if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
             return 1;
         }
-    }
 
-    hard_ok = (rl.rlim_max == RLIM_INFINITY || need <= rl.rlim_max);
+        hard_ok = 0;
+    }
 
     if (hard_ok) {
         snprintf(msg, size, "%zu pools need about %llu file descriptors and "
