@@ -40,7 +40,7 @@ ACL_LIBS    = -lacl
 # Debian packages: to build, to test
 DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev nginx-dev libacl1-dev
 DEPS_TEST  = perl nginx libfcgi-bin wrk openssl curl systemd libio-socket-ssl-perl \
-             php-cgi libfcgi-dev \
+             php-cgi libfcgi-dev acl \
              prometheus chromium mmdebstrap
 # make deb: dpkg-buildpackage, debhelper and nginx-dev's dh-sequence-nginx
 DEPS_DEB   = dpkg-dev debhelper nginx-dev libuv1-dev libjson-c-dev libacl1-dev pkgconf lintian
