@@ -137,6 +137,17 @@ symlink "$dir/tenant", "$dir/link" or die "symlink: $!";
 check_refused('a symlink to a tenant\'s directory', "$dir/link",
               qr/socket directory \Q$dir\E\/tenant is owned by uid $nobody/);
 
+# droverd -t of one pool file (what droverctl reload POOL checks too)
+{
+    mkdir "$dir/pools" or die "mkdir: $!";
+    my $main = $t->write_file("$dir/main.conf", "include pools/*.conf;\n");
+    $t->write_file("$dir/pools/site.conf", $t->add_default_user($t->expand(conf('', "$dir/world"))));
+    my ($code, $out) = $t->droverd_cmd('-t', '-c', $main, "$dir/pools/site.conf");
+    isnt($code, 0, 'droverd -t of one pool file: fails too');
+    like($out, qr/site\.conf:4: pool "site": socket directory \Q$dir\E\/world is writable by anyone/,
+         'with FILE:LINE and why') or diag($out);
+}
+
 # sticky, as /tmp: others cannot remove or rename what droverd binds there
 chmod 01777, "$dir/sticky";
 $t->write_conf(conf('', "$dir/sticky"));

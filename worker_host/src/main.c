@@ -101,7 +101,7 @@ static int
 test_pool_file(const char *path, const char *pool_file)
 {
     int                  rc;
-    char                 err[2048], msg[1024];
+    char                 err[2048];
     drover_conf_t       *conf;
     drover_pool_conf_t  *p;
 
@@ -109,9 +109,8 @@ test_pool_file(const char *path, const char *pool_file)
                                     sizeof(err));
 
     for (p = (rc == 0) ? conf->pools : NULL; p != NULL; p = p->next) {
-        rc = drover_app_check(p, msg, sizeof(msg));
+        rc = drover_manager_check_pool(p, err, sizeof(err));
         if (rc != 0) {
-            snprintf(err, sizeof(err), "%s:%u: %s", p->file, p->line, msg);
             break;
         }
     }

@@ -627,7 +627,6 @@ drover_manager_load(const char *path, drover_conf_t **out, char *err,
     size_t errlen)
 {
     int                  rc;
-    char                 msg[1024];
     drover_conf_t       *conf;
     drover_pool_conf_t  *p;
 
@@ -637,18 +636,8 @@ drover_manager_load(const char *path, drover_conf_t **out, char *err,
     }
 
     for (p = conf->pools; p != NULL; p = p->next) {
-        rc = drover_app_check(p, msg, sizeof(msg));
+        rc = drover_manager_check_pool(p, err, errlen);
         if (rc != 0) {
-            snprintf(err, errlen, "%s:%u: %s", p->file, p->line, msg);
-            drover_conf_free(conf);
-            return rc;
-        }
-
-        /* at start, at each reload and in droverd -t (socket.h) */
-        rc = drover_socket_dir_check(p->listen.path, msg, sizeof(msg));
-        if (rc != 0) {
-            snprintf(err, errlen, "%s:%u: pool \"%s\": %s", p->listen.file,
-                     p->listen.line, p->name, msg);
             drover_conf_free(conf);
             return rc;
         }
@@ -656,6 +645,29 @@ drover_manager_load(const char *path, drover_conf_t **out, char *err,
 
     *out = conf;
     return 0;
+}
+
+
+int
+drover_manager_check_pool(const drover_pool_conf_t *pool, char *err,
+    size_t errlen)
+{
+    int   rc;
+    char  msg[1024];
+
+    rc = drover_app_check(pool, msg, sizeof(msg));
+    if (rc != 0) {
+        snprintf(err, errlen, "%s:%u: %s", pool->file, pool->line, msg);
+        return rc;
+    }
+
+    rc = drover_socket_dir_check(pool->listen.path, msg, sizeof(msg));
+    if (rc != 0) {
+        snprintf(err, errlen, "%s:%u: pool \"%s\": %s", pool->listen.file,
+                 pool->listen.line, pool->name, msg);
+    }
+
+    return rc;
 }
 
 

@@ -29,6 +29,14 @@
 int drover_manager_load(const char *path, drover_conf_t **out, char *err,
     size_t errlen);
 
+/*
+ * What every load (start, reload, a pool's reload, droverd -t) checks of a
+ * pool beyond its text: its app (in a throwaway child) and its socket
+ * directory (socket.h).  0, or a negative code with "FILE:LINE: message".
+ */
+int drover_manager_check_pool(const drover_pool_conf_t *pool, char *err,
+    size_t errlen);
+
 /* runs until stopped; takes ownership of conf; returns the exit code */
 int drover_manager_run(drover_conf_t *conf, const char *path);
 

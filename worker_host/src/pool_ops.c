@@ -45,7 +45,6 @@ pool_conf_load(drover_manager_t *m, drover_pool_t *p, drover_conf_t **out,
     char *err, size_t errlen)
 {
     int                  rc;
-    char                 msg[1024];
     drover_pool_conf_t  *pc;
 
     if (p == NULL) {
@@ -59,9 +58,8 @@ pool_conf_load(drover_manager_t *m, drover_pool_t *p, drover_conf_t **out,
     }
 
     for (pc = (*out)->pools; pc != NULL; pc = pc->next) {
-        rc = drover_app_check(pc, msg, sizeof(msg));
+        rc = drover_manager_check_pool(pc, err, errlen);
         if (rc != 0) {
-            snprintf(err, errlen, "%s:%u: %s", pc->file, pc->line, msg);
             drover_conf_free(*out);
             *out = NULL;
             return rc;
