@@ -148,11 +148,16 @@ check_refused('a symlink to a tenant\'s directory', "$dir/link",
          'with FILE:LINE and why') or diag($out);
 }
 
-# sticky, as /tmp: others cannot remove or rename what droverd binds there
+# sticky, as /tmp: fine above (every test dir is in /tmp), not as the
+# socket's own directory, where anyone could bind a name first
 chmod 01777, "$dir/sticky";
-$t->write_conf(conf('', "$dir/sticky"));
+check_refused('sticky and writable by anyone', "$dir/sticky",
+              qr/socket directory \Q$dir\E\/sticky is writable by anyone \(mode 1777\), who could take the names of the sockets in it/);
+
+mkdir "$dir/sticky/run" or die "mkdir: $!";
+$t->write_conf(conf('', "$dir/sticky/run"));
 my ($code, $out) = $t->droverd_cmd('-t', '-c', $t->conf_path);
-is($code, 0, 'a sticky world-writable directory (as /tmp) passes -t') or diag($out);
+is($code, 0, 'a root directory below a sticky one passes -t') or diag($out);
 
 # ---- a reload into a directory gone unsafe is refused, the pool serves ----
 

@@ -334,9 +334,14 @@ drover_socket_set_mode(drover_socket_t *s, mode_t mode, uid_t uid,
 
 /* ---- socket directories ---- */
 
-/* one directory on the way: 0, or -EPERM with the reason in err */
+/*
+ * One directory on the way: 0, or -EPERM with the reason in err.  The
+ * sticky bit excuses a parent (/tmp) but not the socket's own directory:
+ * there anyone could bind a name first (a slot not made yet, or the shared
+ * socket while droverd is down) and take the front end's connections.
+ */
 static int
-socket_dir_safe(const char *dir, const struct stat *st, char *err,
+socket_dir_safe(const char *dir, const struct stat *st, int last, char *err,
     size_t errlen)
 {
     mode_t  m = st->st_mode;
@@ -353,13 +358,14 @@ socket_dir_safe(const char *dir, const struct stat *st, char *err,
         return -EPERM;
     }
 
-    if ((m & S_ISVTX) == 0
+    if ((last || (m & S_ISVTX) == 0)
         && ((m & S_IWOTH) || ((m & S_IWGRP) && st->st_gid != 0)))
     {
         snprintf(err, errlen, "socket directory %s is writable by %s "
-                 "(mode %04o), who could replace the sockets in it: "
+                 "(mode %04o), who could %s the sockets in it: "
                  "chmod go-w %s", dir, (m & S_IWOTH) ? "anyone" : "its group",
-                 (unsigned) (m & 07777), dir);
+                 (unsigned) (m & 07777),
+                 (m & S_ISVTX) ? "take the names of" : "replace", dir);
         return -EPERM;
     }
 
@@ -369,7 +375,8 @@ socket_dir_safe(const char *dir, const struct stat *st, char *err,
 
 /* stat (follow) or lstat one directory on the way and judge it */
 static int
-socket_dir_one(const char *dir, int follow, char *err, size_t errlen)
+socket_dir_one(const char *dir, int follow, int last, char *err,
+    size_t errlen)
 {
     int          rc;
     struct stat  st;
@@ -387,7 +394,7 @@ socket_dir_one(const char *dir, int follow, char *err, size_t errlen)
         return 0;
     }
 
-    return socket_dir_safe(dir, &st, err, errlen);
+    return socket_dir_safe(dir, &st, last, err, errlen);
 }
 
 
@@ -411,7 +418,7 @@ socket_dir_walk(const char *dir, int follow, char *err, size_t errlen)
 
     memcpy(buf, dir, len + 1);
 
-    rc = socket_dir_one("/", follow, err, errlen);
+    rc = socket_dir_one("/", follow, len == 1, err, errlen);
 
     for (i = 2; rc == 0 && i <= len; i++) {
         if (buf[i] != '/' && buf[i] != '\0') {
@@ -420,7 +427,7 @@ socket_dir_walk(const char *dir, int follow, char *err, size_t errlen)
 
         c = buf[i];
         buf[i] = '\0';
-        rc = socket_dir_one(buf, follow, err, errlen);
+        rc = socket_dir_one(buf, follow, c == '\0', err, errlen);
         buf[i] = c;
     }
 

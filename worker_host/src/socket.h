@@ -46,7 +46,8 @@ int drover_socket_set_mode(drover_socket_t *s, mode_t mode, uid_t uid,
 /*
  * The directory of PATH and every one above it must be one no tenant can
  * write: owned by root or droverd's own user, and writable by no group but
- * root's and by no others unless sticky (as /tmp).  Whoever can write the
+ * root's and by no others (a sticky parent, as /tmp, is fine; a sticky
+ * socket directory is not: anyone could bind a name there first).  Whoever can write the
  * directory can swap the socket names (php-fpm CVE-2014-0185's sibling;
  * Passenger CVE-2014-1832).  Symlinked directories are checked along both
  * the path as given and the path they lead to.  0, or a negative code
