@@ -9,6 +9,7 @@
 use strict;
 use warnings;
 
+use JSON::PP qw(decode_json);
 use Test::More;
 use Time::HiRes qw(time);
 
@@ -19,6 +20,9 @@ my $t = Drover::Test->new->has(qw(droverd nginx module cc));
 plan(skip_all => 'libfcgi-dev is not installed') unless -r '/usr/include/fcgi_stdio.h';
 
 my $dir = $t->dir;
+my $ctl = $t->build . '/droverctl';
+
+plan(skip_all => 'droverctl is not built (run make)') unless -x $ctl;
 
 # the crash and the timeout are the test
 $t->allow_alert(qr/pool fcgi: worker \d+ .*(signal 6|signal 9|request timeout)/);
@@ -71,6 +75,7 @@ chmod 0755, $prog;
 
 $t->write_conf(<<'EOF')->run(wait => 0);
 log_level info;
+control unix:%%DIR%%/ctl.sock;
 
 pool fcgi {
     exec            %%DIR%%/prog;
@@ -139,11 +144,20 @@ isnt($after, $before, 'in a new process');
 
 # ---- request_timeout 1500ms ----
 
+# seen idle since its last request: droverd knows the program wrote nothing
+# of the next one (exec.c), and answers it 504 itself
+ok($t->wait_for(sub {
+    my $out = `$ctl -s $dir/ctl.sock --json status fcgi 2>&1`;
+    my $st = eval { decode_json($out) } or return 0;
+    my @w;
+    push @w, @{ $_->{workers_detail} || [] } for @{ $st->{pools} || [] };
+    return @w == 1 && $w[0]{state} eq 'idle';
+}, 10, 0.1), 'the slot is idle') or diag(`$ctl -s $dir/ctl.sock status fcgi 2>&1`);
 $mark = $t->log_mark;
 my $start = time;
 $r = $t->http(POST => '/sleep', body => 'x', timeout => 30);
 my $took = time - $start;
-is($r->{status}, 502, 'a request past request_timeout: 502');
+is($r->{status}, 504, 'a request past request_timeout: 504 from droverd');
 ok($took >= 1.4 && $took < 8, sprintf('after about request_timeout (%.1f s)', $took));
 ok($t->wait_log(qr/pool fcgi: worker 0 .*killed by signal 9 .*\(request timeout\)/, 5, 1, $mark),
    'classified as request timeout');

@@ -8,7 +8,8 @@
 # shared socket is not bound; a script that kills its own process is
 # restarted; max_requests recycles through PHP_FCGI_MAX_REQUESTS (logged as
 # max requests, not a crash); request_timeout kills a script that runs too
-# long, and neither an idle slot nor back-to-back short requests are killed;
+# long and droverd answers 504 on its connection (not replayed), and neither
+# an idle slot nor back-to-back short requests are killed; memory_limit;
 # droverctl status shows the slots with pid, state and memory.
 
 use strict;
@@ -48,6 +49,9 @@ echo 'q=', $_GET['q'] ?? '', "\n";
 EOF
 $t->write_file('www/big.php', "<?php\n\$x = str_repeat('x', 96 << 20);\nusleep(1500000);\n"
                . "echo 'big ', strlen(\$x);\n", 0644);
+# (php.ini's output_buffering holds an echo until ob_end_flush)
+$t->write_file('www/flush.php', "<?php\necho 'partial';\nwhile (ob_get_level()) { ob_end_flush(); }\n"
+               . "flush();\nusleep(20000000);\n", 0644);
 $t->write_file('www/kill.php', "<?php\nposix_kill(getmypid(), 9);\necho 'still here';\n", 0644);
 $t->write_file('www/sleep.php', "<?php\nusleep((int) (\$_GET['ms'] ?? 0) * 1000);\necho 'slept';\n",
                0644);
@@ -74,8 +78,8 @@ my @slots = map { "$dir/php.sock.$_" } 0, 1;
 ok($t->wait_for(sub { $t->alive && !grep { !-S $_ } @slots }, 20), 'the slot sockets are there')
     or diag($t->log);
 ok(!-e "$dir/php.sock", 'the shared socket of an exec pool is not bound');
-like($t->read_file('php.sock.slots'), qr/^state \w+\nkind exec\nslots 2$/m,
-     'PATH.slots says "kind exec"');
+ok($t->wait_for(sub { $t->read_file('php.sock.slots') =~ /^state \w+\nkind exec\nslots 2$/m }, 10),
+   'PATH.slots says "kind exec"') or diag($t->read_file('php.sock.slots'));
 like(join("\n", $t->log_grep(qr/pool php: 2 slots run/)), qr/itself is not bound/,
      'the start line says the shared socket is not bound');
 
@@ -193,18 +197,49 @@ ok($ok >= 10, "$ok short requests in 3.5 s");
 ok(!grep({ /request_timeout|request timeout/ } split /\n/, $t->log_since($mark)),
    'back-to-back short requests are not a timeout');
 
-# a script that runs for 20 s is killed after about 2
+# every slot seen idle since its last request: droverd knows what each
+# php-cgi had written before the next one (exec.c, exec_timeout)
+sub wait_idle {
+    my $out = '';
+    my $ok = $t->wait_for(sub {
+        $out = `$ctl -s $dir/ctl.sock --json status php 2>&1`;
+        my $st = eval { decode_json($out) } or return 0;
+        my @w;
+        push @w, @{ $_->{workers_detail} || [] } for @{ $st->{pools} || [] };
+        return @w == 2 && !grep { ($_->{state} // '') ne 'idle' } @w;
+    }, 10, 0.1);
+    diag($out) unless $ok;
+    return $ok;
+}
+
+# a script that runs for 20 s is killed after about 2, and answered 504:
+# a GET, which a plain kill would have had replayed on the other slot
+ok(wait_idle(), 'both slots idle');
 $mark = $t->log_mark;
 $start = time;
-$r = $t->http(POST => '/sleep.php?ms=20000', body => 'x', timeout => 30);
+$r = $t->http(GET => '/sleep.php?ms=20000', timeout => 30);
 my $took = time - $start;
-is($r->{status}, 502, 'a script past request_timeout: 502');
+is($r->{status}, 504, 'a script past request_timeout: 504 from droverd');
+like($r->{body}, qr/did not answer within request_timeout/, 'with the 504 body of any worker');
 ok($took >= 1.9 && $took < 8, sprintf('after about request_timeout (%.1f s)', $took));
 ok($t->wait_log(qr/pool php: worker \d+ \(pid \d+\) has run one request for \d+ ms, over request_timeout 2000 ms: killing it/,
                 5, 1, $mark), 'droverd says why it killed it');
 ok($t->wait_log(qr/pool php: worker \d+ .*killed by signal 9 .*\(request timeout\)/, 5, 1, $mark),
    'the exit is classified as request timeout');
 ok($t->wait_for(sub { (info())[0]{status} == 200 }, 10), 'the pool serves after the timeout');
+is(scalar(() = $t->log_since($mark) =~ /over request_timeout/g), 1,
+   'one php-cgi killed: the request was not replayed on the other slot');
+
+# one whose response had begun is cut, as a worker's is: no 504 glued on
+ok(wait_idle(), 'both slots idle again');
+$mark = $t->log_mark;
+$r = $t->http(GET => '/flush.php', timeout => 30);
+is($r->{status}, 200, 'a response begun before request_timeout keeps its status')
+    or diag(explain($r));
+ok(!$r->{complete} && ($r->{body} // '') eq 'partial', 'and is cut where it stood')
+    or diag(explain($r));
+ok($t->wait_for(sub { (info())[0]{status} == 200 }, 10), 'the pool serves after it');
+is(scalar(() = $t->log_since($mark) =~ /over request_timeout/g), 1, 'one php-cgi killed');
 
 # ---- memory_limit 64M: USS from /proc, as for any worker ----
 

@@ -9,6 +9,7 @@
 #include "exec.h"
 #include "conf_int.h"
 #include "env.h"
+#include "fcgi.h"
 #include "log.h"
 #include "proc.h"
 
@@ -19,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -27,11 +30,19 @@
 
 #define EXEC_MAX_FDS  256       /* sockets of the program looked at */
 
+/*
+ * The request id of a timeout's answer: the one drover_pass and nginx's
+ * fastcgi module send (one request per connection, FastCGI 3.3).
+ */
+#define EXEC_REQUEST_ID  1
+
 
 static int exec_child(drover_slot_t *s, pid_t parent, char **envp);
 static int exec_syscall(pid_t pid, long *nr, unsigned long *arg0);
 static int exec_conn(pid_t pid, const char *path, int *fd,
     unsigned long *ino);
+static unsigned long long exec_wchar(pid_t pid);
+static void exec_timeout(drover_slot_t *s, int conn_fd);
 
 
 /* ---- the directive ---- */
@@ -464,6 +475,15 @@ drover_exec_sample(drover_slot_t *s)
 
     /* a new connection is a new request: one per connection, 5.1 */
     if (s->sb.state != DROVER_SB_BUSY || s->exec_conn != ino) {
+        /*
+         * What it wrote before this request is known only when it was
+         * last seen idle: from accept() on, nothing was written but for
+         * this request (exec_timeout)
+         */
+        if (s->sb.state != DROVER_SB_IDLE) {
+            s->exec_wchar = ~0ULL;
+        }
+
         s->exec_conn = ino;
         s->sb.state = DROVER_SB_BUSY;
         s->sb.request_start_us = now;
@@ -479,7 +499,7 @@ drover_exec_sample(drover_slot_t *s)
                          "request_timeout %u ms: killing it", s->pool->name,
                          s->index, (long) s->pid, ran,
                          pc->request_timeout_ms);
-        drover_slot_stop(s, EXIT_TIMEOUT, SIGKILL);
+        exec_timeout(s, conn_fd);
     }
 
     return;
@@ -494,4 +514,105 @@ idle:
     s->sb.state = DROVER_SB_IDLE;
     s->sb.request_start_us = 0;
     s->exec_conn = 0;
+    s->exec_wchar = exec_wchar(s->pid);
+}
+
+
+/* bytes the program wrote so far, all fds together (/proc/PID/io) */
+static unsigned long long
+exec_wchar(pid_t pid)
+{
+    FILE                *f;
+    char                 path[64], line[128];
+    unsigned long long   n;
+
+    snprintf(path, sizeof(path), "/proc/%ld/io", (long) pid);
+
+    f = fopen(path, "re");
+    if (f == NULL) {
+        return ~0ULL;
+    }
+
+    n = ~0ULL;
+
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "wchar: %llu", &n) == 1) {
+            break;
+        }
+    }
+
+    fclose(f);
+    return n;
+}
+
+
+/*
+ * request_timeout for a program that cannot time itself out.  Killed and
+ * left alone, its connection would close before any response byte, and
+ * drover_pass replays an idempotent request that did so on another slot,
+ * where it hangs again.  So the manager answers as a worker does at its
+ * timeout: it takes a copy of the connection (pidfd_getfd, Linux 5.6),
+ * kills the program, and once its exit is reaped (none of its writes can
+ * follow ours) sends a 504 on it (drover_exec_exited).  Only when the
+ * program wrote nothing since it was last seen idle (/proc/PID/io): when it
+ * did, or was not seen idle between this request and the one before, the
+ * response may have begun, and the connection just closes, as a worker's
+ * does at its timeout.  Without pidfd_getfd: the kill alone.
+ */
+static void
+exec_timeout(drover_slot_t *s, int conn_fd)
+{
+    if (s->pidfd >= 0 && s->exec_wchar != ~0ULL && s->exec_answer_fd == -1
+        && exec_wchar(s->pid) == s->exec_wchar)
+    {
+        s->exec_answer_fd = pidfd_getfd(s->pidfd, conn_fd, 0);
+    }
+
+    drover_slot_stop(s, EXIT_TIMEOUT, SIGKILL);
+}
+
+
+void
+drover_exec_exited(drover_slot_t *s)
+{
+    size_t    len, n;
+    uint8_t   buf[256], *p;
+
+    static const char  body[] = "Status: 504 Gateway Timeout\r\n"
+                                "Content-Type: text/plain\r\n\r\n"
+                                "504 Gateway Timeout: the app did not answer "
+                                "within request_timeout\n";
+
+    s->exec_conn = 0;
+
+    if (s->exec_answer_fd == -1) {
+        return;
+    }
+
+    p = buf;
+    n = sizeof(body) - 1;
+
+    drover_fcgi_header_encode(p, DROVER_FCGI_STDOUT, EXEC_REQUEST_ID, n,
+                              drover_fcgi_padding(n));
+    p += DROVER_FCGI_HEADER_LEN;
+    memcpy(p, body, n);
+    p += n;
+    memset(p, 0, drover_fcgi_padding(n));
+    p += drover_fcgi_padding(n);
+
+    drover_fcgi_header_encode(p, DROVER_FCGI_STDOUT, EXEC_REQUEST_ID, 0, 0);
+    p += DROVER_FCGI_HEADER_LEN;
+
+    drover_fcgi_header_encode(p, DROVER_FCGI_END_REQUEST, EXEC_REQUEST_ID,
+                              DROVER_FCGI_BODY_LEN, 0);
+    p += DROVER_FCGI_HEADER_LEN;
+    drover_fcgi_end_request_encode(p, 0, DROVER_FCGI_REQUEST_COMPLETE);
+    p += DROVER_FCGI_BODY_LEN;
+
+    len = (size_t) (p - buf);
+
+    /* never blocks the manager: a front end that reads nothing gets less */
+    (void) send(s->exec_answer_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    close(s->exec_answer_fd);
+    s->exec_answer_fd = -1;
 }

@@ -36,4 +36,10 @@ int drover_exec_exit_reason(const drover_slot_t *s, int status);
  */
 void drover_exec_sample(drover_slot_t *s);
 
+/*
+ * The program of slot s has exited and been reaped: the 504 of a request
+ * it was killed in, when there is one to send (exec.c, request_timeout).
+ */
+void drover_exec_exited(drover_slot_t *s);
+
 #endif /* DROVER_EXEC_H */

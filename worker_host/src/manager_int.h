@@ -193,6 +193,12 @@ struct drover_slot_s {
     unsigned long          exec_conn;     /* exec pools: the inode of the
                                              connection its program serves
                                              (exec.c), 0: idle */
+    unsigned long long     exec_wchar;    /* ... the bytes it had written
+                                             when last seen idle, ~0ULL:
+                                             not seen idle since */
+    int                    exec_answer_fd; /* ... a copy of the connection
+                                              of a request it was killed in,
+                                              for its 504; or -1 */
     uv_timer_t             restart_timer;
 
     /* workers ondemand (ondemand.c) */

@@ -70,6 +70,7 @@ drover_slot_create(drover_pool_t *p, unsigned index)
     s->index = index;
     s->sock.fd = -1;
     s->pidfd = -1;
+    s->exec_answer_fd = -1;
     s->stop_reason = -1;
     uv_timer_init(&p->mgr->loop, &s->restart_timer);
     s->restart_timer.data = s;
@@ -445,6 +446,8 @@ drover_slot_exited(drover_slot_t *s, int status)
     unsigned long long  lived;
 
     lived = drover_proc_now_ms() - s->started_ms;
+
+    drover_exec_exited(s);
 
     if (status == -1) {
         reason = EXIT_CODE;
