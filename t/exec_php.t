@@ -82,6 +82,10 @@ ok($t->wait_for(sub { $t->read_file('php.sock.slots') =~ /^state \w+\nkind exec\
    'PATH.slots says "kind exec"') or diag($t->read_file('php.sock.slots'));
 like(join("\n", $t->log_grep(qr/pool php: 2 slots run/)), qr/itself is not bound/,
      'the start line says the shared socket is not bound');
+my ($code, $out) = $t->run_cmd([$t->droverd, '-t', '-c', $t->conf_path], 20);
+is($code, 0, 'droverd -t accepts the exec pool');
+like($out, qr{note: \S+:\d+: pool "php" runs /usr/bin/php-cgi: its shared socket \S+ is not bound.*drover_pass},
+     'droverd -t says the shared socket is not bound and what to use');
 
 $t->write_nginx_conf(<<'EOF', module => 1)->run_nginx;
     server {

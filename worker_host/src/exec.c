@@ -141,6 +141,26 @@ drover__conf_exec_finish(drover__conf_parser_t *p, drover__conf_block_t *b)
 }
 
 
+void
+drover_exec_notes(const drover_conf_t *conf, FILE *f)
+{
+    const drover_pool_conf_t  *pc;
+
+    for (pc = conf->pools; pc != NULL; pc = pc->next) {
+        if (pc->exec_argv == NULL) {
+            continue;
+        }
+
+        fprintf(f, "droverd: note: %s:%u: pool \"%s\" runs %s: its shared "
+                "socket %s is not bound (the program accepts on its slot "
+                "socket %s.K alone); front ends use \"drover_pass unix:%s;\" "
+                "or a slot socket\n", pc->file, pc->line, pc->name,
+                pc->exec_argv[0], pc->listen.path, pc->listen.path,
+                pc->listen.path);
+    }
+}
+
+
 /* ---- starting the program ---- */
 
 int

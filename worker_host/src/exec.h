@@ -22,6 +22,12 @@
 int drover_exec_start(drover_slot_t *s, pid_t *pid);
 
 /*
+ * droverd -t: one note per exec pool on f, saying that its shared socket
+ * is not bound and what front ends use instead.
+ */
+void drover_exec_notes(const drover_conf_t *conf, FILE *f);
+
+/*
  * Why an exec slot's program ended, when exec mode says more than the
  * generic rules (slot.c): php-cgi exits with 0 after PHP_FCGI_MAX_REQUESTS
  * requests, a recycle and not a crash.  An EXIT_* or -1.

@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "conf.h"
+#include "exec.h"
 #include "log.h"
 #include "manager.h"
 #include "ondemand.h"
@@ -124,6 +125,7 @@ test_pool_file(const char *path, const char *pool_file)
         return 1;
     }
 
+    drover_exec_notes(conf, stderr);
     printf("droverd: pool file %s test is successful (main settings from "
            "%s)\n", pool_file, path);
     drover_conf_free(conf);
@@ -204,6 +206,7 @@ main(int argc, char **argv)
             fprintf(stderr, "droverd: warning: %s\n", err);
         }
 
+        drover_exec_notes(conf, stderr);
         printf("droverd: configuration file %s test is successful\n", path);
         drover_conf_free(conf);
         return 0;
