@@ -4,7 +4,9 @@
 # accepts on fd 0 like php-cgi, behind drover_pass and on its slot socket
 # directly; a crash is restarted, with the backoff of any worker; it reads
 # PHP_FCGI_MAX_REQUESTS like php-cgi does and its exit 0 after it is a
-# recycle; request_timeout kills a request that runs too long.
+# recycle; request_timeout kills a request that runs too long (and droverd
+# answers 504); a reload turns the pool into an app pool (its shared socket
+# bound) and back (the shared socket gone).
 
 use strict;
 use warnings;
@@ -16,7 +18,7 @@ use Time::HiRes qw(time);
 use Drover::Test;
 use Drover::FCGI ();
 
-my $t = Drover::Test->new->has(qw(droverd nginx module cc));
+my $t = Drover::Test->new->has(qw(droverd nginx module cc hello));
 plan(skip_all => 'libfcgi-dev is not installed') unless -r '/usr/include/fcgi_stdio.h';
 
 my $dir = $t->dir;
@@ -162,5 +164,24 @@ ok($took >= 1.4 && $took < 8, sprintf('after about request_timeout (%.1f s)', $t
 ok($t->wait_log(qr/pool fcgi: worker 0 .*killed by signal 9 .*\(request timeout\)/, 5, 1, $mark),
    'classified as request timeout');
 ok($t->wait_for(sub { pid_of() }, 10), 'the pool serves after it');
+
+# ---- a reload changes the pool's kind: exec -> app -> exec ----
+
+my $conf = $t->read_file($t->conf_path);
+my $hello = $t->app('hello');
+(my $app_conf = $conf) =~ s{exec\s+\S+/prog;}{app $hello;};
+$t->write_file($t->conf_path, $app_conf);
+is($t->reload, 'serves', 'reload to an app pool: it serves');
+ok(-S "$dir/fcgi.sock", 'the shared socket is bound for the app pool');
+$r = Drover::FCGI::get("$dir/fcgi.sock", uri => '/', timeout => 5);
+like($r->{stdout} // '', qr/hello/, 'the app answers on the shared socket');
+ok($t->wait_for(sub { (($t->http(GET => '/', timeout => 5))->{body} // '') =~ /hello/ }, 10),
+   'and through drover_pass');
+unlike($t->read_file('fcgi.sock.slots'), qr/^kind exec$/m, 'PATH.slots no longer says kind exec');
+
+$t->write_file($t->conf_path, $conf);
+is($t->reload, 'serves', 'reload back to exec: it serves');
+ok(!-e "$dir/fcgi.sock", 'the shared socket is gone again');
+ok($t->wait_for(sub { pid_of() }, 10), 'the program answers through drover_pass');
 
 $t->done;

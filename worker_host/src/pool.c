@@ -137,6 +137,23 @@ drover_pool_listen_update(drover_pool_t *p, const drover_pool_conf_t *pc)
 
     drover_listen_owner(pc, &uid, &gid);
 
+    /*
+     * An exec pool has no shared socket (exec.h): a reload that turns an
+     * exec pool into an app pool binds it before the new workers start,
+     * the other way round closes it (the old workers keep their copies)
+     */
+    if (pc->exec_argv == NULL && p->shared.fd == -1) {
+        if (manager_socket_listen(p->mgr, &p->shared, pc->listen.path, pc,
+                                  uid, gid, err, sizeof(err)) != 0)
+        {
+            drover_log_error(DROVER_LOG_ERROR, 0, "pool %s: %s", pc->name,
+                             err);
+        }
+
+    } else if (pc->exec_argv != NULL && p->shared.fd != -1) {
+        drover_socket_close(&p->shared);
+    }
+
     for (k = 0; k <= p->nslots; k++) {
         drover_socket_t  *sock = (k == p->nslots) ? &p->shared
                                                   : &p->slots[k]->sock;
