@@ -6,7 +6,7 @@
 # PHP_FCGI_MAX_REQUESTS like php-cgi does and its exit 0 after it is a
 # recycle; request_timeout kills a request that runs too long (and droverd
 # answers 504); a reload turns the pool into an app pool (its shared socket
-# bound) and back (the shared socket gone).
+# bound) and back (the shared socket gone); the program dies with droverd.
 
 use strict;
 use warnings;
@@ -183,5 +183,19 @@ $t->write_file($t->conf_path, $conf);
 is($t->reload, 'serves', 'reload back to exec: it serves');
 ok(!-e "$dir/fcgi.sock", 'the shared socket is gone again');
 ok($t->wait_for(sub { pid_of() }, 10), 'the program answers through drover_pass');
+
+# ---- SIGKILL of droverd: the program dies with it ----
+
+# (a change of credentials clears PR_SET_PDEATHSIG: it is set again after)
+my @family = grep { (readlink("/proc/$_->[0]/exe") // '') eq $prog } $t->family;
+is(scalar @family, 1, 'one program runs');
+my $old = $t->pid;
+ok(kill('KILL', $old), 'SIGKILL to droverd');
+ok($t->wait_exit(2), 'droverd is gone');
+ok($t->wait_for(sub { !grep { Drover::Test::_same_process($_) } @family }, 2),
+   'the program died with it');
+
+$t->run(wait => 0);
+ok($t->wait_for(sub { pid_of() }, 20), 'a new droverd serves on the same paths');
 
 $t->done;

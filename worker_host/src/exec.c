@@ -268,6 +268,16 @@ exec_child(drover_slot_t *s, pid_t parent, char **envp)
         return 126;
     }
 
+    /*
+     * A change of credentials clears PR_SET_PDEATHSIG (prctl(2)): again,
+     * as the pool's user.  execve() keeps it, but for a setuid program,
+     * which no_new_privs (on by default) makes an ordinary one.
+     */
+    what = "die with the manager";
+    if (drover_proc_die_with(parent) != 0) {
+        goto fail;
+    }
+
     execve(pc->exec_argv[0], pc->exec_argv, envp);
 
     what = "exec";
