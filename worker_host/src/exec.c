@@ -14,6 +14,7 @@
 #include "proc.h"
 
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,11 +25,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-
-#define EXEC_MAX_FDS  256       /* sockets of the program looked at */
 
 /*
  * The request id of a timeout's answer: the one drover_pass and nginx's
@@ -39,8 +39,7 @@
 
 static int exec_child(drover_slot_t *s, pid_t parent, char **envp);
 static int exec_syscall(pid_t pid, long *nr, unsigned long *arg0);
-static int exec_conn(pid_t pid, const char *path, int *fd,
-    unsigned long *ino);
+static int exec_conn(const drover_slot_t *s, int *fd, unsigned long *ino);
 static unsigned long long exec_wchar(pid_t pid);
 static void exec_timeout(drover_slot_t *s, int conn_fd);
 
@@ -370,38 +369,41 @@ exec_idle_call(long nr, unsigned long arg0, int conn_fd)
 
 /*
  * The FastCGI connection the program serves: among its socket fds, the
- * one the kernel names with the slot's path in /proc/net/unix (an accepted
- * Unix socket carries its listener's address).  0 and *fd, *ino, or -1.
+ * first whose name is the slot's path (an accepted Unix socket carries its
+ * listener's address), looked at through a copy taken with pidfd_getfd
+ * (Linux 5.6): a few system calls per slot, where /proc/net/unix would
+ * list every socket of the host.  0 and *fd, *ino, or -1 (none, or no
+ * pidfd_getfd: the slot then counts as idle).
  */
 static int
-exec_conn(pid_t pid, const char *path, int *fd, unsigned long *ino)
+exec_conn(const drover_slot_t *s, int *fd, unsigned long *ino)
 {
-    int             n, k, fds[EXEC_MAX_FDS], found;
-    DIR            *dir;
-    FILE           *f;
-    char            dpath[64], lpath[320], link[64], line[512], *name;
-    size_t          plen;
-    ssize_t         len;
-    unsigned long   inodes[EXEC_MAX_FDS], inode;
-    struct dirent  *de;
+    int                  k, c, rc, found;
+    DIR                 *dir;
+    char                 dpath[64], lpath[320], link[64];
+    ssize_t              len;
+    socklen_t            alen;
+    unsigned long        inode;
+    struct dirent       *de;
+    struct sockaddr_un   sun;
 
-    snprintf(dpath, sizeof(dpath), "/proc/%ld/fd", (long) pid);
+    if (s->pidfd < 0) {
+        return -1;
+    }
+
+    snprintf(dpath, sizeof(dpath), "/proc/%ld/fd", (long) s->pid);
 
     dir = opendir(dpath);
     if (dir == NULL) {
         return -1;
     }
 
-    n = 0;
+    found = 0;
 
-    while (n < EXEC_MAX_FDS && (de = readdir(dir)) != NULL) {
+    while (!found && (de = readdir(dir)) != NULL) {
         k = atoi(de->d_name);
-        if (k <= 0 && strcmp(de->d_name, "0") != 0) {
-            continue;       /* "." and ".." */
-        }
-
-        if (k == 0) {
-            continue;       /* the listening socket */
+        if (k <= 0) {
+            continue;       /* ".", "..", and 0: the listening socket */
         }
 
         snprintf(lpath, sizeof(lpath), "%s/%s", dpath, de->d_name);
@@ -412,58 +414,33 @@ exec_conn(pid_t pid, const char *path, int *fd, unsigned long *ino)
 
         link[len] = '\0';
 
-        if (sscanf(link, "socket:[%lu]", &inode) == 1) {
-            fds[n] = k;
-            inodes[n] = inode;
-            n++;
+        if (sscanf(link, "socket:[%lu]", &inode) != 1) {
+            continue;
+        }
+
+        c = pidfd_getfd(s->pidfd, k, 0);
+        if (c == -1) {
+            continue;
+        }
+
+        alen = sizeof(sun);
+        memset(&sun, 0, sizeof(sun));
+        rc = getsockname(c, (struct sockaddr *) &sun, &alen);
+        close(c);
+
+        if (rc == 0 && sun.sun_family == AF_UNIX
+            && alen > offsetof(struct sockaddr_un, sun_path)
+            && strncmp(sun.sun_path, s->sock.path, sizeof(sun.sun_path)) == 0)
+        {
+            *fd = k;
+            *ino = inode;
+            found = 1;
         }
     }
 
     closedir(dir);
 
-    if (n == 0) {
-        return -1;
-    }
-
-    f = fopen("/proc/net/unix", "re");
-    if (f == NULL) {
-        return -1;
-    }
-
-    plen = strlen(path);
-    found = -1;
-
-    /* Num RefCount Protocol Flags Type St Inode Path */
-    while (found == -1 && fgets(line, sizeof(line), f) != NULL) {
-        if (sscanf(line, "%*s %*s %*s %*s %*s %*s %lu", &inode) != 1) {
-            continue;
-        }
-
-        name = strchr(line, '/');
-        if (name == NULL || strncmp(name, path, plen) != 0
-            || (name[plen] != '\n' && name[plen] != '\0'))
-        {
-            continue;
-        }
-
-        for (k = 0; k < n; k++) {
-            if (inodes[k] == inode) {
-                found = k;
-                break;
-            }
-        }
-    }
-
-    fclose(f);
-
-    if (found == -1) {
-        return -1;
-    }
-
-    *fd = fds[found];
-    *ino = inodes[found];
-
-    return 0;
+    return found ? 0 : -1;
 }
 
 
@@ -491,7 +468,7 @@ drover_exec_sample(drover_slot_t *s)
         goto idle;
     }
 
-    if (exec_conn(s->pid, s->sock.path, &conn_fd, &ino) != 0) {
+    if (exec_conn(s, &conn_fd, &ino) != 0) {
         goto idle;      /* running, yet with no connection: starting up */
     }
 
