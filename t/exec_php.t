@@ -5,7 +5,9 @@
 # a path outside it or that does not exist gets 404 and runs nothing; one
 # php-cgi per slot with the slot socket on fd 0, PHP_FCGI_CHILDREN unset,
 # the pool's user, a clean environment; PATH.slots says "kind exec" and the
-# shared socket is not bound; a script that kills its own process is
+# shared socket is not bound; the module keeps no connection to a slot and
+# pipelines nothing there (a request taken back would run twice in php-cgi,
+# drover_pipeline is set to prove it); a script that kills its own process is
 # restarted; max_requests recycles through PHP_FCGI_MAX_REQUESTS (logged as
 # max requests, not a crash); request_timeout kills a script that runs too
 # long and droverd answers 504 on its connection (not replayed), and neither
@@ -16,6 +18,7 @@ use strict;
 use warnings;
 
 use JSON::PP qw(decode_json);
+use POSIX ();
 use Test::More;
 use Time::HiRes qw(time sleep);
 
@@ -52,6 +55,16 @@ $t->write_file('www/big.php', "<?php\n\$x = str_repeat('x', 96 << 20);\nusleep(1
 # (php.ini's output_buffering holds an echo until ob_end_flush)
 $t->write_file('www/flush.php', "<?php\necho 'partial';\nwhile (ob_get_level()) { ob_end_flush(); }\n"
                . "flush();\nusleep(20000000);\n", 0644);
+# a request's start, by id, in runs/ (written as the pool's user)
+mkdir "$dir/www/runs" or die "mkdir: $!";
+chmod 0777, "$dir/www/runs";
+$t->write_file('www/count.php', <<'EOF', 0644);
+<?php
+$id = preg_replace('/[^a-z0-9]/', '', $_GET['id'] ?? 'x');
+file_put_contents(__DIR__ . "/runs/$id", "start\n", FILE_APPEND);
+usleep((int) ($_GET['ms'] ?? 0) * 1000);
+echo "ran $id\n";
+EOF
 $t->write_file('www/kill.php', "<?php\nposix_kill(getmypid(), 9);\necho 'still here';\n", 0644);
 $t->write_file('www/sleep.php', "<?php\nusleep((int) (\$_GET['ms'] ?? 0) * 1000);\necho 'slept';\n",
                0644);
@@ -98,6 +111,8 @@ $t->write_nginx_conf(<<'EOF', module => 1)->run_nginx;
             # only files of the document root run (docs/fastcgi.md)
             try_files $fastcgi_script_name =404;
             drover_pass unix:%%DIR%%/php.sock;
+            # a no-op for an exec pool ("kind exec"): see the count test
+            drover_pipeline 1 timeout=500ms;
             drover_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
         }
     }
@@ -155,6 +170,41 @@ for my $pid (@php) {
                  map { readlink($_) // '' } grep { !m{/[012]$} } glob("/proc/$pid/fd/*");
     is_deeply(\@leaked, [], "php-cgi $pid: no fd of droverd's beyond 0, 1, 2");
 }
+
+# ---- no pipelining: a request never waits in a busy php-cgi's backlog ----
+
+# Both slots busy, a short request (700 ms) then a long one (3 s), both
+# young, then a third: pipelined, it would wait behind the youngest (the
+# long one), be taken back once the short one ends and run on that slot --
+# and php-cgi, which knows nothing of a request taken back, would run it
+# again from its backlog when the long one ends.
+sub started { my $s = $t->read_file("www/runs/$_[0]"); return scalar(() = $s =~ /start/g) }
+
+my @kids;
+sub spawn_get {
+    my ($uri, $name) = @_;
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        my $r = $t->http(GET => $uri, timeout => 15);
+        $t->write_file("$name.tmp", ($r->{status} || 0) . ' ' . ($r->{body} // ''));
+        rename "$dir/$name.tmp", "$dir/$name";
+        POSIX::_exit(0);
+    }
+    push @kids, $pid;
+}
+
+spawn_get('/count.php?id=short&ms=700', 'short.out');
+ok($t->wait_for(sub { started('short') }, 5, 0.005), 'the short request runs');
+spawn_get('/count.php?id=long&ms=3000', 'long.out');
+ok($t->wait_for(sub { started('long') }, 5, 0.005), 'the long request runs');
+spawn_get('/count.php?id=third', 'third.out');
+ok($t->wait_for(sub { -e "$dir/third.out" && -e "$dir/long.out" }, 15), 'all three answered');
+like($t->read_file('third.out'), qr/^200 ran third/, 'the third request ran');
+waitpid($_, 0) for @kids;
+# the long one is over: its php-cgi has had every chance to run a copy
+ok(!$t->wait_for(sub { started('third') > 1 }, 1.5, 0.1), 'and ran exactly once')
+    or diag('third ran ' . started('third') . ' times');
 
 # ---- a crash: the script kills its own process ----
 
