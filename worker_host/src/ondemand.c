@@ -11,6 +11,7 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -684,10 +685,33 @@ od_worker_active(drover_slot_t *s)
 }
 
 
+/*
+ * A connection waits in the shared socket's backlog.  Stock front ends
+ * reach the pool only there: while every worker that runs is busy, the
+ * tick starts one more (up to MAX), as PHP-FPM's ondemand forks on a
+ * connection no idle child took.
+ */
+static int
+od_shared_pending(drover_pool_t *p)
+{
+    struct pollfd  pfd;
+
+    if (p->shared.fd < 0) {
+        return 0;
+    }
+
+    pfd.fd = p->shared.fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+}
+
+
 static void
 od_pool_idle(drover_pool_t *p, unsigned long long now)
 {
-    unsigned             k, running, stable, wanted;
+    unsigned             k, running, stable, wanted, busy;
     drover_gen_t        *g = p->cur;
     drover_slot_t       *s;
     drover_pool_conf_t  *pc = g->conf;
@@ -696,6 +720,7 @@ od_pool_idle(drover_pool_t *p, unsigned long long now)
     running = 0;
     stable = 0;
     wanted = 0;
+    busy = 0;
 
     for (k = 0; k < p->nslots; k++) {
         s = p->slots[k];
@@ -715,6 +740,7 @@ od_pool_idle(drover_pool_t *p, unsigned long long now)
 
         if (od_worker_active(s)) {
             s->od_active_ms = now;
+            busy += (s->sb.state == DROVER_SB_BUSY);
 
         } else if (now - s->od_active_ms >= pc->idle_ms) {
             drover_log_error(DROVER_LOG_INFO, 0, "pool %s: worker %u (pid "
@@ -722,6 +748,21 @@ od_pool_idle(drover_pool_t *p, unsigned long long now)
                              p->name, s->index, (long) s->pid,
                              now - s->od_active_ms);
             drover_slot_stop(s, EXIT_IDLE, SIGTERM);
+        }
+    }
+
+    if (running > 0 && busy == running && running < p->nslots
+        && !wanted && od_shared_pending(p))
+    {
+        s = od_pick_slot(p);
+
+        if (s != NULL) {
+            drover_log_error(DROVER_LOG_INFO, 0, "pool %s: every worker is "
+                             "busy and a connection waits on the shared "
+                             "socket: starting worker %u", p->name, s->index);
+            s->od_wanted = 1;
+            drover_slot_start(s);
+            drover_ondemand_sync(p);
         }
     }
 
