@@ -479,10 +479,16 @@ int
 drover_proc_drop_privileges(const drover_pool_conf_t *pool, char *err,
     size_t errlen)
 {
-    int          rc, root;
+    int          rc, root, deathsig;
+    pid_t        parent;
     const char  *dir;
 
     root = (geteuid() == 0 && pool->uid != (uid_t) -1);
+    parent = getppid();
+
+    if (prctl(PR_GET_PDEATHSIG, &deathsig) != 0) {
+        deathsig = 0;
+    }
     dir = (pool->working_dir != NULL) ? pool->working_dir : "/";
 
     /* limits first: as root, a hard limit can still be raised */
@@ -503,6 +509,20 @@ drover_proc_drop_privileges(const drover_pool_conf_t *pool, char *err,
         rc = proc_switch_user(pool, err, errlen);
         if (rc != 0) {
             return rc;
+        }
+
+        /*
+         * A change of credentials clears the parent-death signal: set it
+         * again, so that every caller's process still dies with droverd
+         * (and droverd did not die before it was set).
+         */
+        if (deathsig != 0
+            && (prctl(PR_SET_PDEATHSIG, deathsig) != 0
+                || getppid() != parent))
+        {
+            snprintf(err, errlen, "pool \"%s\": droverd went away while "
+                     "the process switched users", pool->name);
+            return -ESRCH;
         }
 
         /*
