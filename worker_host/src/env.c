@@ -9,6 +9,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* a pool's whole environment, as drover_env_adopt() takes it */
+#define DROVER_ENV_MAX  (1024 * 1024)
+
+extern char **environ;
 
 /* the sanitizers' runtime reads these at start, in every exec'd child */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
@@ -190,6 +197,80 @@ drover_env_build(const drover_pool_conf_t *pool, char *const extra[],
 
     *envp = l.v;
     return 0;
+}
+
+
+int
+drover_env_adopt(void)
+{
+    int           fd, rc;
+    char         *text, **v, *end;
+    size_t        i, n, size;
+    ssize_t       got;
+    const char   *name;
+    struct stat   st;
+
+    name = getenv("DROVER_ENV_FD");
+    if (name == NULL) {
+        return -ENOENT;
+    }
+
+    fd = atoi(name);
+    if (fd < 3 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
+        || st.st_size > DROVER_ENV_MAX)
+    {
+        return (fd >= 3 && close(fd) == 0) ? -EINVAL : -EBADF;
+    }
+
+    size = (size_t) st.st_size;
+    rc = -ENOMEM;
+    v = NULL;
+
+    text = malloc(size + 1);
+    if (text == NULL) {
+        goto fail;
+    }
+
+    got = pread(fd, text, size, 0);
+    if (got != (ssize_t) size) {
+        rc = -EIO;
+        goto fail;
+    }
+
+    text[size] = '\0';
+
+    for (i = 0, n = 0; i < size; i++) {
+        n += (text[i] == '\0');
+    }
+
+    v = calloc(n + 1, sizeof(char *));
+    if (v == NULL) {
+        goto fail;
+    }
+
+    /* "NAME=VALUE\0" each; anything without a "=" is dropped */
+    for (i = 0, n = 0; i < size; i += strlen(text + i) + 1) {
+        end = strchr(text + i, '=');
+        if (end != NULL && end != text + i) {
+            v[n++] = text + i;
+        }
+    }
+
+    v[n] = NULL;
+    close(fd);
+
+    /* the strings stay for the life of the process, as environ's do */
+    environ = v;
+
+    return 0;
+
+fail:
+
+    free(v);
+    free(text);
+    close(fd);
+
+    return rc;
 }
 
 

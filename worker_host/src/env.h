@@ -34,6 +34,14 @@
 int drover_env_build(const drover_pool_conf_t *pool, char *const extra[],
     char ***envp);
 
+/*
+ * In a preloader or a worker (preload off), once it runs as the pool's
+ * user: take on the environment the manager left in the memfd named by
+ * DROVER_ENV_FD (drover_proc_spawn(), proc.h) and close it.  0, or a
+ * negative code (no such variable, a bad fd, more than 1 MiB).
+ */
+int drover_env_adopt(void);
+
 /* frees what drover_env_build() returned; NULL is fine */
 void drover_env_free(char **envp);
 

@@ -14,6 +14,7 @@
 #include "app.h"
 #include "channel.h"
 #include "conf.h"
+#include "env.h"
 #include "log.h"
 #include "proc.h"
 #include "worker.h"
@@ -97,6 +98,14 @@ child_setup(drover_child_t *c, const char *name, pid_t manager,
     /* a change of credentials clears PR_SET_PDEATHSIG (prctl(2)): again */
     if (drover_proc_die_with(manager) != 0) {
         return DROVER_EXIT_ORPHAN;
+    }
+
+    /* the pool's environment, only now: as root it would reach ld.so */
+    rc = drover_env_adopt();
+    if (rc != 0) {
+        drover_log_error(DROVER_LOG_ALERT, -rc, "%s: cannot take on the "
+                         "pool's environment from the manager", role);
+        return DROVER_EXIT_SETUP;
     }
 
     rc = drover_app_load(c->pool, &c->app, err, sizeof(err));

@@ -114,25 +114,96 @@ proc_stdin_null(void)
 }
 
 
+/*
+ * The pool's environment, for the child to take on once it runs as the
+ * pool's user (drover_env_adopt()): a sealed memfd of "NAME=VALUE\0"
+ * strings.  droverd's children start as root; an environment given to
+ * execve() would reach the dynamic loader of a root process, and
+ * `env LD_PRELOAD /home/alice/x.so;` would run a tenant's code as root.
+ */
+static int
+proc_env_memfd(char *const envp[])
+{
+    int      fd, err;
+    size_t   i, len;
+    ssize_t  n;
+
+    fd = memfd_create("drover-env", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd == -1) {
+        return -errno;
+    }
+
+    for (i = 0; envp != NULL && envp[i] != NULL; i++) {
+        len = strlen(envp[i]) + 1;
+        n = write(fd, envp[i], len);
+        if (n != (ssize_t) len) {
+            err = (n == -1) ? errno : EIO;
+            close(fd);
+            return -err;
+        }
+    }
+
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW
+                               | F_SEAL_WRITE) != 0
+        || lseek(fd, 0, SEEK_SET) != 0)
+    {
+        err = errno;
+        close(fd);
+        return -err;
+    }
+
+    return fd;
+}
+
+
 int
 drover_proc_spawn(char *const argv[], const int *fds, int nfds, int out_fd,
     char *const envp[], pid_t *pid)
 {
-    int       i, fd, tmp[8];
+    int       i, n, fd, env_fd, tmp[9];
+    char      env_var[32], *boot[8];
     pid_t     child, parent;
 
     if (nfds > 8) {
         return -EINVAL;
     }
 
+    /*
+     * What the exec'd droverd gets as root: where its environment waits,
+     * and under a sanitizer build the sanitizer's settings (env.c passes
+     * them only then), which must be there from the start.
+     */
+    n = 0;
+    snprintf(env_var, sizeof(env_var), "DROVER_ENV_FD=%d", 3 + nfds);
+    boot[n++] = env_var;
+
+    for (i = 0; envp != NULL && envp[i] != NULL && n < 7; i++) {
+        if (strncmp(envp[i], "ASAN_OPTIONS=", 13) == 0
+            || strncmp(envp[i], "UBSAN_OPTIONS=", 14) == 0
+            || strncmp(envp[i], "LSAN_OPTIONS=", 13) == 0)
+        {
+            boot[n++] = envp[i];
+        }
+    }
+
+    boot[n] = NULL;
+
+    env_fd = proc_env_memfd(envp);
+    if (env_fd < 0) {
+        return env_fd;
+    }
+
     parent = getpid();
 
     child = drover_proc_fork();
     if (child == -1) {
-        return -errno;
+        i = errno;
+        close(env_fd);
+        return -i;
     }
 
     if (child > 0) {
+        close(env_fd);
         *pid = child;
         return 0;
     }
@@ -146,8 +217,9 @@ drover_proc_spawn(char *const argv[], const int *fds, int nfds, int out_fd,
     }
 
     /* first out of the way of the targets, then onto them */
-    for (i = 0; i < nfds; i++) {
-        tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + nfds);
+    for (i = 0; i <= nfds; i++) {
+        tmp[i] = fcntl(i < nfds ? fds[i] : env_fd, F_DUPFD_CLOEXEC,
+                       3 + nfds + 1);
         if (tmp[i] == -1) {
             goto fail;
         }
@@ -159,7 +231,7 @@ drover_proc_spawn(char *const argv[], const int *fds, int nfds, int out_fd,
      */
     fd = (out_fd >= 0) ? out_fd : open("/dev/null", O_WRONLY | O_CLOEXEC);
     if (fd != -1) {
-        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3 + nfds);
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3 + nfds + 1);
     }
 
     if (fd == -1 || dup2(fd, STDOUT_FILENO) == -1
@@ -168,18 +240,19 @@ drover_proc_spawn(char *const argv[], const int *fds, int nfds, int out_fd,
         goto fail;
     }
 
-    for (i = 0; i < nfds; i++) {
+    for (i = 0; i <= nfds; i++) {
         fd = 3 + i;
         if (dup2(tmp[i], fd) == -1) {       /* dup2 clears FD_CLOEXEC */
             goto fail;
         }
     }
 
-    if (drover_proc_close_from(3 + nfds) != 0 || proc_stdin_null() != 0) {
+    if (drover_proc_close_from(3 + nfds + 1) != 0 || proc_stdin_null() != 0)
+    {
         goto fail;
     }
 
-    execve("/proc/self/exe", argv, envp);
+    execve("/proc/self/exe", argv, boot);
 
 fail:
 

@@ -41,7 +41,13 @@ pid_t drover_proc_fork(void);
  * (PR_SET_PDEATHSIG).  out_fd becomes its fds 1 and 2 (the pool's output,
  * output.h); -1: /dev/null, never droverd's own.  envp is its whole
  * environment (drover_env_build(), env.h): nothing of droverd's own is
- * inherited.  0 and *pid, or a negative code.
+ * inherited.  The child does not exec with it: it runs as root until it
+ * drops privileges, and an environment reaches the dynamic loader of a
+ * root process (LD_PRELOAD, LD_LIBRARY_PATH, GCONV_PATH ...).  envp waits
+ * in a sealed memfd at fd 3 + nfds, named by DROVER_ENV_FD, the only
+ * variable of the exec (with the sanitizer settings in a sanitizer
+ * build); the child takes it on after the switch (drover_env_adopt()).
+ * 0 and *pid, or a negative code.
  */
 int drover_proc_spawn(char *const argv[], const int *fds, int nfds,
     int out_fd, char *const envp[], pid_t *pid);
