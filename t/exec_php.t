@@ -283,8 +283,16 @@ ok($t->wait_log(qr/pool php: worker \d+ \(pid \d+\) has run one request for \d+ 
 ok($t->wait_log(qr/pool php: worker \d+ .*killed by signal 9 .*\(request timeout\)/, 5, 1, $mark),
    'the exit is classified as request timeout');
 ok($t->wait_for(sub { (info())[0]{status} == 200 }, 10), 'the pool serves after the timeout');
-is(scalar(() = $t->log_since($mark) =~ /over request_timeout/g), 1,
-   'one php-cgi killed: the request was not replayed on the other slot');
+# droverd answers the 504 itself only when it saw the program idle after its
+# last write (it samples once a second): when a quick request before this
+# one fell between two samples, it cannot tell, says so, and the module
+# replays the GET once, on the other slot, which it did see idle
+my $kills = () = $t->log_since($mark) =~ /over request_timeout/g;
+my $unsure = () = $t->log_since($mark) =~ /wrote since it was last seen idle/g;
+ok($kills == 1 && $unsure == 0 || $kills == 2 && $unsure == 1,
+   "one php-cgi killed, answered 504 by droverd ($kills killed, $unsure not seen idle first): "
+   . 'the request was not replayed on the other slot, or once when droverd says why')
+    or diag($t->log_since($mark));
 
 # one whose response had begun is cut, as a worker's is: no 504 glued on
 ok(wait_idle(), 'both slots idle again');

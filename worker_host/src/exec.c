@@ -575,6 +575,13 @@ exec_timeout(drover_slot_t *s, int conn_fd)
         s->exec_answer_fd = pidfd_getfd(s->pidfd, conn_fd, 0);
     }
 
+    if (s->exec_answer_fd == -1) {
+        drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: worker %u (pid %ld) "
+                         "wrote since it was last seen idle, so its response "
+                         "may have begun: its connection closes without a "
+                         "504", s->pool->name, s->index, (long) s->pid);
+    }
+
     drover_slot_stop(s, EXIT_TIMEOUT, SIGKILL);
 }
 
