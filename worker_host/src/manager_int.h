@@ -204,6 +204,8 @@ struct drover_slot_s {
     /* workers ondemand (ondemand.c) */
     drover_od_watch_t     *od_watch;      /* polls its socket, or NULL */
     int                    od_wanted;     /* a connection waits: start */
+    int                    od_throttled;  /* its start waits for the
+                                             throttle (logged once) */
     unsigned long long     od_active_ms;  /* its worker's last request */
     unsigned long long     od_seen;       /* its requests + CPU ticks then */
 };

@@ -468,13 +468,18 @@ drover_ondemand_may_start(drover_slot_t *s)
         && (!pc->preload || p->cur->pid == 0)
         && !od_take_token(od, &wait))
     {
-        drover_log_error(DROVER_LOG_INFO, 0, "pool %s: over %d pool starts "
-                         "a second: starting in %llu ms", p->name,
-                         DROVER_OD_STARTS_PER_S, wait);
+        if (!s->od_throttled) {
+            s->od_throttled = 1;
+            drover_log_error(DROVER_LOG_INFO, 0, "pool %s: over %d pool "
+                             "starts a second: starting in %llu ms", p->name,
+                             DROVER_OD_STARTS_PER_S, wait);
+        }
+
         od_kick_soon(od, wait);
         return 0;
     }
 
+    s->od_throttled = 0;
     return 1;
 }
 
