@@ -27,10 +27,16 @@ import tempfile
 import time
 import http.client
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from procs import free_port, tcp_ready  # noqa: E402
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(TOP, "build"))
 RUNS = int(os.environ.get("ONDEMAND_RUNS", "10"))
 NPOOLS = int(os.environ.get("ONDEMAND_POOLS", "500"))
+# the pool one reload changes, the pool one request wakes
+RELOAD_POOL = "p%03d" % min(42, NPOOLS - 1)
+WAKE_POOL = "p%03d" % (NPOOLS // 2)
 USER = "    user nobody;\n" if os.geteuid() == 0 else ""
 
 
@@ -185,7 +191,7 @@ def start_nginx(tmp, sock):
                 % (BUILD, "user root;\n" if os.geteuid() == 0 else "", tmp, tmp,
                    tmp, tmp, port, sock))
     NGINX = subprocess.Popen(["nginx", "-p", tmp, "-c", conf])
-    if not wait(lambda: port_open(port), 10, 0.01):
+    if not wait(lambda: tcp_ready(port), 10, 0.01):
         raise RuntimeError("nginx did not start")
     return port
 
@@ -200,22 +206,6 @@ def stop_nginx(tmp):
             NGINX.wait(10)
         except subprocess.TimeoutExpired:
             NGINX.kill()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def port_open(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 def many_pools(tmp):
@@ -242,12 +232,12 @@ def many_pools(tmp):
         res["fds"] = len(os.listdir("/proc/%d/fd" % d.proc.pid))
 
         # one pool's file changes; SIGHUP reloads everything
-        with open(os.path.join(tmp, "conf.d", "p042.conf"), "w") as f:
-            f.write(pool_text(tmp, "p042", "11s"))
+        with open(os.path.join(tmp, "conf.d", RELOAD_POOL + ".conf"), "w") as f:
+            f.write(pool_text(tmp, RELOAD_POOL, "11s"))
         mark = len(d.text())
         t0 = time.monotonic()
         d.proc.send_signal(signal.SIGHUP)
-        if not d.wait_log(r"pool p042: generation 2 serves", 30, mark):
+        if not d.wait_log(r"pool %s: generation 2 serves" % RELOAD_POOL, 30, mark):
             raise RuntimeError("no reload:\n" + d.text()[mark:][-2000:])
         res["sighup_ms"] = (time.monotonic() - t0) * 1000
         res["processes_after"] = len(children(d.proc.pid))
@@ -256,12 +246,12 @@ def many_pools(tmp):
         ctl = os.path.join(BUILD, "droverctl")
         help_text = subprocess.run([ctl, "--help"], capture_output=True, text=True).stdout
         if "reload POOL" in help_text:
-            with open(os.path.join(tmp, "conf.d", "p042.conf"), "w") as f:
-                f.write(pool_text(tmp, "p042", "12s"))
+            with open(os.path.join(tmp, "conf.d", RELOAD_POOL + ".conf"), "w") as f:
+                f.write(pool_text(tmp, RELOAD_POOL, "12s"))
             times = []
             for _ in range(5):
                 t0 = time.monotonic()
-                r = subprocess.run([ctl, "-s", os.path.join(tmp, "ctl.sock"), "reload", "p042"],
+                r = subprocess.run([ctl, "-s", os.path.join(tmp, "ctl.sock"), "reload", RELOAD_POOL],
                                    capture_output=True, text=True, timeout=30)
                 times.append((time.monotonic() - t0) * 1000)
                 if r.returncode != 0:
@@ -271,7 +261,7 @@ def many_pools(tmp):
 
         # the first request to one of them
         t0 = time.monotonic()
-        fcgi_get(os.path.join(tmp, "p250.sock"))
+        fcgi_get(os.path.join(tmp, WAKE_POOL + ".sock"))
         res["first_request_ms"] = (time.monotonic() - t0) * 1000
         res["rss_kib_after"] = rss_kib(d.proc.pid)
         return res
