@@ -27,6 +27,11 @@ pool shared {
 EOF2
 
 my $dir = $t->dir;
+
+sub wchan {
+    open my $fh, '<', "/proc/$_[0]/wchan" or return '';
+    return scalar(<$fh>) // '';
+}
 ok($t->wait_for(sub { -S "$dir/shared.sock" }, 20), 'the shared socket is there')
     or diag($t->log);
 
@@ -38,8 +43,13 @@ $slow->send_raw(Drover::FCGI::fcgi_request_bytes(uri => '/sleep?ms=4000'))
     if $slow;
 ok($t->wait_log(qr/pool shared: a connection waits on the shared socket: starting worker 0$/, 5, 1, $mark),
    'the first connection started worker 0');
-ok($t->wait_for(sub { ($t->read_file('shared.sock.slots') // '') =~ /^0 up \d+$/m }, 5),
+my $w0;
+ok($t->wait_for(sub { ($w0) = ($t->read_file('shared.sock.slots') // '') =~ /^0 up (\d+)$/m; $w0 }, 5),
    'worker 0 is up');
+# in the app's sleep: a connection that came before it accepted the slow one
+# would have been accepted with it, and wait in worker 0 whatever droverd does
+ok($t->wait_for(sub { wchan($w0) =~ /nanosleep/ }, 5),
+   'worker 0 serves the slow request');
 
 # a fast request on the shared socket while worker 0 sleeps
 my $start = time;
@@ -47,7 +57,8 @@ my $r = $t->get('/pid', pool => 'shared', timeout => 10);
 my $took = time - $start;
 
 is($r->{status}, 200, 'the fast request is served');
-cmp_ok($took, '<', 3, sprintf('without waiting for the slow one (%.2f s, the slow one takes 4 s)', $took));
+cmp_ok($took, '<', 3, sprintf('without waiting for the slow one (%.2f s, the slow one takes 4 s)', $took))
+    or diag($t->log);
 ok($t->wait_log(qr/pool shared: every worker is busy and a connection waits on the shared socket: starting worker 1$/, 1, 1, $mark),
    'logged: a second worker started for it');
 
