@@ -3,7 +3,7 @@
 #
 #   make            build/droverd, build/droverctl, build/apps/*.so,
 #                   build/tests/*,
-#                   build/ngx_http_drover_module.so
+#                   build/ngx_http_drover_module.so, build/mod_drover.so
 #   make test       unit tests (TAP) and t/*.t, then the same under ASan/UBSan
 #   make deps       install the Debian packages the build and tests need
 #   make bench      wrk benchmark against the peers (bench/README.md)
@@ -38,10 +38,11 @@ JSON_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
 ACL_LIBS    = -lacl
 
 # Debian packages: to build, to test
-DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev nginx-dev libacl1-dev
+DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev nginx-dev libacl1-dev \
+             apache2-dev
 DEPS_TEST  = perl nginx libfcgi-bin wrk openssl curl systemd libio-socket-ssl-perl \
              php-cgi libfcgi-dev acl \
-             prometheus chromium mmdebstrap
+             prometheus chromium mmdebstrap apache2
 # make deb: dpkg-buildpackage, debhelper and nginx-dev's dh-sequence-nginx
 DEPS_DEB   = dpkg-dev debhelper nginx-dev libuv1-dev libjson-c-dev libacl1-dev pkgconf lintian
 # libFuzzer's runtime (libclang_rt.fuzzer) is in libclang-rt-14-dev on Debian 12
@@ -72,10 +73,24 @@ NGX_UNIT_BIN = $(patsubst ngx_module/tests/%.c,$(BUILD)/tests/ngx_%, \
 .PHONY: all deps test test-unit test-t test-asan demo bench clean fuzz \
         fuzz-build install man-lint deb
 
+# mod_drover, Apache httpd's front end (apache_module/, docs/apache.md): what
+# `apxs -c` would do, with the include flags apxs gives (Debian's
+# apache2-dev); no -fvisibility=hidden, httpd looks up drover_module
+APXS           ?= apxs
+APACHE_MODULE   = $(BUILD)/mod_drover.so
+APACHE_SRC      = $(wildcard apache_module/*.c)
+APACHE_OBJ      = $(patsubst apache_module/%.c,$(BUILD)/obj/apache/%.o,$(APACHE_SRC))
+APACHE_INC     := $(shell $(APXS) -q EXTRA_CPPFLAGS 2>/dev/null) \
+                  -I$(shell $(APXS) -q INCLUDEDIR 2>/dev/null) \
+                  -I$(shell $(APXS) -q APR_INCLUDEDIR 2>/dev/null)
+APACHE_CFLAGS   = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -fPIC \
+                  $(CFLAGS_OPT) $(APACHE_INC)
+
 MODULE     = $(BUILD)/ngx_http_drover_module.so
 MODULE_SRC = config $(wildcard ngx_module/*.c ngx_module/*.h)
 
-all: $(BUILD)/droverd $(BUILD)/droverctl $(APPS) $(UNIT_BIN) $(MODULE)
+all: $(BUILD)/droverd $(BUILD)/droverctl $(APPS) $(UNIT_BIN) $(MODULE) \
+     $(APACHE_MODULE)
 
 # against Debian's nginx-dev (/usr/share/nginx/src) with Debian's flags;
 # NGINX_SRC=/path/to/nginx-1.x.y builds against an upstream source tree
@@ -85,6 +100,14 @@ $(MODULE): $(MODULE_SRC) scripts/build-module.sh
 	DROVER_NGX_CFLAGS="$(MODULE_SAN_CFLAGS)" \
 	DROVER_NGX_LDFLAGS="$(LDFLAGS_SAN)" \
 	    scripts/build-module.sh $(BUILD) $(NGINX_SRC)
+
+# mod_drover: compiled and linked as `apxs -c` would (see APACHE_INC above)
+$(BUILD)/obj/apache/%.o: apache_module/%.c $(wildcard apache_module/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(APACHE_CFLAGS) -c -o $@ $<
+
+$(APACHE_MODULE): $(APACHE_OBJ)
+	$(CC) -shared $(LDFLAGS) $(LDFLAGS_SAN) -o $@ $^
 
 $(BUILD)/obj/%.o: worker_host/src/%.c $(HOST_HDR)
 	@mkdir -p $(dir $@)

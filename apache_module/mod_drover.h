@@ -1,0 +1,207 @@
+/*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+/* mod_drover: Apache httpd's front end for droverd. The types and the
+ * functions the module's files share; each file holds one concern. */
+
+#ifndef MOD_DROVER_H
+#define MOD_DROVER_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "apr_global_mutex.h"
+#include "apr_network_io.h"
+#include "apr_shm.h"
+#include "apr_tables.h"
+
+#define DROVER_MAX_SLOTS      256
+#define DROVER_SLOTS_MAX_SIZE (16 * 1024)     /* protocols.md: at most 16 KiB */
+#define DROVER_BODY_PREFIX    (64 * 1024)     /* a body up to this is replayable */
+#define DROVER_HEADER_MAX     (64 * 1024)     /* the app's CGI header block */
+#define DROVER_STDERR_MAX     (64 * 1024)     /* logged per request */
+#define DROVER_POLL_STEP      apr_time_from_msec(2)
+#define DROVER_SLOTS_CHECK    apr_time_from_sec(1)
+
+/* the pool's state, as the PATH.slots "state" line says it */
+typedef enum {
+    DROVER_STATE_UNKNOWN = 0,
+    DROVER_STATE_STARTING,
+    DROVER_STATE_SERVING,
+    DROVER_STATE_RELOADING,
+    DROVER_STATE_FAILING,
+    DROVER_STATE_STOPPED
+} drover_state_e;
+
+/* ---- configuration (mod_drover.c) ---- */
+
+typedef struct {
+    const char *name;
+    const char *value;
+} drover_param_t;
+
+typedef struct {
+    const char          *path;           /* PATH of "unix:PATH", NULL unset */
+    int                  pool;           /* index in the pool table */
+    apr_array_header_t  *params;         /* drover_param_t, NULL unset */
+    int                  queue_size;     /* -1 unset */
+    apr_interval_time_t  queue_timeout;  /* -1 unset */
+    apr_interval_time_t  connect_timeout;
+    apr_interval_time_t  send_timeout;
+    apr_interval_time_t  read_timeout;
+    int                  retries;
+} drover_dir_conf_t;
+
+extern module AP_MODULE_DECLARE_DATA drover_module;
+
+/* ---- the shared slot table (mod_drover_slots.c) ---- */
+
+/* A slot as every Apache child and thread sees it, in shared memory. */
+typedef struct {
+    apr_uint32_t  up;         /* the .slots file says "up" */
+    apr_uint32_t  inflight;   /* a request of ours is on it */
+    apr_uint32_t  failed;     /* its last request failed: used last */
+    apr_int32_t   owner;      /* pid of the child whose request it holds */
+    apr_uint64_t  freed;      /* the pool's counter when it was freed */
+} drover_slot_t;
+
+typedef struct {
+    apr_uint32_t   active;        /* a .slots file is in use (else plain) */
+    apr_uint32_t   state;         /* drover_state_e */
+    apr_uint32_t   exec;          /* "kind exec" */
+    apr_uint32_t   nslots;
+    apr_uint32_t   ondemand;
+    apr_uint32_t   queued;        /* requests waiting now, all children */
+    apr_uint64_t   generation;
+    apr_time_t     checked;       /* last look at the file */
+    apr_time_t     mtime;         /* of the file last read */
+    apr_off_t      size;
+    apr_uint64_t   inode;
+    apr_uint64_t   freed_seq;     /* counts frees: the most recent wins */
+    apr_uint64_t   requests, overflows, timeouts, replays, failures;
+    drover_slot_t  slot[DROVER_MAX_SLOTS];
+} drover_pool_shm_t;
+
+/* what a dispatch decision says */
+typedef enum {
+    DROVER_PICK_SLOT,      /* *slot is ours */
+    DROVER_PICK_PLAIN,     /* no .slots file: the shared socket PATH */
+    DROVER_PICK_FULL,      /* 503: the queue is full */
+    DROVER_PICK_TIMEOUT,   /* 503: nothing free within the deadline */
+    DROVER_PICK_FAILING    /* 503 at once: failing or stopped, none up */
+} drover_pick_e;
+
+apr_status_t drover_slots_pre_config(apr_pool_t *pconf);
+int drover_slots_register(apr_pool_t *p, const char *path);
+apr_status_t drover_slots_post_config(apr_pool_t *pconf, server_rec *s);
+void drover_slots_child_init(apr_pool_t *p, server_rec *s);
+drover_pick_e drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc,
+                                   int avoid, int *slot, int *exec);
+void drover_slots_release(request_rec *r, const drover_dir_conf_t *dc,
+                          int slot, int failed);
+void drover_slots_count(const drover_dir_conf_t *dc, int replay, int failure);
+const char *drover_slots_path(int pool);
+
+/* ---- FastCGI records (mod_drover_fcgi.c) ---- */
+
+#define DROVER_FCGI_BEGIN_REQUEST  1
+#define DROVER_FCGI_ABORT_REQUEST  2
+#define DROVER_FCGI_END_REQUEST    3
+#define DROVER_FCGI_PARAMS         4
+#define DROVER_FCGI_STDIN          5
+#define DROVER_FCGI_STDOUT         6
+#define DROVER_FCGI_STDERR         7
+#define DROVER_FCGI_HEADER_LEN     8
+#define DROVER_FCGI_REQUEST_ID     1
+#define DROVER_FCGI_OVERLOADED     2
+
+/* the response stream's records, parsed byte by byte across reads */
+typedef struct {
+    unsigned char  hdr[DROVER_FCGI_HEADER_LEN];
+    apr_size_t     hdr_len;
+    int            type;
+    apr_size_t     content_left;
+    apr_size_t     padding_left;
+    unsigned char  end[8];
+    apr_size_t     end_len;
+    int            stdout_closed;
+    int            ended;          /* END_REQUEST read whole */
+    int            protocol_status;
+} drover_fcgi_reader_t;
+
+/* what the reader hands out: STDOUT or STDERR bytes */
+typedef apr_status_t (*drover_fcgi_data_pt)(void *ctx, int type,
+                                            const char *data, apr_size_t len);
+
+void drover_fcgi_header(unsigned char *dst, int type, apr_size_t len);
+char *drover_fcgi_begin(apr_pool_t *p, int keep_conn, apr_size_t *len);
+char *drover_fcgi_params(apr_pool_t *p, const apr_table_t *params,
+                         apr_size_t *len);
+apr_status_t drover_fcgi_read(drover_fcgi_reader_t *rd, const char *buf,
+                              apr_size_t len, drover_fcgi_data_pt data,
+                              void *ctx, const char **why);
+
+/* ---- the FastCGI parameters (mod_drover_params.c) ---- */
+
+apr_table_t *drover_params_build(request_rec *r, const drover_dir_conf_t *dc,
+                                 apr_off_t body_len);
+
+/* ---- the app's response (mod_drover_response.c) ---- */
+
+typedef struct {
+    request_rec         *r;
+    apr_bucket_brigade  *bb;
+    char                *head;        /* the CGI header block so far */
+    apr_size_t           head_len;
+    int                  head_done;   /* parsed, and set on r */
+    int                  sent;        /* something went to the client */
+    int                  client_gone;
+    apr_off_t            body_bytes;
+} drover_response_t;
+
+void drover_response_init(drover_response_t *resp, request_rec *r);
+apr_status_t drover_response_stdout(drover_response_t *resp, const char *data,
+                                    apr_size_t len, const char **why);
+apr_status_t drover_response_finish(drover_response_t *resp);
+void drover_response_broken(drover_response_t *resp);
+
+/* ---- one request on one backend connection (mod_drover_exchange.c) ---- */
+
+typedef enum {
+    DROVER_EX_DONE,          /* answered (the response is out) */
+    DROVER_EX_CONNECT,       /* the connection failed: nothing was sent */
+    DROVER_EX_LOST,          /* EOF or reset before any response byte */
+    DROVER_EX_OVERLOADED,    /* the worker refused it unread */
+    DROVER_EX_TIMEOUT,       /* before any response byte: 504 */
+    DROVER_EX_MALFORMED,     /* a bad answer before the header went out: 502 */
+    DROVER_EX_BROKEN,        /* the response had begun and broke off */
+    DROVER_EX_CLIENT_GONE
+} drover_ex_e;
+
+/* the request body: the first DROVER_BODY_PREFIX bytes held, the rest
+ * read from the client as it is sent */
+typedef struct {
+    char        *prefix;
+    apr_size_t   prefix_len;
+    int          complete;    /* the whole body is in prefix */
+    int          streamed;    /* bytes past prefix were read and sent */
+    int          failed;      /* reading the client's body failed */
+} drover_body_t;
+
+typedef struct {
+    request_rec               *r;
+    const drover_dir_conf_t   *dc;
+    const char                *sockpath;
+    int                        keep_conn;
+    const char                *head;       /* BEGIN_REQUEST and PARAMS */
+    apr_size_t                 head_len;
+    drover_body_t             *body;
+    int                        sent_any;   /* a byte of the request went out */
+    const char                *why;        /* for the log line */
+    apr_status_t               err;
+} drover_exchange_t;
+
+drover_ex_e drover_exchange_run(drover_exchange_t *ex);
+
+#endif /* MOD_DROVER_H */

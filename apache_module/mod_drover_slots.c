@@ -1,0 +1,614 @@
+/*
+ * Copyright (C) 2026 the Drover authors
+ * BSD-2-Clause, see LICENSE.
+ */
+
+/* mod_drover's dispatch state: droverd's PATH.slots files read into one
+ * table in shared memory, which slot is busy, and the bounded queue. */
+
+/*
+ * Why apr_shm and an apr_global_mutex rather than mod_slotmem_shm: a pick
+ * reads every slot of the pool and then marks one busy, and the queue's
+ * count and the slots' flags change together; slotmem gives slots of one
+ * fixed size with no lock over several of them (and needs its provider
+ * module loaded and persists files we do not want). One anonymous block,
+ * made before the children fork, and one mutex around each decision is
+ * all the dispatch needs; the mutex is held for a few microseconds, never
+ * across I/O but the rare read of a changed .slots file (16 KiB at most).
+ */
+
+#include "mod_drover.h"
+
+#include "apr_file_io.h"
+#include "apr_strings.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "util_mutex.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
+APLOG_USE_MODULE(drover);
+
+#define DROVER_MUTEX_TYPE "drover-shm"
+
+/* per process: the pool paths (from the config, so the same in every
+ * child), the shared block and its mutex */
+static apr_array_header_t  *pool_paths;
+static drover_pool_shm_t   *pools;
+static apr_global_mutex_t  *mutex;
+
+
+apr_status_t
+drover_slots_pre_config(apr_pool_t *pconf)
+{
+    pool_paths = apr_array_make(pconf, 4, sizeof(const char *));
+    pools = NULL;
+    mutex = NULL;
+
+    return ap_mutex_register(pconf, DROVER_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT,
+                             0);
+}
+
+
+/* the index of path in the pool table, added when new */
+int
+drover_slots_register(apr_pool_t *p, const char *path)
+{
+    const char  **paths = (const char **) pool_paths->elts;
+    int           i;
+
+    for (i = 0; i < pool_paths->nelts; i++) {
+        if (strcmp(paths[i], path) == 0) {
+            return i;
+        }
+    }
+
+    *(const char **) apr_array_push(pool_paths) = apr_pstrdup(p, path);
+    return pool_paths->nelts - 1;
+}
+
+
+const char *
+drover_slots_path(int pool)
+{
+    return ((const char **) pool_paths->elts)[pool];
+}
+
+
+/* the block is anonymous: children inherit it across fork */
+apr_status_t
+drover_slots_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    apr_shm_t     *shm;
+    apr_status_t   rv;
+    apr_size_t     size;
+
+    if (pool_paths->nelts == 0) {
+        return APR_SUCCESS;
+    }
+
+    size = sizeof(drover_pool_shm_t) * (apr_size_t) pool_paths->nelts;
+
+    rv = apr_shm_create(&shm, size, NULL, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, 
+                     "drover: cannot create %" APR_SIZE_T_FMT
+                     " bytes of shared memory", size);
+        return rv;
+    }
+
+    pools = apr_shm_baseaddr_get(shm);
+    memset(pools, 0, size);
+
+    rv = ap_global_mutex_create(&mutex, NULL, DROVER_MUTEX_TYPE, NULL, s,
+                                pconf, 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, 
+                     "drover: cannot create the global mutex");
+        return rv;
+    }
+
+    return APR_SUCCESS;
+}
+
+
+void
+drover_slots_child_init(apr_pool_t *p, server_rec *s)
+{
+    apr_status_t  rv;
+
+    if (mutex == NULL) {
+        return;
+    }
+
+    rv = apr_global_mutex_child_init(&mutex, apr_global_mutex_lockfile(mutex),
+                                     p);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, 
+                     "drover: cannot attach the global mutex in a child");
+    }
+}
+
+
+static void
+lock(void)
+{
+    apr_global_mutex_lock(mutex);
+}
+
+
+static void
+unlock(void)
+{
+    apr_global_mutex_unlock(mutex);
+}
+
+
+/* ---- the .slots file (docs/protocols.md) ---- */
+
+typedef struct {
+    apr_uint64_t  generation;
+    int           state;
+    int           exec;
+    int           nslots;
+    int           ondemand;
+    unsigned char up[DROVER_MAX_SLOTS];
+} slots_file_t;
+
+
+static int
+parse_u64(const char *s, const char *end, apr_uint64_t *out)
+{
+    apr_uint64_t  v = 0;
+
+    if (s == end) {
+        return -1;
+    }
+
+    for (; s < end; s++) {
+        if (*s < '0' || *s > '9' || v > (APR_UINT64_MAX - 9) / 10) {
+            return -1;
+        }
+        v = v * 10 + (apr_uint64_t) (*s - '0');
+    }
+
+    *out = v;
+    return 0;
+}
+
+
+static int
+parse_state(const char *s, apr_size_t n)
+{
+    static const struct { const char *name; int state; } states[] = {
+        { "starting",  DROVER_STATE_STARTING },
+        { "serving",   DROVER_STATE_SERVING },
+        { "reloading", DROVER_STATE_RELOADING },
+        { "failing",   DROVER_STATE_FAILING },
+        { "stopped",   DROVER_STATE_STOPPED },
+    };
+    apr_size_t  i;
+
+    for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+        if (strlen(states[i].name) == n && memcmp(states[i].name, s, n) == 0) {
+            return states[i].state;
+        }
+    }
+
+    return DROVER_STATE_UNKNOWN;
+}
+
+
+#define PREFIX_IS(line, end, lit)                                            \
+    ((apr_size_t) ((end) - (line)) >= sizeof(lit) - 1                        \
+     && memcmp((line), (lit), sizeof(lit) - 1) == 0)
+
+/* one slot line, "INDEX up|down PID" */
+static const char *
+parse_slot_line(slots_file_t *f, const char *line, const char *end)
+{
+    const char    *sp1, *sp2;
+    apr_uint64_t   k, pid;
+    int            up;
+
+    if (f->nslots < 0) {
+        return "slot before \"slots\"";
+    }
+
+    sp1 = memchr(line, ' ', (apr_size_t) (end - line));
+    if (sp1 == NULL || parse_u64(line, sp1, &k) != 0
+        || k >= (apr_uint64_t) f->nslots)
+    {
+        return "bad slot number";
+    }
+
+    sp2 = memchr(sp1 + 1, ' ', (apr_size_t) (end - sp1 - 1));
+    if (sp2 == NULL) {
+        return "slot neither \"up\" nor \"down\"";
+    }
+
+    if (sp2 - sp1 - 1 == 2 && memcmp(sp1 + 1, "up", 2) == 0) {
+        up = 1;
+    } else if (sp2 - sp1 - 1 == 4 && memcmp(sp1 + 1, "down", 4) == 0) {
+        up = 0;
+    } else {
+        return "slot neither \"up\" nor \"down\"";
+    }
+
+    if (parse_u64(sp2 + 1, end, &pid) != 0) {
+        return "bad pid";
+    }
+
+    f->up[k] = (unsigned char) up;
+    return NULL;
+}
+
+
+/* the rules of protocols.md; NULL or the reason, *lineno where */
+static const char *
+parse_slots(const char *buf, apr_size_t len, slots_file_t *f, int *lineno)
+{
+    const char    *line = buf, *end, *last = buf + len;
+    const char    *why;
+    apr_uint64_t   v;
+
+    memset(f, 0, sizeof(*f));
+    f->nslots = -1;
+    *lineno = 1;
+
+    if (len == 0) {
+        return "empty";
+    }
+
+    if (buf[len - 1] != '\n') {
+        return "no newline at the end";
+    }
+
+    for (; line < last; line = end + 1, (*lineno)++) {
+        end = memchr(line, '\n', (apr_size_t) (last - line));
+
+        if (*lineno == 1) {
+            if (end - line != 14 || memcmp(line, "drover-slots 1", 14) != 0) {
+                return "not \"drover-slots 1\"";
+            }
+            continue;
+        }
+
+        if (PREFIX_IS(line, end, "generation ")) {
+            if (parse_u64(line + 11, end, &f->generation) != 0) {
+                return "bad generation";
+            }
+
+        } else if (PREFIX_IS(line, end, "slots ")) {
+            if (parse_u64(line + 6, end, &v) != 0 || v > DROVER_MAX_SLOTS) {
+                return "bad slot count";
+            }
+            f->nslots = (int) v;
+
+        } else if (PREFIX_IS(line, end, "ondemand ")) {
+            if (parse_u64(line + 9, end, &v) != 0 || v > DROVER_MAX_SLOTS) {
+                return "bad ondemand";
+            }
+            f->ondemand = (int) v;
+
+        } else if (PREFIX_IS(line, end, "state ")) {
+            f->state = parse_state(line + 6, (apr_size_t) (end - line - 6));
+
+        } else if (PREFIX_IS(line, end, "kind ")) {
+            f->exec = end - line == 9 && memcmp(line + 5, "exec", 4) == 0;
+
+        } else if (line < end && *line >= '0' && *line <= '9') {
+            why = parse_slot_line(f, line, end);
+            if (why != NULL) {
+                return why;
+            }
+        }
+        /* any other line: skipped, a later droverd may add kinds */
+    }
+
+    if (f->nslots < 0) {
+        return "no \"slots\" line";
+    }
+
+    return NULL;
+}
+
+
+/* the file into the shared table; called with the lock held */
+static void
+apply_slots(drover_pool_shm_t *ps, const slots_file_t *f)
+{
+    int  k;
+
+    ps->active = 1;
+    ps->generation = f->generation;
+    ps->state = (apr_uint32_t) f->state;
+    ps->exec = (apr_uint32_t) f->exec;
+    ps->nslots = (apr_uint32_t) f->nslots;
+    ps->ondemand = (apr_uint32_t) (f->ondemand < f->nslots ? f->ondemand
+                                                           : f->nslots);
+
+    for (k = 0; k < DROVER_MAX_SLOTS; k++) {
+        ps->slot[k].up = k < f->nslots ? f->up[k] : 0;
+    }
+}
+
+
+/*
+ * At most once a second per pool (all children together): stat PATH.slots,
+ * read it when its inode, mtime or size changed. Gone: plain mode. Bad: one
+ * log line, the previous slots stay.
+ */
+static void
+refresh(request_rec *r, int pool)
+{
+    drover_pool_shm_t  *ps = &pools[pool];
+    const char         *path, *why;
+    apr_time_t          now = apr_time_now();
+    apr_finfo_t         fi;
+    apr_file_t         *fd;
+    apr_status_t        rv;
+    apr_size_t          n;
+    char               *buf;
+    slots_file_t        f;
+    int                 lineno;
+
+    lock();
+    if (ps->checked != 0 && now - ps->checked < DROVER_SLOTS_CHECK
+        && now >= ps->checked)
+    {
+        unlock();
+        return;
+    }
+    ps->checked = now;
+    unlock();
+
+    path = apr_pstrcat(r->pool, drover_slots_path(pool), ".slots", NULL);
+
+    rv = apr_file_open(&fd, path, APR_FOPEN_READ, 0, r->pool);
+    if (rv != APR_SUCCESS) {
+        lock();
+        ps->active = 0;
+        unlock();
+        return;
+    }
+
+    rv = apr_file_info_get(&fi, APR_FINFO_MTIME | APR_FINFO_SIZE
+                                | APR_FINFO_INODE, fd);
+    if (rv != APR_SUCCESS) {
+        apr_file_close(fd);
+        return;
+    }
+
+    lock();
+    if (ps->active && ps->mtime == fi.mtime && ps->size == fi.size
+        && ps->inode == (apr_uint64_t) fi.inode)
+    {
+        unlock();
+        apr_file_close(fd);
+        return;
+    }
+    unlock();
+
+    buf = apr_palloc(r->pool, DROVER_SLOTS_MAX_SIZE);
+    rv = apr_file_read_full(fd, buf, DROVER_SLOTS_MAX_SIZE, &n);
+    apr_file_close(fd);
+
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        return;
+    }
+
+    why = parse_slots(buf, n, &f, &lineno);
+
+    lock();
+    ps->mtime = fi.mtime;
+    ps->size = fi.size;
+    ps->inode = (apr_uint64_t) fi.inode;
+    if (why == NULL) {
+        apply_slots(ps, &f);
+    }
+    unlock();
+
+    if (why != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, 
+                      "drover: \"%s\" line %d: %s", path, lineno, why);
+    }
+}
+
+
+/* ---- picking a slot ---- */
+
+/* a busy slot whose holder process is gone (a crashed child) is free */
+static void
+reclaim_orphans(drover_pool_shm_t *ps)
+{
+    apr_uint32_t  k;
+
+    for (k = 0; k < ps->nslots; k++) {
+        if (ps->slot[k].inflight && ps->slot[k].owner > 0
+            && kill((pid_t) ps->slot[k].owner, 0) == -1 && errno == ESRCH)
+        {
+            ps->slot[k].inflight = 0;
+        }
+    }
+}
+
+
+/*
+ * Under the lock: the free slot to use, or -1. An up slot with nothing in
+ * flight, the one freed most recently first (warm caches; the others stay
+ * idle), a slot that just failed last, avoid only if nothing else is free;
+ * then, for an on-demand pool, the lowest free down slot below N.
+ */
+static int
+pick_free(drover_pool_shm_t *ps, int avoid)
+{
+    drover_slot_t  *s;
+    int             k, best = -1, pass;
+
+    for (pass = 0; pass < 2 && best < 0; pass++) {
+        for (k = 0; k < (int) ps->nslots; k++) {
+            s = &ps->slot[k];
+
+            if (!s->up || s->inflight || (pass == 0 && k == avoid)) {
+                continue;
+            }
+
+            if (best < 0
+                || (ps->slot[best].failed && !s->failed)
+                || (ps->slot[best].failed == s->failed
+                    && s->freed > ps->slot[best].freed))
+            {
+                best = k;
+            }
+        }
+    }
+
+    if (best >= 0) {
+        return best;
+    }
+
+    for (k = 0; k < (int) ps->ondemand; k++) {
+        if (!ps->slot[k].up && !ps->slot[k].inflight) {
+            return k;
+        }
+    }
+
+    return -1;
+}
+
+
+static int
+pool_failing(drover_pool_shm_t *ps)
+{
+    apr_uint32_t  k;
+
+    if (ps->state != DROVER_STATE_FAILING && ps->state != DROVER_STATE_STOPPED) {
+        return 0;
+    }
+
+    for (k = 0; k < ps->nslots; k++) {
+        if (ps->slot[k].up) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static void
+take(drover_pool_shm_t *ps, int k)
+{
+    ps->slot[k].inflight = 1;
+    ps->slot[k].owner = (apr_int32_t) getpid();
+    ps->requests++;
+}
+
+
+/*
+ * A slot for r: at once when one is free and nobody waits (a new request
+ * never overtakes the queue; a replay, avoid >= 0, may), else wait in the
+ * queue, polling every 2 ms, up to the queue's timeout.
+ */
+drover_pick_e
+drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc, int avoid,
+                     int *slot, int *exec)
+{
+    drover_pool_shm_t  *ps = &pools[dc->pool];
+    apr_time_t          deadline = apr_time_now() + dc->queue_timeout;
+    int                 k, queued = 0;
+    drover_pick_e       rc;
+
+    for (;;) {
+        refresh(r, dc->pool);
+
+        lock();
+
+        if (!ps->active) {
+            rc = DROVER_PICK_PLAIN;
+            goto cleanup;
+        }
+
+        if (pool_failing(ps)) {
+            rc = DROVER_PICK_FAILING;
+            goto cleanup;
+        }
+
+        k = (queued || avoid >= 0 || ps->queued == 0) ? pick_free(ps, avoid)
+                                                      : -1;
+        if (k < 0 && (queued || ps->queued == 0)) {
+            reclaim_orphans(ps);
+            k = pick_free(ps, avoid);
+        }
+
+        if (k >= 0) {
+            take(ps, k);
+            *slot = k;
+            *exec = (int) ps->exec;
+            rc = DROVER_PICK_SLOT;
+            goto cleanup;
+        }
+
+        if (!queued) {
+            if (ps->queued >= (apr_uint32_t) dc->queue_size) {
+                ps->overflows++;
+                rc = DROVER_PICK_FULL;
+                goto cleanup;
+            }
+            ps->queued++;
+            queued = 1;
+        }
+
+        if (apr_time_now() >= deadline) {
+            ps->timeouts++;
+            rc = DROVER_PICK_TIMEOUT;
+            goto cleanup;
+        }
+
+        unlock();
+
+        /* a timer, not a spin: only while requests wait */
+        apr_sleep(DROVER_POLL_STEP);
+    }
+
+cleanup:
+
+    if (queued) {
+        ps->queued--;
+    }
+
+    unlock();
+    return rc;
+}
+
+
+void
+drover_slots_release(request_rec *r, const drover_dir_conf_t *dc, int slot,
+                     int failed)
+{
+    drover_pool_shm_t  *ps = &pools[dc->pool];
+
+    (void) r;
+
+    lock();
+    ps->slot[slot].inflight = 0;
+    ps->slot[slot].owner = 0;
+    ps->slot[slot].failed = (apr_uint32_t) (failed ? 1 : 0);
+    ps->slot[slot].freed = ++ps->freed_seq;
+    unlock();
+}
+
+
+void
+drover_slots_count(const drover_dir_conf_t *dc, int replay, int failure)
+{
+    drover_pool_shm_t  *ps = &pools[dc->pool];
+
+    lock();
+    ps->replays += (apr_uint64_t) (replay ? 1 : 0);
+    ps->failures += (apr_uint64_t) (failure ? 1 : 0);
+    unlock();
+}
