@@ -520,6 +520,7 @@ drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc, int avoid,
     drover_pool_shm_t  *ps = &pools[dc->pool];
     apr_time_t          deadline = apr_time_now() + dc->queue_timeout;
     int                 k, queued = 0;
+    apr_uint32_t        waiting = 0;
     drover_pick_e       rc;
 
     for (;;) {
@@ -560,6 +561,7 @@ drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc, int avoid,
             }
             ps->queued++;
             queued = 1;
+            waiting = ps->queued;
         }
 
         if (apr_time_now() >= deadline) {
@@ -569,6 +571,13 @@ drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc, int avoid,
         }
 
         unlock();
+
+        if (waiting > 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "drover: every "
+                          "worker of \"%s\" is busy, waiting in the queue "
+                          "(%u waiting)", drover_slots_path(dc->pool), waiting);
+            waiting = 0;
+        }
 
         /* a timer, not a spin: only while requests wait */
         apr_sleep(DROVER_POLL_STEP);
