@@ -158,12 +158,14 @@ typedef struct {
     int                  sent;        /* something went to the client */
     int                  client_gone;
     apr_off_t            body_bytes;
+    apr_off_t            declared;    /* the app's Content-Length, or -1 */
 } drover_response_t;
 
 void drover_response_init(drover_response_t *resp, request_rec *r);
 apr_status_t drover_response_stdout(drover_response_t *resp, const char *data,
                                     apr_size_t len, const char **why);
-apr_status_t drover_response_finish(drover_response_t *resp);
+apr_status_t drover_response_finish(drover_response_t *resp,
+                                    const char **why);
 void drover_response_broken(drover_response_t *resp);
 
 /* ---- one request on one backend connection (mod_drover_exchange.c) ---- */

@@ -293,7 +293,10 @@ ended(exchange_t *x)
         goto fail;
     }
 
-    if (drover_response_finish(&x->resp) != APR_SUCCESS) {
+    if (drover_response_finish(&x->resp, &ex->why) != APR_SUCCESS) {
+        if (ex->why != NULL) {
+            goto fail;
+        }
         return DROVER_EX_CLIENT_GONE;
     }
 

@@ -24,6 +24,7 @@ drover_response_init(drover_response_t *resp, request_rec *r)
 {
     memset(resp, 0, sizeof(*resp));
     resp->r = r;
+    resp->declared = -1;
     resp->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
 }
 
@@ -60,7 +61,7 @@ head_end(const char *buf, apr_size_t len)
 
 /* one header line (no CR LF): onto r, or the reason it is malformed */
 static const char *
-header_line(request_rec *r, char *line, int *status)
+header_line(request_rec *r, char *line, int *status, apr_off_t *declared)
 {
     char        *colon, *value, *c;
     apr_off_t    len;
@@ -114,12 +115,15 @@ header_line(request_rec *r, char *line, int *status)
     }
 
     if (strcasecmp(line, "Content-Length") == 0) {
-        /* checked, then left to httpd, which frames the body itself */
+        /* checked, and the body held to it; httpd frames the body itself
+         * (chunked), so a body cut short never looks complete */
         if (apr_strtoff(&len, value, &endp, 10) != APR_SUCCESS || *endp != '\0'
-            || len < 0 || !apr_isdigit(*value))
+            || len < 0 || !apr_isdigit(*value)
+            || (*declared >= 0 && *declared != len))
         {
             return "an invalid Content-Length";
         }
+        *declared = len;
         return NULL;
     }
 
@@ -138,7 +142,7 @@ header_line(request_rec *r, char *line, int *status)
 
 /* the whole header block [head, end): parsed onto r */
 static const char *
-parse_head(request_rec *r, char *head, apr_size_t len)
+parse_head(request_rec *r, char *head, apr_size_t len, apr_off_t *declared)
 {
     char        *line = head, *nl, *last = head + len;
     const char  *why;
@@ -161,7 +165,7 @@ parse_head(request_rec *r, char *head, apr_size_t len)
             break;                     /* the empty line that ends it */
         }
 
-        why = header_line(r, line, &status);
+        why = header_line(r, line, &status, declared);
         if (why != NULL) {
             return why;
         }
@@ -211,6 +215,30 @@ pass_body(drover_response_t *resp, const char *data, apr_size_t len)
 }
 
 
+/* body bytes, at most the declared Content-Length of them */
+static apr_status_t
+body_piece(drover_response_t *resp, const char *data, apr_size_t len,
+           const char **why)
+{
+    apr_status_t  rv;
+    apr_off_t     room;
+
+    if (resp->declared >= 0) {
+        room = resp->declared - resp->body_bytes;
+        if ((apr_off_t) len > room) {
+            rv = pass_body(resp, data, (apr_size_t) room);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            *why = "a body longer than its Content-Length";
+            return APR_EGENERAL;
+        }
+    }
+
+    return pass_body(resp, data, len);
+}
+
+
 /*
  * STDOUT bytes: gathered until the header block is whole (at most
  * DROVER_HEADER_MAX), which is checked before anything goes out; then the
@@ -226,7 +254,7 @@ drover_response_stdout(drover_response_t *resp, const char *data,
     *why = NULL;
 
     if (resp->head_done) {
-        return pass_body(resp, data, len);
+        return body_piece(resp, data, len, why);
     }
 
     if (resp->head == NULL) {
@@ -254,25 +282,33 @@ drover_response_stdout(drover_response_t *resp, const char *data,
 
     body_off = (apr_size_t) (end - resp->head) - resp->head_len;
 
-    *why = parse_head(resp->r, resp->head, (apr_size_t) (end - resp->head));
+    *why = parse_head(resp->r, resp->head, (apr_size_t) (end - resp->head),
+                      &resp->declared);
     if (*why != NULL) {
         return APR_EGENERAL;
     }
 
     resp->head_done = 1;
-    return pass_body(resp, data + body_off, len - body_off);
+    return body_piece(resp, data + body_off, len - body_off, why);
 }
 
 
 /* END_REQUEST read cleanly: the end of the body */
 apr_status_t
-drover_response_finish(drover_response_t *resp)
+drover_response_finish(drover_response_t *resp, const char **why)
 {
     request_rec  *r = resp->r;
     apr_status_t  rv;
 
+    *why = NULL;
+
     if (resp->client_gone) {
         return APR_ECONNABORTED;
+    }
+
+    if (resp->declared >= 0 && resp->body_bytes != resp->declared) {
+        *why = "a body shorter than its Content-Length";
+        return APR_EGENERAL;
     }
 
     APR_BRIGADE_INSERT_TAIL(resp->bb,

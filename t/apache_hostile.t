@@ -1,0 +1,158 @@
+#!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
+# mod_drover against a FastCGI backend that breaks the protocol (plain
+# mode: a fake with no .slots file). Each malformed answer gives 502, or --
+# when the response had begun -- a response cut short, never a clean
+# complete one; one error log line; no byte of the malformed part (each
+# carries a marker) reaches the client; the next request is served. Each
+# case with the bytes in one write and one byte per write. STDERR goes to
+# the log only. FastCGI 1.0 sections 3.3 (records), 5.3, 5.5; RFC 3875 6.3.
+
+use strict;
+use warnings;
+
+use Test::More;
+
+use Drover::Test;
+use Drover::Test::Apache;
+use Drover::FCGI qw(:all);
+use Drover::FakeFCGI qw(fcgi_response fcgi_end_request);
+
+my $t = Drover::Test->new->has_apache;
+
+my $MARK = sprintf 'DROVERMARK%08x%04x', int(rand(0xffffffff)), $$ & 0xffff;
+my $OK_HEAD = "Content-Type: text/plain\r\n\r\n";
+
+my %cases = (
+    'no-colon' => sub {
+        fcgi_response($_[0], "Content-Type: text/plain\r\n$MARK-no-colon-here\r\n\r\nbody $MARK\n");
+    },
+    'version-2' => sub {
+        fcgi_record(FCGI_STDOUT, $_[0], "$OK_HEAD$MARK version 2\n", version => 2)
+            . fcgi_record(FCGI_STDOUT, $_[0], '') . fcgi_end_request($_[0]);
+    },
+    'huge-headers' => sub {
+        my $lines = join '', map { sprintf "X-%s-%06d: %s\r\n", $MARK, $_, 'h' x 100 } 1 .. 8000;
+        fcgi_response($_[0], "Content-Type: text/plain\r\n$lines\r\nbody\n");
+    },
+    'huge-header-line' => sub {
+        fcgi_response($_[0], "Content-Type: text/plain\r\nX-Long: $MARK" . ('l' x (1 << 20)) . "\r\n\r\nbody\n");
+    },
+    'data-after-end' => sub {
+        fcgi_response($_[0], "${OK_HEAD}first\n")
+            . fcgi_record(FCGI_STDOUT, $_[0], "$MARK after the end\n") . fcgi_end_request($_[0]);
+    },
+    'close-mid-body' => sub {
+        [fcgi_record(FCGI_STDOUT, $_[0], "${OK_HEAD}partial body\n"), { close => 1 }];
+    },
+    'close-mid-headers' => sub {
+        [fcgi_record(FCGI_STDOUT, $_[0], "Content-Type: text/plain\r\nX-$MARK: 1"), { close => 1 }];
+    },
+    'close-at-once' => sub { [{ close => 1 }] },
+    'wrong-request-id' => sub { fcgi_response($_[0] + 7, "$OK_HEAD$MARK wrong id\n") },
+    'unknown-type' => sub {
+        fcgi_record(99, $_[0], "$MARK unknown type") . fcgi_response($_[0], "${OK_HEAD}ok\n");
+    },
+    'short-end-request' => sub {
+        fcgi_stream(FCGI_STDOUT, $_[0], "${OK_HEAD}short end\n")
+            . fcgi_record(FCGI_END_REQUEST, $_[0], "\0\0") . $MARK;
+    },
+    'bad-status' => sub {
+        fcgi_response($_[0], "Status: abc\r\nContent-Type: text/plain\r\n\r\n$MARK bad status\n");
+    },
+    'content-length-short' => sub {
+        fcgi_response($_[0], "Content-Type: text/plain\r\nContent-Length: 1000\r\n\r\nonly ten.\n");
+    },
+    'content-length-long' => sub {
+        fcgi_response($_[0], "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\n12345$MARK\n");
+    },
+    'nul-in-header' => sub {
+        fcgi_response($_[0], "Content-Type: text/plain\r\nX-Nul: a\0$MARK\r\n\r\nbody\n");
+    },
+);
+
+my %good = (
+    'stderr' => sub {
+        fcgi_record(FCGI_STDERR, $_[0], "$MARK on stderr\n") . fcgi_response($_[0], "${OK_HEAD}ok\n");
+    },
+    'ok' => sub { fcgi_response($_[0], "${OK_HEAD}ok\n") },
+);
+
+sub reply_by_path {
+    my ($req) = @_;
+    my ($name) = (Drover::FakeFCGI->params_of($req)->{REQUEST_URI} || '') =~ m{^/[^/]+/([^/?]+)};
+    my $make = $cases{$name // ''} || $good{$name // ''} || $good{ok};
+    return $make->($req->{id});
+}
+
+my $fake = Drover::FakeFCGI->new($t, reply => \&reply_by_path)->start;
+my $bytewise = Drover::FakeFCGI->new($t, name => 'bytewise', split => 1, delay => 0,
+                                     reply => \&reply_by_path)->start;
+my ($pass, $bytewise_pass) = ($fake->pass, $bytewise->pass);
+
+$t->write_apache_conf(<<"EOF")->run_apache;
+DroverReadTimeout 5s
+
+<Location /h/>
+    DroverPass $pass
+</Location>
+
+<Location /b/>
+    DroverPass $bytewise_pass
+</Location>
+EOF
+
+$t->apache_started;
+
+sub healthy {
+    my ($what, $prefix) = @_;
+    my $r = $t->http(GET => "/$prefix/ok");
+    ok(($r->{status} || 0) == 200 && ($r->{body} // '') eq "ok\n", "$what: the next request is served")
+        or diag($r->{error} || "status $r->{status}");
+}
+
+for my $prefix (qw(h b)) {
+    my $how = $prefix eq 'b' ? 'byte by byte' : 'one write';
+
+    for my $name (sort keys %cases) {
+        my $what = "$name ($how)";
+
+        my $mark = $t->apache_log_mark;
+        my $c = $t->http_connect(timeout => 15);
+        my $r = $c->request(GET => "/$prefix/$name");
+        $c->wait_closed(2) unless ($r->{status} || 0) == 502 && $r->{complete};
+        $c->close;
+
+        my $status = $r->{status} || 0;
+        ok(index($c->received, $MARK) < 0, "$what: no marker byte reached the client")
+            or diag(substr($c->received, 0, 300));
+
+        # byte by byte, the bytes after END_REQUEST come in a read of their
+        # own, after the response was rightly complete
+        if ($prefix eq 'b' && $name eq 'data-after-end'
+            && $status == 200 && $r->{complete} && $r->{body} eq "first\n")
+        {
+            pass("$what: END_REQUEST came alone, the complete response before it stands");
+            healthy($what, $prefix);
+            next;
+        }
+
+        ok($status == 502 || ($status && !$r->{complete}), "$what: 502, or a response cut short")
+            or diag("status $status, complete " . ($r->{complete} // 0) . ', body ' . ($r->{body} // ''));
+
+        my @lines = $t->wait_apache_log(qr/\[drover:error\]/, $mark);
+        is(scalar @lines, 1, "$what: one error log line") or diag(join "\n", @lines);
+
+        healthy($what, $prefix);
+    }
+}
+
+my $mark = $t->apache_log_mark;
+my $c = $t->http_connect;
+my $r = $c->request(GET => '/h/stderr');
+is($r->{body}, "ok\n", 'STDERR beside a good answer: the answer');
+ok(index($c->received, $MARK) < 0, 'nothing of STDERR reaches the client');
+ok($t->wait_apache_log(qr/FastCGI sent in stderr: "\Q$MARK\E on stderr"/, $mark), 'STDERR is logged');
+$c->close;
+
+$t->apache_done;
