@@ -53,7 +53,8 @@ sub has_apache {
 
 # Write DIR/apache.conf: what the harness needs, then $body (placeholders
 # expanded) at the server level.  threads => N per child (25), servers =>
-# N children (2).
+# N children (2); mpm => 'prefork' runs prefork with servers children of
+# one request each instead of mpm_event.
 sub write_apache_conf {
     my ($self, $body, %opt) = @_;
 
@@ -68,6 +69,14 @@ sub write_apache_conf {
     my $port = $self->port;
     my $module = $self->apache_module;
     my $user = is_root() ? "User nobody\nGroup nogroup\n" : '';
+    my $mpm = ($opt{mpm} || 'event') eq 'prefork'
+        ? "LoadModule mpm_prefork_module $mods/mod_mpm_prefork.so\n"
+          . "StartServers $servers\nMinSpareServers $servers\nMaxSpareServers $servers\n"
+          . "ServerLimit $servers\nMaxRequestWorkers $servers\n"
+        : "LoadModule mpm_event_module $mods/mod_mpm_event.so\n"
+          . "StartServers $servers\nServerLimit $servers\nThreadsPerChild $threads\n"
+          . "ThreadLimit $threads\nMaxRequestWorkers $max\nMinSpareThreads 1\n"
+          . "MaxSpareThreads $max\n";
 
     # a sanitizer build of the module needs libasan in Apache (run_apache)
     $self->{apache_san} = $self->sanitized ? 1 : 0;
@@ -83,17 +92,9 @@ Listen 127.0.0.1:$port
 ServerName localhost
 DocumentRoot $dir/htdocs
 $user
-LoadModule mpm_event_module $mods/mod_mpm_event.so
-LoadModule authz_core_module $mods/mod_authz_core.so
+${mpm}LoadModule authz_core_module $mods/mod_authz_core.so
 LoadModule drover_module $module
 
-StartServers $servers
-ServerLimit $servers
-ThreadsPerChild $threads
-ThreadLimit $threads
-MaxRequestWorkers $max
-MinSpareThreads 1
-MaxSpareThreads $max
 KeepAlive On
 Timeout 30
 
@@ -129,6 +130,9 @@ sub run_apache {
     croak "fork: $!" unless defined $pid;
 
     if ($pid == 0) {
+        # a group of its own: prefork's master stops its children with
+        # killpg() of its process group, which must not be the test's
+        POSIX::setsid();
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', "$dir/apache-error.log" or POSIX::_exit(127);
         open STDERR, '>&', \*STDOUT or POSIX::_exit(127);
