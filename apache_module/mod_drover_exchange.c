@@ -12,6 +12,7 @@
 
 #include "apr_poll.h"
 #include "apr_strings.h"
+#include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
 
@@ -32,6 +33,8 @@ typedef struct {
     char                  *stdin_buf;     /* a STDIN record being built */
     apr_size_t             stderr_len;
     const char            *bad;           /* why the answer is malformed */
+    apr_socket_t          *client;        /* watched for a close, or NULL */
+    int                    abort;         /* given up early: ABORT_REQUEST */
 } exchange_t;
 
 
@@ -312,6 +315,40 @@ fail:
 }
 
 
+/* spec 5.4: the request is given up (the client left, a timeout); sent
+ * only at a record boundary and without blocking, then the connection is
+ * closed anyway */
+static void
+send_abort(exchange_t *x)
+{
+    unsigned char  rec[DROVER_FCGI_HEADER_LEN];
+    apr_size_t     n = sizeof(rec);
+
+    if (x->reader.ended || (!x->send_done && x->out_len != 0)) {
+        return;
+    }
+
+    drover_fcgi_header(rec, DROVER_FCGI_ABORT_REQUEST, 0);
+    (void) apr_socket_send(x->sock, (char *) rec, &n);
+}
+
+
+/* the client's socket became readable while we wait for the app: gone
+ * (EOF), or it sent more (a pipelined request): then stop watching */
+static int
+client_left(exchange_t *x)
+{
+    int  at_eof = 0;
+
+    if (apr_socket_atreadeof(x->client, &at_eof) != APR_SUCCESS || at_eof) {
+        return 1;
+    }
+
+    x->client = NULL;
+    return 0;
+}
+
+
 /*
  * One attempt. Nothing reaches the client until the app's header block is
  * whole and valid, so any outcome but DONE and BROKEN leaves the response
@@ -321,7 +358,8 @@ drover_ex_e
 drover_exchange_run(drover_exchange_t *ex)
 {
     exchange_t           x;
-    apr_pollfd_t         pfd;
+    apr_pollfd_t         pfd[2];
+    conn_rec            *c = ex->r->connection;
     apr_int32_t          nready;
     apr_interval_time_t  timeout;
     apr_status_t         rv;
@@ -341,10 +379,18 @@ drover_exchange_run(drover_exchange_t *ex)
 
     buf = apr_palloc(ex->r->pool, DROVER_IO_BUF);
 
-    memset(&pfd, 0, sizeof(pfd));
-    pfd.p = ex->r->pool;
-    pfd.desc_type = APR_POLL_SOCKET;
-    pfd.desc.s = x.sock;
+    memset(pfd, 0, sizeof(pfd));
+    pfd[0].p = ex->r->pool;
+    pfd[0].desc_type = APR_POLL_SOCKET;
+    pfd[0].desc.s = x.sock;
+
+    /* an HTTP/1 client that closes while the app works: FCGI_ABORT_REQUEST
+     * (an HTTP/2 stream's connection is not its own socket) */
+    x.client = c->master == NULL ? ap_get_conn_socket(c) : NULL;
+    pfd[1].p = ex->r->pool;
+    pfd[1].desc_type = APR_POLL_SOCKET;
+    pfd[1].desc.s = x.client;
+    pfd[1].reqevents = APR_POLLIN;
 
     for (;;) {
         if (!x.send_done) {
@@ -362,16 +408,21 @@ drover_exchange_run(drover_exchange_t *ex)
             }
         }
 
-        pfd.reqevents = APR_POLLIN | (x.send_done ? 0 : APR_POLLOUT);
+        pfd[0].reqevents = APR_POLLIN | (x.send_done ? 0 : APR_POLLOUT);
+        pfd[0].rtnevents = 0;
+        pfd[1].rtnevents = 0;
         timeout = x.send_done || x.out_len == 0 ? ex->dc->read_timeout
                                                 : ex->dc->send_timeout;
 
-        rv = apr_poll(&pfd, 1, &nready, timeout);
+        /* the client is watched only once its body is all read */
+        rv = apr_poll(pfd, x.send_done && x.client != NULL ? 2 : 1, &nready,
+                      timeout);
         if (APR_STATUS_IS_EINTR(rv)) {
             continue;
         }
         if (APR_STATUS_IS_TIMEUP(rv)) {
             ex->why = "timed out";
+            x.abort = 1;
             if (x.resp.sent) {
                 drover_response_broken(&x.resp);
                 rc = DROVER_EX_BROKEN;
@@ -385,11 +436,22 @@ drover_exchange_run(drover_exchange_t *ex)
             goto cleanup;
         }
 
-        if (pfd.rtnevents & (APR_POLLIN | APR_POLLHUP | APR_POLLERR)) {
+        if ((pfd[1].rtnevents & (APR_POLLIN | APR_POLLHUP | APR_POLLERR))
+            && client_left(&x))
+        {
+            ex->why = "the client went away";
+            x.abort = 1;
+            c->aborted = 1;
+            rc = DROVER_EX_CLIENT_GONE;
+            goto cleanup;
+        }
+
+        if (pfd[0].rtnevents & (APR_POLLIN | APR_POLLHUP | APR_POLLERR)) {
             rv = recv_some(&x, buf);
 
             if (x.resp.client_gone) {
                 ex->why = "the client went away";
+                x.abort = 1;
                 rc = DROVER_EX_CLIENT_GONE;
                 goto cleanup;
             }
@@ -417,8 +479,11 @@ drover_exchange_run(drover_exchange_t *ex)
 
 cleanup:
 
-    /* no keep-alive in this cut: closing is FCGI_ABORT_REQUEST's effect on
-     * droverd for a request given up early */
+    if (x.abort) {
+        send_abort(&x);
+    }
+
+    /* no kept-alive connections in this cut */
     apr_socket_close(x.sock);
     return rc;
 }

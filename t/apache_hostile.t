@@ -6,12 +6,15 @@
 # complete one; one error log line; no byte of the malformed part (each
 # carries a marker) reaches the client; the next request is served. Each
 # case with the bytes in one write and one byte per write. STDERR goes to
-# the log only. FastCGI 1.0 sections 3.3 (records), 5.3, 5.5; RFC 3875 6.3.
+# the log only. A client that leaves while the app works: the backend
+# gets FCGI_ABORT_REQUEST at once. FastCGI 1.0 sections 3.3 (records),
+# 5.3, 5.4, 5.5; RFC 3875 6.3.
 
 use strict;
 use warnings;
 
 use Test::More;
+use Time::HiRes qw(time);
 
 use Drover::Test;
 use Drover::Test::Apache;
@@ -76,6 +79,7 @@ my %good = (
         fcgi_record(FCGI_STDERR, $_[0], "$MARK on stderr\n") . fcgi_response($_[0], "${OK_HEAD}ok\n");
     },
     'ok' => sub { fcgi_response($_[0], "${OK_HEAD}ok\n") },
+    'slow' => sub { [{ sleep => 5 }, fcgi_response($_[0], "${OK_HEAD}late\n")] },
 );
 
 sub reply_by_path {
@@ -154,5 +158,17 @@ is($r->{body}, "ok\n", 'STDERR beside a good answer: the answer');
 ok(index($c->received, $MARK) < 0, 'nothing of STDERR reaches the client');
 ok($t->wait_apache_log(qr/FastCGI sent in stderr: "\Q$MARK\E on stderr"/, $mark), 'STDERR is logged');
 $c->close;
+
+# ---- a client that leaves while the app works: FCGI_ABORT_REQUEST ----
+
+$c = $t->http_connect;
+$c->send_raw($c->request_bytes(GET => '/h/slow'));
+ok($t->wait_for(sub { grep { (Drover::FakeFCGI->params_of($_)->{REQUEST_URI} || '') eq '/h/slow' }
+                      $fake->requests }, 5), 'a slow request reached the backend');
+my $t0 = time;
+$c->close;
+ok($t->wait_for(sub { scalar $fake->aborts }, 3), 'the client left: FCGI_ABORT_REQUEST reached the backend');
+cmp_ok(time - $t0, '<', 2, 'at once, not when the app would have answered');
+is($t->http(GET => '/h/ok')->{body}, "ok\n", 'the next request is served');
 
 $t->apache_done;
