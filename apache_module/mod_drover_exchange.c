@@ -333,6 +333,51 @@ send_abort(exchange_t *x)
 }
 
 
+/*
+ * After an abort the worker may still be running the request: keep its
+ * slot ours until the worker ends it (it closes the connection, no
+ * FCGI_KEEP_CONN was asked) or one more read timeout passed, so the next
+ * request does not queue behind it in the slot's socket.
+ */
+static void
+drain(exchange_t *x, char *buf)
+{
+    apr_time_t           deadline = apr_time_now() + x->ex->dc->read_timeout;
+    apr_interval_time_t  left;
+    apr_pollfd_t         pfd;
+    apr_int32_t          nready;
+    apr_size_t           n;
+    apr_status_t         rv;
+
+    memset(&pfd, 0, sizeof(pfd));
+    pfd.p = x->ex->r->pool;
+    pfd.desc_type = APR_POLL_SOCKET;
+    pfd.desc.s = x->sock;
+    pfd.reqevents = APR_POLLIN;
+
+    for (;;) {
+        left = deadline - apr_time_now();
+        if (left <= 0) {
+            return;
+        }
+
+        rv = apr_poll(&pfd, 1, &nready, left);
+        if (APR_STATUS_IS_EINTR(rv)) {
+            continue;
+        }
+        if (rv != APR_SUCCESS) {
+            return;
+        }
+
+        n = DROVER_IO_BUF;
+        rv = apr_socket_recv(x->sock, buf, &n);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
+            return;                     /* EOF or reset: the worker is done */
+        }
+    }
+}
+
+
 /* the client's socket became readable while we wait for the app: gone
  * (EOF), or it sent more (a pipelined request): then stop watching */
 static int
@@ -479,8 +524,13 @@ drover_exchange_run(drover_exchange_t *ex)
 
 cleanup:
 
-    if (x.abort) {
+    if (x.abort && !x.reader.ended) {
         send_abort(&x);
+
+        /* nobody waits for this answer; a 504 must not wait for it */
+        if (rc == DROVER_EX_CLIENT_GONE) {
+            drain(&x, buf);
+        }
     }
 
     /* no kept-alive connections in this cut */
