@@ -321,12 +321,13 @@ no_replay_reason(drover_exchange_t *ex, drover_ex_e how, int tries)
         return "DroverRetries reached";
     }
 
-    if (how == DROVER_EX_CONNECT || how == DROVER_EX_OVERLOADED) {
-        return NULL;                  /* nothing of it ran */
-    }
-
+    /* the body past the prefix was read from the client: it is gone */
     if (ex->body->streamed) {
         return "the request body was streamed and sent in part";
+    }
+
+    if (how == DROVER_EX_CONNECT || how == DROVER_EX_OVERLOADED) {
+        return NULL;                  /* nothing of it ran */
     }
 
     if (!idempotent(ex->r) && ex->sent_any) {

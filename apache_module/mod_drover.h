@@ -73,6 +73,7 @@ typedef struct {
     apr_uint32_t   nslots;
     apr_uint32_t   ondemand;
     apr_uint32_t   queued;        /* requests waiting now, all children */
+    apr_uint32_t   open_failed;   /* the file could not be opened: logged */
     apr_uint64_t   generation;
     apr_time_t     checked;       /* last look at the file */
     apr_time_t     mtime;         /* of the file last read */

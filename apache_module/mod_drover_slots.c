@@ -354,6 +354,7 @@ refresh(request_rec *r, int pool)
     char               *buf;
     slots_file_t        f;
     int                 lineno;
+    apr_uint32_t        logged;
 
     lock();
     if (ps->checked != 0 && now - ps->checked < DROVER_SLOTS_CHECK
@@ -371,9 +372,23 @@ refresh(request_rec *r, int pool)
     if (rv != APR_SUCCESS) {
         lock();
         ps->active = 0;
+        logged = ps->open_failed;
+        ps->open_failed = !APR_STATUS_IS_ENOENT(rv);
         unlock();
+
+        /* gone is plain mode; unreadable (say, Apache's User cannot read
+         * it) is worth a line, once */
+        if (!APR_STATUS_IS_ENOENT(rv) && !logged) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "drover: cannot open "
+                          "\"%s\", plain mode (no dispatch) until it can",
+                          path);
+        }
         return;
     }
+
+    lock();
+    ps->open_failed = 0;
+    unlock();
 
     rv = apr_file_info_get(&fi, APR_FINFO_MTIME | APR_FINFO_SIZE
                                 | APR_FINFO_INODE, fd);
