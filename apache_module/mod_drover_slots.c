@@ -21,6 +21,8 @@
 
 #include "apr_file_io.h"
 #include "apr_strings.h"
+#include "apr_thread_cond.h"
+#include "apr_thread_mutex.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "util_mutex.h"
@@ -38,6 +40,11 @@ APLOG_USE_MODULE(drover);
 static apr_array_header_t  *pool_paths;
 static drover_pool_shm_t   *pools;
 static apr_global_mutex_t  *mutex;
+
+/* per child: a slot freed here wakes this child's waiters at once; the
+ * other children's notice within DROVER_POLL_STEP */
+static apr_thread_mutex_t  *wake_mutex;
+static apr_thread_cond_t   *wake_cond;
 
 
 apr_status_t
@@ -93,7 +100,7 @@ drover_slots_post_config(apr_pool_t *pconf, server_rec *s)
 
     rv = apr_shm_create(&shm, size, NULL, pconf);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, 
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                      "drover: cannot create %" APR_SIZE_T_FMT
                      " bytes of shared memory", size);
         return rv;
@@ -105,7 +112,7 @@ drover_slots_post_config(apr_pool_t *pconf, server_rec *s)
     rv = ap_global_mutex_create(&mutex, NULL, DROVER_MUTEX_TYPE, NULL, s,
                                 pconf, 0);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, 
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                      "drover: cannot create the global mutex");
         return rv;
     }
@@ -126,9 +133,32 @@ drover_slots_child_init(apr_pool_t *p, server_rec *s)
     rv = apr_global_mutex_child_init(&mutex, apr_global_mutex_lockfile(mutex),
                                      p);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, 
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      "drover: cannot attach the global mutex in a child");
     }
+
+    if (apr_thread_mutex_create(&wake_mutex, APR_THREAD_MUTEX_DEFAULT, p)
+        != APR_SUCCESS
+        || apr_thread_cond_create(&wake_cond, p) != APR_SUCCESS)
+    {
+        wake_mutex = NULL;              /* waiters just poll */
+        wake_cond = NULL;
+    }
+}
+
+
+/* wait for a slot to free: woken by this child's release, or the step */
+static void
+wait_step(void)
+{
+    if (wake_cond == NULL) {
+        apr_sleep(DROVER_POLL_STEP);
+        return;
+    }
+
+    apr_thread_mutex_lock(wake_mutex);
+    apr_thread_cond_timedwait(wake_cond, wake_mutex, DROVER_POLL_STEP);
+    apr_thread_mutex_unlock(wake_mutex);
 }
 
 
@@ -427,7 +457,7 @@ refresh(request_rec *r, int pool)
     unlock();
 
     if (why != NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, 
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "drover: \"%s\" line %d: %s", path, lineno, why);
     }
 }
@@ -595,7 +625,7 @@ drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc, int avoid,
         }
 
         /* a timer, not a spin: only while requests wait */
-        apr_sleep(DROVER_POLL_STEP);
+        wait_step();
     }
 
 cleanup:
@@ -614,6 +644,7 @@ drover_slots_release(request_rec *r, const drover_dir_conf_t *dc, int slot,
                      int failed)
 {
     drover_pool_shm_t  *ps = &pools[dc->pool];
+    apr_uint32_t        waiting;
 
     (void) r;
 
@@ -622,7 +653,14 @@ drover_slots_release(request_rec *r, const drover_dir_conf_t *dc, int slot,
     ps->slot[slot].owner = 0;
     ps->slot[slot].failed = (apr_uint32_t) (failed ? 1 : 0);
     ps->slot[slot].freed = ++ps->freed_seq;
+    waiting = ps->queued;
     unlock();
+
+    if (waiting > 0 && wake_cond != NULL) {
+        apr_thread_mutex_lock(wake_mutex);
+        apr_thread_cond_broadcast(wake_cond);
+        apr_thread_mutex_unlock(wake_mutex);
+    }
 }
 
 
