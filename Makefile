@@ -9,7 +9,7 @@
 #   make bench      wrk benchmark against the peers (bench/README.md)
 #   make fuzz       libFuzzer targets (fuzz/README.md), FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local, DESTDIR: droverd, droverctl, the
-#                   module, drover.h, the man pages
+#                   modules, drover.h, the man pages
 #   make deb        the Debian packages (debian/) in build/deb/, linted
 
 CC       ?= cc
@@ -191,21 +191,25 @@ demo: deps all
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the module goes to
 # PREFIX/lib/nginx/modules (Debian's nginx loads /usr/lib/nginx/modules:
-# PREFIX=/usr, or load_module with the full path)
+# PREFIX=/usr, or load_module with the full path), mod_drover to
+# PREFIX/lib/apache2/modules (LoadModule with the full path)
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 MODULEDIR ?= $(PREFIX)/lib/nginx/modules
+APACHE_MODULEDIR ?= $(PREFIX)/lib/apache2/modules
 MANPAGES   = docs/droverctl.1 docs/droverd.conf.5 docs/droverd.8
 
-install: $(BUILD)/droverd $(BUILD)/droverctl $(MODULE)
+install: $(BUILD)/droverd $(BUILD)/droverctl $(MODULE) $(APACHE_MODULE)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(MODULEDIR) $(DESTDIR)$(PREFIX)/include \
+	    $(DESTDIR)$(APACHE_MODULEDIR) \
 	    $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man5 \
 	    $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(BUILD)/droverd $(DESTDIR)$(PREFIX)/sbin/droverd
 	install -m 0755 $(BUILD)/droverctl $(DESTDIR)$(PREFIX)/bin/droverctl
 	install -m 0644 $(MODULE) $(DESTDIR)$(MODULEDIR)/ngx_http_drover_module.so
+	install -m 0644 $(APACHE_MODULE) $(DESTDIR)$(APACHE_MODULEDIR)/mod_drover.so
 	install -m 0644 worker_host/include/drover.h \
 	    $(DESTDIR)$(PREFIX)/include/drover.h
 	install -m 0644 docs/droverctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
