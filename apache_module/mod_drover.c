@@ -502,6 +502,11 @@ drover_fixups(request_rec *r)
         return DECLINED;
     }
 
+    /* a status page under a DroverPass tree stays the status page */
+    if (r->handler != NULL && strcmp(r->handler, "drover-status") == 0) {
+        return DECLINED;
+    }
+
     r->handler = DROVER_HANDLER;
     return OK;
 }
@@ -547,6 +552,7 @@ drover_register_hooks(apr_pool_t *p)
     ap_hook_child_init(drover_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(drover_fixups, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(drover_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(drover_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 

@@ -103,6 +103,12 @@ void drover_slots_release(request_rec *r, const drover_dir_conf_t *dc,
                           int slot, int failed);
 void drover_slots_count(const drover_dir_conf_t *dc, int replay, int failure);
 const char *drover_slots_path(int pool);
+int drover_slots_pools(void);
+void drover_slots_snapshot(int pool, drover_pool_shm_t *out);
+
+/* ---- the drover-status handler (mod_drover_status.c) ---- */
+
+int drover_status_handler(request_rec *r);
 
 /* ---- FastCGI records (mod_drover_fcgi.c) ---- */
 

@@ -674,3 +674,21 @@ drover_slots_count(const drover_dir_conf_t *dc, int replay, int failure)
     ps->failures += (apr_uint64_t) (failure ? 1 : 0);
     unlock();
 }
+
+
+/* how many pools the table holds (0 before post_config or without any) */
+int
+drover_slots_pools(void)
+{
+    return pools != NULL ? pool_paths->nelts : 0;
+}
+
+
+/* a copy of a pool's entry, taken under the lock */
+void
+drover_slots_snapshot(int pool, drover_pool_shm_t *out)
+{
+    lock();
+    memcpy(out, &pools[pool], sizeof(*out));
+    unlock();
+}

@@ -7,11 +7,13 @@
 # other slot); a full queue gives 503 + Retry-After: 1 at once, a queue
 # deadline 503 after it, each with one log line; a failing pool 503 +
 # Retry-After: 30 at once (not after the queue's 20 s); a healthy pool
-# beside the failing one serves.
+# beside the failing one serves. The drover-status handler counts it all,
+# as JSON and as Prometheus text that promtool accepts.
 
 use strict;
 use warnings;
 
+use JSON::PP ();
 use Test::More;
 use Time::HiRes qw(time);
 
@@ -57,6 +59,10 @@ LogLevel notice drover:debug
 <VirtualHost 127.0.0.1:%%PORT%%>
     ServerName localhost
     DroverPass unix:%%DIR%%/kit.sock
+
+    <Location /drover-status>
+        SetHandler drover-status
+    </Location>
 </VirtualHost>
 
 <VirtualHost 127.0.0.1:%%PORT%%>
@@ -191,5 +197,33 @@ unlike($r->{body} // '', qr/crash\.sock|drover/, 'nothing of the path or the rea
 is(scalar @lines, 1, 'one log line: the app failed to start');
 
 is($t->http(GET => '/')->{status}, 200, 'the healthy pool beside it serves');
+
+# ---- the drover-status handler: what the dispatch counted ----
+
+$r = $t->http(GET => '/drover-status');
+is($r->{status}, 200, 'drover-status: 200');
+like($r->{headers}{'content-type'} // '', qr{^application/json}, 'JSON by default');
+my $st = eval { JSON::PP::decode_json($r->{body}) } || {};
+my %pool = map { ($_->{socket} =~ m{/([^/]+)\.sock$})[0] => $_ } @{ $st->{pools} || [] };
+is_deeply([sort keys %pool], [qw(crash kit q)], 'one entry per DroverPass pool');
+is($pool{q}{overflows}, 1, 'q: one queue overflow');
+is($pool{q}{timeouts}, 1, 'q: one queue timeout');
+cmp_ok($pool{kit}{requests}, '>=', 31, 'kit: the requests dispatched');
+is($pool{kit}{up}, 2, 'kit: 2 slots up');
+is($pool{kit}{busy}, 0, 'kit: none busy now');
+is($pool{crash}{state}, 'failing', 'crash: failing');
+ok($pool{kit}{dispatch}, 'kit: dispatching (a .slots file)');
+
+$r = $t->http(GET => '/drover-status?format=prometheus');
+like($r->{headers}{'content-type'} // '', qr{^text/plain; version=0\.0\.4}, 'Prometheus text');
+like($r->{body}, qr/^drover_pool_queue_overflows_total\{socket="[^"]*q\.sock"\} 1$/m,
+     'the overflow counted in Prometheus');
+
+SKIP: {
+    skip 'promtool is not installed', 1 unless $t->can_do('promtool');
+    $t->write_file('metrics.txt', $r->{body});
+    my ($code, $out) = $t->run_cmd(['promtool', 'check', 'metrics'], 20, stdin => "$dir/metrics.txt");
+    is($code, 0, 'promtool check metrics: clean') or diag($out);
+}
 
 $t->apache_done;
