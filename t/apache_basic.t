@@ -6,7 +6,8 @@
 # DroverParam replacing and adding; in a <Location> and at the server
 # level; POST bodies small, chunked and 10 MB (echoed back whole), a 32 MB
 # response streamed with flat memory; the app's 404 and Status/headers;
-# HEAD; a malformed answer from a fake backend -> 502 with one log line.
+# HEAD; a malformed answer from a fake backend -> 502 with one log line;
+# served again after a graceful restart (SIGUSR1).
 
 use strict;
 use warnings;
@@ -197,5 +198,14 @@ my $hwm_after = 0;
 $hwm_after += $t->proc_status($_, 'VmHWM') // 0 for @kids;
 cmp_ok($hwm_after - $hwm_before, '<', 16 * 1024 * 1024,
        'the Apache children grew by less than 16 MB for 32 MB out and 20 MB in');
+
+# ---- a graceful restart: a new slot table, requests go on ----
+
+my $mark = $t->apache_log_mark;
+kill 'USR1', $t->apache_pid;
+ok($t->wait_apache_log(qr/resuming normal operations/, $mark, 10), 'Apache restarted gracefully');
+$r = $t->http(GET => '/params?after=restart');
+is($r->{status}, 200, 'served after the restart');
+is(params_of($r)->{QUERY_STRING}, 'after=restart', 'by the app');
 
 $t->apache_done;
