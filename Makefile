@@ -28,6 +28,9 @@ MODULE_SAN_CFLAGS =
 CFLAGS_OPT  = -O2
 LDFLAGS_SAN =
 endif
+# CFLAGS from the environment (debian/rules: Debian's hardening flags) also
+# apply to mod_drover, which has its own flags otherwise (APACHE_CFLAGS)
+CFLAGS_ENV := $(CFLAGS)
 CFLAGS     += $(CFLAGS_BASE) $(CFLAGS_OPT)
 
 UV_CFLAGS   := $(shell pkg-config --cflags libuv 2>/dev/null)
@@ -43,8 +46,9 @@ DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev nginx-dev libacl1-dev 
 DEPS_TEST  = perl nginx libfcgi-bin wrk openssl curl systemd libio-socket-ssl-perl \
              php-cgi libfcgi-dev acl \
              prometheus chromium mmdebstrap apache2
-# make deb: dpkg-buildpackage, debhelper and nginx-dev's dh-sequence-nginx
-DEPS_DEB   = dpkg-dev debhelper nginx-dev libuv1-dev libjson-c-dev libacl1-dev pkgconf lintian
+# make deb: dpkg-buildpackage, debhelper, nginx-dev's dh-sequence-nginx and
+# apache2-dev's dh_apache2
+DEPS_DEB   = dpkg-dev debhelper nginx-dev apache2-dev libuv1-dev libjson-c-dev libacl1-dev pkgconf lintian
 # libFuzzer's runtime (libclang_rt.fuzzer) is in libclang-rt-14-dev on Debian 12
 DEPS_FUZZ  = clang lld libclang-rt-14-dev
 
@@ -84,7 +88,7 @@ APACHE_INC     := $(shell $(APXS) -q EXTRA_CPPFLAGS 2>/dev/null) \
                   -I$(shell $(APXS) -q INCLUDEDIR 2>/dev/null) \
                   -I$(shell $(APXS) -q APR_INCLUDEDIR 2>/dev/null)
 APACHE_CFLAGS   = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -fPIC \
-                  $(CFLAGS_OPT) $(APACHE_INC)
+                  $(CFLAGS_OPT) $(CFLAGS_ENV) $(APACHE_INC)
 
 MODULE     = $(BUILD)/ngx_http_drover_module.so
 MODULE_SRC = config $(wildcard ngx_module/*.c ngx_module/*.h)
@@ -216,7 +220,8 @@ install: $(BUILD)/droverd $(BUILD)/droverctl $(MODULE) $(APACHE_MODULE)
 	install -m 0644 docs/droverd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 docs/droverd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
-# the packages: libnginx-mod-http-drover, droverd, drover-dev (docs/install.md);
+# the packages: libnginx-mod-http-drover, libapache2-mod-drover, droverd,
+# drover-dev (docs/install.md);
 # t/deb_install.t installs them into a fresh Debian root
 deb:
 	@./scripts/deps.sh $(DEPS_DEB)

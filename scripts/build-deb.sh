@@ -18,7 +18,7 @@ cd "$top"
 version=$(dpkg-parsechangelog -S Version)
 arch=$(dpkg-architecture -qDEB_HOST_ARCH)
 debs="libnginx-mod-http-drover_${version}_$arch.deb droverd_${version}_$arch.deb
-      drover-dev_${version}_all.deb"
+      libapache2-mod-drover_${version}_$arch.deb drover-dev_${version}_all.deb"
 
 # the tree as packaged: no build outputs, git files, fuzzing or benchmarks
 tree_tar() {

@@ -3,8 +3,10 @@
 # The Debian packages (make deb) installed with apt into a fresh bookworm
 # root (mmdebstrap, cached in build/deb-root/): the module is enabled for
 # Debian's nginx, droverd starts as its unit says and tells READY=1, the
-# example site serves hello over HTTPS, drover-dev builds an app, and a purge
-# leaves nothing of ours but what policy keeps.  Needs root (chroot, mount).
+# example site serves hello over HTTPS, drover-dev builds an app, Debian's
+# Apache with libapache2-mod-drover (a2enmod drover) serves hello too, and a
+# purge leaves nothing of ours but what policy keeps.  Needs root (chroot,
+# mount).
 
 use strict;
 use warnings;
@@ -186,7 +188,7 @@ if (!-f $tar) {
             '--skip=cleanup/apt',
             '--include=curl,openssl,gcc,libc6-dev,make,pkgconf',
             '--customize-hook=chroot "$1" apt-get install --download-only '
-                . '-y -q nginx libuv1 libjson-c5 systemd',
+                . '-y -q nginx apache2 libuv1 libjson-c5 systemd',
             'bookworm', "$tar.new", @sources);
         if ($mrc == 0) {
             rename("$tar.new", $tar) or die "$tar: $!";
@@ -212,8 +214,8 @@ my $version = (run('dpkg-parsechangelog', '-l', "$top/debian/changelog",
                    '-S', 'Version'))[1];
 chomp($version);
 my @debs = map { glob("$top/build/deb/${_}_${version}_*.deb") }
-           qw(libnginx-mod-http-drover droverd drover-dev);
-is(scalar @debs, 3, 'three packages: ' . join(' ', map { s{.*/}{}r } @debs));
+           qw(libnginx-mod-http-drover libapache2-mod-drover droverd drover-dev);
+is(scalar @debs, 4, 'four packages: ' . join(' ', map { s{.*/}{}r } @debs));
 
 my ($rc, $out);
 unmount_all() if -d $root;
@@ -231,12 +233,15 @@ chmod(0755, "$root/usr/sbin/policy-rc.d");
 make_path("$root/tmp/debs");
 system('cp', @debs, "$root/tmp/debs/") == 0 or die 'cp debs';
 
-# ---- install: apt resolves our Depends (nginx through nginx-abi, libuv1,
-# libjson-c5, systemd for sysusers) ----
+# ---- install: apt resolves our Depends (nginx through nginx-abi,
+# apache2-bin through apache2-api, libuv1, libjson-c5, systemd for sysusers);
+# apache2 (a2enmod, the stock configuration) is the admin's choice, as with
+# Debian's own libapache2-mod-* (a root made before it was in the download
+# list above fetches it from the archive) ----
 
 ($rc, $out) = in_root('apt-get', 'install', '-y', '-q', '--no-install-recommends',
-                      map { s{.*/}{/tmp/debs/}r } @debs);
-is($rc, 0, 'apt-get installs the three packages and their Depends')
+                      (map { s{.*/}{/tmp/debs/}r } @debs), 'apache2');
+is($rc, 0, 'apt-get installs the four packages, their Depends and apache2')
     or BAIL_OUT("apt-get install failed: see $log");
 
 # the module is tied to the ABI of the nginx it was built for: the nginx
@@ -271,6 +276,31 @@ ok($passwd, 'sysusers made the system user drover')
 my $drover_uid = (split(/:/, $passwd))[2];
 cmp_ok($drover_uid, '<', 1000, "drover is a system user (uid $drover_uid)");
 ok(-d "$root/run/drover", 'tmpfiles made /run/drover');
+
+# mod_drover: tied to the Apache module API it was built for (dh_apache2's
+# apache2-api-YYYYMMDD, which apache2-bin provides), enabled on install
+my ($apache_deb) = grep { m{/libapache2-mod-drover_} } @debs;
+my ($api) = `dpkg-deb -f '$apache_deb' Depends` =~ /\b(apache2-api-\d{8})\b/;
+ok($api, 'mod_drover depends on an Apache module API (' . ($api // 'none') . ')');
+(undef, $out) = in_root('dpkg-query', '-W', '-f', '${Provides}', 'apache2-bin');
+my $api_re = quotemeta($api // 'none');
+like($out, qr/(?:^|[ ,])$api_re(?:[ ,]|$)/,
+     'the apache2-bin apt installed provides that API');
+ok(-f "$root/usr/lib/apache2/modules/mod_drover.so",
+   'mod_drover.so is in /usr/lib/apache2/modules');
+like(slurp("$root/etc/apache2/mods-available/drover.load"),
+     qr{^LoadModule drover_module /usr/lib/apache2/modules/mod_drover\.so$}m,
+     'drover.load loads it');
+is(readlink("$root/etc/apache2/mods-enabled/drover.load"),
+   '../mods-available/drover.load', 'the package enabled it on install');
+($rc, $out) = in_root('a2dismod', '-q', 'drover');
+is($rc, 0, 'a2dismod drover') or diag($out);
+ok(!-e "$root/etc/apache2/mods-enabled/drover.load", 'disables it');
+($rc, $out) = in_root('a2enmod', 'drover');
+is($rc, 0, 'a2enmod drover') or diag($out);
+ok(-l "$root/etc/apache2/mods-enabled/drover.load"
+   && -l "$root/etc/apache2/mods-enabled/drover.conf",
+   'enables it again: drover.load and drover.conf in mods-enabled');
 
 # ---- configure as an admin would (docs/install.md) ----
 
@@ -411,6 +441,53 @@ is(curl('--interface', '127.0.0.2', '-o', '/dev/null', '-w', '%{http_code}',
 is(wait_for('the drover-dev example', 15, sub { curl("http://127.0.0.1:$plain/") }),
    "hello\n", 'the app built from drover-dev\'s example loads and answers');
 
+# ---- Apache: Debian's stock apache2.conf, the module, a site passing to the
+# packaged hello pool (docs/install.md), on a free port of 127.0.0.1 ----
+
+my $aport = free_port();
+spew("$root/etc/apache2/ports.conf", "Listen 127.0.0.1:$aport\n");
+spew("$root/etc/apache2/sites-available/drover.conf", <<"EOF");
+<VirtualHost 127.0.0.1:$aport>
+    ServerName localhost
+    DroverPass unix:/run/drover/hello.sock
+    <Location "/drover-status">
+        SetHandler drover-status
+        Require local
+    </Location>
+</VirtualHost>
+EOF
+# the stock default site is for port 80
+($rc, $out) = in_root('a2dissite', '-q', '000-default');
+is($rc, 0, 'a2dissite 000-default') or diag($out);
+($rc, $out) = in_root('a2ensite', '-q', 'drover');
+is($rc, 0, 'a2ensite drover') or diag($out);
+# apache2ctl also makes /run/apache2 and /run/lock/apache2, as at boot
+($rc, $out) = in_root('apache2ctl', 'configtest');
+is($rc, 0, 'apache2ctl configtest: stock apache2.conf, mod_drover, the site')
+    or diag($out);
+
+# in the foreground, as apache2.service's apachectl start would run it
+my $apache_pid = fork() // die "fork: $!";
+if ($apache_pid == 0) {
+    open(STDOUT, '>', "$cache/apache.log") or die;
+    open(STDERR, '>&', \*STDOUT) or die;
+    open(STDIN, '<', '/dev/null') or die;
+    chroot($root) or die "chroot: $!";
+    chdir('/') or die;
+    %ENV = (PATH => '/usr/sbin:/usr/bin:/sbin:/bin');
+    exec('/bin/sh', '-c', '. /etc/apache2/envvars && exec apache2 -DFOREGROUND')
+        or die "exec sh: $!";
+}
+push @pids, $apache_pid;
+is(wait_for('hello through Apache', 15, sub {
+       curl("http://127.0.0.1:$aport/");
+   }), "hello\n",
+   "Apache with mod_drover: http://127.0.0.1:$aport/ gets hello from the packaged pool");
+like(curl("http://127.0.0.1:$aport/drover-status") // '',
+     qr{"socket":"/run/drover/hello\.sock","dispatch":true},
+     'its drover-status counts the pool, dispatched to the slots');
+ok(alive($apache_pid), "Apache runs as the pid the test started ($apache_pid)");
+
 # ---- droverctl and the workers ----
 
 ($rc, $out) = in_root('droverctl', 'status');
@@ -433,6 +510,7 @@ is(scalar(grep { grep { $_ != $drover_uid } @{$_->[1]} } @kids), 0,
 # ---- stop, as systemd would: SIGTERM to droverd, QUIT to nginx ----
 
 ok(stop_pid($nginx_pid, 'QUIT'), 'nginx stops') if $nginx_pid;
+ok(stop_pid($apache_pid, 'TERM'), 'Apache stops');
 ok(stop_pid($droverd_pid, 'TERM'), 'droverd stops on SIGTERM');
 ok(wait_for('the workers to exit', 15, sub { !root_pids() }),
    'nothing of ours runs in the root any more');
@@ -440,21 +518,26 @@ unlike(slurp("$cache/droverd.log"), qr/\[(alert|emerg|crit)\]/,
        "droverd's log has no alert, emerg or crit line");
 unlike(slurp("$root/var/log/nginx/error.log"), qr/\[(alert|emerg|crit)\]/,
        "nginx's error log has none either");
+unlike(slurp("$root/var/log/apache2/error.log"), qr/:(alert|emerg|crit)\]/,
+       "nor Apache's");
 
 # ---- purge ----
 
 my %ours;
-for my $pkg (qw(libnginx-mod-http-drover droverd drover-dev)) {
+for my $pkg (qw(libnginx-mod-http-drover libapache2-mod-drover droverd drover-dev)) {
     my (undef, $list) = in_root('dpkg-query', '-L', $pkg);
     $ours{$_} = 1 for grep { m{^/} && $_ ne '/.' } split(/\n/, $list);
 }
 $ours{'/etc/nginx/modules-enabled/50-mod-http-drover.conf'} = 1;
+$ours{"/etc/apache2/mods-enabled/drover.$_"} = 1 for qw(load conf);
 
 # the admin disables the site first: nginx without the module would refuse it
+# (and Apache without it a site that uses DroverPass)
 unlink("$root/etc/nginx/sites-enabled/drover", "$root/etc/nginx/conf.d/drover-ex.conf");
-($rc, $out) = in_root('apt-get', 'purge', '-y', '-q',
-                      'libnginx-mod-http-drover', 'droverd', 'drover-dev');
-is($rc, 0, 'apt-get purge removes the three packages');
+in_root('a2dissite', '-q', 'drover');
+($rc, $out) = in_root('apt-get', 'purge', '-y', '-q', 'libnginx-mod-http-drover',
+                      'libapache2-mod-drover', 'droverd', 'drover-dev');
+is($rc, 0, 'apt-get purge removes the four packages');
 
 # what policy keeps: files the admin made (the enabled pools), so their
 # directories; and directories other packages still own (/usr/share/doc, ...)
@@ -480,6 +563,8 @@ ok(!-e "$root/etc/nginx/modules-enabled/50-mod-http-drover.conf.removed",
 ok(-f "$root$_", "policy keeps the admin's $_") for sort keys %admin;
 ($rc, $out) = in_root('nginx', '-t');
 is($rc, 0, 'nginx -t still passes after the purge') or diag($out);
+($rc, $out) = in_root('apache2ctl', 'configtest');
+is($rc, 0, 'and apache2ctl configtest') or diag($out);
 
 cleanup();
 system('rm', '-rf', '--one-file-system', $root) unless $ENV{DROVER_TEST_KEEP};
