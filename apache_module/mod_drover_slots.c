@@ -41,10 +41,14 @@ static apr_array_header_t  *pool_paths;
 static drover_pool_shm_t   *pools;
 static apr_global_mutex_t  *mutex;
 
-/* per child: a slot freed here wakes this child's waiters at once; the
- * other children's notice within DROVER_POLL_STEP */
+/* per child: a slot freed here wakes one of this child's waiters at once;
+ * the other children's notice within DROVER_POLL_STEP.  wake_seq counts
+ * the releases in this child: a waiter reads it before it looks at the
+ * table and sleeps only while it is unchanged, so a release between its
+ * look and its sleep is not lost (it would wait a whole step) */
 static apr_thread_mutex_t  *wake_mutex;
 static apr_thread_cond_t   *wake_cond;
+static apr_uint32_t         wake_seq;
 
 
 apr_status_t
@@ -147,9 +151,28 @@ drover_slots_child_init(apr_pool_t *p, server_rec *s)
 }
 
 
-/* wait for a slot to free: woken by this child's release, or the step */
+/* this child's release count, read before a look at the table */
+static apr_uint32_t
+wake_seen(void)
+{
+    apr_uint32_t  seq;
+
+    if (wake_cond == NULL) {
+        return 0;
+    }
+
+    apr_thread_mutex_lock(wake_mutex);
+    seq = wake_seq;
+    apr_thread_mutex_unlock(wake_mutex);
+
+    return seq;
+}
+
+
+/* wait for a slot to free: at once if this child released one since
+ * wake_seen() gave seen, else until it does, or the step */
 static void
-wait_step(void)
+wait_step(apr_uint32_t seen)
 {
     if (wake_cond == NULL) {
         apr_sleep(DROVER_POLL_STEP);
@@ -157,7 +180,9 @@ wait_step(void)
     }
 
     apr_thread_mutex_lock(wake_mutex);
-    apr_thread_cond_timedwait(wake_cond, wake_mutex, DROVER_POLL_STEP);
+    if (wake_seq == seen) {
+        apr_thread_cond_timedwait(wake_cond, wake_mutex, DROVER_POLL_STEP);
+    }
     apr_thread_mutex_unlock(wake_mutex);
 }
 
@@ -565,11 +590,13 @@ drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc, int avoid,
     drover_pool_shm_t  *ps = &pools[dc->pool];
     apr_time_t          deadline = apr_time_now() + dc->queue_timeout;
     int                 k, queued = 0;
-    apr_uint32_t        waiting = 0;
+    apr_uint32_t        waiting = 0, seen;
     drover_pick_e       rc;
 
     for (;;) {
         refresh(r, dc->pool);
+
+        seen = wake_seen();
 
         lock();
 
@@ -625,7 +652,7 @@ drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc, int avoid,
         }
 
         /* a timer, not a spin: only while requests wait */
-        wait_step();
+        wait_step(seen);
     }
 
 cleanup:
@@ -656,9 +683,12 @@ drover_slots_release(request_rec *r, const drover_dir_conf_t *dc, int slot,
     waiting = ps->queued;
     unlock();
 
+    /* one waiter per slot freed: waking them all would have all but one
+     * take the lock for nothing */
     if (waiting > 0 && wake_cond != NULL) {
         apr_thread_mutex_lock(wake_mutex);
-        apr_thread_cond_broadcast(wake_cond);
+        wake_seq++;
+        apr_thread_cond_signal(wake_cond);
         apr_thread_mutex_unlock(wake_mutex);
     }
 }
