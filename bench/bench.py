@@ -47,7 +47,7 @@ import time
 sys.dont_write_bytecode = True      # no __pycache__ in bench/
 # bench.py's names, and (BUILD, IS_ROOT, env_num, Service, sh, stop_pids, tcp_ready,
 # unix_ready, wait_for, fmt_int) what profiler.py reads through `import bench as B`
-from settings import (BUILD, CLK_TCK, CONNS, DISPATCH, DROVER_WORKERS, DURATION, HERE, IS_ROOT,
+from settings import (APACHE_ROWS, BUILD, CLK_TCK, CONNS, DISPATCH, DROVER_WORKERS, DURATION, HERE, IS_ROOT,
                       KEEP, KILL_EVERY, MAX_RETRIES, MODULE, POST_BYTES, PROFILE, QUICK,
                       QUIET_BELOW, QUIET_WAIT, RETRY_ABOVE, ROUNDS, ROWS, SLOW_MS, THREADS,
                       UPSTREAM_KEEPALIVE, WARMUP, WORKLOADS, env_num, log)
@@ -112,22 +112,22 @@ class Bench(Services):
                     'wrk.headers["Content-Type"] = "application/octet-stream"\n' % POST_BYTES)
 
         backends = {}
-        if "b" in ROWS or "c" in ROWS:
+        if any(r in ROWS for r in "bcgh"):
             try:
                 backends["drover"] = (self.start_droverd("kit", t("kit.sock")), t("kit.sock"))
             except Exception as e:
-                for r in "bc":
+                for r in "bcgh":
                     self.unavailable[r] = str(e)
         if "d" in ROWS:
             try:
                 backends["fcgi"] = self.start_fcgi_peer()
             except Exception as e:
                 self.unavailable["d"] = str(e)
-        if "e" in ROWS:
+        if "e" in ROWS or "i" in ROWS:
             try:
                 backends["php"] = self.start_php_fpm()
             except Exception as e:
-                self.unavailable["e"] = str(e)
+                self.unavailable["e"] = self.unavailable["i"] = str(e)
         if "f" in ROWS:
             try:
                 backends["uv"] = self.start_uvicorn()
@@ -139,7 +139,7 @@ class Bench(Services):
         servers, upstreams, ports = "", "", []
         stock_rows = {}
         for r in ROWS:
-            if r == "b" or r in self.unavailable:
+            if r == "b" or r in APACHE_ROWS or r in self.unavailable:
                 continue
             port = free_port()
             if r == "a":
@@ -194,9 +194,19 @@ class Bench(Services):
             except Exception as e:
                 self.unavailable["b"] = str(e)
 
+        # one Apache for rows g, h, i
+        apache_rows = [r for r in ROWS if r in APACHE_ROWS and r not in self.unavailable]
+        if apache_rows:
+            try:
+                self.setup_apache_rows(apache_rows)
+            except Exception as e:
+                for r in apache_rows:
+                    self.unavailable[r] = str(e)
+
         for r in self.rows:
             self.rows[r]["backend"] = {"a": None, "b": "drover", "c": "drover", "d": "fcgi",
-                                       "e": "php", "f": "uv"}[r]
+                                       "e": "php", "f": "uv", "g": "drover", "h": "drover",
+                                       "i": "php"}[r]
         self.probe_all()
 
     def setup_module_row(self):
@@ -216,6 +226,33 @@ class Bench(Services):
             d["kill_port"] = kport
         d["front"] = self.start_nginx("nginx-drover", servers, "", ports, module=True)
         self.rows["b"] = d
+
+    def setup_apache_rows(self, rows):
+        """(g) mod_drover's DroverPass, its defaults; (h) the stock recipe of
+        docs/apache.md with a reusing worker (FCGI_KEEP_CONN, as (c)'s
+        keepalive 16); (i) the stock recipe to php-fpm, no reuse (as (e))"""
+        t = self.path
+        vhosts, ports, d = "", [], {}
+        for r in rows:
+            port = free_port()
+            if r == "g":
+                body = "    <Location />\n        DroverPass unix:%s\n    </Location>\n" % t("kit.sock")
+            elif r == "h":
+                vhosts += ('<Proxy "fcgi://drover-h/" enablereuse=on max=%d>\n</Proxy>\n'
+                           % UPSTREAM_KEEPALIVE)
+                body = ('    <Location />\n        SetHandler "proxy:unix:%s|fcgi://drover-h/"\n'
+                        '    </Location>\n' % t("kit.sock"))
+            else:
+                body = ('    <Location />\n        SetHandler "proxy:unix:%s|fcgi://php-i/"\n'
+                        '        ProxyFCGISetEnvIf "true" SCRIPT_FILENAME "%s"\n'
+                        '    </Location>\n' % (self.backends["php"][1], t("app.php")))
+            vhosts += self.vhost(port, body)
+            ports.append(port)
+            d[r] = {"port": port}
+        front = self.start_apache("apache", vhosts, ports, module="g" in rows)
+        for r in rows:
+            d[r]["front"] = front
+            self.rows[r] = d[r]
 
     # ----------------------------------------------------------- probes ----
 
@@ -505,7 +542,7 @@ class Bench(Services):
     def measure_memory(self):
         for be, (svc, _) in self.backends.items():
             self.memory[be] = memory(svc.pids())
-        for name in ("nginx-stock", "nginx-drover"):
+        for name in ("nginx-stock", "nginx-drover", "apache"):
             for s in self.services:
                 if s.name == name and s.alive():
                     self.memory[name] = memory(s.pids())
@@ -557,7 +594,7 @@ def main():
                        "\"discarded\" in the .json)" % (QUIET_WAIT, QUIET_BELOW, b.retries, RETRY_ABOVE))
         if getattr(b, "uvicorn_impl", None):
             b.notes.append("uvicorn ran with --loop %s --http %s" % b.uvicorn_impl)
-        for name in ("nginx-stock", "nginx-drover"):
+        for name in ("nginx-stock", "nginx-drover", "apache"):
             errlog = b.path(name + "-error.log")
             if os.path.exists(errlog):
                 lines = [l.strip() for l in open(errlog, errors="replace") if l.strip()]

@@ -12,9 +12,11 @@ import socket
 import statistics
 import time
 
-from settings import (BUILD, CONNS, DISPATCH, DURATION, KILL_EVERY, OUT, POST_BYTES, QUICK, ROOT,
+from settings import (APACHE_THREADS, BUILD, CONNS, DISPATCH, DURATION, KILL_EVERY, OUT, POST_BYTES, QUICK, ROOT,
                       ROUNDS, ROW_TITLES, ROWS, SLOW_MS, THREADS, WARMUP, WORKLOADS)
 from procs import sh
+
+ALL_ROWS = "".join(ROW_TITLES)
 
 
 def short(r):
@@ -59,9 +61,11 @@ def versions():
          (" (git %s, %s files changed in the work tree)" % (git[0], git[1]) if len(git) >= 2 else "")),
         ("build", ", ".join("%s %s (%s)" % (f, sh("sha256sum %s | cut -c1-12" % os.path.join(BUILD, f)),
                                             time.strftime("%H:%M:%S UTC", time.gmtime(os.path.getmtime(os.path.join(BUILD, f)))))
-                             for f in ("droverd", "apps/kit.so", "ngx_http_drover_module.so")
+                             for f in ("droverd", "apps/kit.so", "ngx_http_drover_module.so", "mod_drover.so")
                              if os.path.exists(os.path.join(BUILD, f)))
          + ": sha256 prefix and build time, since others may rebuild while the bench runs"),
+        ("apache2", sh("/usr/sbin/apache2 -v 2>/dev/null | head -1").replace("Server version: ", "")
+         + " (Debian %s)" % dpkg("apache2-bin")),
         ("libuv", sh("pkg-config --modversion libuv") + " (Debian libuv1 %s)" % dpkg("libuv1")),
         ("libfcgi / spawn-fcgi", "%s / %s" % (dpkg("libfcgi0ldbl"), dpkg("spawn-fcgi"))),
         ("php-fpm", (sh("%s -v | head -1" % php[-1]) if php else "not installed") +
@@ -101,7 +105,7 @@ def cpu_per_request(runs_of, workload):
          "to more, as softirq work done in a process's context may be counted in both:\n",
          "| row | nginx | backend | wrk | irq | total | machine |", "|---|---|---|---|---|---|---|"]
     any_row = False
-    for r in "abcdef":
+    for r in ALL_ROWS:
         rs = [x for x in runs_of(r, workload) if x.get("rps")]
         if not rs:
             continue
@@ -146,6 +150,10 @@ def report(b, started, finished):
              "(other tenants of the machine, this script). 100%% = one core; the machine has %d.\n"
              % (started.strftime("%H:%M:%S"), finished.strftime("%H:%M:%S"), THREADS, CONNS,
                 DURATION, ROUNDS, WARMUP, os.cpu_count() or 0))
+    if any(r in ROWS for r in "ghi"):
+        L.append("Rows (g)–(i) are Debian's apache2 instead: mpm_event with one child of %d threads "
+                 "(as nginx's one worker), KeepAlive on, no access log, plain HTTP on 127.0.0.1.\n"
+                 % APACHE_THREADS)
     L.append("## Versions\n")
     L.append("| component | version |\n|---|---|")
     for k, v in b.versions:
@@ -154,7 +162,7 @@ def report(b, started, finished):
 
     L.append("## Rows\n")
     L.append("| row | stack | status |\n|---|---|---|")
-    for r in "abcdef":
+    for r in ALL_ROWS:
         if r not in ROWS:
             continue
         if r in b.rows:
@@ -173,7 +181,7 @@ def report(b, started, finished):
 
     medians = {}
     for w in WORKLOADS:
-        for r in "abcdef":
+        for r in ALL_ROWS:
             rs = runs_of(r, w[0])
             if rs:
                 medians[(r, w[0])] = {"rps": med([x["rps"] for x in rs]),
@@ -185,7 +193,7 @@ def report(b, started, finished):
         L.append("| row | req/s | p50 | p99 | x(a) req/s | x(d) req/s | x(d) p99 | CPU nginx | CPU backend | "
                  "CPU wrk | irq | other procs | errors |")
         L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for r in "abcdef":
+        for r in ALL_ROWS:
             if r not in ROWS:
                 continue
             rs = runs_of(r, w[0])
@@ -219,7 +227,8 @@ def report(b, started, finished):
     names = {"drover": ("droverd: manager + preloader + 2 workers", "(b), (c)"),
              "fcgi": ("libfcgi app x16", "(d)"), "php": ("php-fpm master + 2 children", "(e)"),
              "uv": ("uvicorn + FastAPI", "(f)"), "nginx-stock": ("nginx (stock): master + worker", "(a), (c)–(f)"),
-             "nginx-drover": ("nginx with the module: master + worker", "(b)")}
+             "nginx-drover": ("nginx with the module: master + worker", "(b)"),
+             "apache": ("Apache (mod_drover loaded): master + child", "(g)–(i)")}
     for k, (title, rows) in names.items():
         if k in b.memory:
             m = b.memory[k]
@@ -275,7 +284,7 @@ def report(b, started, finished):
                 other))
     L.append("")
 
-    L.append("## Targets (issue 7)\n")
+    L.append("## Targets (issue 7; issue 16 for the Apache rows)\n")
     L.append("| target | measured | status |\n|---|---|---|")
     for line in targets(b, medians):
         L.append(line)
@@ -353,6 +362,17 @@ def targets(b, medians):
                 ratio, fmt_int(bw["rps"]), fmt_int(dw["rps"])))
         else:
             line("(b) >= 1.3x (d) req/s, %s" % w, None, why_b)
+    # issue 16: Apache + mod_drover against Apache + mod_proxy_fcgi
+    for w in [x[0] for x in WORKLOADS]:
+        gw, hw, iw = get("g", w), get("h", w), get("i", w)
+        if gw and hw:
+            ratio = gw["rps"] / hw["rps"]
+            line("(g) >= (h) req/s, %s" % w, ratio >= 1.0, "%.2fx (%s vs %s req/s), p99 %s vs %s" % (
+                ratio, fmt_int(gw["rps"]), fmt_int(hw["rps"]), fmt_us(gw["p99"]), fmt_us(hw["p99"])))
+        if gw and iw:
+            ratio = gw["rps"] / iw["rps"]
+            line("(g) > (i) req/s, %s" % w, ratio > 1.0, "%.2fx (%s vs %s req/s), p99 %s vs %s" % (
+                ratio, fmt_int(gw["rps"]), fmt_int(iw["rps"]), fmt_us(gw["p99"]), fmt_us(iw["p99"])))
     # droverd behind stock fastcgi_pass against the same bars, for reference
     for w, bar in (("hello", 1.5), ("64k", 1.3), ("post16k", 1.3)):
         cw, dw = get("c", w), get("d", w)

@@ -10,8 +10,8 @@ import re
 import shutil
 import subprocess
 
-from settings import (BUILD, DROVER_CONF, DROVER_WORKERS, FCGI_PROCS, HERE, IS_ROOT, MODULE,
-                      PHP_CHILDREN)
+from settings import (APACHE_MODULE, APACHE_MODULES, APACHE_THREADS, BUILD, DROVER_CONF,
+                      DROVER_WORKERS, FCGI_PROCS, HERE, IS_ROOT, MODULE, PHP_CHILDREN)
 from procs import Service, sh, tcp_ready, unix_ready, wait_for
 
 
@@ -177,6 +177,54 @@ http {
         if not wait_for(lambda: all(tcp_ready(p) for p in ports), 10) or not svc.alive():
             raise RuntimeError("nginx %s did not start: %s" % (name, svc.log_tail()))
         return svc
+
+    # ---------------------------------------------------------- apache ----
+
+    def apache_conf(self, name, vhosts, ports, module=False):
+        """Debian's apache2 as nginx is run here: one child (mpm_event,
+        APACHE_THREADS threads), no access log, plain HTTP on 127.0.0.1"""
+        t, m = self.path, APACHE_MODULES
+        os.makedirs(t(name + "-run"), exist_ok=True)
+        os.makedirs(t(name + "-htdocs"), exist_ok=True)
+        text = ("ServerRoot %s\nPidFile %s\nErrorLog %s\nLogLevel warn\nDefaultRuntimeDir %s\n"
+                "Mutex file:%s default\nServerName localhost\nDocumentRoot %s\n%s"
+                "LoadModule mpm_event_module %s/mod_mpm_event.so\n"
+                "StartServers 1\nServerLimit 1\nThreadsPerChild %d\nThreadLimit %d\n"
+                "MaxRequestWorkers %d\nMinSpareThreads 1\nMaxSpareThreads %d\n"
+                "LoadModule authz_core_module %s/mod_authz_core.so\n"
+                "LoadModule proxy_module %s/mod_proxy.so\n"
+                "LoadModule proxy_fcgi_module %s/mod_proxy_fcgi.so\n%s"
+                "KeepAlive On\nMaxKeepAliveRequests 0\nTimeout 30\n"
+                "<Directory />\n    Require all granted\n</Directory>\n%s%s"
+                % (self.tmp, t(name + ".pid"), t(name + "-error.log"), t(name + "-run"),
+                   t(name + "-run"), t(name + "-htdocs"),
+                   "User nobody\nGroup nogroup\n" if IS_ROOT else "", m,
+                   APACHE_THREADS, APACHE_THREADS, APACHE_THREADS, APACHE_THREADS, m, m, m,
+                   "LoadModule drover_module %s\n" % APACHE_MODULE if module else "",
+                   "".join("Listen 127.0.0.1:%d\n" % p for p in ports), vhosts))
+        conf = t(name + ".conf")
+        with open(conf, "w") as f:
+            f.write(text)
+        return conf
+
+    def start_apache(self, name, vhosts, ports, module=False):
+        if not os.path.exists("/usr/sbin/apache2"):
+            raise RuntimeError("apache2 is not installed")
+        if module and not os.path.exists(APACHE_MODULE):
+            raise RuntimeError("%s is not built" % APACHE_MODULE)
+        conf = self.apache_conf(name, vhosts, ports, module)
+        out = sh("/usr/sbin/apache2 -t -d %s -f %s 2>&1" % (self.tmp, conf))
+        if "Syntax OK" not in out:
+            raise RuntimeError("apache2 -t: " + out.strip()[-400:])
+        svc = self.service(name, ["/usr/sbin/apache2", "-d", self.tmp, "-f", conf, "-DFOREGROUND"],
+                           self.path(name + ".out"))
+        if not wait_for(lambda: all(tcp_ready(p) for p in ports), 10) or not svc.alive():
+            raise RuntimeError("apache2 %s did not start: %s" % (name, svc.log_tail()))
+        return svc
+
+    @staticmethod
+    def vhost(port, body):
+        return "<VirtualHost 127.0.0.1:%d>\n%s</VirtualHost>\n" % (port, body)
 
     @staticmethod
     def server(port, body):

@@ -10,6 +10,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BUILD = os.path.abspath(os.environ.get("DROVER_BUILD", os.path.join(ROOT, "build")))
 MODULE = os.path.abspath(os.environ.get("BENCH_MODULE", os.path.join(BUILD, "ngx_http_drover_module.so")))
+APACHE_MODULE = os.path.abspath(os.environ.get("BENCH_APACHE_MODULE", os.path.join(BUILD, "mod_drover.so")))
+APACHE_MODULES = "/usr/lib/apache2/modules"
+APACHE_THREADS = 32
 IS_ROOT = os.geteuid() == 0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -25,7 +28,10 @@ ROUNDS = env_num("BENCH_ROUNDS", 1 if QUICK else 3)
 WARMUP = env_num("BENCH_WARMUP", 1)
 CONNS = env_num("BENCH_CONNECTIONS", 16)
 THREADS = env_num("BENCH_THREADS", 1)
-ROWS = [r.strip() for r in os.environ.get("BENCH_ROWS", "a,b,c,d,e,f").split(",") if r.strip()]
+# BENCH_APACHE=1 adds the Apache rows (g, h, i) to the default rows
+APACHE = os.environ.get("BENCH_APACHE", "") == "1"
+ROWS = [r.strip() for r in os.environ.get("BENCH_ROWS", "a,b,c,d,e,f" + (",g,h,i" if APACHE else ""))
+        .split(",") if r.strip()]
 DISPATCH = os.environ.get("BENCH_DISPATCH", "1") != "0"
 OUT = os.path.abspath(os.environ.get("BENCH_OUT", os.path.join(HERE, "results")))
 KEEP = os.environ.get("BENCH_KEEP", "") == "1"
@@ -62,7 +68,11 @@ ROW_TITLES = {
     "d": "stock `fastcgi_pass` + keepalive 16 -> libfcgi C app, 16 procs (spawn-fcgi)",
     "e": "stock `fastcgi_pass` -> php-fpm static 2 (opcache)",
     "f": "`proxy_pass` + keepalive 16 -> uvicorn + FastAPI, 1 worker",
+    "g": "Apache: mod_drover `DroverPass` -> droverd, 2 workers",
+    "h": "Apache: stock mod_proxy_fcgi + `enablereuse=on` -> droverd shared socket, 2 workers",
+    "i": "Apache: stock mod_proxy_fcgi -> php-fpm static 2 (opcache)",
 }
+APACHE_ROWS = "ghi"
 
 
 def log(msg):

@@ -7,7 +7,8 @@
 //                would measure sprintf, not the transfer)
 //   /echo        the request body back
 header('Content-Type: text/plain');
-$path = $_SERVER['DOCUMENT_URI'] ?? '/';
+// DOCUMENT_URI is nginx's; Apache's mod_proxy_fcgi (rows g-i) sends REQUEST_URI only
+$path = $_SERVER['DOCUMENT_URI'] ?? parse_url($_SERVER['REQUEST_URI'] ?? '/', PHP_URL_PATH) ?? '/';
 if ($path === '/big') {
     $kb = max(0, min(1024, (int) ($_GET['kb'] ?? 64)));
     echo str_repeat("0123456789abcde\n", $kb * 64);
