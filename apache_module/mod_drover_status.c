@@ -4,15 +4,49 @@
  */
 
 /* mod_drover's "drover-status" handler: what this Apache's dispatch
- * counted for each DroverPass pool, as JSON or Prometheus text. */
+ * counted for each DroverPass pool, as an HTML page, JSON or Prometheus
+ * text. */
 
 #include "mod_drover.h"
 
 #include "apr_strings.h"
+#include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
 
+APLOG_USE_MODULE(drover);
+
 #define DROVER_STATUS_HANDLER  "drover-status"
+
+typedef enum {
+    FORMAT_HTML = 0,
+    FORMAT_JSON,
+    FORMAT_PROMETHEUS,
+    FORMAT_BAD
+} format_t;
+
+typedef struct {
+    const char  *name;
+    format_t     format;
+} format_name_t;
+
+/* ?format=NAME */
+static const format_name_t  format_names[] = {
+    { "html", FORMAT_HTML },
+    { "json", FORMAT_JSON },
+    { "prometheus", FORMAT_PROMETHEUS },
+};
+
+/* the media types of Accept that choose a format, as the nginx module's */
+static const format_name_t  format_types[] = {
+    { "application/json", FORMAT_JSON },
+    { "text/plain", FORMAT_PROMETHEUS },
+    { "application/openmetrics-text", FORMAT_PROMETHEUS },
+    { "text/html", FORMAT_HTML },
+    { "application/xhtml+xml", FORMAT_HTML },
+};
+
+#define NELTS(a) (sizeof(a) / sizeof((a)[0]))
 
 typedef struct {
     const char  *name;
@@ -191,12 +225,178 @@ send_prometheus(request_rec *r, int npools)
 }
 
 
-/* SetHandler drover-status: ?format=json (the default) or prometheus */
+/* the page's style: no external files, fits a phone */
+static const char  page_head[] =
+    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+    "<meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<meta http-equiv=\"refresh\" content=\"2\">\n"
+    "<title>Drover status</title>\n"
+    "<style>\n"
+    "body{font:15px/1.4 system-ui,sans-serif;margin:0;padding:12px;"
+    "background:#f4f5f7;color:#222}\n"
+    "h1{font-size:20px;margin:0 0 4px}\n"
+    "p.sub{margin:0 0 12px;color:#666}\n"
+    ".pool{background:#fff;border-radius:8px;padding:10px 14px;"
+    "margin:0 0 12px;box-shadow:0 1px 3px rgba(0,0,0,.12);overflow-x:auto}\n"
+    "h2{font-size:16px;margin:0 0 8px;word-break:break-all}\n"
+    "h2 span{font-size:13px;font-weight:normal;padding:1px 8px;"
+    "border-radius:10px;margin-left:6px;background:#ddd}\n"
+    "span.serving{background:#cdeccd}span.starting,span.reloading"
+    "{background:#fbe9b7}span.failing,span.stopped{background:#f5c2c2}\n"
+    "table{border-collapse:collapse}\n"
+    "th{text-align:left;font-weight:normal;color:#555;padding:2px 16px 2px 0}\n"
+    "td{text-align:right;font-variant-numeric:tabular-nums;padding:2px 0}\n"
+    "</style>\n</head>\n<body>\n"
+    "<h1>Drover status</h1>\n"
+    "<p class=\"sub\">mod_drover in Apache: all children together, since "
+    "Apache started or was last restarted.</p>\n";
+
+
+static void
+html_row(request_rec *r, const char *name, apr_uint64_t v)
+{
+    ap_rprintf(r, "<tr><th>%s</th><td>%" APR_UINT64_T_FMT "</td></tr>\n",
+               name, v);
+}
+
+
+static void
+send_html(request_rec *r, int npools)
+{
+    drover_pool_shm_t  *ps = apr_palloc(r->pool, sizeof(*ps));
+    apr_uint64_t        v[NMETRICS];
+    const char         *state;
+    int                 i;
+
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    ap_rputs(page_head, r);
+
+    if (npools == 0) {
+        ap_rputs("<p>No DroverPass pool in this server's configuration.</p>\n",
+                 r);
+    }
+
+    for (i = 0; i < npools; i++) {
+        drover_slots_snapshot(i, ps);
+        pool_values(ps, v);
+        state = ps->active ? state_name(ps->state) : "plain";
+
+        ap_rprintf(r, "<div class=\"pool\">\n<h2>%s <span class=\"%s\">%s"
+                   "</span></h2>\n<table>\n",
+                   ap_escape_html(r->pool, drover_slots_path(i)), state,
+                   state);
+
+        if (ps->active) {
+            html_row(r, "generation", ps->generation);
+            html_row(r, "slots", v[0]);
+            html_row(r, "slots up", v[1]);
+            html_row(r, "slots busy", v[2]);
+        } else {
+            ap_rputs("<tr><th>dispatch</th><td>none (no .slots file: plain "
+                     "FastCGI)</td></tr>\n", r);
+        }
+
+        html_row(r, "queue length", v[3]);
+        html_row(r, "requests", v[4]);
+        html_row(r, "replays", v[7]);
+        html_row(r, "503s", v[5] + v[6]);
+        html_row(r, "503s, queue full", v[5]);
+        html_row(r, "503s, queue timeout", v[6]);
+        html_row(r, "502s and 504s from a slot", v[8]);
+        ap_rputs("</table>\n</div>\n", r);
+    }
+
+    ap_rputs("</body>\n</html>\n", r);
+}
+
+
+/* ?format=NAME when there is one (FORMAT_BAD for an unknown NAME), else
+ * -1 */
+static int
+format_arg(const char *args)
+{
+    const char  *a, *end;
+    apr_size_t   n, k;
+
+    for (a = args; a != NULL && *a; a = end[0] ? end + 1 : NULL) {
+        end = a + strcspn(a, "&");
+
+        if (strncmp(a, "format=", 7) != 0) {
+            continue;
+        }
+
+        n = (apr_size_t) (end - a) - 7;
+        for (k = 0; k < NELTS(format_names); k++) {
+            if (strlen(format_names[k].name) == n
+                && strncmp(a + 7, format_names[k].name, n) == 0)
+            {
+                return format_names[k].format;
+            }
+        }
+
+        return FORMAT_BAD;
+    }
+
+    return -1;
+}
+
+
+/* Accept's choice: the known media type of the highest q, the first one
+ * listed on a tie; HTML when none is known or there is no Accept */
+static format_t
+format_accept(request_rec *r)
+{
+    const char  *accept = apr_table_get(r->headers_in, "Accept");
+    const char  *p, *end, *semi, *q;
+    format_t     best = FORMAT_HTML;
+    double       best_q = -1, qv;
+    apr_size_t   n, k;
+
+    for (p = accept; p != NULL && *p; p = end[0] ? end + 1 : NULL) {
+        end = p + strcspn(p, ",");
+        p += strspn(p, " \t");
+        semi = p + strcspn(p, ";,");
+        if (semi > end) {
+            semi = end;
+        }
+
+        n = (apr_size_t) (semi - p);
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) {
+            n--;
+        }
+
+        qv = 1;
+        for (q = semi; q < end; q++) {
+            if (*q == ';') {
+                q += strspn(q + 1, " \t") + 1;
+                if ((q[0] == 'q' || q[0] == 'Q') && q[1] == '=') {
+                    qv = atof(q + 2);
+                }
+            }
+        }
+
+        for (k = 0; k < NELTS(format_types); k++) {
+            if (strlen(format_types[k].name) == n
+                && strncasecmp(p, format_types[k].name, n) == 0
+                && qv > 0 && qv > best_q)
+            {
+                best = format_types[k].format;
+                best_q = qv;
+            }
+        }
+    }
+
+    return best;
+}
+
+
+/* SetHandler drover-status: ?format=html, json or prometheus; without it
+ * the Accept header chooses, HTML by default */
 int
 drover_status_handler(request_rec *r)
 {
-    const char  *fmt = "json";
-    const char  *a;
+    int  fmt;
 
     if (r->handler == NULL || strcmp(r->handler, DROVER_STATUS_HANDLER) != 0) {
         return DECLINED;
@@ -207,22 +407,31 @@ drover_status_handler(request_rec *r)
         return HTTP_METHOD_NOT_ALLOWED;
     }
 
-    for (a = r->args; a != NULL && *a; a = strchr(a, '&') ? strchr(a, '&') + 1
-                                                          : NULL)
-    {
-        if (strncmp(a, "format=prometheus", 17) == 0
-            && (a[17] == '\0' || a[17] == '&'))
-        {
-            fmt = "prometheus";
-        }
+    fmt = format_arg(r->args);
+    if (fmt == FORMAT_BAD) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "drover-status: unknown ?format, want html, json or "
+                      "prometheus");
+        return HTTP_BAD_REQUEST;
+    }
+
+    if (fmt < 0) {
+        fmt = format_accept(r);
     }
 
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_mergen(r->headers_out, "Vary", "Accept");
 
-    if (strcmp(fmt, "prometheus") == 0) {
-        send_prometheus(r, drover_slots_pools());
-    } else {
+    switch (fmt) {
+    case FORMAT_JSON:
         send_json(r, drover_slots_pools());
+        break;
+    case FORMAT_PROMETHEUS:
+        send_prometheus(r, drover_slots_pools());
+        break;
+    default:
+        send_html(r, drover_slots_pools());
+        break;
     }
 
     return OK;

@@ -200,9 +200,9 @@ is($t->http(GET => '/')->{status}, 200, 'the healthy pool beside it serves');
 
 # ---- the drover-status handler: what the dispatch counted ----
 
-$r = $t->http(GET => '/drover-status');
+$r = $t->http(GET => '/drover-status?format=json');
 is($r->{status}, 200, 'drover-status: 200');
-like($r->{headers}{'content-type'} // '', qr{^application/json}, 'JSON by default');
+like($r->{headers}{'content-type'} // '', qr{^application/json}, '?format=json: JSON');
 my $st = eval { JSON::PP::decode_json($r->{body}) } || {};
 my %pool = map { ($_->{socket} =~ m{/([^/]+)\.sock$})[0] => $_ } @{ $st->{pools} || [] };
 is_deeply([sort keys %pool], [qw(crash kit q)], 'one entry per DroverPass pool');

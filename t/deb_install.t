@@ -483,7 +483,7 @@ is(wait_for('hello through Apache', 15, sub {
        curl("http://127.0.0.1:$aport/");
    }), "hello\n",
    "Apache with mod_drover: http://127.0.0.1:$aport/ gets hello from the packaged pool");
-like(curl("http://127.0.0.1:$aport/drover-status") // '',
+like(curl("http://127.0.0.1:$aport/drover-status?format=json") // '',
      qr{"socket":"/run/drover/hello\.sock","dispatch":true},
      'its drover-status counts the pool, dispatched to the slots');
 ok(alive($apache_pid), "Apache runs as the pid the test started ($apache_pid)");
