@@ -20,59 +20,13 @@ use Drover::Test;
 use Drover::Test::Apache;
 use Drover::FCGI qw(:all);
 use Drover::FakeFCGI qw(fcgi_response fcgi_end_request);
+use Drover::Test::Malformed qw(malformed_answers $OK_HEAD);
 
 my $t = Drover::Test->new->has_apache;
 
 my $MARK = sprintf 'DROVERMARK%08x%04x', int(rand(0xffffffff)), $$ & 0xffff;
-my $OK_HEAD = "Content-Type: text/plain\r\n\r\n";
 
-my %cases = (
-    'no-colon' => sub {
-        fcgi_response($_[0], "Content-Type: text/plain\r\n$MARK-no-colon-here\r\n\r\nbody $MARK\n");
-    },
-    'version-2' => sub {
-        fcgi_record(FCGI_STDOUT, $_[0], "$OK_HEAD$MARK version 2\n", version => 2)
-            . fcgi_record(FCGI_STDOUT, $_[0], '') . fcgi_end_request($_[0]);
-    },
-    'huge-headers' => sub {
-        my $lines = join '', map { sprintf "X-%s-%06d: %s\r\n", $MARK, $_, 'h' x 100 } 1 .. 8000;
-        fcgi_response($_[0], "Content-Type: text/plain\r\n$lines\r\nbody\n");
-    },
-    'huge-header-line' => sub {
-        fcgi_response($_[0], "Content-Type: text/plain\r\nX-Long: $MARK" . ('l' x (1 << 20)) . "\r\n\r\nbody\n");
-    },
-    'data-after-end' => sub {
-        fcgi_response($_[0], "${OK_HEAD}first\n")
-            . fcgi_record(FCGI_STDOUT, $_[0], "$MARK after the end\n") . fcgi_end_request($_[0]);
-    },
-    'close-mid-body' => sub {
-        [fcgi_record(FCGI_STDOUT, $_[0], "${OK_HEAD}partial body\n"), { close => 1 }];
-    },
-    'close-mid-headers' => sub {
-        [fcgi_record(FCGI_STDOUT, $_[0], "Content-Type: text/plain\r\nX-$MARK: 1"), { close => 1 }];
-    },
-    'close-at-once' => sub { [{ close => 1 }] },
-    'wrong-request-id' => sub { fcgi_response($_[0] + 7, "$OK_HEAD$MARK wrong id\n") },
-    'unknown-type' => sub {
-        fcgi_record(99, $_[0], "$MARK unknown type") . fcgi_response($_[0], "${OK_HEAD}ok\n");
-    },
-    'short-end-request' => sub {
-        fcgi_stream(FCGI_STDOUT, $_[0], "${OK_HEAD}short end\n")
-            . fcgi_record(FCGI_END_REQUEST, $_[0], "\0\0") . $MARK;
-    },
-    'bad-status' => sub {
-        fcgi_response($_[0], "Status: abc\r\nContent-Type: text/plain\r\n\r\n$MARK bad status\n");
-    },
-    'content-length-short' => sub {
-        fcgi_response($_[0], "Content-Type: text/plain\r\nContent-Length: 1000\r\n\r\nonly ten.\n");
-    },
-    'content-length-long' => sub {
-        fcgi_response($_[0], "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\n12345$MARK\n");
-    },
-    'nul-in-header' => sub {
-        fcgi_response($_[0], "Content-Type: text/plain\r\nX-Nul: a\0$MARK\r\n\r\nbody\n");
-    },
-);
+my %cases = malformed_answers($MARK);
 
 my %good = (
     'stderr' => sub {

@@ -21,112 +21,14 @@ use Time::HiRes qw(time);
 use Drover::Test;
 use Drover::FCGI qw(:all);
 use Drover::FakeFCGI qw(fcgi_response fcgi_end_request);
+use Drover::Test::Malformed qw(malformed_answers $OK_HEAD);
 
 my $t = Drover::Test->new->has(qw(nginx module https));
 
 # unique per run, so no chance match in a log or a page
 my $MARK = sprintf 'DROVERMARK%08x%04x', int(rand(0xffffffff)), $$ & 0xffff;
 
-my $OK_HEAD = "Content-Type: text/plain\r\n\r\n";
-
-# name => sub ($id) returning the reply (bytes, or pieces for the fake)
-my %cases = (
-    # RFC 3875 6.3: a header line is name ":" value
-    'no-colon' => sub {
-        fcgi_response($_[0], "Content-Type: text/plain\r\n$MARK-no-colon-here\r\n\r\nbody $MARK\n");
-    },
-
-    # spec 3.3: version is FCGI_VERSION_1
-    'version-2' => sub {
-        fcgi_record(FCGI_STDOUT, $_[0], "$OK_HEAD$MARK version 2\n", version => 2)
-            . fcgi_record(FCGI_STDOUT, $_[0], '') . fcgi_end_request($_[0]);
-    },
-
-    # a record that claims 1000 bytes, then the connection closes after
-    # 100 (no marker: the 100 bytes are a plausible start of a body, which
-    # a streaming parser may pass on before it knows the rest never comes)
-    'length-past-record' => sub {
-        my $content = substr($OK_HEAD . ('x' x 200), 0, 100);
-        [pack('CCnnCx', 1, FCGI_STDOUT, $_[0], 1000, 0) . $content, { close => 1 }];
-    },
-
-    # 1 MiB of headers: far over any header buffer
-    'huge-headers' => sub {
-        my $lines = join '', map { sprintf "X-%s-%06d: %s\r\n", $MARK, $_, 'h' x 100 } 1 .. 8000;
-        fcgi_response($_[0], "Content-Type: text/plain\r\n$lines\r\nbody\n");
-    },
-
-    # one header line over any sane limit
-    'huge-header-line' => sub {
-        fcgi_response($_[0], "Content-Type: text/plain\r\nX-Long: $MARK" . ('l' x (1 << 20)) . "\r\n\r\nbody\n");
-    },
-
-    # a complete response, then more STDOUT after END_REQUEST, all in one write
-    'data-after-end' => sub {
-        fcgi_response($_[0], "${OK_HEAD}first\n")
-            . fcgi_record(FCGI_STDOUT, $_[0], "$MARK after the end\n")
-            . fcgi_end_request($_[0]);
-    },
-
-    # the backend goes away before END_REQUEST, the body under way
-    'close-mid-body' => sub {
-        [fcgi_record(FCGI_STDOUT, $_[0], "${OK_HEAD}partial body\n"), { close => 1 }];
-    },
-
-    # the backend goes away in the middle of the headers
-    'close-mid-headers' => sub {
-        [fcgi_record(FCGI_STDOUT, $_[0], "Content-Type: text/plain\r\nX-$MARK: 1"), { close => 1 }];
-    },
-
-    # the backend goes away without a byte
-    'close-at-once' => sub { [{ close => 1 }] },
-
-    # STDOUT and END_REQUEST for a request id that was never sent
-    'wrong-request-id' => sub {
-        fcgi_response($_[0] + 7, "$OK_HEAD$MARK wrong id\n");
-    },
-
-    # a record type a responder never sends (spec 8)
-    'unknown-type' => sub {
-        fcgi_record(99, $_[0], "$MARK unknown type") . fcgi_response($_[0], "${OK_HEAD}ok\n");
-    },
-
-    # END_REQUEST's body is 8 bytes (spec 5.5); the marker is after the
-    # END_REQUEST header, where the 8 bytes would be
-    'short-end-request' => sub {
-        fcgi_stream(FCGI_STDOUT, $_[0], "${OK_HEAD}short end\n")
-            . fcgi_record(FCGI_END_REQUEST, $_[0], "\0\0") . $MARK;
-    },
-
-    # RFC 3875 6.3.3: Status is a 3-digit code
-    'bad-status' => sub {
-        fcgi_response($_[0], "Status: abc\r\nContent-Type: text/plain\r\n\r\n$MARK bad status\n");
-    },
-
-    # a body shorter than its Content-Length
-    'content-length-short' => sub {
-        fcgi_response($_[0], "Content-Type: text/plain\r\nContent-Length: 1000\r\n\r\nonly ten.\n");
-    },
-
-    # a body longer than its Content-Length: the rest must go nowhere
-    'content-length-long' => sub {
-        fcgi_response($_[0], "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\n12345$MARK\n");
-    },
-
-    # the same, the excess a moment after the first 5 bytes: the outcome
-    # must not depend on how the bytes are split
-    'content-length-long-later' => sub {
-        [fcgi_record(FCGI_STDOUT, $_[0], "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\n12345"),
-         { sleep => 0.3 },
-         fcgi_record(FCGI_STDOUT, $_[0], "$MARK\n") . fcgi_record(FCGI_STDOUT, $_[0], '')
-         . fcgi_end_request($_[0])];
-    },
-
-    # NUL in a header value
-    'nul-in-header' => sub {
-        fcgi_response($_[0], "Content-Type: text/plain\r\nX-Nul: a\0$MARK\r\n\r\nbody\n");
-    },
-);
+my %cases = malformed_answers($MARK);
 
 my %good = (
     # a complete response, and garbage on the idle connection a moment
