@@ -89,6 +89,8 @@ typedef struct {
     unsigned                          retrying:1;
     unsigned                          responded:1;   /* a byte came */
     unsigned                          overloaded:1;
+    unsigned                          stopped:1;     /* 503: not failing,
+                                                        droverctl stop */
     unsigned                          cleanup:1;
     unsigned                          moving:1;      /* rescue under way */
     unsigned                          shut:1;        /* SHUT_WR sent */

@@ -39,7 +39,7 @@ static void ngx_http_drover_dispatch_reject(ngx_http_request_t *r);
 static void ngx_http_drover_dispatch_unavailable(ngx_http_request_t *r,
     char *retry);
 static void ngx_http_drover_dispatch_fail(ngx_http_request_t *r,
-    ngx_http_drover_dispatch_pool_t *pool);
+    ngx_http_drover_dispatch_pool_t *pool, ngx_uint_t stopped);
 static void ngx_http_drover_dispatch_fail_waiter(
     ngx_http_drover_dispatch_req_t *d);
 static void ngx_http_drover_dispatch_cleanup(void *data);
@@ -117,7 +117,7 @@ ngx_http_drover_dispatch_start(ngx_http_request_t *r)
     }
 
     if (rc == NGX_ABORT) {
-        ngx_http_drover_dispatch_fail(r, pool);
+        ngx_http_drover_dispatch_fail(r, pool, d->stopped);
         return;
     }
 
@@ -288,6 +288,7 @@ ngx_http_drover_dispatch_wake(ngx_event_t *ev)
         ngx_http_drover_dispatch_unqueue(d);
 
         if (failing) {
+            d->stopped = (failing == 2);
             ngx_http_drover_dispatch_fail_waiter(d);
             continue;
         }
@@ -351,12 +352,20 @@ ngx_http_drover_dispatch_reject(ngx_http_request_t *r)
 
 static void
 ngx_http_drover_dispatch_fail(ngx_http_request_t *r,
-    ngx_http_drover_dispatch_pool_t *pool)
+    ngx_http_drover_dispatch_pool_t *pool, ngx_uint_t stopped)
 {
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "drover: the app of \"%V\" failed to start (droverd "
-                  "reports the pool failing, no worker is up; droverd's log "
-                  "says why), 503", &pool->path);
+    if (stopped) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "drover: the pool of \"%V\" is stopped (droverctl "
+                      "stop; droverctl start serves it again), 503",
+                      &pool->path);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "drover: the app of \"%V\" failed to start (droverd "
+                      "reports the pool failing, no worker is up; droverd's "
+                      "log says why), 503", &pool->path);
+    }
 
     ngx_http_drover_dispatch_unavailable(r, "30");
 }
@@ -392,7 +401,7 @@ ngx_http_drover_dispatch_fail_waiter(ngx_http_drover_dispatch_req_t *d)
 
     c = d->request->connection;
 
-    ngx_http_drover_dispatch_fail(d->request, d->pool);
+    ngx_http_drover_dispatch_fail(d->request, d->pool, d->stopped);
     ngx_http_run_posted_requests(c);
 }
 

@@ -225,14 +225,19 @@ ngx_http_drover_dispatch_parse(u_char *p, u_char *last,
             continue;
         }
 
-        /* a stopped pool (droverctl stop) cannot start either */
-
-        if (((size_t) (eol - p) == sizeof("state failing") - 1
-             && ngx_strncmp(p, "state failing", eol - p) == 0)
-            || ((size_t) (eol - p) == sizeof("state stopped") - 1
-                && ngx_strncmp(p, "state stopped", eol - p) == 0))
+        if ((size_t) (eol - p) == sizeof("state failing") - 1
+            && ngx_strncmp(p, "state failing", eol - p) == 0)
         {
             f->failing = 1;
+            continue;
+        }
+
+        /* a stopped pool (droverctl stop) cannot start either */
+
+        if ((size_t) (eol - p) == sizeof("state stopped") - 1
+            && ngx_strncmp(p, "state stopped", eol - p) == 0)
+        {
+            f->failing = 2;
             continue;
         }
 
@@ -410,14 +415,17 @@ ngx_int_t
 ngx_http_drover_dispatch_acquire(ngx_http_drover_dispatch_pool_t *pool,
     ngx_http_drover_dispatch_req_t *d, ngx_uint_t queue_size)
 {
-    ngx_uint_t                      k;
+    ngx_uint_t                      k, why;
     ngx_http_drover_dispatch_sh_t  *sh;
 
     sh = pool->sh;
 
     ngx_shmtx_lock(&pool->shpool->mutex);
 
-    if (ngx_http_drover_dispatch_cannot_start(sh)) {
+    why = ngx_http_drover_dispatch_cannot_start(sh);
+
+    if (why) {
+        d->stopped = (why == 2);
         ngx_shmtx_unlock(&pool->shpool->mutex);
         return NGX_ABORT;
     }
@@ -451,8 +459,8 @@ ngx_http_drover_dispatch_acquire(ngx_http_drover_dispatch_pool_t *pool,
 
 /*
  * Under the lock: droverd says the pool is failing (its app crashed past
- * restart_limit or its init failed) and not one slot is up: waiting would
- * only end in the queue's timeout.
+ * restart_limit or its init failed: 1) or stopped (droverctl stop: 2) and
+ * not one slot is up: waiting would only end in the queue's timeout.
  */
 
 ngx_uint_t
@@ -472,7 +480,7 @@ ngx_http_drover_dispatch_cannot_start(ngx_http_drover_dispatch_sh_t *sh)
         }
     }
 
-    return 1;
+    return sh->failing;
 }
 
 

@@ -50,7 +50,8 @@ struct ngx_http_drover_dispatch_sh_s {
     off_t                             size;
 
     ngx_uint_t                        active;
-    ngx_uint_t                        failing;    /* "state failing" */
+    ngx_uint_t                        failing;    /* "state failing": 1,
+                                                     "state stopped": 2 */
     ngx_uint_t                        ondemand;   /* "ondemand N": a down
                                                      slot below N starts a
                                                      worker on connect */

@@ -212,11 +212,14 @@ ok(-S "$dir/a.sock" && -S "$dir/a.sock.0" && -S "$dir/a.sock.1",
 ($code, $out) = ctl('--json', 'status', 'a');
 like($out, qr/"state"\s*:\s*"stopped"/, 'status a: stopped');
 
+my $nmark = length $t->nginx_log;
 my $t0 = Time::HiRes::time();
 my $r = $t->http(GET => '/');
 my $took = Time::HiRes::time() - $t0;
 is($r->{status}, 503, 'a through nginx: 503');
 cmp_ok($took, '<', 1, sprintf('... at once (%.3f s)', $took));
+like($t->nginx_log_since($nmark), qr/drover: the pool of "\S+a\.sock" is stopped \(droverctl stop; droverctl start serves it again\), 503/,
+     '... and nginx logs that the pool is stopped, not that its app failed');
 is($t->http(GET => '/', port => $t->port('b'))->{status}, 200,
    'b through nginx: 200');
 is(join(' ', pids('b')), join(' ', @b_pids), "b's workers unchanged");
