@@ -370,7 +370,10 @@ drover_ondemand_sync(drover_pool_t *p)
     unsigned        k;
     drover_slot_t  *s;
 
+    /* a stopped pool (droverctl stop) starts nothing: its connections
+       wait in the backlog; droverctl start's generation syncs again */
     live = od_pool(p) && p->cur != NULL && !drover_pool_removing(p)
+           && p->state != POOL_STOPPED
            && !drover_manager_stopping(p->mgr) && p->mgr->od != NULL;
     busy = 0;
 
