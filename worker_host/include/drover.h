@@ -77,7 +77,37 @@ typedef struct {
     int        (*handle)(drover_req_t *req, void *state);
 
     void       (*fini)(drover_ctx_t *ctx, void *state);
+
+    /*
+     * Optional fork hooks, appended later: an app built before them has a
+     * smaller struct_size and is never asked for them (DROVER_APP_HAS).
+     * With `preload on` the preloader forks each worker; around that fork,
+     * as os.fork() does for Python's os.register_at_fork:
+     *
+     *   before_fork        in the preloader, just before fork()
+     *   after_fork_parent  in the preloader, just after it (also when the
+     *                      fork failed)
+     *   after_fork_child   first thing in the new worker, before
+     *                      worker_init; drover_worker_slot() is its slot
+     *
+     * No other code of droverd's runs in between.  Without preload they are
+     * not called (each worker loads the app itself).
+     */
+    void       (*before_fork)(drover_ctx_t *ctx, void *state);
+    void       (*after_fork_parent)(drover_ctx_t *ctx, void *state);
+    void       (*after_fork_child)(drover_ctx_t *ctx, void *state);
 } drover_app_t;
+
+
+/* the size of drover_app_t before the fork hooks: the smallest accepted */
+#define DROVER_APP_SIZE_V1  (offsetof(drover_app_t, fini)                   \
+                             + sizeof(void (*)(drover_ctx_t *, void *)))
+
+/* 1 when APP's struct is new enough to hold FIELD (and FIELD is set) */
+#define DROVER_APP_HAS(app, field)                                           \
+    ((app)->struct_size >= offsetof(drover_app_t, field)                     \
+                           + sizeof((app)->field)                            \
+     && (app)->field != NULL)
 
 
 /*
@@ -216,6 +246,27 @@ DROVER_API ssize_t drover_resp_printf(drover_req_t *req, const char *fmt, ...)
     DROVER_PRINTF(2, 3);
 
 DROVER_API int drover_resp_flush(drover_req_t *req);
+
+/*
+ * End the request without ending its response, for a failure after the
+ * response started: what was written is sent, then the connection to the
+ * front end is closed without FCGI_END_REQUEST, so the front end sees a
+ * truncated response (nginx closes the client's connection) instead of a
+ * complete one.  handle()'s return value no longer matters.  Logged.
+ */
+DROVER_API void drover_req_abort(drover_req_t *req);
+
+/*
+ * 1 when the front end has given the request up (FCGI_ABORT_REQUEST, or
+ * its connection closed: the client left), else 0.  Never blocks.  Until
+ * the whole body was read only a closed connection is seen.  An app that
+ * waits on something else (a long poll, a stream) watches drover_req_fd()
+ * for readability and asks this when it turns readable.
+ */
+DROVER_API int drover_req_gone(drover_req_t *req);
+
+/* the connection to the front end, to poll for POLLIN only; never read it */
+DROVER_API int drover_req_fd(drover_req_t *req);
 
 /* text to the front end's error stream (FCGI_STDERR) and to droverd's log */
 DROVER_API int drover_req_stderr(drover_req_t *req, const char *data,

@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,11 +29,20 @@ drover_app_load(const drover_pool_conf_t *pool, const drover_app_t **app,
     char *err, size_t errlen)
 {
     void                *handle;
-    const char          *msg;
+    const char          *msg, *path;
     const drover_app_t  *a;
 
     /* RTLD_NOW: an unresolved symbol fails here, not in the middle of a request */
-    handle = dlopen(pool->app, RTLD_NOW | RTLD_LOCAL);
+    path = drover_app_path(pool);
+    if (path == NULL) {
+        snprintf(err, errlen, "pool \"%s\": \"python\" needs droverd's "
+                 "Python runtime, " DROVER_PYTHON_RUNTIME ", found neither "
+                 "next to droverd nor in ../lib/drover/ from it: install it "
+                 "(make install, or the droverd package)", pool->name);
+        return -ENOENT;
+    }
+
+    handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (handle == NULL) {
         msg = dlerror();
         snprintf(err, errlen, "pool \"%s\": cannot load app: %s",
@@ -44,7 +54,7 @@ drover_app_load(const drover_pool_conf_t *pool, const drover_app_t **app,
     if (a == NULL) {
         snprintf(err, errlen, "pool \"%s\": app %s has no \"%s\" symbol: "
                  "is it a Drover app built with DROVER_APP() from drover.h?",
-                 pool->name, pool->app, DROVER_APP_SYMBOL);
+                 pool->name, path, DROVER_APP_SYMBOL);
         goto fail;
     }
 
@@ -52,22 +62,23 @@ drover_app_load(const drover_pool_conf_t *pool, const drover_app_t **app,
         snprintf(err, errlen, "pool \"%s\": app %s was built for Drover ABI "
                  "%u, this droverd speaks ABI %u: rebuild the app against "
                  "this droverd's drover.h",
-                 pool->name, pool->app, (unsigned) a->abi_version,
+                 pool->name, path, (unsigned) a->abi_version,
                  (unsigned) DROVER_ABI_VERSION);
         goto fail;
     }
 
-    if (a->struct_size < sizeof(drover_app_t)) {
+    /* an app built before the fork hooks has the shorter struct: fine */
+    if (a->struct_size < DROVER_APP_SIZE_V1) {
         snprintf(err, errlen, "pool \"%s\": app %s has a truncated "
-                 "drover_app (%u bytes, expected %zu): rebuild it",
-                 pool->name, pool->app, (unsigned) a->struct_size,
-                 sizeof(drover_app_t));
+                 "drover_app (%u bytes, expected at least %zu): rebuild it",
+                 pool->name, path, (unsigned) a->struct_size,
+                 (size_t) DROVER_APP_SIZE_V1);
         goto fail;
     }
 
     if (a->handle == NULL) {
         snprintf(err, errlen, "pool \"%s\": app %s sets no handle() hook",
-                 pool->name, pool->app);
+                 pool->name, path);
         goto fail;
     }
 
@@ -82,6 +93,72 @@ fail:
 }
 
 
+
+
+/*
+ * A python pool's .so is droverd's Python runtime (apps/python/): next to
+ * the droverd binary (build/ in the tree), else in ../lib/drover/ from it
+ * (PREFIX/sbin/droverd -> PREFIX/lib/drover/).  Resolved once per process,
+ * before it drops privileges (child_setup), from /proc/self/exe.
+ */
+static const char *
+app_python_runtime(void)
+{
+    char         exe[PATH_MAX], *slash;
+    ssize_t      n;
+    static int   resolved;
+    static char  path[PATH_MAX + sizeof("/../lib/drover/")
+                      + sizeof(DROVER_PYTHON_RUNTIME)];
+
+    if (resolved) {
+        return path[0] != '\0' ? path : NULL;
+    }
+
+    resolved = 1;
+
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) {
+        return NULL;
+    }
+
+    exe[n] = '\0';
+    slash = strrchr(exe, '/');
+    if (slash == NULL) {
+        return NULL;
+    }
+
+    *slash = '\0';
+
+    snprintf(path, sizeof(path), "%s/" DROVER_PYTHON_RUNTIME, exe);
+    if (access(path, R_OK) == 0) {
+        return path;
+    }
+
+    snprintf(path, sizeof(path), "%s/../lib/drover/" DROVER_PYTHON_RUNTIME,
+             exe);
+    if (access(path, R_OK) == 0) {
+        return path;
+    }
+
+    path[0] = '\0';
+    return NULL;
+}
+
+
+const char *
+drover_app_path(const drover_pool_conf_t *pool)
+{
+    return pool->python.app != NULL ? app_python_runtime() : pool->app;
+}
+
+
+const char *
+drover_app_name(const drover_pool_conf_t *pool)
+{
+    const char  *path = drover_app_path(pool);
+
+    return path != NULL ? path : DROVER_PYTHON_RUNTIME;
+}
 
 
 /*
@@ -256,9 +333,12 @@ drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
     ssize_t              wrote;
     const drover_app_t  *app;
 
-    if (pool->app == NULL) {
+    if (pool->app == NULL && pool->python.app == NULL) {
         return 0;       /* an exec pool: no .so, its program was checked */
     }
+
+    /* found as root, inherited by the check process (see child_setup) */
+    (void) drover_app_path(pool);
 
     /* the app's constructors see the pool's environment, as in a worker */
     rc = drover_env_build(pool, NULL, &envp);
@@ -292,7 +372,7 @@ drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
         if (rc != 0) {
             snprintf(msg, sizeof(msg), "pool \"%s\": checking app %s: "
                      "cannot close the manager's fds in the check process: "
-                     "%s", pool->name, pool->app, strerror(-rc));
+                     "%s", pool->name, drover_app_name(pool), strerror(-rc));
             wrote = write(pfd[1], msg, strlen(msg));
             (void) wrote;
             _exit(1);
@@ -333,7 +413,7 @@ drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
     if (waited == -ETIMEDOUT) {
         snprintf(err, errlen, "pool \"%s\": loading app %s took over %d s "
                  "in the check process, which was killed (a constructor "
-                 "that blocks?): fix the app", pool->name, pool->app,
+                 "that blocks?): fix the app", pool->name, drover_app_name(pool),
                  DROVER_APP_CHECK_TIMEOUT_MS / 1000);
         return -ETIMEDOUT;
     }
@@ -347,11 +427,11 @@ drover_app_check(const drover_pool_conf_t *pool, char *err, size_t errlen)
 
     } else if (WIFSIGNALED(status)) {
         snprintf(err, errlen, "pool \"%s\": loading app %s crashed the "
-                 "check process (signal %d)", pool->name, pool->app,
+                 "check process (signal %d)", pool->name, drover_app_name(pool),
                  WTERMSIG(status));
     } else {
         snprintf(err, errlen, "pool \"%s\": checking app %s failed",
-                 pool->name, pool->app);
+                 pool->name, drover_app_name(pool));
     }
 
     return -ENOEXEC;

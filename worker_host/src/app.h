@@ -25,6 +25,15 @@ struct drover_ctx_s {
 int drover_app_load(const drover_pool_conf_t *pool, const drover_app_t **app,
     char *err, size_t errlen);
 
+/* a python pool's .so: droverd's Python runtime (app.c says where) */
+#define DROVER_PYTHON_RUNTIME  "drover_python.so"
+
+/* the .so POOL loads: its `app`, the Python runtime, or NULL (not found) */
+const char *drover_app_path(const drover_pool_conf_t *pool);
+
+/* the same for messages: never NULL */
+const char *drover_app_name(const drover_pool_conf_t *pool);
+
 /*
  * The same check from the manager: done in a forked child so no app code
  * runs in the manager.  0 or a negative code with the message in err.

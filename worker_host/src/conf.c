@@ -1049,5 +1049,6 @@ conf_pool_free(drover_pool_conf_t *pool)
     free(pool->group);
     free(pool->file);
     drover__conf_pool_free_proc(pool);
+    drover__conf_pool_free_python(pool);
     free(pool);
 }

@@ -52,6 +52,28 @@ typedef struct {
 } drover_env_conf_t;
 
 
+/* `python MODULE:ATTR;` and its directives (python_conf.c, docs/python.md) */
+enum {
+    DROVER_PY_AUTO = 0,        /* interface, lifespan: the default */
+    DROVER_PY_ASGI,            /* interface */
+    DROVER_PY_WSGI,
+    DROVER_PY_ON,              /* lifespan */
+    DROVER_PY_OFF
+};
+
+typedef struct {
+    char      *app;            /* "MODULE:ATTR"; NULL: not a python pool */
+    char     **path;           /* `python_path`, in order */
+    size_t     npath;
+    char      *venv;           /* NULL: none */
+    int        interface;      /* DROVER_PY_AUTO, _ASGI, _WSGI */
+    int        lifespan;       /* DROVER_PY_AUTO, _ON, _OFF */
+    char      *root_path;      /* NULL: "" */
+    char      *preload;        /* `python_preload MODULE:FUNC`, or NULL */
+    unsigned   line;           /* of `python`, for messages */
+} drover_python_conf_t;
+
+
 /* `rlimit_* unlimited` */
 #define DROVER_CONF_RLIM_INFINITY  (~0ULL)
 
@@ -64,6 +86,7 @@ struct drover_pool_conf_s {
     char                 **exec_argv;      /* `exec PROGRAM [ARG...]`, NULL-
                                               terminated; NULL: an `app` */
     size_t                 exec_argc;
+    drover_python_conf_t   python;         /* python.app NULL: not python */
     drover_app_param_t    *params;
     size_t                 nparams;
     drover_listen_conf_t   listen;

@@ -37,11 +37,19 @@ drover__conf_pool_finish(drover__conf_parser_t *p, drover__conf_block_t *b)
     char                 slot[sizeof(((struct sockaddr_un *) 0)->sun_path)];
     drover_pool_conf_t  *pool = b->pool;
 
-    if (pool->app == NULL && pool->exec_argv == NULL) {
+    if (pool->app == NULL && pool->exec_argv == NULL
+        && pool->python.app == NULL)
+    {
         return drover__conf_error(p, pool->file, pool->line,
                                   "pool \"%s\" has no \"app\": add \"app "
                                   "/path/to/app.so;\" (or \"exec "
-                                  "/usr/bin/php-cgi;\")", pool->name);
+                                  "/usr/bin/php-cgi;\", or \"python "
+                                  "main:app;\")", pool->name);
+    }
+
+    rc = drover__conf_python_finish(p, b);
+    if (rc != 0) {
+        return rc;
     }
 
     rc = drover__conf_exec_finish(p, b);

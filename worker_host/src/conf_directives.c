@@ -198,6 +198,28 @@ const drover__conf_command_t  drover__conf_commands[CONF_NCMDS] = {
 
     [CONF_CMD_MIN_UID] = { "min_uid", CONF_MAIN, 0,
       1, 1, "min_uid 1000;", drover__conf_set_min_uid },
+
+    /* a python pool (python_conf.c): one setter for all seven */
+    [CONF_CMD_PYTHON] = { "python", CONF_POOL, 0,
+      1, 1, "python MODULE:ATTR;", drover__conf_set_python },
+
+    [CONF_CMD_PYTHON_PATH] = { "python_path", CONF_POOL, CONF_MULTI,
+      1, 1, "python_path /path/to/dir;", drover__conf_set_python },
+
+    [CONF_CMD_VENV] = { "venv", CONF_POOL, 0,
+      1, 1, "venv /path/to/venv;", drover__conf_set_python },
+
+    [CONF_CMD_INTERFACE] = { "interface", CONF_POOL, 0,
+      1, 1, "interface asgi|wsgi|auto;", drover__conf_set_python },
+
+    [CONF_CMD_LIFESPAN] = { "lifespan", CONF_POOL, 0,
+      1, 1, "lifespan auto|on|off;", drover__conf_set_python },
+
+    [CONF_CMD_ROOT_PATH] = { "root_path", CONF_POOL, 0,
+      1, 1, "root_path /prefix;", drover__conf_set_python },
+
+    [CONF_CMD_PYTHON_PRELOAD] = { "python_preload", CONF_POOL, 0,
+      1, 1, "python_preload MODULE:FUNC;", drover__conf_set_python },
 };
 
 

@@ -55,12 +55,16 @@ drover_conf_dump_pool(const drover_conf_t *conf,
             conf_dump_value(f, pool->exec_argv[i]);
         }
 
-    } else {
+    } else if (pool->python.app == NULL) {
         fputs("    app ", f);
         conf_dump_value(f, pool->app);
     }
 
-    fputs(";\n", f);
+    if (pool->python.app != NULL) {
+        drover__conf_dump_python(pool, f);
+    } else {
+        fputs(";\n", f);
+    }
 
     for (i = 0; i < pool->nparams; i++) {
         fputs("    app_param ", f);

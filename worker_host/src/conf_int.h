@@ -75,6 +75,13 @@ enum {
     CONF_CMD_NO_NEW_PRIVS,
     CONF_CMD_MIN_UID,
     CONF_CMD_ALLOW_PEERS,
+    CONF_CMD_PYTHON,
+    CONF_CMD_PYTHON_PATH,
+    CONF_CMD_VENV,
+    CONF_CMD_INTERFACE,
+    CONF_CMD_LIFESPAN,
+    CONF_CMD_ROOT_PATH,
+    CONF_CMD_PYTHON_PRELOAD,
     CONF_NCMDS
 };
 
@@ -225,6 +232,14 @@ int drover__conf_listen_acl(drover__conf_parser_t *p, drover__conf_file_t *f,
     drover_pool_conf_t *pool, const char *users, unsigned line);
 int drover__conf_peers_finish(drover__conf_parser_t *p,
     drover__conf_block_t *b);
+
+/* python_conf.c: a python pool's directives (`python MODULE:ATTR;` ...) */
+int drover__conf_set_python(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+int drover__conf_python_finish(drover__conf_parser_t *p,
+    drover__conf_block_t *b);
+void drover__conf_pool_free_python(drover_pool_conf_t *pool);
+int drover__conf_dump_python(const drover_pool_conf_t *pool, FILE *f);
 
 extern const drover__conf_command_t  drover__conf_commands[CONF_NCMDS];
 

@@ -89,6 +89,9 @@ child_setup(drover_child_t *c, const char *name, pid_t manager,
                                      : c->conf->log_level;
     drover_log_set_level(level);
 
+    /* a python pool's runtime is found from /proc/self/exe: as root */
+    (void) drover_app_path(c->pool);
+
     rc = drover_proc_drop_privileges(c->pool, err, sizeof(err));
     if (rc != 0) {
         drover_log_error(DROVER_LOG_ERROR, 0, "%s: %s", role, err);
@@ -204,6 +207,13 @@ forker_run(drover_child_t *c, int chan, unsigned slot, const int *fds,
     worker = fork();
 
     if (worker == 0) {
+        /* the worker is the child the before_fork hook forked for */
+        c->ctx.slot = (int) slot;
+
+        if (DROVER_APP_HAS(c->app, after_fork_child)) {
+            c->app->after_fork_child(&c->ctx, c->state);
+        }
+
         close(chan);
         close(wfd);
 
@@ -249,12 +259,25 @@ preloader_fork_worker(drover_child_t *c, int chan, unsigned slot,
         return;
     }
 
+    /*
+     * The app's fork hooks bracket this fork, in the preloader; the child
+     * hook runs in the worker, which the forker forks at once and without
+     * running anything of the app's (forker_run).
+     */
+    if (DROVER_APP_HAS(c->app, before_fork)) {
+        c->app->before_fork(&c->ctx, c->state);
+    }
+
     forker = fork();
     msg.err = forker == -1 ? errno : 0;
 
     if (forker == 0) {
         close(pfd[0]);
         forker_run(c, chan, slot, fds, pfd[1]);
+    }
+
+    if (DROVER_APP_HAS(c->app, after_fork_parent)) {
+        c->app->after_fork_parent(&c->ctx, c->state);
     }
 
     close(pfd[1]);
@@ -308,7 +331,8 @@ drover_preloader_main(const char *name, pid_t manager)
     }
 
     drover_log_error(DROVER_LOG_INFO, 0, "pool %s: preloader: app %s loaded",
-                     name, c.pool->app);
+                     name, c.pool->python.app != NULL ? c.pool->python.app
+                                                      : c.pool->app);
 
     for ( ;; ) {
         rc = drover_chan_recv(DROVER_FD_CHANNEL, &msg, fds, &nfds);

@@ -1304,6 +1304,94 @@ test_exec(void)
 }
 
 
+/* a python pool: python MODULE:ATTR and its directives (python_conf.c) */
+static void
+test_python(void)
+{
+    drover_conf_t  *conf;
+
+    mkdir(at("py"), 0755);
+    mkdir(at("py/src"), 0755);
+    mkdir(at("py/venv"), 0755);
+
+    put("py/py.conf",
+        "pool api {\n  python main:app;\n  python_path src;\n"
+        "  python_path /tmp;\n  venv venv;\n  interface asgi;\n"
+        "  lifespan on;\n  root_path /api;\n  python_preload data.x:load;\n"
+        "  listen unix:api.sock;\n  @U\n}\n"
+        "pool w {\n  python pkg.wsgi:application.wsgi_app;\n"
+        "  listen unix:w.sock;\n  preload off;\n  @U\n}\n");
+    conf = load_ok("python", "py/py.conf");
+    if (conf != NULL) {
+        drover_pool_conf_t  *a = drover_conf_find_pool(conf, "api");
+        drover_pool_conf_t  *w = drover_conf_find_pool(conf, "w");
+
+        ASSERT_TRUE(a->app == NULL && a->exec_argv == NULL
+                    && strcmp(a->python.app, "main:app") == 0
+                    && a->python.npath == 2
+                    && strcmp(a->python.path[0], at("py/src")) == 0
+                    && strcmp(a->python.path[1], "/tmp") == 0
+                    && strcmp(a->python.venv, at("py/venv")) == 0
+                    && a->python.interface == DROVER_PY_ASGI
+                    && a->python.lifespan == DROVER_PY_ON
+                    && strcmp(a->python.root_path, "/api") == 0
+                    && strcmp(a->python.preload, "data.x:load") == 0,
+                    "python: every directive, paths from the file's dir");
+        ASSERT_TRUE(w->python.npath == 0 && w->python.venv == NULL
+                    && w->python.interface == DROVER_PY_AUTO
+                    && w->python.lifespan == DROVER_PY_AUTO
+                    && w->python.root_path == NULL
+                    && w->python.preload == NULL && w->preload == 0,
+                    "python: the defaults");
+        drover_conf_free(conf);
+    }
+
+    round_trip("python round trip", "py/py.conf", "api");
+    round_trip("python defaults round trip", "py/py.conf", "w");
+
+    expect_error("py_target", "pool a {\n python main;\n}\n", 2,
+                 "\"python\" needs MODULE:ATTR");
+    expect_error("py_target2", "pool a {\n python 1main:app;\n}\n", 2,
+                 "got \"1main:app\"");
+    expect_error("py_target3", "pool a {\n python main:;\n}\n", 2,
+                 "\"python\" needs MODULE:ATTR");
+    expect_error("py_preload", "pool a {\n python m:a;\n"
+                 " python_preload m..x:f;\n}\n", 3,
+                 "\"python_preload\" needs MODULE:FUNC");
+    expect_error("py_path", "pool a {\n python m:a;\n"
+                 " python_path /nonexistent/dir;\n}\n", 3,
+                 "python_path \"/nonexistent/dir\" (/nonexistent/dir): "
+                 "No such file");
+    expect_error("py_venv", "pool a {\n python m:a;\n venv app.so;\n}\n", 3,
+                 "not a directory");
+    expect_error("py_interface", "pool a {\n python m:a;\n"
+                 " interface rsgi;\n}\n", 3,
+                 "\"interface\" needs \"asgi\", \"wsgi\" or \"auto\", "
+                 "got \"rsgi\"");
+    expect_error("py_lifespan", "pool a {\n python m:a;\n lifespan yes;\n}\n",
+                 3, "\"lifespan\" needs \"auto\", \"on\" or \"off\"");
+    expect_error("py_root", "pool a {\n python m:a;\n root_path /api/;\n}\n",
+                 3, "\"root_path\" needs \"\" or a path");
+    expect_error("py_root2", "pool a {\n python m:a;\n root_path api;\n}\n",
+                 3, "got \"api\"");
+    expect_error("py_and_app", "pool a {\n app app.so;\n python m:a;\n"
+                 " listen unix:a.sock;\n @U\n}\n", 2,
+                 "pool \"a\" has both \"python\" and \"app\"");
+    expect_error("py_and_exec", "pool a {\n python m:a;\n exec /bin/cat;\n"
+                 " listen unix:a.sock;\n @U\n}\n", 3,
+                 "has both \"python\" and \"exec\"");
+    expect_error("py_venv_alone", "pool a {\n app app.so;\n"
+                 " listen unix:a.sock;\n @U\n venv /tmp;\n}\n", 5,
+                 "\"venv\" is for a python pool");
+    expect_error("py_path_alone", "pool a {\n app app.so;\n"
+                 " listen unix:a.sock;\n @U\n python_path /tmp;\n}\n", 1,
+                 "\"python_path\" is for a python pool");
+    expect_error("py_dup", "pool a {\n python m:a;\n python m:b;\n}\n", 3,
+                 "duplicate \"python\"");
+    unlink(at("py/py.conf"));
+}
+
+
 /* workers ondemand MAX [idle=T]; process_max N|off (ondemand.c) */
 static void
 test_ondemand(void)
@@ -1510,6 +1598,7 @@ main(void)
     test_ondemand();
     test_peers();
     test_exec();
+    test_python();
 
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 
