@@ -36,7 +36,7 @@ enum {
     DROVER_CHAN_FORK_FAILED
 };
 
-#define DROVER_CHAN_MAX_FDS  4
+#define DROVER_CHAN_MAX_FDS  6
 
 typedef struct {
     uint32_t  type;

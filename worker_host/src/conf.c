@@ -182,6 +182,7 @@ drover_conf_free(drover_conf_t *conf)
     free(conf->run_dir);
     free(conf->control);
     free(conf->status_socket);
+    free(conf->status_tcp_addr);
     free(conf);
 }
 
@@ -1045,6 +1046,8 @@ conf_pool_free(drover_pool_conf_t *pool)
     free(pool->app);
     free(pool->listen.path);
     free(pool->listen.file);
+    free(pool->tcp.addr);
+    free(pool->tcp.file);
     free(pool->user);
     free(pool->group);
     free(pool->file);

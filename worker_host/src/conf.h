@@ -16,6 +16,7 @@
 #define DROVER_CONF_NAME_MAX          64
 #define DROVER_CONF_MAX_ACL           16     /* listen acl= users */
 #define DROVER_CONF_MAX_PEERS         32     /* allow_peers users */
+#define DROVER_CONF_MAX_NETS          32     /* allow_peers networks */
 
 
 typedef struct {
@@ -34,6 +35,23 @@ typedef struct {
     char     *file;            /* where it was declared, for messages */
     unsigned  line;
 } drover_listen_conf_t;
+
+
+/* `listen tcp:ADDR:PORT`: the shared port, slot k on PORT + 1 + k */
+typedef struct {
+    char     *addr;            /* as given: "0.0.0.0", "10.1.2.3", "::" */
+    unsigned  port;            /* 0: no TCP listener */
+    char     *file;
+    unsigned  line;
+} drover_tcp_listen_conf_t;
+
+
+/* one `allow_peers` network: ADDR[/BITS], IPv4 or IPv6 (peers.c) */
+typedef struct {
+    int            family;     /* AF_INET or AF_INET6 */
+    unsigned char  addr[16];   /* network byte order, host bits cleared */
+    unsigned       bits;
+} drover_net_t;
 
 
 /* one `prestart CMD ARG...;` */
@@ -90,6 +108,7 @@ struct drover_pool_conf_s {
     drover_app_param_t    *params;
     size_t                 nparams;
     drover_listen_conf_t   listen;
+    drover_tcp_listen_conf_t  tcp;         /* `listen tcp:` (socket.h) */
     unsigned               workers;        /* resolved: "auto" = cores */
     unsigned               workers_auto;   /* 1 when given as "auto" */
     unsigned               ondemand;       /* `workers ondemand MAX`: up to
@@ -130,6 +149,8 @@ struct drover_pool_conf_s {
     size_t                 npeer_uids;            /* resolved at "}" */
     gid_t                  peer_gid;              /* or a member of it;
                                                      (gid_t) -1: none */
+    drover_net_t           allow_nets[DROVER_CONF_MAX_NETS];  /* TCP */
+    size_t                 nallow_nets;           /* 0: loopback only */
 
     /* the pool's processes (proc.c, env.c) */
     drover_env_conf_t     *env;            /* `env`, in order */
@@ -160,6 +181,12 @@ typedef struct {
                                               read-only, NULL: none */
     mode_t                 status_mode;    /* default 0660 */
     gid_t                  status_group;
+    char                  *status_tcp_addr;  /* `status_listen tcp:`: the
+                                              network slots endpoint
+                                              (netslots.c), NULL: none */
+    unsigned               status_tcp_port;
+    drover_net_t           status_nets[DROVER_CONF_MAX_NETS];  /* allow= */
+    size_t                 nstatus_nets;     /* 0: loopback only */
     unsigned               process_max;    /* workers of all pools, 0: no
                                               cap (ondemand.c) */
     uid_t                  min_uid;        /* `min_uid`, default 1000 */

@@ -102,6 +102,11 @@ drover__conf_pool_finish(drover__conf_parser_t *p, drover__conf_block_t *b)
         return rc;
     }
 
+    rc = drover__conf_tcp_check(p, pool);
+    if (rc != 0) {
+        return rc;
+    }
+
     return drover__conf_peers_finish(p, b);
 }
 

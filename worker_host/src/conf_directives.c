@@ -102,9 +102,9 @@ const drover__conf_command_t  drover__conf_commands[CONF_NCMDS] = {
       1, CONF_MAX_ARGS, "exec /path/to/program [ARG ...];",
       drover__conf_set_exec },
 
-    [CONF_CMD_LISTEN] = { "listen", CONF_POOL, 0,
+    [CONF_CMD_LISTEN] = { "listen", CONF_POOL, CONF_MULTI,
       1, 8, "listen unix:PATH [mode=0660] [owner=USER] [group=GROUP] "
-      "[acl=USER,...];", conf_set_listen },
+      "[acl=USER,...]; listen tcp:ADDR:PORT;", conf_set_listen },
 
     [CONF_CMD_WORKERS] = { "workers", CONF_POOL, 0,
       1, 3, "workers N|auto|ondemand MAX [idle=10s];", conf_set_workers },
@@ -161,6 +161,10 @@ const drover__conf_command_t  drover__conf_commands[CONF_NCMDS] = {
     [CONF_CMD_STATUS_SOCKET] = { "status_socket", CONF_MAIN, 0,
       1, 3, "status_socket unix:PATH [mode=0660] [group=GROUP];",
       conf_set_control },
+
+    [CONF_CMD_STATUS_LISTEN] = { "status_listen", CONF_MAIN, 0,
+      1, 2, "status_listen tcp:ADDR:PORT [allow=NET,...];",
+      drover__conf_set_status_listen },
 
     [CONF_CMD_BUSY_TARGET] = { "busy_target", CONF_POOL, 0,
       2, 2, "busy_target 50% 90%;", conf_set_busy_target },
@@ -526,11 +530,22 @@ conf_set_listen(drover__conf_parser_t *p, drover__conf_file_t *f,
     drover_listen_conf_t  *ls = &b->pool->listen;
     const char            *arg = d->args[0];
 
+    if (strncmp(arg, "tcp:", 4) == 0) {
+        return drover__conf_listen_tcp(p, f, b, d);
+    }
+
     if (strncmp(arg, "unix:", 5) != 0) {
         return drover__conf_error(p, f->name, d->arg_lines[0],
-                                  "\"listen %s\": only unix: sockets are "
-                                  "supported: use \"listen "
-                                  "unix:/run/drover/NAME.sock;\"", arg);
+                                  "\"listen %s\": use \"listen "
+                                  "unix:/run/drover/NAME.sock;\" (and, for "
+                                  "other hosts, \"listen "
+                                  "tcp:ADDR:PORT;\" beside it)", arg);
+    }
+
+    if (ls->path != NULL) {
+        return drover__conf_error(p, f->name, d->line,
+                                  "\"listen unix:\" is duplicate, first "
+                                  "at %s:%u: keep one", ls->file, ls->line);
     }
 
     if (arg[5] == '\0') {

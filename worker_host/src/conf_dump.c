@@ -95,11 +95,14 @@ drover_conf_dump_pool(const drover_conf_t *conf,
         fprintf(f, " acl=%lu", (unsigned long) pool->listen.acl[i]);
     }
 
+    fputs(";\n", f);
+    drover__conf_tcp_dump(pool, f);
+
     if (pool->ondemand) {
-        fprintf(f, ";\n    workers ondemand %u idle=%ums;\n", pool->workers,
+        fprintf(f, "    workers ondemand %u idle=%ums;\n", pool->workers,
                 pool->idle_ms);
     } else {
-        fprintf(f, ";\n    workers %u;\n", pool->workers);
+        fprintf(f, "    workers %u;\n", pool->workers);
     }
 
     fprintf(f, "    preload %s;\n", pool->preload ? "on" : "off");

@@ -82,6 +82,7 @@ enum {
     CONF_CMD_LIFESPAN,
     CONF_CMD_ROOT_PATH,
     CONF_CMD_PYTHON_PRELOAD,
+    CONF_CMD_STATUS_LISTEN,
     CONF_NCMDS
 };
 
@@ -230,6 +231,19 @@ int drover__conf_set_allow_peers(drover__conf_parser_t *p,
     drover__conf_directive_t *d);
 int drover__conf_listen_acl(drover__conf_parser_t *p, drover__conf_file_t *f,
     drover_pool_conf_t *pool, const char *users, unsigned line);
+int drover__conf_parse_nets(drover__conf_parser_t *p, const char *file,
+    unsigned line, const char *list, const char *what, drover_net_t *nets,
+    size_t *n);
+
+/* conf_tcp.c: listen tcp:, status_listen */
+int drover__conf_listen_tcp(drover__conf_parser_t *p, drover__conf_file_t *f,
+    drover__conf_block_t *b, drover__conf_directive_t *d);
+int drover__conf_set_status_listen(drover__conf_parser_t *p,
+    drover__conf_file_t *f, drover__conf_block_t *b,
+    drover__conf_directive_t *d);
+int drover__conf_tcp_check(drover__conf_parser_t *p,
+    drover_pool_conf_t *pool);
+void drover__conf_tcp_dump(const drover_pool_conf_t *pool, FILE *f);
 int drover__conf_peers_finish(drover__conf_parser_t *p,
     drover__conf_block_t *b);
 

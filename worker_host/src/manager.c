@@ -27,6 +27,7 @@
  */
 
 #include "manager_int.h"
+#include "netslots.h"
 #include "app.h"
 #include "log.h"
 #include "ondemand.h"
@@ -255,6 +256,12 @@ manager_control_start(drover_manager_t *m)
                          "droverd): %s", err);
     }
 
+    rc = drover_netslots_start(m, &m->netslots, err, sizeof(err));
+    if (rc != 0) {
+        drover_log_error(DROVER_LOG_ERROR, 0, "no status_listen (front ends "
+                         "on other hosts will not learn the slots): %s", err);
+    }
+
     if (conf->status_socket == NULL) {
         return;
     }
@@ -402,6 +409,9 @@ drover_manager_maybe_done(drover_manager_t *m)
         drover_control_close(m->status);
         m->status = NULL;
     }
+
+    drover_netslots_close(m->netslots);
+    m->netslots = NULL;
 
     drover_notify_close(&m->notify);
     manager_close_output(m);

@@ -31,6 +31,7 @@ typedef struct drover_manager_s  drover_manager_t;
 typedef struct drover_pool_s     drover_pool_t;
 typedef struct drover_gen_s      drover_gen_t;
 typedef struct drover_slot_s     drover_slot_t;
+typedef struct drover_netslots_s drover_netslots_t;  /* netslots.h */
 typedef struct drover_od_s       drover_od_t;         /* ondemand.h */
 typedef struct drover_od_watch_s drover_od_watch_t;
 
@@ -279,6 +280,7 @@ struct drover_manager_s {
     drover_notify_t        notify;
     drover_control_t      *control;
     drover_control_t      *status;        /* read-only, for nginx */
+    drover_netslots_t     *netslots;      /* status_listen tcp: */
     uv_prepare_t           slots_prepare;
     unsigned long long     started_ms;
     drover_od_t           *od;            /* process_max, start throttle,
@@ -319,6 +321,8 @@ void drover_manager_maybe_done(drover_manager_t *m);
 /* pool.c */
 void drover_listen_owner(const drover_pool_conf_t *pc, uid_t *uid, gid_t *gid);
 int drover_slot_listen(drover_slot_t *s, const drover_pool_conf_t *pc);
+int drover_pool_tcp_listen(drover_pool_t *p, drover_slot_t *s,
+    const drover_pool_conf_t *pc);
 void drover_pool_listen_update(drover_pool_t *p, const drover_pool_conf_t *pc);
 void drover_pool_maybe_free(drover_pool_t *p);
 drover_pool_t *drover_pool_create(drover_manager_t *m, drover_confref_t *ref,
@@ -389,6 +393,14 @@ void drover_pool_start_prestart_failed(drover_pool_t *p, drover_gen_t *g,
 
 /* slotsfile.c */
 void drover_pool_unlink_slots(drover_pool_t *p);
+
+/*
+ * The .slots text of p into buf (docs/fastcgi.md); net 1: the network
+ * slots answer (netslots.c), "drover-netslots 1", the shared TCP port and
+ * each slot's.  Its length (less than size).
+ */
+size_t drover_slots_render(drover_pool_t *p, char *buf, size_t size,
+    int net);
 void drover_slots_prepare_cb(uv_prepare_t *h);
 
 /* memory.c */

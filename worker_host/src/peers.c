@@ -3,14 +3,18 @@
 /*
  * peers.c -- who may connect to a pool's sockets (peers.h): the
  * `allow_peers` directive and listen's `acl=` option, the set of uids they
- * resolve to when the pool's block ends, and the worker's SO_PEERCRED check.
+ * resolve to when the pool's block ends, and the worker's SO_PEERCRED check;
+ * for `listen tcp:`, the networks (ADDR/BITS) a TCP peer must come from.
  */
 
 #include "peers.h"
 #include "conf_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -108,20 +112,275 @@ peers_parse_list(drover__conf_parser_t *p, const char *file, unsigned line,
 }
 
 
+/* ---- networks: allow_peers ADDR/BITS, status_listen allow= ---- */
+
+int
+drover_net_parse(const char *s, drover_net_t *net)
+{
+    char           buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+    size_t         len, i, max;
+    unsigned long  bits;
+
+    len = strlen(s);
+    if (len == 0 || len >= sizeof(buf)) {
+        return -EINVAL;
+    }
+
+    memcpy(buf, s, len + 1);
+    memset(net, 0, sizeof(*net));
+
+    slash = strchr(buf, '/');
+    if (slash != NULL) {
+        *slash++ = '\0';
+    }
+
+    if (inet_pton(AF_INET, buf, net->addr) == 1) {
+        net->family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, buf, net->addr) == 1) {
+        net->family = AF_INET6;
+        max = 128;
+    } else {
+        return -EINVAL;
+    }
+
+    bits = max;
+
+    if (slash != NULL) {
+        if (*slash < '0' || *slash > '9') {
+            return -EINVAL;
+        }
+
+        errno = 0;
+        bits = strtoul(slash, &end, 10);
+        if (errno != 0 || *end != '\0' || bits > max) {
+            return -EINVAL;
+        }
+    }
+
+    net->bits = (unsigned) bits;
+
+    /* host bits cleared: 10.1.2.3/8 is 10.0.0.0/8 */
+    for (i = 0; i < max / 8; i++) {
+        if (i * 8 >= bits) {
+            net->addr[i] = 0;
+        } else if (i * 8 + 8 > bits) {
+            net->addr[i] &= (unsigned char) (0xff << (8 - (bits - i * 8)));
+        }
+    }
+
+    return 0;
+}
+
+
+/* an IPv4-mapped IPv6 peer (::ffff:a.b.c.d, a "::" listener) as IPv4 */
+static int
+peers_sockaddr(const struct sockaddr_storage *ss, int *family,
+    const unsigned char **addr)
+{
+    const struct sockaddr_in   *sin;
+    const struct sockaddr_in6  *sin6;
+
+    if (ss->ss_family == AF_INET) {
+        sin = (const struct sockaddr_in *) ss;
+        *family = AF_INET;
+        *addr = (const unsigned char *) &sin->sin_addr;
+        return 0;
+    }
+
+    if (ss->ss_family == AF_INET6) {
+        sin6 = (const struct sockaddr_in6 *) ss;
+
+        if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+            *family = AF_INET;
+            *addr = sin6->sin6_addr.s6_addr + 12;
+        } else {
+            *family = AF_INET6;
+            *addr = sin6->sin6_addr.s6_addr;
+        }
+        return 0;
+    }
+
+    return -EAFNOSUPPORT;
+}
+
+
+static int
+peers_net_match(const drover_net_t *net, int family,
+    const unsigned char *addr)
+{
+    unsigned  full, rest;
+
+    if (net->family != family) {
+        return 0;
+    }
+
+    full = net->bits / 8;
+    rest = net->bits % 8;
+
+    if (memcmp(net->addr, addr, full) != 0) {
+        return 0;
+    }
+
+    return rest == 0
+           || ((addr[full] ^ net->addr[full]) & (0xff << (8 - rest))) == 0;
+}
+
+
+int
+drover_net_allowed(const drover_net_t *nets, size_t n,
+    const struct sockaddr_storage *ss)
+{
+    int                   family;
+    size_t                i;
+    const unsigned char  *addr;
+
+    if (peers_sockaddr(ss, &family, &addr) != 0) {
+        return 0;
+    }
+
+    /* none given: loopback only (127.0.0.0/8, ::1) */
+    if (n == 0) {
+        if (family == AF_INET) {
+            return addr[0] == 127;
+        }
+
+        return IN6_IS_ADDR_LOOPBACK((const struct in6_addr *) addr);
+    }
+
+    for (i = 0; i < n; i++) {
+        if (peers_net_match(&nets[i], family, addr)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+void
+drover_net_name(const struct sockaddr_storage *ss, char *buf, size_t size)
+{
+    char                       a[INET6_ADDRSTRLEN];
+    const struct sockaddr_in  *sin = (const struct sockaddr_in *) ss;
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) ss;
+
+    if (ss->ss_family == AF_INET
+        && inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a)) != NULL)
+    {
+        snprintf(buf, size, "%s:%u", a, (unsigned) ntohs(sin->sin_port));
+
+    } else if (ss->ss_family == AF_INET6
+               && inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a)) != NULL)
+    {
+        snprintf(buf, size, "[%s]:%u", a, (unsigned) ntohs(sin6->sin6_port));
+
+    } else {
+        snprintf(buf, size, "(unknown address)");
+    }
+}
+
+
+/* an allow_peers argument that is a network, not a user: has . : or / */
+static int
+peers_is_net(const char *s, size_t len)
+{
+    return memchr(s, '.', len) != NULL || memchr(s, ':', len) != NULL
+           || memchr(s, '/', len) != NULL;
+}
+
+
+int
+drover__conf_parse_nets(drover__conf_parser_t *p, const char *file,
+    unsigned line, const char *list, const char *what, drover_net_t *nets,
+    size_t *n)
+{
+    char         one[INET6_ADDRSTRLEN + 8];
+    size_t       len;
+    const char  *s, *comma;
+
+    for (s = list; ; s = comma + 1) {
+        comma = strchr(s, ',');
+        len = comma ? (size_t) (comma - s) : strlen(s);
+
+        if (len == 0 || len >= sizeof(one)) {
+            return drover__conf_error(p, file, line, "%s: bad network "
+                                      "\"%.*s\": use ADDR or ADDR/BITS, as "
+                                      "in 10.0.0.0/8 or fd00::/8", what,
+                                      (int) len, s);
+        }
+
+        memcpy(one, s, len);
+        one[len] = '\0';
+
+        if (*n == DROVER_CONF_MAX_NETS) {
+            return drover__conf_error(p, file, line, "%s: more than %d "
+                                      "networks: use wider ones", what,
+                                      DROVER_CONF_MAX_NETS);
+        }
+
+        if (drover_net_parse(one, &nets[*n]) != 0) {
+            return drover__conf_error(p, file, line, "%s: bad network "
+                                      "\"%s\": use ADDR or ADDR/BITS, as in "
+                                      "10.0.0.0/8 or fd00::/8", what, one);
+        }
+
+        (*n)++;
+
+        if (comma == NULL) {
+            return 0;
+        }
+    }
+}
+
+
+/*
+ * Each argument is a comma list of users (the unix sockets' SO_PEERCRED
+ * check) and networks (the TCP listeners' check on accept), told apart by
+ * the network's "." ":" or "/".
+ */
 int
 drover__conf_set_allow_peers(drover__conf_parser_t *p,
     drover__conf_file_t *f, drover__conf_block_t *b,
     drover__conf_directive_t *d)
 {
     int                  i, rc;
+    char                 one[256];
+    size_t               len;
+    const char          *s, *comma;
     drover_pool_conf_t  *pool = b->pool;
 
     for (i = 0; i < d->nargs; i++) {
-        rc = peers_parse_list(p, f->name, d->arg_lines[i], d->args[i],
-                              "\"allow_peers\"", pool->allow_peers,
-                              &pool->nallow_peers, DROVER_CONF_MAX_PEERS);
-        if (rc != 0) {
-            return rc;
+        for (s = d->args[i]; ; s = comma + 1) {
+            comma = strchr(s, ',');
+            len = comma ? (size_t) (comma - s) : strlen(s);
+
+            if (len >= sizeof(one)) {
+                len = sizeof(one) - 1;
+            }
+
+            memcpy(one, s, len);
+            one[len] = '\0';
+
+            if (len != 0 && peers_is_net(one, len)) {
+                rc = drover__conf_parse_nets(p, f->name, d->arg_lines[i],
+                                             one, "\"allow_peers\"",
+                                             pool->allow_nets,
+                                             &pool->nallow_nets);
+            } else {
+                rc = peers_parse_list(p, f->name, d->arg_lines[i], one,
+                                      "\"allow_peers\"", pool->allow_peers,
+                                      &pool->nallow_peers,
+                                      DROVER_CONF_MAX_PEERS);
+            }
+
+            if (rc != 0) {
+                return rc;
+            }
+
+            if (comma == NULL) {
+                break;
+            }
         }
     }
 
@@ -254,8 +513,22 @@ int
 drover_peers_check(const drover_pool_conf_t *pool, int fd, uid_t *uid,
     gid_t *gid, pid_t *pid)
 {
-    struct ucred  cred;
-    socklen_t     len;
+    socklen_t                len;
+    struct ucred             cred;
+    struct sockaddr_storage  ss;
+
+    /* `listen tcp:`: the peer's address against allow_peers' networks */
+    len = sizeof(ss);
+    if (getpeername(fd, (struct sockaddr *) &ss, &len) == 0
+        && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
+    {
+        *uid = (uid_t) -1;
+        *gid = (gid_t) -1;
+        *pid = 0;
+
+        return drover_net_allowed(pool->allow_nets, pool->nallow_nets, &ss)
+               ? 0 : -EACCES;
+    }
 
     /* every pool the config resolved has root in its set: this one was
        made by hand (a unit test's, a fuzz target's) */

@@ -113,12 +113,61 @@ drover_slot_listen(drover_slot_t *s, const drover_pool_conf_t *pc)
                  s->index);
     }
 
+    if (rc == 0 && pc->tcp.port != 0) {
+        rc = drover_socket_listen_tcp(&s->sock, pc->tcp.addr,
+                                      pc->tcp.port + 1 + s->index, err,
+                                      sizeof(err));
+    }
+
     if (rc != 0) {
         drover_log_error(DROVER_LOG_EMERG, 0, "%s:%u: pool \"%s\": %s",
                          pc->listen.file, pc->listen.line, pc->name, err);
     }
 
     return rc;
+}
+
+
+/*
+ * `listen tcp:ADDR:PORT`: the pool's shared port PORT and slot k's port
+ * PORT + 1 + k, as the config the worker starts with says (a reload may
+ * add, move or drop them; the old workers keep the copies they have).
+ * 0, or a negative code, logged.
+ */
+int
+drover_pool_tcp_listen(drover_pool_t *p, drover_slot_t *s,
+    const drover_pool_conf_t *pc)
+{
+    int               i, rc;
+    char              err[1024];
+    unsigned          port;
+    drover_socket_t  *sock;
+
+    for (i = 0; i < 2; i++) {
+        sock = (i == 0) ? &p->shared : &s->sock;
+        port = pc->tcp.port == 0 ? 0
+               : pc->tcp.port + (i == 0 ? 0 : 1 + s->index);
+
+        if (sock->tcp_port == port) {
+            continue;
+        }
+
+        drover_socket_close_tcp(sock);
+
+        if (port == 0) {
+            continue;
+        }
+
+        rc = drover_socket_listen_tcp(sock, pc->tcp.addr, port, err,
+                                      sizeof(err));
+        if (rc != 0) {
+            drover_log_error(DROVER_LOG_ERROR, 0, "%s:%u: pool \"%s\": %s",
+                             pc->tcp.file, pc->tcp.line, pc->name, err);
+            return rc;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -340,6 +389,12 @@ drover_pool_create(drover_manager_t *m, drover_confref_t *ref,
     rc = (pc->exec_argv != NULL) ? 0
          : manager_socket_listen(m, &p->shared, pc->listen.path, pc, uid,
                                  gid, err, sizeof(err));
+
+    if (rc == 0 && pc->tcp.port != 0) {
+        rc = drover_socket_listen_tcp(&p->shared, pc->tcp.addr, pc->tcp.port,
+                                      err, sizeof(err));
+    }
+
     if (rc != 0) {
         drover_log_error(DROVER_LOG_EMERG, 0, "%s:%u: pool \"%s\": %s",
                          pc->listen.file, pc->listen.line, pc->name, err);

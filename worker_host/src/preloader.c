@@ -133,7 +133,10 @@ child_setup(drover_child_t *c, const char *name, pid_t manager,
 }
 
 
-/* fds: the slot socket, the shared socket, the handoff channel's ends */
+/*
+ * fds: the slot socket, the shared socket, the handoff channel's ends,
+ * the TCP slot and shared listeners of `listen tcp:` (or -1, -1)
+ */
 static int
 child_serve(drover_child_t *c, unsigned slot, const int *fds)
 {
@@ -150,6 +153,8 @@ child_serve(drover_child_t *c, unsigned slot, const int *fds)
     args.shared_fd = fds[1];
     args.handoff_fds[0] = fds[2];
     args.handoff_fds[1] = fds[3];
+    args.tcp_slot_fd = fds[4];
+    args.tcp_shared_fd = fds[5];
     args.manager_pid = c->manager;
     args.sb = c->sb != NULL ? &c->sb->slots[slot] : NULL;
 
@@ -349,7 +354,7 @@ drover_preloader_main(const char *name, pid_t manager)
         }
 
         /* the manager may scale past the configured count (droverctl) */
-        if (msg.type != DROVER_CHAN_FORK || nfds != 4
+        if (msg.type != DROVER_CHAN_FORK || (nfds != 4 && nfds != 6)
             || msg.slot >= DROVER_CONF_MAX_WORKERS)
         {
             drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: preloader: "
@@ -360,6 +365,12 @@ drover_preloader_main(const char *name, pid_t manager)
             }
 
             continue;
+        }
+
+        /* without `listen tcp:` the worker's TCP listeners are -1 */
+        if (nfds == 4) {
+            fds[4] = -1;
+            fds[5] = -1;
         }
 
         preloader_fork_worker(&c, DROVER_FD_CHANNEL, msg.slot, fds);
@@ -377,8 +388,12 @@ drover_worker_main(const char *name, unsigned slot, pid_t manager)
     int             rc;
     drover_child_t  c;
 
-    static const int  fds[] = { DROVER_FD_SLOT, DROVER_FD_SHARED,
-                                DROVER_FD_HANDOFF_TX, DROVER_FD_HANDOFF_RX };
+    int               fds[6] = { DROVER_FD_SLOT, DROVER_FD_SHARED,
+                                 DROVER_FD_HANDOFF_TX, DROVER_FD_HANDOFF_RX,
+                                 DROVER_FD_TCP_SLOT, DROVER_FD_TCP_SHARED };
+    static const int  notcp[6] = { DROVER_FD_SLOT, DROVER_FD_SHARED,
+                                   DROVER_FD_HANDOFF_TX, DROVER_FD_HANDOFF_RX,
+                                   -1, -1 };
 
     rc = child_setup(&c, name, manager, "worker", DROVER_FD_SB_WORKER);
     if (rc != 0) {
@@ -389,6 +404,10 @@ drover_worker_main(const char *name, unsigned slot, pid_t manager)
         drover_log_error(DROVER_LOG_ALERT, 0, "pool %s: worker slot %u out "
                          "of range", name, slot);
         return child_exit(&c, DROVER_EXIT_SETUP);
+    }
+
+    if (c.pool->tcp.port == 0) {
+        memcpy(fds, notcp, sizeof(fds));
     }
 
     return child_exit(&c, child_serve(&c, slot, fds));

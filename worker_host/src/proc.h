@@ -23,6 +23,8 @@
 #define DROVER_FD_SB_WORKER     6   /* worker (preload off): scoreboard */
 #define DROVER_FD_HANDOFF_TX    7   /* worker (preload off): the pool's */
 #define DROVER_FD_HANDOFF_RX    8   /*   handoff channel, handoff.h */
+#define DROVER_FD_TCP_SLOT      9   /* worker (preload off), with `listen */
+#define DROVER_FD_TCP_SHARED   10   /*   tcp:`: the slot's, the pool's */
 
 /*
  * fork() from the libuv manager.  Signals are blocked across the fork, so

@@ -176,7 +176,8 @@ struct drover__worker_s {
     const drover_pool_conf_t *pool;
     int                    slot;
 
-    uv_poll_t              listeners[2];
+    uv_poll_t              listeners[4];     /* slot, shared; then
+                                                the TCP ones, if any */
     int                    nlisteners;
     unsigned               accepting:1;
     uv_timer_t             accept_timer;     /* pause after EMFILE */

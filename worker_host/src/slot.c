@@ -173,7 +173,7 @@ drover_slot_restart_delay(unsigned quick_deaths, int failing)
 void
 drover_slot_start(drover_slot_t *s)
 {
-    int                rc, fds[6];
+    int                rc, fds[8];
     char               mpid[32], slot[16];
     char              *argv[6], **envp;
     pid_t              pid;
@@ -212,7 +212,16 @@ drover_slot_start(drover_slot_t *s)
         fds[2] = p->handoff[0];
         fds[3] = p->handoff[1];
 
-        rc = drover_chan_send(g->chan->fd, &msg, fds, 4);
+        /* `listen tcp:` added by a reload: bound now (logged if not) */
+        if (drover_pool_tcp_listen(p, s, g->conf) != 0) {
+            return;
+        }
+
+        fds[4] = s->sock.tcp_fd;
+        fds[5] = p->shared.tcp_fd;
+
+        rc = drover_chan_send(g->chan->fd, &msg, fds,
+                              s->sock.tcp_port != 0 ? 6 : 4);
         if (rc != 0) {
             /* the preloader is going away; its exit restarts everything */
             drover_log_error(DROVER_LOG_WARN, -rc, "pool %s: worker %u: "
@@ -248,10 +257,16 @@ drover_slot_start(drover_slot_t *s)
         rc = drover_exec_start(s, &pid);     /* exec mode: exec.h */
 
     } else {
-        rc = drover_env_build(g->conf, NULL, &envp);
+        rc = drover_pool_tcp_listen(p, s, g->conf);
         if (rc == 0) {
-            rc = drover_proc_spawn(argv, fds, 6, drover_output_fd(p->output),
-                                   envp, &pid);
+            rc = drover_env_build(g->conf, NULL, &envp);
+        }
+
+        if (rc == 0) {
+            fds[6] = s->sock.tcp_fd;
+            fds[7] = p->shared.tcp_fd;
+            rc = drover_proc_spawn(argv, fds, s->sock.tcp_port != 0 ? 8 : 6,
+                                   drover_output_fd(p->output), envp, &pid);
             drover_env_free(envp);
         }
     }

@@ -59,6 +59,47 @@ pool_slots_sig(drover_pool_t *p)
 }
 
 
+size_t
+drover_slots_render(drover_pool_t *p, char *buf, size_t size, int net)
+{
+    size_t               len;
+    unsigned             k, port;
+    drover_pool_conf_t  *pc = drover_pool_conf(p);
+
+    len = (size_t) snprintf(buf, size, "drover-%sslots 1\npool %s\n"
+                            "generation %u\nstate %s\n%sslots %u\n",
+                            net ? "net" : "", p->name,
+                            p->cur ? p->cur->id : 0,
+                            drover_pool_public_state(p),
+                            pc->exec_argv != NULL ? "kind exec\n" : "",
+                            p->nslots);
+
+    /* over the network, where each slot listens: "K up PID PORT" */
+    if (net) {
+        len += (size_t) snprintf(buf + len, size - len, "port %u\n",
+                                 p->shared.tcp_port);
+    }
+
+    for (k = 0; k < p->nslots && len < size - 64; k++) {
+        len += (size_t) snprintf(buf + len, size - len, "%u %s %ld", k,
+                                 slot_up_name(p->slots[k]),
+                                 (long) p->slots[k]->pid);
+
+        port = p->slots[k]->sock.tcp_port;
+        len += (size_t) (net ? snprintf(buf + len, size - len, " %u\n", port)
+                             : snprintf(buf + len, size - len, "\n"));
+    }
+
+    /* workers ondemand: a connection to a down slot below N starts it */
+    if (pc->ondemand && len < size - 64) {
+        len += (size_t) snprintf(buf + len, size - len, "ondemand %u\n",
+                                 pool_slots_kept(p));
+    }
+
+    return len;
+}
+
+
 /*
  * LISTEN.slots, replaced atomically: the nginx module reads it to learn
  * which slot sockets have a worker behind them.
@@ -85,7 +126,6 @@ pool_write_slots(drover_pool_t *p)
     int                  fd, n;
     char                 path[PATH_MAX], tmp[PATH_MAX], buf[16384];
     size_t               len;
-    unsigned             k;
     uid_t                uid;
     gid_t                gid;
     drover_pool_conf_t  *pc = drover_pool_conf(p);
@@ -99,24 +139,7 @@ pool_write_slots(drover_pool_t *p)
         return;
     }
 
-    len = (size_t) snprintf(buf, sizeof(buf), "drover-slots 1\npool %s\n"
-                            "generation %u\nstate %s\n%sslots %u\n", p->name,
-                            p->cur ? p->cur->id : 0,
-                            drover_pool_public_state(p),
-                            pc->exec_argv != NULL ? "kind exec\n" : "",
-                            p->nslots);
-
-    for (k = 0; k < p->nslots && len < sizeof(buf) - 64; k++) {
-        len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%u %s %ld\n",
-                                 k, slot_up_name(p->slots[k]),
-                                 (long) p->slots[k]->pid);
-    }
-
-    /* workers ondemand: a connection to a down slot below N starts it */
-    if (pc->ondemand) {
-        len += (size_t) snprintf(buf + len, sizeof(buf) - len,
-                                 "ondemand %u\n", pool_slots_kept(p));
-    }
+    len = drover_slots_render(p, buf, sizeof(buf), 0);
 
     unlink(tmp);
 

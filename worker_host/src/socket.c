@@ -7,9 +7,11 @@
 #include "socket.h"
 
 #include <acl/libacl.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -612,6 +614,177 @@ drover_socket_acl_file(int fd, mode_t mode, const uid_t *uids, size_t n)
 }
 
 
+/* ---- TCP: listen tcp:ADDR:PORT ---- */
+
+int
+drover_socket_tcp_parse(const char *s, char **addr, unsigned *port)
+{
+    char           *end;
+    size_t          len;
+    const char     *colon, *a;
+    unsigned long   n;
+
+    if (*s == '[') {
+        a = s + 1;
+        colon = strstr(s, "]:");
+        if (colon == NULL) {
+            return -EINVAL;
+        }
+        len = (size_t) (colon - a);
+        colon++;
+
+    } else {
+        a = s;
+        colon = strrchr(s, ':');
+        if (colon == NULL || memchr(s, ':', (size_t) (colon - s)) != NULL) {
+            return -EINVAL;     /* IPv6 needs its brackets */
+        }
+        len = (size_t) (colon - a);
+    }
+
+    if (len == 0 || len >= INET6_ADDRSTRLEN || colon[1] < '0'
+        || colon[1] > '9')
+    {
+        return -EINVAL;
+    }
+
+    errno = 0;
+    n = strtoul(colon + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || n == 0 || n > 65535) {
+        return -EINVAL;
+    }
+
+    *addr = strndup(a, len);
+    if (*addr == NULL) {
+        return -ENOMEM;
+    }
+
+    if (drover_socket_tcp_addr(*addr, (unsigned) n, NULL, NULL) != 0) {
+        free(*addr);
+        *addr = NULL;
+        return -EINVAL;
+    }
+
+    *port = (unsigned) n;
+
+    return 0;
+}
+
+
+int
+drover_socket_tcp_addr(const char *addr, unsigned port,
+    struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_in   sin;
+    struct sockaddr_in6  sin6;
+
+    memset(&sin, 0, sizeof(sin));
+    memset(&sin6, 0, sizeof(sin6));
+
+    if (port == 0 || port > 65535) {
+        return -EINVAL;
+    }
+
+    if (inet_pton(AF_INET, addr, &sin.sin_addr) == 1) {
+        sin.sin_family = AF_INET;
+        sin.sin_port = htons((uint16_t) port);
+        if (ss != NULL) {
+            memset(ss, 0, sizeof(*ss));
+            memcpy(ss, &sin, sizeof(sin));
+            *len = sizeof(sin);
+        }
+        return 0;
+    }
+
+    if (inet_pton(AF_INET6, addr, &sin6.sin6_addr) == 1) {
+        sin6.sin6_family = AF_INET6;
+        sin6.sin6_port = htons((uint16_t) port);
+        if (ss != NULL) {
+            memset(ss, 0, sizeof(*ss));
+            memcpy(ss, &sin6, sizeof(sin6));
+            *len = sizeof(sin6);
+        }
+        return 0;
+    }
+
+    return -EINVAL;
+}
+
+
+int
+drover_socket_tcp_bind(const char *addr, unsigned port, int *fd, char *err,
+    size_t errlen)
+{
+    int                      s, rc, on;
+    socklen_t                len;
+    struct sockaddr_storage  ss;
+
+    if (drover_socket_tcp_addr(addr, port, &ss, &len) != 0) {
+        snprintf(err, errlen, "bad TCP address %s port %u", addr, port);
+        return -EINVAL;
+    }
+
+    s = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s == -1) {
+        rc = -errno;
+        snprintf(err, errlen, "socket() for %s:%u failed: %s", addr, port,
+                 strerror(errno));
+        return rc;
+    }
+
+    on = 1;
+
+    if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0
+        || bind(s, (struct sockaddr *) &ss, len) != 0
+        || listen(s, DROVER_SOCKET_BACKLOG) != 0)
+    {
+        rc = -errno;
+        snprintf(err, errlen, "cannot listen on TCP %s%s%s:%u: %s%s",
+                 ss.ss_family == AF_INET6 ? "[" : "", addr,
+                 ss.ss_family == AF_INET6 ? "]" : "", port, strerror(errno),
+                 errno == EADDRINUSE ? " (another process has the port: "
+                 "choose another in \"listen tcp:\")"
+                 : errno == EADDRNOTAVAIL ? " (no interface of this host "
+                 "has that address)" : "");
+        close(s);
+        return rc;
+    }
+
+    *fd = s;
+
+    return 0;
+}
+
+
+int
+drover_socket_listen_tcp(drover_socket_t *s, const char *addr, unsigned port,
+    char *err, size_t errlen)
+{
+    int  rc, fd;
+
+    rc = drover_socket_tcp_bind(addr, port, &fd, err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
+
+    s->tcp_fd = fd;
+    s->tcp_port = port;
+
+    return 0;
+}
+
+
+void
+drover_socket_close_tcp(drover_socket_t *s)
+{
+    if (s->tcp_port != 0) {
+        close(s->tcp_fd);
+        s->tcp_fd = -1;
+        s->tcp_port = 0;
+    }
+}
+
+
 void
 drover_socket_close(drover_socket_t *s)
 {
@@ -621,6 +794,8 @@ drover_socket_close(drover_socket_t *s)
         close(s->fd);
         s->fd = -1;
     }
+
+    drover_socket_close_tcp(s);
 
     if (s->path != NULL) {
         if (lstat(s->path, &st) == 0 && st.st_dev == s->dev

@@ -1,7 +1,8 @@
 /* Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE. */
 
 /*
- * socket.h -- the manager's listening Unix sockets.  They are bound before
+ * socket.h -- the manager's listening sockets: Unix ones, and the TCP
+ * ones of `listen tcp:` beside them.  They are bound before
  * any fork and held by the manager for its whole life, so a worker that
  * restarts inherits its socket and connections made meanwhile wait in the
  * backlog instead of failing.
@@ -11,15 +12,18 @@
 #define DROVER_SOCKET_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #define DROVER_SOCKET_BACKLOG  1024
 
 typedef struct {
-    int     fd;
-    char   *path;
-    dev_t   dev;      /* of the file we created: unlink only that one */
-    ino_t   ino;
+    int       fd;
+    char     *path;
+    dev_t     dev;      /* of the file we created: unlink only that one */
+    ino_t     ino;
+    int       tcp_fd;   /* `listen tcp:`'s listener beside it, valid ... */
+    unsigned  tcp_port; /* ... when this is not 0 */
 } drover_socket_t;
 
 /*
@@ -72,7 +76,38 @@ int drover_socket_set_acl(drover_socket_t *s, mode_t mode, const uid_t *uids,
  */
 int drover_socket_acl_file(int fd, mode_t mode, const uid_t *uids, size_t n);
 
-/* close, and remove the file if it is still the one we created */
+/*
+ * TCP (`listen tcp:ADDR:PORT`, `status_listen tcp:ADDR:PORT`): "ADDR:PORT"
+ * or "[IPV6]:PORT" into *addr (malloc'd, brackets off) and *port.  An
+ * address, never a name: droverd resolves nothing.  0 or -EINVAL.
+ */
+int drover_socket_tcp_parse(const char *s, char **addr, unsigned *port);
+
+/* ADDR:PORT as a sockaddr; 0 or -EINVAL */
+int drover_socket_tcp_addr(const char *addr, unsigned port,
+    struct sockaddr_storage *ss, socklen_t *len);
+
+/*
+ * Bind and listen on ADDR:PORT (SO_REUSEADDR, so that a restarted droverd
+ * binds while old connections sit in TIME_WAIT), O_NONBLOCK | O_CLOEXEC,
+ * into s->tcp_fd and s->tcp_port.  Who may connect is checked on accept
+ * (peers.c).  0, or a negative code with a message in err.
+ */
+int drover_socket_listen_tcp(drover_socket_t *s, const char *addr,
+    unsigned port, char *err, size_t errlen);
+
+/*
+ * A bound TCP listener's own fd (netslots.c), as listen_tcp makes it:
+ * 0 and *fd, or a negative code with a message in err.
+ */
+int drover_socket_tcp_bind(const char *addr, unsigned port, int *fd,
+    char *err, size_t errlen);
+
+/* close the TCP listener alone, if there is one */
+void drover_socket_close_tcp(drover_socket_t *s);
+
+/* close (the TCP listener too), and remove the file if it is still the
+   one we created */
 void drover_socket_close(drover_socket_t *s);
 
 #endif /* DROVER_SOCKET_H */

@@ -22,6 +22,8 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -134,7 +136,7 @@ drover_worker_run(drover_worker_args_t *args)
 static int
 worker_init(drover__worker_t *w, drover_worker_args_t *args)
 {
-    int               rc, i;
+    int               rc, i, fds[4];
     unsigned          tick;
     struct sigaction  sa;
 
@@ -155,10 +157,19 @@ worker_init(drover__worker_t *w, drover_worker_args_t *args)
     }
 
     w->nlisteners = (args->shared_fd == args->slot_fd) ? 1 : 2;
+    fds[0] = args->slot_fd;
+    fds[1] = args->shared_fd;
+
+    if (w->nlisteners == 2 && args->tcp_slot_fd > 0
+        && args->tcp_shared_fd > 0)
+    {
+        w->nlisteners = 4;
+        fds[2] = args->tcp_slot_fd;
+        fds[3] = args->tcp_shared_fd;
+    }
 
     for (i = 0; i < w->nlisteners; i++) {
-        rc = uv_poll_init(&w->loop, &w->listeners[i],
-                          i == 0 ? args->slot_fd : args->shared_fd);
+        rc = uv_poll_init(&w->loop, &w->listeners[i], fds[i]);
         if (rc != 0) {
             w->nlisteners = i;
             w->exit_code = 1;
@@ -272,10 +283,12 @@ worker_listen_stop(drover__worker_t *w)
 static void
 listen_readable_cb(uv_poll_t *handle, int status, int events)
 {
-    int                fd, n, err;
+    int                fd, n, err, tcp, one;
     drover__worker_t  *w;
 
     (void) events;
+
+    one = 1;
 
     w = handle->loop->data;
 
@@ -292,8 +305,17 @@ listen_readable_cb(uv_poll_t *handle, int status, int events)
 
         cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd >= 0) {
-            drover__conn_accept(w, cfd, w->nlisteners == 2
-                                        && handle == &w->listeners[0]);
+            tcp = (w->nlisteners == 4 && handle >= &w->listeners[2]);
+
+            /* records go out whole: Nagle would hold the last one back */
+            if (tcp) {
+                (void) setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one,
+                                  sizeof(one));
+            }
+
+            drover__conn_accept(w, cfd, w->nlisteners >= 2
+                                        && (handle == &w->listeners[0]
+                                            || handle == &w->listeners[2]));
             continue;
         }
 

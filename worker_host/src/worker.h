@@ -22,6 +22,9 @@ typedef struct {
     drover_ctx_t              *ctx;         /* ctx->slot is this slot */
     int                        slot_fd;     /* listening, non-blocking */
     int                        shared_fd;   /* listening, non-blocking */
+    int                        tcp_slot_fd;   /* `listen tcp:`: the slot's */
+    int                        tcp_shared_fd; /* port and the pool's; <= 0:
+                                                 none (0: zeroed args) */
     int                        handoff_fds[2]; /* the pool's handoff
                                                channel: send, receive
                                                (handoff.h); 0: none */

@@ -82,8 +82,10 @@ conn_peer_refused(drover__worker_t *w, int fd)
     pid_t     pid;
     uid_t     uid;
     gid_t     gid;
-    char      more[96];
+    char      more[96], name[80];
     uint64_t  now;
+    socklen_t len;
+    struct sockaddr_storage  ss;
 
     rc = drover_peers_check(w->pool, fd, &uid, &gid, &pid);
     if (rc == 0) {
@@ -104,7 +106,20 @@ conn_peer_refused(drover__worker_t *w, int fd)
                  "line)", w->peer_unlogged);
     }
 
-    if (rc == -EACCES) {
+    if (rc == -EACCES && uid == (uid_t) -1) {
+        len = sizeof(ss);
+        if (getpeername(fd, (struct sockaddr *) &ss, &len) != 0) {
+            ss.ss_family = AF_UNSPEC;
+        }
+
+        drover_net_name(&ss, name, sizeof(name));
+        drover__worker_log(w, DROVER_LOG_ERROR, 0, "connection closed: TCP "
+                           "peer %s is not allowed to connect (allow_peers: "
+                           "%s)%s", name, w->pool->nallow_nets != 0
+                           ? "not in its networks" : "none given, loopback "
+                           "only", more);
+
+    } else if (rc == -EACCES) {
         drover__worker_log(w, DROVER_LOG_ERROR, 0, "connection closed: peer "
                            "uid %ld gid %ld pid %ld is not allowed to connect "
                            "(allow_peers)%s", (long) uid, (long) gid,

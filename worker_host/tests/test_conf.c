@@ -928,7 +928,7 @@ test_directive_errors(void)
                  "duplicate \"app\"");
     expect_error("dup_listen",
                  "pool a {\n listen unix:/x;\n listen unix:/y;\n}\n", 3,
-                 "duplicate \"listen\"");
+                 "\"listen unix:\" is duplicate");
 
     snprintf(text, sizeof(text), "duplicate pool \"a\", first defined at %s:2",
              at("dup_pool.conf"));
@@ -978,7 +978,7 @@ test_directive_errors(void)
                  "wrong number of arguments for \"app_param\"");
 
     expect_error("listen_tcp", "pool a {\n listen 127.0.0.1:9000;\n}\n", 2,
-                 "only unix: sockets are supported");
+                 "\"listen tcp:ADDR:PORT;\" beside it");
     expect_error("listen_empty", "pool a {\n listen unix:;\n}\n", 2,
                  "needs a socket path");
     expect_error("listen_mode", "pool a {\n listen unix:a mode=0999;\n}\n",
@@ -1563,6 +1563,93 @@ test_peers(void)
 }
 
 
+/* listen tcp:ADDR:PORT, allow_peers NET, status_listen (conf_tcp.c) */
+static void
+test_tcp(void)
+{
+    drover_conf_t       *conf;
+    drover_pool_conf_t  *a, *b;
+
+    put("tcp.conf",
+        "status_listen tcp:10.0.0.5:9090 allow=10.0.0.0/8,fd00::/8;\n"
+        "pool a { app app.so; listen unix:a.sock; @U\n"
+        "  listen tcp:0.0.0.0:9000; allow_peers 10.1.2.3/8 192.168.7.7;\n"
+        "  workers 2; }\n"
+        "pool b { app app.so; listen unix:b.sock; @U\n"
+        "  listen tcp:[::1]:9100; }\n");
+    conf = load_ok("tcp", "tcp.conf");
+    if (conf != NULL) {
+        a = drover_conf_find_pool(conf, "a");
+        b = drover_conf_find_pool(conf, "b");
+
+        ASSERT_TRUE(conf->status_tcp_addr != NULL
+                    && strcmp(conf->status_tcp_addr, "10.0.0.5") == 0
+                    && conf->status_tcp_port == 9090
+                    && conf->nstatus_nets == 2,
+                    "status_listen: address, port, two allow= networks");
+        ASSERT_TRUE(a->tcp.port == 9000 && strcmp(a->tcp.addr, "0.0.0.0") == 0,
+                    "listen tcp:0.0.0.0:9000");
+        ASSERT_TRUE(a->nallow_nets == 2 && a->allow_nets[0].bits == 8
+                    && a->allow_nets[0].addr[0] == 10
+                    && a->allow_nets[0].addr[1] == 0
+                    && a->allow_nets[1].bits == 32,
+                    "allow_peers 10.1.2.3/8: 10.0.0.0/8 (host bits off); "
+                    "an address alone is /32");
+        ASSERT_TRUE(a->nallow_peers == 0,
+                    "allow_peers networks leave the unix users' default");
+        ASSERT_TRUE(b->tcp.port == 9100 && strcmp(b->tcp.addr, "::1") == 0
+                    && b->nallow_nets == 0,
+                    "listen tcp:[::1]:9100, no networks: loopback only");
+        drover_conf_free(conf);
+    }
+
+    round_trip("tcp round trip", "tcp.conf", "a");
+    round_trip("tcp v6 round trip", "tcp.conf", "b");
+    unlink(at("tcp.conf"));
+
+    expect_error("tcp_bad_addr", "pool a {\n app app.so;\n"
+                 " listen unix:a.sock;\n listen tcp:localhost:9000;\n @U\n}\n",
+                 4, "use tcp:ADDR:PORT with an IP address");
+    expect_error("tcp_bad_port", "pool a {\n app app.so;\n"
+                 " listen unix:a.sock;\n listen tcp:10.0.0.1:70000;\n @U\n}\n",
+                 4, "a port from 1 to 65535");
+    expect_error("tcp_v6_brackets", "pool a {\n app app.so;\n"
+                 " listen unix:a.sock;\n listen tcp:::1:9000;\n @U\n}\n",
+                 4, "tcp:[fd00::5]:9000");
+    expect_error("tcp_dup", "pool a {\n app app.so;\n listen unix:a.sock;\n"
+                 " listen tcp:10.0.0.1:9000;\n listen tcp:10.0.0.1:9001;\n"
+                 " @U\n}\n", 5, "\"listen tcp:\" is duplicate");
+    expect_error("unix_dup", "pool a {\n app app.so;\n listen unix:a.sock;\n"
+                 " listen unix:b.sock;\n @U\n}\n", 4,
+                 "\"listen unix:\" is duplicate");
+    expect_error("tcp_option", "pool a {\n app app.so;\n listen unix:a.sock;\n"
+                 " listen tcp:10.0.0.1:9000 mode=0660;\n @U\n}\n", 4,
+                 "takes no options");
+    expect_error("tcp_high_port", "pool a {\n app app.so;\n"
+                 " listen unix:a.sock;\n listen tcp:10.0.0.1:65400;\n"
+                 " @U\n}\n", 4, "pass 65535");
+    expect_error("tcp_exec", "pool a {\n exec /bin/cat;\n"
+                 " listen unix:a.sock;\n listen tcp:10.0.0.1:9000;\n"
+                 " @U\n}\n", 4, "needs an \"app\" pool");
+    expect_error("tcp_ondemand", "pool a {\n app app.so;\n"
+                 " listen unix:a.sock;\n listen tcp:10.0.0.1:9000;\n"
+                 " workers ondemand 2;\n @U\n}\n", 4,
+                 "\"workers ondemand\" yet");
+    expect_error("nets_no_tcp", "pool a {\n app app.so;\n"
+                 " listen unix:a.sock;\n allow_peers 10.0.0.0/8;\n @U\n}\n",
+                 1, "names networks but the pool has no");
+    expect_error("bad_net", "pool a {\n app app.so;\n listen unix:a.sock;\n"
+                 " listen tcp:10.0.0.1:9000;\n allow_peers 10.0.0.0/33;\n"
+                 " @U\n}\n", 5, "bad network \"10.0.0.0/33\"");
+    expect_error("status_listen_unix", "status_listen unix:/x.sock;\n"
+                 "pool a {\n app app.so;\n listen unix:a.sock;\n @U\n}\n", 1,
+                 "use tcp:ADDR:PORT");
+    expect_error("status_listen_opt", "status_listen tcp:127.0.0.1:9 "
+                 "deny=1.2.3.4;\npool a {\n app app.so;\n listen unix:a.sock;"
+                 "\n @U\n}\n", 1, "use allow=NET");
+}
+
+
 int
 main(void)
 {
@@ -1597,6 +1684,7 @@ main(void)
     test_include_errors();
     test_ondemand();
     test_peers();
+    test_tcp();
     test_exec();
     test_python();
 

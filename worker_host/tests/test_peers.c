@@ -3,13 +3,15 @@
 /*
  * test_peers.c -- drover_peers_check(): a connection's peer against a
  * pool's resolved set, by uid, by group and (as root, from a child with
- * other ids) by supplementary group; an unresolved pool is not checked.
+ * other ids) by supplementary group; an unresolved pool is not checked;
+ * the networks of `allow_peers` for TCP peers.
  */
 
 #include "conf.h"
 #include "peers.h"
 #include "tap.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <stdio.h>
@@ -151,11 +153,89 @@ test_supplementary(void)
 }
 
 
+/* an IPv4 or IPv6 address and port as a sockaddr_storage */
+static struct sockaddr_storage
+peer_at(const char *addr)
+{
+    struct sockaddr_storage  ss;
+    struct sockaddr_in      *sin = (struct sockaddr_in *) &ss;
+    struct sockaddr_in6     *sin6 = (struct sockaddr_in6 *) &ss;
+
+    memset(&ss, 0, sizeof(ss));
+
+    if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+    } else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+    }
+
+    return ss;
+}
+
+
+/* allow_peers NET: CIDR matching, IPv4-mapped peers, loopback by default */
+static void
+test_nets(void)
+{
+    size_t                   n;
+    drover_net_t             nets[4];
+    struct sockaddr_storage  ss;
+
+    ASSERT_EQ(drover_net_parse("10.1.2.3/8", &nets[0]), 0, "10.1.2.3/8");
+    ASSERT_EQ(drover_net_parse("192.168.5.0/23", &nets[1]), 0,
+              "192.168.5.0/23");
+    ASSERT_EQ(drover_net_parse("fd00::/8", &nets[2]), 0, "fd00::/8");
+    ASSERT_EQ(drover_net_parse("172.16.0.9", &nets[3]), 0, "172.16.0.9");
+    n = 4;
+
+    ASSERT_EQ(drover_net_parse("10.0.0.0/33", &nets[0]), -EINVAL,
+              "/33 refused");
+    ASSERT_EQ(drover_net_parse("10.0.0/8", &nets[0]), -EINVAL,
+              "a partial address refused");
+    ASSERT_EQ(drover_net_parse("10.0.0.0/", &nets[0]), -EINVAL,
+              "an empty length refused");
+    (void) drover_net_parse("10.1.2.3/8", &nets[0]);
+
+    ss = peer_at("10.200.3.4");
+    ASSERT_EQ(drover_net_allowed(nets, n, &ss), 1, "10.200.3.4 in 10/8");
+    ss = peer_at("11.0.0.1");
+    ASSERT_EQ(drover_net_allowed(nets, n, &ss), 0, "11.0.0.1 is not");
+    ss = peer_at("192.168.4.1");
+    ASSERT_EQ(drover_net_allowed(nets, n, &ss), 1, "192.168.4.1 in .5.0/23 "
+              "(host bits cleared: .4.0/23)");
+    ss = peer_at("192.168.6.1");
+    ASSERT_EQ(drover_net_allowed(nets, n, &ss), 0, "192.168.6.1 is not");
+    ss = peer_at("::ffff:10.9.9.9");
+    ASSERT_EQ(drover_net_allowed(nets, n, &ss), 1,
+              "an IPv4-mapped peer is matched as IPv4");
+    ss = peer_at("fdab::1");
+    ASSERT_EQ(drover_net_allowed(nets, n, &ss), 1, "fdab::1 in fd00::/8");
+    ss = peer_at("fe80::1");
+    ASSERT_EQ(drover_net_allowed(nets, n, &ss), 0, "fe80::1 is not");
+    ss = peer_at("172.16.0.9");
+    ASSERT_EQ(drover_net_allowed(nets, n, &ss), 1, "an address alone: /32");
+    ss = peer_at("172.16.0.8");
+    ASSERT_EQ(drover_net_allowed(nets, n, &ss), 0, "its neighbour is not");
+    ss = peer_at("127.0.0.1");
+    ASSERT_EQ(drover_net_allowed(nets, n, &ss), 0,
+              "loopback is not allowed when networks are named");
+
+    ss = peer_at("127.3.0.1");
+    ASSERT_EQ(drover_net_allowed(nets, 0, &ss), 1, "none named: 127/8 is");
+    ss = peer_at("::1");
+    ASSERT_EQ(drover_net_allowed(nets, 0, &ss), 1, "none named: ::1 is");
+    ss = peer_at("10.0.0.1");
+    ASSERT_EQ(drover_net_allowed(nets, 0, &ss), 0,
+              "none named: 10.0.0.1 is not");
+}
+
+
 int
 main(void)
 {
     test_socketpair();
     test_supplementary();
+    test_nets();
 
     return tap_done();
 }

@@ -15,6 +15,7 @@ use warnings;
 
 use Carp qw(croak);
 use Errno qw(EAGAIN EINTR EWOULDBLOCK);
+use IO::Socket::INET;
 use IO::Socket::UNIX;
 use Socket qw(SOCK_STREAM MSG_NOSIGNAL);
 use Time::HiRes qw(time sleep);
@@ -214,11 +215,16 @@ sub fcgi_request_bytes {
 
 # ---- a connection ----
 
-# Drover::FCGI->connect(PATH, timeout => SECONDS): undef and $@ on failure
+# Drover::FCGI->connect(PATH, timeout => SECONDS): undef and $@ on failure.
+# PATH "tcp:ADDR:PORT" (IPv4) connects over TCP, from local_addr => ADDR
+# when given.
 sub connect {
     my ($class, $path, %opt) = @_;
 
-    my $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $path);
+    my $sock = $path =~ /^tcp:([\d.]+):(\d+)$/
+        ? IO::Socket::INET->new(PeerAddr => $1, PeerPort => $2, Proto => 'tcp',
+                                (defined $opt{local_addr} ? (LocalAddr => $opt{local_addr}) : ()))
+        : IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $path);
     unless ($sock) {
         $@ = "connect $path: $!";
         return undef;
@@ -513,7 +519,8 @@ sub get_values {
 sub get {
     my ($path, %a) = @_;
 
-    my $c = Drover::FCGI->connect($path, timeout => $a{timeout})
+    my $c = Drover::FCGI->connect($path, timeout => $a{timeout},
+                                  local_addr => delete $a{local_addr})
         or return { error => $@, complete => 0, body => '', stderr => '' };
 
     my $r = $c->request(%a);
