@@ -1,10 +1,11 @@
 # Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
 """t/apps/python/preload_app.py -- the FastAPI app of t/python_preload.t: 200 MB
 of data loaded once (the pool's `python_preload preload_app:load`, in the
-preloader before fork), half a bytes blob, half Python objects (tuples the
+preloader before fork), half a bytes blob, half Python objects (lists the
 garbage collector walks), shared by the workers copy-on-write.
 
-Without the hook (uvicorn), startup loads it in each process.  With
+Without the hook, startup loads it in each process (uvicorn), or the import
+does with LOAD_AT_IMPORT=1 (gunicorn --preload imports the app before fork).  With
 UNFREEZE=1 in the environment each worker calls gc.unfreeze() at startup, to
 measure what the gc.freeze() before fork saves.
 """
@@ -17,7 +18,7 @@ from fastapi.responses import PlainTextResponse
 
 MB = 1024 * 1024
 BLOB_MB = 100
-ENTRIES = 500000          # (int, 64 bytes) tuples: about 100 MB of objects
+ENTRIES = 500000          # [int, 64 bytes] lists: about 100 MB of objects the gc walks
 
 BLOB = None
 TABLE = None
@@ -30,9 +31,12 @@ def load():
         return
     seed = hashlib.sha256(b"drover").digest() * 2          # 64 bytes
     BLOB = seed * (BLOB_MB * MB // len(seed))
-    TABLE = [(i + 1000, bytes([i & 0xff]) + seed[1:]) for i in range(ENTRIES)]
+    TABLE = [[i + 1000, bytes([i & 0xff]) + seed[1:]] for i in range(ENTRIES)]
     loaded_in = os.getpid()
 
+
+if os.environ.get("LOAD_AT_IMPORT") == "1":
+    load()
 
 app = FastAPI()
 
