@@ -17,6 +17,7 @@ Environment (all optional):
   BENCH_CONNECTIONS=16   wrk -c
   BENCH_THREADS=1        wrk -t
   BENCH_ROWS=a,b,c,d,e,f which rows
+  BENCH_PYTHON=1         add the Python rows (j, k, l): FastAPI in droverd, uvicorn, gunicorn
   BENCH_DISPATCH=1       0 skips the dispatch rows (slow request, kill -9)
   BENCH_OUT=bench/results
   BENCH_KEEP=1           keep the temporary directory (configs, logs)
@@ -48,6 +49,7 @@ sys.dont_write_bytecode = True      # no __pycache__ in bench/
 # bench.py's names, and (BUILD, IS_ROOT, env_num, Service, sh, stop_pids, tcp_ready,
 # unix_ready, wait_for, fmt_int) what profiler.py reads through `import bench as B`
 from settings import (APACHE_ROWS, BUILD, CLK_TCK, CONNS, DISPATCH, DROVER_WORKERS, DURATION, HERE, IS_ROOT,
+                      PY_WORKERS,
                       KEEP, KILL_EVERY, MAX_RETRIES, MODULE, POST_BYTES, PROFILE, QUICK,
                       QUIET_BELOW, QUIET_WAIT, RETRY_ABOVE, ROUNDS, ROWS, SLOW_MS, THREADS,
                       UPSTREAM_KEEPALIVE, WARMUP, WORKLOADS, env_num, log)
@@ -133,13 +135,24 @@ class Bench(Services):
                 backends["uv"] = self.start_uvicorn()
             except Exception as e:
                 self.unavailable["f"] = str(e)
+        # the Python rows: the same FastAPI app, 2 workers each
+        for r, key, start in (("j", "pydrover", lambda: (self.start_droverd(
+                                   "py", t("py.sock"), conf=self.python_conf("py", t("py.sock"))),
+                                   t("py.sock"))),
+                              ("k", "uv2", lambda: self.start_uvicorn("uvicorn2", "uv2.sock", PY_WORKERS)),
+                              ("l", "gu", lambda: self.start_gunicorn(PY_WORKERS))):
+            if r in ROWS:
+                try:
+                    backends[key] = start()
+                except Exception as e:
+                    self.unavailable[r] = str(e)
         self.backends = backends
 
         # the stock nginx: rows a, c, d, e, f (and c's kill row)
         servers, upstreams, ports = "", "", []
         stock_rows = {}
         for r in ROWS:
-            if r == "b" or r in APACHE_ROWS or r in self.unavailable:
+            if r in "bj" or r in APACHE_ROWS or r in self.unavailable:
                 continue
             port = free_port()
             if r == "a":
@@ -160,10 +173,11 @@ class Bench(Services):
                 body = ("        location / {\n            include /etc/nginx/fastcgi_params;\n"
                         "            fastcgi_param SCRIPT_FILENAME %s;\n"
                         "            fastcgi_pass unix:%s;\n        }\n" % (t("app.php"), backends["php"][1]))
-            elif r == "f":
-                upstreams += ("    upstream uv_f {\n        server unix:%s;\n"
-                              "        keepalive %d;\n    }\n" % (backends["uv"][1], UPSTREAM_KEEPALIVE))
-                body = ("        location / {\n            proxy_pass http://uv_f;\n"
+            elif r in "fkl":
+                be = {"f": "uv", "k": "uv2", "l": "gu"}[r]
+                upstreams += ("    upstream py_%s {\n        server unix:%s;\n"
+                              "        keepalive %d;\n    }\n" % (r, backends[be][1], UPSTREAM_KEEPALIVE))
+                body = ("        location / {\n            proxy_pass http://py_%s;\n" % r +
                         "            proxy_http_version 1.1;\n"
                         "            proxy_set_header Connection \"\";\n"
                         "            proxy_set_header Host $host;\n        }\n")
@@ -187,12 +201,14 @@ class Bench(Services):
                 for r in stock_rows:
                     self.unavailable[r] = str(e)
 
-        # the nginx with the Drover module: row b
-        if "b" in ROWS and "b" not in self.unavailable:
+        # the nginx with the Drover module: row b, and j
+        module_rows = [r for r in "bj" if r in ROWS and r not in self.unavailable]
+        if module_rows:
             try:
-                self.setup_module_row()
+                self.setup_module_row(module_rows)
             except Exception as e:
-                self.unavailable["b"] = str(e)
+                for r in module_rows:
+                    self.unavailable[r] = str(e)
 
         # one Apache for rows g, h, i
         apache_rows = [r for r in ROWS if r in APACHE_ROWS and r not in self.unavailable]
@@ -206,17 +222,27 @@ class Bench(Services):
         for r in self.rows:
             self.rows[r]["backend"] = {"a": None, "b": "drover", "c": "drover", "d": "fcgi",
                                        "e": "php", "f": "uv", "g": "drover", "h": "drover",
-                                       "i": "php"}[r]
+                                       "i": "php", "j": "pydrover", "k": "uv2", "l": "gu"}[r]
         self.probe_all()
 
-    def setup_module_row(self):
+    def setup_module_row(self, rows=("b",)):
         t = self.path
         if not os.path.exists(MODULE):
             raise RuntimeError("%s is not built" % MODULE)
+        servers, ports, d = "", [], {}
+        if "j" in rows:
+            jport = free_port()
+            servers += self.server(jport, "        location / {\n            drover_pass unix:%s;\n"
+                                          "        }\n" % t("py.sock"))
+            ports.append(jport)
+        if "b" not in rows:
+            front = self.start_nginx("nginx-drover", servers, "", ports, module=True)
+            self.rows["j"] = {"port": jport, "front": front}
+            return
         port = free_port()
-        servers = self.server(port, "        location / {\n            drover_pass unix:%s;\n"
-                                    "        }\n" % t("kit.sock"))
-        ports = [port]
+        servers += self.server(port, "        location / {\n            drover_pass unix:%s;\n"
+                                     "        }\n" % t("kit.sock"))
+        ports.append(port)
         d = {"port": port}
         if DISPATCH:
             kport = free_port()
@@ -226,6 +252,8 @@ class Bench(Services):
             d["kill_port"] = kport
         d["front"] = self.start_nginx("nginx-drover", servers, "", ports, module=True)
         self.rows["b"] = d
+        if "j" in rows:
+            self.rows["j"] = {"port": jport, "front": d["front"]}
 
     def setup_apache_rows(self, rows):
         """(g) mod_drover's DroverPass, its defaults; (h) the stock recipe of

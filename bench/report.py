@@ -73,7 +73,7 @@ def versions():
         ("python3", sh("/usr/bin/python3 -V")),
         ("python packages", ", ".join("%s %s" % (p, dpkg(p)) for p in
                                       ("python3-fastapi", "python3-starlette", "python3-uvicorn",
-                                       "python3-uvloop", "python3-httptools"))),
+                                       "python3-uvloop", "python3-httptools", "gunicorn"))),
         ("wrk", dpkg("wrk")),
         ("kernel", sh("uname -sr")),
         ("CPU", "%s, %d cores (online), %s RAM" % (cpu, os.cpu_count() or 0, mem)),
@@ -228,7 +228,10 @@ def report(b, started, finished):
              "fcgi": ("libfcgi app x16", "(d)"), "php": ("php-fpm master + 2 children", "(e)"),
              "uv": ("uvicorn + FastAPI", "(f)"), "nginx-stock": ("nginx (stock): master + worker", "(a), (c)–(f)"),
              "nginx-drover": ("nginx with the module: master + worker", "(b)"),
-             "apache": ("Apache (mod_drover loaded): master + child", "(g)–(i)")}
+             "apache": ("Apache (mod_drover loaded): master + child", "(g)–(i)"),
+             "pydrover": ("droverd python pool: manager + preloader + 2 workers", "(j)"),
+             "uv2": ("uvicorn --workers 2: master + 2 workers", "(k)"),
+             "gu": ("gunicorn + 2 UvicornWorkers", "(l)")}
     for k, (title, rows) in names.items():
         if k in b.memory:
             m = b.memory[k]
@@ -373,6 +376,20 @@ def targets(b, medians):
             ratio = gw["rps"] / iw["rps"]
             line("(g) > (i) req/s, %s" % w, ratio > 1.0, "%.2fx (%s vs %s req/s), p99 %s vs %s" % (
                 ratio, fmt_int(gw["rps"]), fmt_int(iw["rps"]), fmt_us(gw["p99"]), fmt_us(iw["p99"])))
+    # issue 17: the FastAPI app in droverd against uvicorn (and gunicorn), 2 workers each
+    for w in [x[0] for x in WORKLOADS]:
+        jw = get("j", w)
+        for r, bar in (("k", 1.2), ("l", None)):
+            pw = get(r, w)
+            if not (jw and pw):
+                continue
+            ratio = jw["rps"] / pw["rps"]
+            measured = "%.2fx (%s vs %s req/s), p99 %s vs %s" % (
+                ratio, fmt_int(jw["rps"]), fmt_int(pw["rps"]), fmt_us(jw["p99"]), fmt_us(pw["p99"]))
+            if bar:
+                line("(j) >= %.1fx (%s) req/s, %s" % (bar, r, w), ratio >= bar, measured)
+            else:
+                out.append("| for reference: (j) vs (%s), %s | %s | - |" % (r, w, measured))
     # droverd behind stock fastcgi_pass against the same bars, for reference
     for w, bar in (("hello", 1.5), ("64k", 1.3), ("post16k", 1.3)):
         cw, dw = get("c", w), get("d", w)

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 # php-fpm: Debian's php8.x-fpm depends on php8.x-opcache
 PKGS="wrk nginx gcc spawn-fcgi libfcgi-dev libfcgi-bin php-fpm
-      python3 python3-fastapi python3-uvicorn python3-uvloop python3-httptools
+      python3 python3-fastapi python3-uvicorn python3-uvloop python3-httptools gunicorn
       linux-perf valgrind strace"
 
 # shellcheck disable=SC2086

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 
 from settings import (APACHE_MODULE, APACHE_MODULES, APACHE_THREADS, BUILD, DROVER_CONF,
-                      DROVER_WORKERS, FCGI_PROCS, HERE, IS_ROOT, MODULE, PHP_CHILDREN)
+                      DROVER_WORKERS, FCGI_PROCS, HERE, IS_ROOT, MODULE, PHP_CHILDREN, PY_WORKERS)
 from procs import Service, sh, tcp_ready, unix_ready, wait_for
 
 
@@ -38,8 +38,23 @@ class Services:
                        user, DROVER_WORKERS, extra))
         return conf
 
-    def start_droverd(self, name, sock, extra=""):
-        conf = self.droverd_conf(name, sock, extra)
+    def python_conf(self, name, sock):
+        """row (j): the FastAPI peer app in a droverd python pool"""
+        appdir = self.path("py")
+        os.makedirs(appdir, exist_ok=True)
+        os.chmod(appdir, 0o755)
+        shutil.copy(os.path.join(HERE, "peers", "fastapi_app.py"), appdir)
+        user = "    user nobody;\n" if IS_ROOT else ""
+        conf = self.path(name + ".conf")
+        with open(conf, "w") as f:
+            f.write("log_level info;\nrun_dir %s;\n"
+                    "pool %s {\n    python fastapi_app:app;\n    python_path %s;\n"
+                    "    listen unix:%s mode=0666;\n%s    workers %d;\n    preload on;\n}\n"
+                    % (self.tmp, name, appdir, sock, user, PY_WORKERS))
+        return conf
+
+    def start_droverd(self, name, sock, extra="", conf=None):
+        conf = conf or self.droverd_conf(name, sock, extra)
         logpath = self.path(name + ".log")
         if os.path.exists(logpath):
             os.unlink(logpath)
@@ -102,7 +117,7 @@ class Services:
             raise RuntimeError("php-fpm did not start: %s" % svc.log_tail())
         return svc, sock
 
-    def start_uvicorn(self):
+    def python_peer(self):
         py = "/usr/bin/python3"
         missing = sh("%s -c 'import fastapi, uvicorn' && echo ok" % py)
         if not missing.endswith("ok"):
@@ -110,16 +125,36 @@ class Services:
         loop = "uvloop" if sh("%s -c 'import uvloop' && echo ok" % py).endswith("ok") else "asyncio"
         httpimpl = "httptools" if sh("%s -c 'import httptools' && echo ok" % py).endswith("ok") else "h11"
         self.uvicorn_impl = (loop, httpimpl)
-        sock = self.path("uv.sock")
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)
-        svc = self.service("uvicorn", [py, "-m", "uvicorn", "--app-dir", os.path.join(HERE, "peers"),
-                                       "fastapi_app:app", "--uds", sock, "--loop", loop, "--http",
-                                       httpimpl, "--workers", "1", "--no-access-log",
-                                       "--log-level", "warning"],
-                           self.path("uvicorn.log"), env=env)
-        if not wait_for(lambda: unix_ready(sock), 20):
+        return py, loop, httpimpl, env
+
+    def start_uvicorn(self, name="uvicorn", sock_name="uv.sock", workers=1):
+        py, loop, httpimpl, env = self.python_peer()
+        sock = self.path(sock_name)
+        svc = self.service(name, [py, "-m", "uvicorn", "--app-dir", os.path.join(HERE, "peers"),
+                                  "fastapi_app:app", "--uds", sock, "--loop", loop, "--http",
+                                  httpimpl, "--workers", str(workers), "--no-access-log",
+                                  "--log-level", "warning"],
+                           self.path(name + ".log"), env=env)
+        if not wait_for(lambda: unix_ready(sock) and len(svc.pids()) >= (workers + 1 if workers > 1 else 1), 20):
             raise RuntimeError("uvicorn did not start: %s" % svc.log_tail())
+        return svc, sock
+
+    def start_gunicorn(self, workers):
+        """row (l): gunicorn's master with uvicorn's worker class (it picks
+        uvloop and httptools when installed)"""
+        py, _, _, env = self.python_peer()
+        if not sh("%s -c 'import gunicorn, uvicorn.workers' && echo ok" % py).endswith("ok"):
+            raise RuntimeError("gunicorn or uvicorn.workers missing (apt-get install gunicorn)")
+        sock = self.path("gu.sock")
+        svc = self.service("gunicorn", [py, "-m", "gunicorn", "-k", "uvicorn.workers.UvicornWorker",
+                                        "-w", str(workers), "-b", "unix:" + sock,
+                                        "--chdir", os.path.join(HERE, "peers"),
+                                        "--log-level", "warning", "fastapi_app:app"],
+                           self.path("gunicorn.log"), env=env)
+        if not wait_for(lambda: unix_ready(sock) and len(svc.pids()) >= workers + 1, 20):
+            raise RuntimeError("gunicorn did not start: %s" % svc.log_tail())
         return svc, sock
 
     # ----------------------------------------------------------- nginx ----

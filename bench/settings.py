@@ -30,7 +30,10 @@ CONNS = env_num("BENCH_CONNECTIONS", 16)
 THREADS = env_num("BENCH_THREADS", 1)
 # BENCH_APACHE=1 adds the Apache rows (g, h, i) to the default rows
 APACHE = os.environ.get("BENCH_APACHE", "") == "1"
-ROWS = [r.strip() for r in os.environ.get("BENCH_ROWS", "a,b,c,d,e,f" + (",g,h,i" if APACHE else ""))
+# BENCH_PYTHON=1 adds the Python rows (j, k, l): the FastAPI app in droverd and its peers
+PYTHON = os.environ.get("BENCH_PYTHON", "") == "1"
+ROWS = [r.strip() for r in os.environ.get("BENCH_ROWS", "a,b,c,d,e,f" + (",g,h,i" if APACHE else "")
+                                          + (",j,k,l" if PYTHON else ""))
         .split(",") if r.strip()]
 DISPATCH = os.environ.get("BENCH_DISPATCH", "1") != "0"
 OUT = os.path.abspath(os.environ.get("BENCH_OUT", os.path.join(HERE, "results")))
@@ -71,8 +74,12 @@ ROW_TITLES = {
     "g": "Apache: mod_drover `DroverPass` -> droverd, 2 workers",
     "h": "Apache: stock mod_proxy_fcgi + `enablereuse=on` -> droverd shared socket, 2 workers",
     "i": "Apache: stock mod_proxy_fcgi -> php-fpm static 2 (opcache)",
+    "j": "Drover: `drover_pass` module -> droverd python pool, FastAPI, 2 workers",
+    "k": "`proxy_pass` + keepalive 16 -> uvicorn + FastAPI, 2 workers",
+    "l": "`proxy_pass` + keepalive 16 -> gunicorn -k uvicorn.workers.UvicornWorker + FastAPI, 2 workers",
 }
 APACHE_ROWS = "ghi"
+PY_WORKERS = 2
 
 
 def log(msg):
