@@ -60,6 +60,7 @@ EOF
 }
 
 $t->write_conf(<<"EOF")->run;
+control unix:%%DIR%%/ctl.sock;
 status_listen tcp:127.0.0.1:$sport;
 
 pool kit {
@@ -139,6 +140,27 @@ is(ask("ready\n"), "ready\n", 'status_listen: "ready"');
 like(ask("slots nosuch\n"), qr/^drover-netslots 1\nerror no pool "nosuch"\n\z/, 'an unknown pool');
 like(ask("what\n"), qr/\nerror unknown request/, 'an unknown request');
 is(ask("ready\n", LocalAddr => '127.0.0.2'), "ready\n", 'any loopback peer may ask by default');
+
+# ---- readiness: droverctl ready, and "ready" over the network ----
+
+sub ctl { $t->run_cmd([$t->build . '/droverctl', '-s', "$dir/ctl.sock", @_], 20) }
+
+my ($code, $out) = ctl('ready');
+is($code, 0, 'droverctl ready: 0 when every pool serves');
+is($out, "ready\n", '... and says so');
+
+($code) = ctl('stop', 'only2');
+is($code, 0, 'droverctl stop only2');
+($code, $out) = ctl('ready');
+is($code, 1, 'droverctl ready: 1 with a pool stopped');
+is($out, "not ready: pool only2 is stopped\n", '... naming the pool');
+($code) = ctl('ready', 'kit');
+is($code, 0, 'droverctl ready kit: 0, kit serves');
+like(ask("ready\n"), qr/^not-ready pool only2 is stopped with 0 of 1 workers up\n\z/,
+     'status_listen "ready": not-ready, and why');
+
+($code) = ctl('start', 'only2');
+ok($t->wait_for(sub { (ctl('ready'))[0] == 0 }, 10, 0.05), 'ready again once only2 started');
 
 # ---- nginx: stock fastcgi_pass, and the module's drover_pass ----
 

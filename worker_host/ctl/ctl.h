@@ -75,5 +75,6 @@ void ctl_disconnect(ctl_conn_t *c);
 int ctl_request(ctl_conn_t *c, json_object *req, json_object **result);
 json_object *ctl_make_request(const char *cmd, const char *pool, long workers);
 int ctl_top(ctl_conn_t *c, const char *pool);
+int ctl_ready(ctl_conn_t *c, const char *pool);
 
 #endif /* DROVER_CTL_H */

@@ -42,6 +42,8 @@ ctl_usage(FILE *f)
         "  stop POOL        stop POOL's workers; its sockets stay bound\n"
         "  start POOL       start a stopped POOL again\n"
         "  version          droverd's and droverctl's versions\n"
+        "  ready [POOL]     exit 0 when every pool (or POOL) serves, 1 if "
+        "not\n"
         "\n"
         "options:\n"
         "  -s, --socket SOCKET  the control socket (default: $"
@@ -218,7 +220,9 @@ main(int argc, char **argv)
     pool = nargs > 0 ? argv[optind + 1] : NULL;
     workers = 0;
 
-    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "top") == 0) {
+    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "top") == 0
+        || strcmp(cmd, "ready") == 0)
+    {
         if (nargs > 1) {
             return ctl_bad_usage("%s takes at most one pool name", cmd);
         }
@@ -274,6 +278,11 @@ main(int argc, char **argv)
         goto cleanup;
     }
 
+    if (strcmp(cmd, "ready") == 0) {
+        rc = ctl_ready(&conn, pool);
+        goto cleanup;
+    }
+
     req = ctl_make_request(cmd, pool, workers);
     rc = ctl_request(&conn, req, &result);
     json_object_put(req);
@@ -300,7 +309,8 @@ main(int argc, char **argv)
 
 cleanup:
 
-    if (rc != CTL_OK) {
+    /* "ready" said why not on stdout already */
+    if (rc != CTL_OK && conn.err[0] != '\0') {
         fprintf(stderr, "droverctl: %s\n", conn.err);
     }
 
