@@ -45,7 +45,9 @@ DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev nginx-dev libacl1-dev 
              apache2-dev
 DEPS_TEST  = perl nginx libfcgi-bin wrk openssl curl systemd libio-socket-ssl-perl \
              php-cgi libfcgi-dev acl \
-             prometheus chromium mmdebstrap apache2
+             prometheus chromium mmdebstrap apache2 \
+             python3-fastapi python3-starlette python3-uvicorn python3-uvloop \
+             python3-httptools python3-flask gunicorn
 # make deb: dpkg-buildpackage, debhelper, nginx-dev's dh-sequence-nginx and
 # apache2-dev's dh_apache2
 DEPS_DEB   = dpkg-dev debhelper nginx-dev apache2-dev libuv1-dev libjson-c-dev libacl1-dev pkgconf lintian
@@ -74,7 +76,7 @@ NGX_UNIT_SRC = $(wildcard ngx_module/tests/test_*.c)
 NGX_UNIT_BIN = $(patsubst ngx_module/tests/%.c,$(BUILD)/tests/ngx_%, \
                  $(NGX_UNIT_SRC))
 
-.PHONY: all deps test test-unit test-t test-asan demo bench clean fuzz \
+.PHONY: all deps test test-unit test-t test-asan demo demo-python bench clean fuzz \
         fuzz-build install man-lint deb
 
 # mod_drover, Apache httpd's front end (apache_module/, docs/apache.md): what
@@ -192,6 +194,10 @@ test-asan:
 
 demo: deps all
 	@./scripts/demo.sh
+
+# make demo-python: the same front, a FastAPI app in a droverd python pool
+demo-python: deps all
+	@./scripts/demo-python.sh
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the module goes to
 # PREFIX/lib/nginx/modules (Debian's nginx loads /usr/lib/nginx/modules:
