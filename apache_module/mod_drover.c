@@ -36,6 +36,8 @@ create_dir_conf(apr_pool_t *p, char *dir)
     dc->send_timeout = -1;
     dc->read_timeout = -1;
     dc->retries = -1;
+    dc->pipeline = -1;
+    dc->pipeline_timeout = -1;
 
     return dc;
 }
@@ -62,6 +64,8 @@ merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(send_timeout, -1);
     MERGE(read_timeout, -1);
     MERGE(retries, -1);
+    MERGE(pipeline, -1);
+    MERGE(pipeline_timeout, -1);
 
     return dc;
 }
@@ -93,6 +97,12 @@ effective_conf(request_rec *r)
     }
     if (out->retries < 0) {
         out->retries = 2;
+    }
+    if (out->pipeline < 0) {
+        out->pipeline = 1;
+    }
+    if (out->pipeline_timeout < 0) {
+        out->pipeline_timeout = apr_time_from_msec(5);
     }
 
     return out;
@@ -223,6 +233,50 @@ set_retries(cmd_parms *cmd, void *conf, const char *arg)
 }
 
 
+/* DroverPipeline off | N [timeout=TIME] */
+static const char *
+set_pipeline(cmd_parms *cmd, void *conf, const char *arg, const char *opt)
+{
+    drover_dir_conf_t  *dc = conf;
+    const char         *err;
+    char               *end;
+    long                n;
+
+    if (strcmp(arg, "off") == 0) {
+        n = 0;
+    } else {
+        n = strtol(arg, &end, 10);
+        if (end == arg || *end != '\0' || n < 1 || n >= DROVER_DEPTH) {
+            return apr_psprintf(cmd->pool, "DroverPipeline: \"%s\" is "
+                                "neither \"off\" nor a number from 1 to %d",
+                                arg, DROVER_DEPTH - 1);
+        }
+    }
+
+    dc->pipeline = (int) n;
+
+    if (opt == NULL) {
+        return NULL;
+    }
+
+    if (strncmp(opt, "timeout=", 8) != 0) {
+        return apr_psprintf(cmd->pool, "DroverPipeline: unknown \"%s\" "
+                            "(timeout=TIME)", opt);
+    }
+
+    err = parse_time(cmd, opt + 8, &dc->pipeline_timeout);
+    if (err != NULL) {
+        return err;
+    }
+
+    if (dc->pipeline_timeout == 0) {
+        return "DroverPipeline: the timeout must be above 0";
+    }
+
+    return NULL;
+}
+
+
 static const command_rec drover_cmds[] = {
     AP_INIT_TAKE1("DroverPass", set_pass, NULL, RSRC_CONF | ACCESS_CONF,
                   "unix:PATH: droverd's listen socket (or any FastCGI "
@@ -243,6 +297,9 @@ static const command_rec drover_cmds[] = {
                   "answer"),
     AP_INIT_TAKE1("DroverRetries", set_retries, NULL, RSRC_CONF | ACCESS_CONF,
                   "N replays of a request lost before any response byte"),
+    AP_INIT_TAKE12("DroverPipeline", set_pipeline, NULL,
+                   RSRC_CONF | ACCESS_CONF, "off | N [timeout=TIME]: a request "
+                   "may wait behind N young ones on a busy slot"),
     { NULL }
 };
 
@@ -338,19 +395,50 @@ no_replay_reason(drover_exchange_t *ex, drover_ex_e how, int tries)
 }
 
 
+/*
+ * BEGIN_REQUEST and the PARAMS of one attempt: FCGI_KEEP_CONN on a slot
+ * (not "kind exec": one request per connection there, nor plain mode,
+ * where a kept connection would tie a php-fpm child), and
+ * DROVER_WITHDRAWABLE=1 for a request that may be pipelined, which droverd
+ * then reads whole before it runs it (docs/dispatch.md#pipelining).
+ */
+static const char *
+make_head(request_rec *r, apr_table_t *params, int keep, int withdrawable,
+          apr_size_t *len)
+{
+    char        *begin, *pbytes, *head;
+    apr_size_t   begin_len, params_len;
+
+    if (withdrawable) {
+        params = apr_table_copy(r->pool, params);
+        apr_table_setn(params, "DROVER_WITHDRAWABLE", "1");
+    }
+
+    begin = drover_fcgi_begin(r->pool, keep, &begin_len);
+    pbytes = drover_fcgi_params(r->pool, params, &params_len);
+    head = apr_palloc(r->pool, begin_len + params_len);
+    memcpy(head, begin, begin_len);
+    memcpy(head + begin_len, pbytes, params_len);
+
+    *len = begin_len + params_len;
+    return head;
+}
+
+
 static int
 drover_handler(request_rec *r)
 {
     const drover_dir_conf_t  *dc;
     drover_exchange_t         ex;
     drover_body_t             body;
+    drover_claim_t            claim;
     drover_pick_e             pick;
     drover_ex_e               how;
     const char               *path, *reason, *where;
-    char                     *begin, *pbytes, *head;
-    apr_size_t                begin_len, params_len;
+    const char               *head_slot = NULL, *head_one = NULL;
+    apr_size_t                head_slot_len = 0, head_one_len = 0;
     apr_table_t              *params;
-    int                       rc, slot = -1, avoid = -1, exec = 0, tries;
+    int                       rc, avoid = -1, tries, limit, keep;
 
     if (r->handler == NULL || strcmp(r->handler, DROVER_HANDLER) != 0) {
         return DECLINED;
@@ -370,22 +458,22 @@ drover_handler(request_rec *r)
     params = drover_params_build(r, dc, body.complete
                                         ? (apr_off_t) body.prefix_len : -1);
 
-    begin = drover_fcgi_begin(r->pool, 0, &begin_len);
-    pbytes = drover_fcgi_params(r->pool, params, &params_len);
-    head = apr_palloc(r->pool, begin_len + params_len);
-    memcpy(head, begin, begin_len);
-    memcpy(head + begin_len, pbytes, params_len);
+    /* only a request held whole may wait behind another: it can be taken
+     * back and sent elsewhere */
+    limit = dc->pipeline > 0 && body.complete ? 1 + dc->pipeline : 1;
 
     memset(&ex, 0, sizeof(ex));
-    ex.head = head;
-    ex.head_len = begin_len + params_len;
     ex.r = r;
     ex.dc = dc;
     ex.body = &body;
+    ex.limit = limit;
 
-    for (tries = 1; ; tries++) {
+    memset(&claim, 0, sizeof(claim));
+    claim.slot = -1;
 
-        pick = drover_slots_acquire(r, dc, avoid, &slot, &exec);
+    for (tries = 1; ; ) {
+
+        pick = drover_slots_acquire(r, dc, avoid, limit, &claim);
 
         switch (pick) {
 
@@ -410,30 +498,63 @@ drover_handler(request_rec *r)
             return unavailable(r, "30");
 
         case DROVER_PICK_PLAIN:
-            slot = -1;
-            ex.sockpath = path;
+            claim.slot = -1;
             break;
 
         case DROVER_PICK_SLOT:
-            ex.sockpath = apr_psprintf(r->pool, "%s.%d", path, slot);
             break;
         }
 
-        /* one request per connection: the kept-alive cache is not in this
-         * cut, so a "kind exec" slot never gets FCGI_KEEP_CONN either */
-        (void) exec;
+    send:
+
+        keep = claim.slot >= 0 && !claim.exec;
+
+        if (keep) {
+            if (head_slot == NULL) {
+                head_slot = make_head(r, params, 1, limit > 1,
+                                      &head_slot_len);
+            }
+            ex.head = head_slot;
+            ex.head_len = head_slot_len;
+            ex.sockpath = apr_psprintf(r->pool, "%s.%d", path, claim.slot);
+            ex.fd = drover_conns_get(dc->pool, claim.slot);
+            ex.claim = &claim;
+
+        } else {
+            if (head_one == NULL) {
+                head_one = make_head(r, params, 0, 0, &head_one_len);
+            }
+            ex.head = head_one;
+            ex.head_len = head_one_len;
+            ex.sockpath = claim.slot >= 0
+                          ? apr_psprintf(r->pool, "%s.%d", path, claim.slot)
+                          : path;
+            ex.fd = -1;
+            ex.claim = claim.slot >= 0 ? &claim : NULL;
+        }
+
+        ex.keep_conn = keep;
         ex.sent_any = 0;
         ex.why = NULL;
         ex.err = APR_SUCCESS;
 
         how = drover_exchange_run(&ex);
 
-        where = slot >= 0 ? apr_psprintf(r->pool, "slot %d of \"%s\"", slot,
-                                         path)
-                          : apr_psprintf(r->pool, "\"%s\"", path);
+        if (how == DROVER_EX_MOVED) {
+            /* taken back unread: the same try, on claim's new slot */
+            goto send;
+        }
 
-        if (slot >= 0) {
-            drover_slots_release(r, dc, slot,
+        if (ex.fd >= 0) {
+            drover_conns_put(dc->pool, claim.slot, ex.fd);
+        }
+
+        where = claim.slot >= 0 ? apr_psprintf(r->pool, "slot %d of \"%s\"",
+                                               claim.slot, path)
+                                : apr_psprintf(r->pool, "\"%s\"", path);
+
+        if (claim.slot >= 0) {
+            drover_slots_release(dc, &claim,
                                  how != DROVER_EX_DONE
                                  && how != DROVER_EX_CLIENT_GONE);
         }
@@ -455,28 +576,30 @@ drover_handler(request_rec *r)
         case DROVER_EX_MALFORMED:
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "drover: %s sent a "
                           "malformed answer: %s, 502", where, ex.why);
-            drover_slots_count(dc, 0, slot >= 0);
+            drover_slots_count(dc, 0, claim.slot >= 0);
             return HTTP_BAD_GATEWAY;
 
         case DROVER_EX_TIMEOUT:
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "drover: request to "
                           "%s timed out, 504", where);
-            drover_slots_count(dc, 0, slot >= 0);
+            drover_slots_count(dc, 0, claim.slot >= 0);
             return HTTP_GATEWAY_TIME_OUT;
 
         case DROVER_EX_CONNECT:
         case DROVER_EX_LOST:
         case DROVER_EX_OVERLOADED:
+        case DROVER_EX_MOVED:
             break;
         }
 
-        reason = slot >= 0 ? no_replay_reason(&ex, how, tries)
-                           : "plain mode (no .slots file) does not replay";
+        reason = claim.slot >= 0 ? no_replay_reason(&ex, how, tries)
+                                 : "plain mode (no .slots file) does not "
+                                   "replay";
         if (reason != NULL) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, ex.err, r, "drover: request "
                           "to %s failed (%s), not replayed: %s, "
                           "502", where, ex.why, reason);
-            drover_slots_count(dc, 0, slot >= 0);
+            drover_slots_count(dc, 0, claim.slot >= 0);
             return HTTP_BAD_GATEWAY;
         }
 
@@ -484,7 +607,8 @@ drover_handler(request_rec *r)
                       "to %s failed before any response byte "
                       "(%s), replaying", where, ex.why);
         drover_slots_count(dc, 1, 0);
-        avoid = slot;
+        avoid = claim.slot;
+        tries++;
     }
 }
 
@@ -539,6 +663,7 @@ static void
 drover_child_init(apr_pool_t *p, server_rec *s)
 {
     drover_slots_child_init(p, s);
+    drover_conns_child_init(p);
 }
 
 

@@ -23,6 +23,8 @@
 #define DROVER_STDERR_MAX     (64 * 1024)     /* logged per request */
 #define DROVER_POLL_STEP      apr_time_from_msec(2)
 #define DROVER_SLOTS_CHECK    apr_time_from_sec(1)
+#define DROVER_DEPTH          4               /* requests on a slot, at most */
+#define DROVER_KEEP_IDLE      4               /* idle connections per slot */
 
 /* the pool's state, as the PATH.slots "state" line says it */
 typedef enum {
@@ -51,6 +53,8 @@ typedef struct {
     apr_interval_time_t  send_timeout;
     apr_interval_time_t  read_timeout;
     int                  retries;
+    int                  pipeline;         /* 0 off, N behind; -1 unset */
+    apr_interval_time_t  pipeline_timeout; /* -1 unset */
 } drover_dir_conf_t;
 
 extern module AP_MODULE_DECLARE_DATA drover_module;
@@ -60,9 +64,10 @@ extern module AP_MODULE_DECLARE_DATA drover_module;
 /* A slot as every Apache child and thread sees it, in shared memory. */
 typedef struct {
     apr_uint32_t  up;         /* the .slots file says "up" */
-    apr_uint32_t  inflight;   /* a request of ours is on it */
+    apr_uint32_t  busy;       /* requests of ours on it (> 1: pipelined) */
     apr_uint32_t  failed;     /* its last request failed: used last */
-    apr_int32_t   owner;      /* pid of the child whose request it holds */
+    apr_int32_t   owner[DROVER_DEPTH];  /* pid of each request's child */
+    apr_time_t    head;       /* when its running request began (monotonic) */
     apr_uint64_t  freed;      /* the pool's counter when it was freed */
 } drover_slot_t;
 
@@ -81,6 +86,7 @@ typedef struct {
     apr_uint64_t   inode;
     apr_uint64_t   freed_seq;     /* counts frees: the most recent wins */
     apr_uint64_t   requests, overflows, timeouts, replays, failures;
+    apr_uint64_t   pipelined, moved;
     drover_slot_t  slot[DROVER_MAX_SLOTS];
 } drover_pool_shm_t;
 
@@ -93,18 +99,38 @@ typedef enum {
     DROVER_PICK_FAILING    /* 503 at once: failing or stopped, none up */
 } drover_pick_e;
 
+/* a request's place on a slot */
+typedef struct {
+    int  slot;
+    int  ticket;      /* its index in the slot's owner[] */
+    int  behind;      /* sent behind a running request (pipelined) */
+    int  exec;        /* "kind exec": one request per connection */
+} drover_claim_t;
+
 apr_status_t drover_slots_pre_config(apr_pool_t *pconf);
 int drover_slots_register(apr_pool_t *p, const char *path);
 apr_status_t drover_slots_post_config(apr_pool_t *pconf, server_rec *s);
 void drover_slots_child_init(apr_pool_t *p, server_rec *s);
 drover_pick_e drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc,
-                                   int avoid, int *slot, int *exec);
-void drover_slots_release(request_rec *r, const drover_dir_conf_t *dc,
-                          int slot, int failed);
+                                   int avoid, int limit, drover_claim_t *cl);
+void drover_slots_release(const drover_dir_conf_t *dc,
+                          const drover_claim_t *cl, int failed);
+int drover_slots_move_begin(const drover_dir_conf_t *dc, int limit,
+                            const drover_claim_t *old, drover_claim_t *cl);
+void drover_slots_move_end(const drover_dir_conf_t *dc,
+                           const drover_claim_t *from,
+                           const drover_claim_t *to, int moved);
+apr_time_t drover_slots_now(void);
 void drover_slots_count(const drover_dir_conf_t *dc, int replay, int failure);
 const char *drover_slots_path(int pool);
 int drover_slots_pools(void);
 void drover_slots_snapshot(int pool, drover_pool_shm_t *out);
+
+/* ---- kept-alive connections to slots, per child (mod_drover_conns.c) ---- */
+
+void drover_conns_child_init(apr_pool_t *p);
+int drover_conns_get(int pool, int slot);
+void drover_conns_put(int pool, int slot, int fd);
 
 /* ---- the drover-status handler (mod_drover_status.c) ---- */
 
@@ -171,6 +197,7 @@ typedef struct {
 void drover_response_init(drover_response_t *resp, request_rec *r);
 apr_status_t drover_response_stdout(drover_response_t *resp, const char *data,
                                     apr_size_t len, const char **why);
+apr_status_t drover_response_flush(drover_response_t *resp);
 apr_status_t drover_response_finish(drover_response_t *resp,
                                     const char **why);
 void drover_response_broken(drover_response_t *resp);
@@ -185,7 +212,8 @@ typedef enum {
     DROVER_EX_TIMEOUT,       /* before any response byte: 504 */
     DROVER_EX_MALFORMED,     /* a bad answer before the header went out: 502 */
     DROVER_EX_BROKEN,        /* the response had begun and broke off */
-    DROVER_EX_CLIENT_GONE
+    DROVER_EX_CLIENT_GONE,
+    DROVER_EX_MOVED          /* taken back unread: *claim is a new slot */
 } drover_ex_e;
 
 /* the request body: the first DROVER_BODY_PREFIX bytes held, the rest
@@ -202,7 +230,11 @@ typedef struct {
     request_rec               *r;
     const drover_dir_conf_t   *dc;
     const char                *sockpath;
+    int                        fd;         /* in: a kept connection or -1;
+                                              out: one to keep or -1 */
     int                        keep_conn;
+    drover_claim_t            *claim;      /* NULL in plain mode */
+    int                        limit;      /* 1 + DroverPipeline, or 1 */
     const char                *head;       /* BEGIN_REQUEST and PARAMS */
     apr_size_t                 head_len;
     drover_body_t             *body;

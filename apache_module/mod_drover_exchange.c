@@ -16,6 +16,14 @@
 #include "http_log.h"
 #include "http_protocol.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <linux/sockios.h>              /* SIOCOUTQ */
+
 APLOG_USE_MODULE(drover);
 
 #define DROVER_IO_BUF  (64 * 1024)
@@ -35,39 +43,75 @@ typedef struct {
     const char            *bad;           /* why the answer is malformed */
     apr_socket_t          *client;        /* watched for a close, or NULL */
     int                    abort;         /* given up early: ABORT_REQUEST */
+    int                    fd;
+    int                    shut;          /* SHUT_WR: carries nothing more */
+    apr_time_t             sent_at;       /* the whole request went out */
+    apr_time_t             last_io;       /* for the read timeout */
 } exchange_t;
 
 
+/*
+ * A new connection: a plain socket, not APR's, so that it outlives the
+ * request when it is kept (APR's would be closed with r->pool). A Unix
+ * socket's connect waits only for room in the backlog: SO_SNDTIMEO bounds
+ * that wait by DroverConnectTimeout.
+ */
 static apr_status_t
 connect_unix(exchange_t *x)
 {
-    drover_exchange_t  *ex = x->ex;
-    request_rec        *r = ex->r;
-    apr_sockaddr_t     *sa;
-    apr_status_t        rv;
+    drover_exchange_t   *ex = x->ex;
+    struct sockaddr_un   sun;
+    struct timeval       tv;
+    apr_status_t         rv;
+    int                  fd;
 
-    rv = apr_sockaddr_info_get(&sa, ex->sockpath, APR_UNIX, 0, 0, r->pool);
-    if (rv != APR_SUCCESS) {
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (strlen(ex->sockpath) >= sizeof(sun.sun_path)) {
+        return APR_ENAMETOOLONG;
+    }
+    strcpy(sun.sun_path, ex->sockpath);
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+
+    tv.tv_sec = (time_t) apr_time_sec(ex->dc->connect_timeout);
+    tv.tv_usec = (suseconds_t) apr_time_usec(ex->dc->connect_timeout);
+    (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+
+    while (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) == -1) {
+        if (errno == EINTR) {
+            continue;
+        }
+        rv = APR_FROM_OS_ERROR(errno == EAGAIN || errno == EINPROGRESS
+                               ? ETIMEDOUT : errno);
+        close(fd);
         return rv;
     }
 
-    rv = apr_socket_create(&x->sock, APR_UNIX, SOCK_STREAM, 0, r->pool);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-
-    apr_socket_timeout_set(x->sock, ex->dc->connect_timeout);
-
-    rv = apr_socket_connect(x->sock, sa);
-    if (rv != APR_SUCCESS) {
-        apr_socket_close(x->sock);
-        x->sock = NULL;
-        return rv;
-    }
-
-    /* non-blocking from here: apr_poll() does the waiting */
-    apr_socket_timeout_set(x->sock, 0);
+    x->fd = fd;
     return APR_SUCCESS;
+}
+
+
+/* the connection as an apr_socket_t of the request, non-blocking: the
+ * descriptor stays ours (apr_os_sock_put registers no cleanup) */
+static apr_status_t
+wrap_socket(exchange_t *x)
+{
+    apr_os_sock_t  os = x->fd;
+    apr_status_t   rv;
+
+    x->sock = NULL;
+    rv = apr_os_sock_put(&x->sock, &os, x->ex->r->pool);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+
+    /* apr_poll() does the waiting */
+    return apr_socket_timeout_set(x->sock, 0);
 }
 
 
@@ -243,6 +287,12 @@ recv_some(exchange_t *x, char *buf)
             }
             return rv;
         }
+
+        /* what this read gave goes out now, but for the last read, whose
+         * bytes leave with the end (ended()) */
+        if (!x->reader.ended && x->bad == NULL) {
+            (void) drover_response_flush(&x->resp);
+        }
         return APR_SUCCESS;
     }
 
@@ -333,11 +383,23 @@ send_abort(exchange_t *x)
 }
 
 
+static apr_status_t
+discard_data(void *ctx, int type, const char *data, apr_size_t len)
+{
+    (void) ctx;
+    (void) type;
+    (void) data;
+    (void) len;
+
+    return APR_SUCCESS;
+}
+
+
 /*
  * After an abort the worker may still be running the request: keep its
- * slot ours until the worker ends it (it closes the connection, no
- * FCGI_KEEP_CONN was asked) or one more read timeout passed, so the next
- * request does not queue behind it in the slot's socket.
+ * slot ours until the worker ends it (FCGI_END_REQUEST, or it closes the
+ * connection) or one more read timeout passed, so the next request does
+ * not queue behind it in the slot's socket.
  */
 static void
 drain(exchange_t *x, char *buf)
@@ -371,10 +433,79 @@ drain(exchange_t *x, char *buf)
 
         n = DROVER_IO_BUF;
         rv = apr_socket_recv(x->sock, buf, &n);
+        if (n > 0) {
+            const char  *why = NULL;
+
+            if (drover_fcgi_read(&x->reader, buf, n, discard_data, x, &why)
+                != APR_SUCCESS || x->reader.ended)
+            {
+                return;                 /* the worker is done with it */
+            }
+            continue;
+        }
         if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
             return;                     /* EOF or reset: the worker is done */
         }
     }
+}
+
+
+/* bytes sent on the connection that no worker has read yet */
+static int
+unread(exchange_t *x)
+{
+    int  n = 0;
+
+    if (ioctl(x->fd, SIOCOUTQ, &n) == -1) {
+        return 0;
+    }
+
+    return n;
+}
+
+
+/*
+ * DroverPipeline: a request sent behind a running one that no worker has
+ * read a window after it went out (its slot's worker runs a slow request)
+ * is taken back when another slot can take it (free, or whose request is
+ * younger than the window): the sending side is shut, and droverd, which
+ * reads such a request (DROVER_WITHDRAWABLE) whole before it looks at that
+ * side, runs it only if it read it all before. So bytes still unread after
+ * the shutdown mean it will not run there: DROVER_EX_MOVED, with *claim the
+ * new slot. None unread: the worker has it, and the answer is awaited here
+ * (FCGI_OVERLOADED if the worker looked after the shutdown: a replay).
+ * Tried once a window while it waits, until the shutdown.
+ */
+static int
+rescue(exchange_t *x)
+{
+    drover_exchange_t  *ex = x->ex;
+    drover_claim_t      to;
+
+    if (unread(x) == 0 || drover_slots_move_begin(ex->dc, ex->limit,
+                                                  ex->claim, &to) != 0)
+    {
+        return 0;
+    }
+
+    x->shut = 1;
+
+    if (shutdown(x->fd, SHUT_WR) == -1 || unread(x) == 0) {
+        drover_slots_move_end(ex->dc, ex->claim, &to, 0);
+        ex->claim->behind = 0;          /* no more looks */
+        return 0;
+    }
+
+    drover_slots_move_end(ex->dc, ex->claim, &to, 1);
+
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, ex->r, "drover: request taken "
+                  "back from slot %d of \"%s\", whose worker did not read it "
+                  "within %" APR_TIME_T_FMT " ms, for slot %d",
+                  ex->claim->slot, ex->dc->path,
+                  apr_time_as_msec(ex->dc->pipeline_timeout), to.slot);
+
+    *ex->claim = to;
+    return 1;
 }
 
 
@@ -394,10 +525,22 @@ client_left(exchange_t *x)
 }
 
 
+/* may the connection carry the next request? */
+static int
+keepable(exchange_t *x, drover_ex_e rc)
+{
+    return x->ex->keep_conn && !x->shut && !x->abort && x->reader.ended
+           && x->reader.protocol_status == 0 && x->send_done
+           && x->out_len == 0 && x->ex->err == APR_SUCCESS
+           && (rc == DROVER_EX_DONE || rc == DROVER_EX_CLIENT_GONE);
+}
+
+
 /*
  * One attempt. Nothing reaches the client until the app's header block is
  * whole and valid, so any outcome but DONE and BROKEN leaves the response
- * to the caller (a replay, 502, 504).
+ * to the caller (a replay, 502, 504). ex->fd: a kept connection to use, or
+ * -1 to connect; on return, the connection to keep, or -1 (closed).
  */
 drover_ex_e
 drover_exchange_run(drover_exchange_t *ex)
@@ -406,17 +549,30 @@ drover_exchange_run(drover_exchange_t *ex)
     apr_pollfd_t         pfd[2];
     conn_rec            *c = ex->r->connection;
     apr_int32_t          nready;
-    apr_interval_time_t  timeout;
+    apr_interval_time_t  timeout, wait;
+    apr_time_t           now;
     apr_status_t         rv;
     char                *buf;
     drover_ex_e          rc;
 
     memset(&x, 0, sizeof(x));
     x.ex = ex;
+    x.fd = ex->fd;
+    ex->fd = -1;
     drover_response_init(&x.resp, ex->r);
 
-    rv = connect_unix(&x);
+    if (x.fd < 0) {
+        rv = connect_unix(&x);
+        if (rv != APR_SUCCESS) {
+            ex->err = rv;
+            ex->why = "connect failed";
+            return DROVER_EX_CONNECT;
+        }
+    }
+
+    rv = wrap_socket(&x);
     if (rv != APR_SUCCESS) {
+        close(x.fd);
         ex->err = rv;
         ex->why = "connect failed";
         return DROVER_EX_CONNECT;
@@ -437,6 +593,8 @@ drover_exchange_run(drover_exchange_t *ex)
     pfd[1].desc.s = x.client;
     pfd[1].reqevents = APR_POLLIN;
 
+    x.last_io = apr_time_now();
+
     for (;;) {
         if (!x.send_done) {
             rv = send_some(&x);
@@ -451,6 +609,9 @@ drover_exchange_run(drover_exchange_t *ex)
                 x.out_len = 0;
                 ex->err = rv;
             }
+            if (x.send_done) {
+                x.sent_at = apr_time_now();
+            }
         }
 
         pfd[0].reqevents = APR_POLLIN | (x.send_done ? 0 : APR_POLLOUT);
@@ -459,13 +620,37 @@ drover_exchange_run(drover_exchange_t *ex)
         timeout = x.send_done || x.out_len == 0 ? ex->dc->read_timeout
                                                 : ex->dc->send_timeout;
 
+        /* a pipelined request not answered yet: looked at once a window */
+        now = apr_time_now();
+        wait = x.last_io + timeout - now;
+        if (ex->claim != NULL && ex->claim->behind && x.send_done
+            && !x.got_any && !x.shut)
+        {
+            if (now - x.sent_at >= ex->dc->pipeline_timeout) {
+                if (rescue(&x)) {
+                    rc = DROVER_EX_MOVED;
+                    goto cleanup;
+                }
+                x.sent_at = now;
+            }
+            if (x.sent_at + ex->dc->pipeline_timeout - now < wait) {
+                wait = x.sent_at + ex->dc->pipeline_timeout - now;
+            }
+        }
+        if (wait < 0) {
+            wait = 0;
+        }
+
         /* the client is watched only once its body is all read */
         rv = apr_poll(pfd, x.send_done && x.client != NULL ? 2 : 1, &nready,
-                      timeout);
+                      wait);
         if (APR_STATUS_IS_EINTR(rv)) {
             continue;
         }
         if (APR_STATUS_IS_TIMEUP(rv)) {
+            if (apr_time_now() - x.last_io < timeout) {
+                continue;               /* a pipeline look, not a timeout */
+            }
             ex->why = "timed out";
             x.abort = 1;
             if (x.resp.sent) {
@@ -480,6 +665,8 @@ drover_exchange_run(drover_exchange_t *ex)
             rc = lost(&x, rv, "poll failed");
             goto cleanup;
         }
+
+        x.last_io = apr_time_now();
 
         if ((pfd[1].rtnevents & (APR_POLLIN | APR_POLLHUP | APR_POLLERR))
             && client_left(&x))
@@ -533,7 +720,11 @@ cleanup:
         }
     }
 
-    /* no kept-alive connections in this cut */
-    apr_socket_close(x.sock);
+    if (keepable(&x, rc)) {
+        ex->fd = x.fd;
+    } else {
+        close(x.fd);
+    }
+
     return rc;
 }

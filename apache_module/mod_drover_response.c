@@ -186,25 +186,46 @@ parse_head(request_rec *r, char *head, apr_size_t len, apr_off_t *declared)
 }
 
 
+/*
+ * Body bytes go into the brigade as transient buckets (they point into the
+ * exchange's read buffer) and out at the end of that read, in one pass:
+ * drover_response_flush(), or with the EOS in drover_response_finish(),
+ * which lets httpd set Content-Length on a response read whole at once
+ * rather than chunk it.
+ */
 static apr_status_t
 pass_body(drover_response_t *resp, const char *data, apr_size_t len)
 {
     request_rec  *r = resp->r;
     apr_bucket   *b;
-    apr_status_t  rv;
 
     if (len == 0 || resp->client_gone) {
         return APR_SUCCESS;
     }
 
-    /* transient: a filter that holds on to it copies it */
     b = apr_bucket_transient_create(data, len, r->connection->bucket_alloc);
     APR_BRIGADE_INSERT_TAIL(resp->bb, b);
+    resp->sent = 1;
+    resp->body_bytes += (apr_off_t) len;
+
+    return APR_SUCCESS;
+}
+
+
+/* what the last read added, to the client (before the buffer is reused) */
+apr_status_t
+drover_response_flush(drover_response_t *resp)
+{
+    request_rec  *r = resp->r;
+    apr_status_t  rv;
+
+    if (APR_BRIGADE_EMPTY(resp->bb) || resp->client_gone) {
+        apr_brigade_cleanup(resp->bb);
+        return resp->client_gone ? APR_ECONNABORTED : APR_SUCCESS;
+    }
 
     rv = ap_pass_brigade(r->output_filters, resp->bb);
     apr_brigade_cleanup(resp->bb);
-    resp->sent = 1;
-    resp->body_bytes += (apr_off_t) len;
 
     if (rv != APR_SUCCESS || r->connection->aborted) {
         resp->client_gone = 1;

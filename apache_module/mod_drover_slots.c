@@ -19,6 +19,7 @@
 
 #include "mod_drover.h"
 
+#include "apr_atomic.h"
 #include "apr_file_io.h"
 #include "apr_strings.h"
 #include "apr_thread_cond.h"
@@ -28,6 +29,7 @@
 #include "util_mutex.h"
 
 #include <errno.h>
+#include <time.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -113,8 +115,19 @@ drover_slots_post_config(apr_pool_t *pconf, server_rec *s)
     pools = apr_shm_baseaddr_get(shm);
     memset(pools, 0, size);
 
-    rv = ap_global_mutex_create(&mutex, NULL, DROVER_MUTEX_TYPE, NULL, s,
-                                pconf, 0);
+    /*
+     * A process-shared pthread mutex in shared memory (robust: a child
+     * killed while holding it does not block the others): an uncontended
+     * pick costs no system call. httpd's default mechanism, often a file
+     * lock (two fcntl calls per pick, and a thread mutex in front of it),
+     * cost a third of mod_drover's throughput; the "drover-shm" Mutex is
+     * used only where APR has no such mutex.
+     */
+    rv = apr_global_mutex_create(&mutex, NULL, APR_LOCK_PROC_PTHREAD, pconf);
+    if (rv != APR_SUCCESS) {
+        rv = ap_global_mutex_create(&mutex, NULL, DROVER_MUTEX_TYPE, NULL, s,
+                                    pconf, 0);
+    }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                      "drover: cannot create the global mutex");
@@ -401,7 +414,7 @@ refresh(request_rec *r, int pool)
 {
     drover_pool_shm_t  *ps = &pools[pool];
     const char         *path, *why;
-    apr_time_t          now = apr_time_now();
+    apr_time_t          now = apr_time_now(), checked;
     apr_finfo_t         fi;
     apr_file_t         *fd;
     apr_status_t        rv;
@@ -410,6 +423,12 @@ refresh(request_rec *r, int pool)
     slots_file_t        f;
     int                 lineno;
     apr_uint32_t        logged;
+
+    /* a look without the lock first: most requests stop here */
+    checked = apr_atomic_read64((volatile apr_uint64_t *) &ps->checked);
+    if (checked != 0 && now - checked < DROVER_SLOTS_CHECK && now >= checked) {
+        return;
+    }
 
     lock();
     if (ps->checked != 0 && now - ps->checked < DROVER_SLOTS_CHECK
@@ -490,63 +509,111 @@ refresh(request_rec *r, int pool)
 
 /* ---- picking a slot ---- */
 
-/* a busy slot whose holder process is gone (a crashed child) is free */
+/* a monotonic clock in microseconds: slots' head times, all children */
+apr_time_t
+drover_slots_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_time_t) ts.tv_sec * APR_USEC_PER_SEC
+           + (apr_time_t) (ts.tv_nsec / 1000);
+}
+
+
+/* a request whose holder process is gone (a crashed child) frees its
+ * place on the slot */
 static void
 reclaim_orphans(drover_pool_shm_t *ps)
 {
-    apr_uint32_t  k;
+    drover_slot_t  *s;
+    apr_uint32_t    k;
+    int             t;
 
     for (k = 0; k < ps->nslots; k++) {
-        if (ps->slot[k].inflight && ps->slot[k].owner > 0
-            && kill((pid_t) ps->slot[k].owner, 0) == -1 && errno == ESRCH)
-        {
-            ps->slot[k].inflight = 0;
+        s = &ps->slot[k];
+
+        for (t = 0; s->busy > 0 && t < DROVER_DEPTH; t++) {
+            if (s->owner[t] > 0 && kill((pid_t) s->owner[t], 0) == -1
+                && errno == ESRCH)
+            {
+                s->owner[t] = 0;
+                s->busy--;
+            }
         }
     }
 }
 
 
 /*
- * Under the lock: the free slot to use, or -1. An up slot with nothing in
+ * Under the lock: the slot to use, or -1. An up slot with nothing in
  * flight, the one freed most recently first (warm caches; the others stay
- * idle), a slot that just failed last, avoid only if nothing else is free;
- * then, for an on-demand pool, the lowest free down slot below N.
+ * idle), a slot that just failed last; avoid only on the second pass
+ * (allow_avoid: a replay goes back there when nothing else is free). Then,
+ * for an on-demand pool, the lowest free down slot below N. With a limit
+ * above 1 (DroverPipeline), else a slot with fewer than limit requests
+ * whose running one began less than window ago: the fewest waiting, then
+ * the youngest.
  */
 static int
-pick_free(drover_pool_shm_t *ps, int avoid)
+choose(drover_pool_shm_t *ps, int avoid, int allow_avoid, int limit,
+       apr_interval_time_t window)
 {
-    drover_slot_t  *s;
+    drover_slot_t  *s, *b;
+    apr_time_t      now = 0;
     int             k, best = -1, pass;
 
-    for (pass = 0; pass < 2 && best < 0; pass++) {
+    if (ps->exec) {
+        limit = 1;          /* never behind another request: "kind exec" */
+    }
+
+    for (pass = 0; pass < 1 + (allow_avoid != 0) && best < 0; pass++) {
         for (k = 0; k < (int) ps->nslots; k++) {
             s = &ps->slot[k];
 
-            if (!s->up || s->inflight || (pass == 0 && k == avoid)) {
+            if ((!s->up && (k >= (int) ps->ondemand || s->busy))
+                || s->busy >= (apr_uint32_t) limit
+                || (pass == 0 && k == avoid))
+            {
                 continue;
             }
 
-            if (best < 0
-                || (ps->slot[best].failed && !s->failed)
-                || (ps->slot[best].failed == s->failed
-                    && s->freed > ps->slot[best].freed))
+            if (s->busy) {
+                if (now == 0) {
+                    now = drover_slots_now();
+                }
+                if (now - s->head >= window) {
+                    continue;
+                }
+            }
+
+            if (best < 0) {
+                best = k;
+                continue;
+            }
+
+            b = &ps->slot[best];
+
+            /* a running worker before one that has to start */
+            if (s->up != b->up) {
+                if (s->up) {
+                    best = k;
+                }
+                continue;
+            }
+
+            if (s->busy < b->busy
+                || (s->busy == 0 && b->busy == 0
+                    && ((b->failed && !s->failed)
+                        || (b->failed == s->failed && s->freed > b->freed)))
+                || (s->busy != 0 && s->busy == b->busy && s->head > b->head))
             {
                 best = k;
             }
         }
     }
 
-    if (best >= 0) {
-        return best;
-    }
-
-    for (k = 0; k < (int) ps->ondemand; k++) {
-        if (!ps->slot[k].up && !ps->slot[k].inflight) {
-            return k;
-        }
-    }
-
-    return -1;
+    return best;
 }
 
 
@@ -569,23 +636,79 @@ pool_failing(drover_pool_shm_t *ps)
 }
 
 
+/* under the lock: a place on slot k (choose() left one free) */
 static void
-take(drover_pool_shm_t *ps, int k)
+take(drover_pool_shm_t *ps, int k, drover_claim_t *cl)
 {
-    ps->slot[k].inflight = 1;
-    ps->slot[k].owner = (apr_int32_t) getpid();
+    drover_slot_t  *s = &ps->slot[k];
+    int             t;
+
+    for (t = 0; t < DROVER_DEPTH - 1; t++) {
+        if (s->owner[t] == 0) {
+            break;
+        }
+    }
+
+    if (s->busy == 0) {
+        s->head = drover_slots_now();
+        cl->behind = 0;
+    } else {
+        ps->pipelined++;
+        cl->behind = 1;
+    }
+
+    s->busy++;
+    s->owner[t] = (apr_int32_t) getpid();
     ps->requests++;
+
+    cl->slot = k;
+    cl->ticket = t;
+    cl->exec = (int) ps->exec;
+}
+
+
+/* under the lock: the worker moves on to a request waiting behind, if
+ * there is one; as far as we know it begins now */
+static void
+leave(drover_pool_shm_t *ps, const drover_claim_t *cl, int failed)
+{
+    drover_slot_t  *s = &ps->slot[cl->slot];
+
+    if (s->owner[cl->ticket] == 0 || s->busy == 0) {
+        return;                         /* reclaimed meanwhile */
+    }
+
+    s->owner[cl->ticket] = 0;
+    s->busy--;
+    s->head = drover_slots_now();
+    s->failed = (apr_uint32_t) (failed ? 1 : 0);
+    s->freed = ++ps->freed_seq;
+}
+
+
+/* wake one waiter of this child: a place freed */
+static void
+wake_one(drover_pool_shm_t *ps)
+{
+    if (ps->queued > 0 && wake_cond != NULL) {
+        apr_thread_mutex_lock(wake_mutex);
+        wake_seq++;
+        apr_thread_cond_signal(wake_cond);
+        apr_thread_mutex_unlock(wake_mutex);
+    }
 }
 
 
 /*
- * A slot for r: at once when one is free and nobody waits (a new request
+ * A place for r: at once when one is free and nobody waits (a new request
  * never overtakes the queue; a replay, avoid >= 0, may), else wait in the
- * queue, polling every 2 ms, up to the queue's timeout.
+ * queue, woken by a release in this child or every 2 ms, up to the queue's
+ * timeout. limit > 1: the request may wait behind limit - 1 others on a
+ * slot whose running request is younger than DroverPipeline's timeout.
  */
 drover_pick_e
 drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc, int avoid,
-                     int *slot, int *exec)
+                     int limit, drover_claim_t *cl)
 {
     drover_pool_shm_t  *ps = &pools[dc->pool];
     apr_time_t          deadline = apr_time_now() + dc->queue_timeout;
@@ -610,17 +733,18 @@ drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc, int avoid,
             goto cleanup;
         }
 
-        k = (queued || avoid >= 0 || ps->queued == 0) ? pick_free(ps, avoid)
-                                                      : -1;
+        k = (queued || avoid >= 0 || ps->queued == 0)
+            ? choose(ps, avoid, 1, avoid >= 0 ? 1 : limit,
+                     dc->pipeline_timeout)
+            : -1;
         if (k < 0 && (queued || ps->queued == 0)) {
             reclaim_orphans(ps);
-            k = pick_free(ps, avoid);
+            k = choose(ps, avoid, 1, avoid >= 0 ? 1 : limit,
+                       dc->pipeline_timeout);
         }
 
         if (k >= 0) {
-            take(ps, k);
-            *slot = k;
-            *exec = (int) ps->exec;
+            take(ps, k, cl);
             rc = DROVER_PICK_SLOT;
             goto cleanup;
         }
@@ -667,30 +791,78 @@ cleanup:
 
 
 void
-drover_slots_release(request_rec *r, const drover_dir_conf_t *dc, int slot,
+drover_slots_release(const drover_dir_conf_t *dc, const drover_claim_t *cl,
                      int failed)
 {
     drover_pool_shm_t  *ps = &pools[dc->pool];
-    apr_uint32_t        waiting;
-
-    (void) r;
 
     lock();
-    ps->slot[slot].inflight = 0;
-    ps->slot[slot].owner = 0;
-    ps->slot[slot].failed = (apr_uint32_t) (failed ? 1 : 0);
-    ps->slot[slot].freed = ++ps->freed_seq;
-    waiting = ps->queued;
+    leave(ps, cl, failed);
     unlock();
 
-    /* one waiter per slot freed: waking them all would have all but one
+    /* one waiter per place freed: waking them all would have all but one
      * take the lock for nothing */
-    if (waiting > 0 && wake_cond != NULL) {
-        apr_thread_mutex_lock(wake_mutex);
-        wake_seq++;
-        apr_thread_cond_signal(wake_cond);
-        apr_thread_mutex_unlock(wake_mutex);
+    wake_one(ps);
+}
+
+
+/*
+ * Taking back a pipelined request its slot's worker has not read: first a
+ * place elsewhere (a free slot, or one whose request is younger than the
+ * window), 0 and *cl when there is one, -1 when not (the request stays).
+ */
+int
+drover_slots_move_begin(const drover_dir_conf_t *dc, int limit,
+                        const drover_claim_t *old, drover_claim_t *cl)
+{
+    drover_pool_shm_t  *ps = &pools[dc->pool];
+    int                 k;
+
+    lock();
+    k = ps->active ? choose(ps, old->slot, 0, limit, dc->pipeline_timeout)
+                   : -1;
+    if (k >= 0) {
+        take(ps, k, cl);
+        ps->requests--;                 /* the same request */
     }
+    unlock();
+
+    return k >= 0 ? 0 : -1;
+}
+
+
+/*
+ * Then, once the connection's sending side is shut: moved, the place on
+ * from is given up (its worker still runs the request it began, so the
+ * slot's head and freed stay); else the place on to.
+ */
+void
+drover_slots_move_end(const drover_dir_conf_t *dc, const drover_claim_t *from,
+                      const drover_claim_t *to, int moved)
+{
+    drover_pool_shm_t  *ps = &pools[dc->pool];
+    drover_slot_t      *s = &ps->slot[moved ? from->slot : to->slot];
+    apr_time_t          head;
+    apr_uint64_t        freed;
+    apr_uint32_t        failed;
+
+    lock();
+    head = s->head;
+    freed = s->freed;
+    failed = s->failed;
+    leave(ps, moved ? from : to, 0);
+    if (s->busy > 0) {
+        s->head = head;
+    }
+    s->freed = freed;
+    s->failed = failed;
+    ps->moved += (apr_uint64_t) (moved ? 1 : 0);
+    if (to->behind) {
+        ps->pipelined--;                /* counted once, when it was sent */
+    }
+    unlock();
+
+    wake_one(ps);
 }
 
 

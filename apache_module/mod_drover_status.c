@@ -71,6 +71,10 @@ static const metric_t  metrics[] = {
       "Requests replayed after a loss before any response byte." },
     { "drover_pool_dispatch_failures_total", "counter",
       "Requests that got 502 or 504 from a slot." },
+    { "drover_pool_pipelined_requests_total", "counter",
+      "Requests sent behind a running one (DroverPipeline)." },
+    { "drover_pool_pipeline_moves_total", "counter",
+      "Pipelined requests taken back unread and sent to another slot." },
 };
 
 #define NMETRICS (sizeof(metrics) / sizeof(metrics[0]))
@@ -98,7 +102,7 @@ pool_values(const drover_pool_shm_t *ps, apr_uint64_t *v)
     v[0] = ps->active ? ps->nslots : 0;
     for (k = 0; ps->active && k < ps->nslots; k++) {
         v[1] += ps->slot[k].up;
-        v[2] += ps->slot[k].inflight;
+        v[2] += ps->slot[k].busy > 0;
     }
     v[3] = ps->queued;
     v[4] = ps->requests;
@@ -106,6 +110,8 @@ pool_values(const drover_pool_shm_t *ps, apr_uint64_t *v)
     v[6] = ps->timeouts;
     v[7] = ps->replays;
     v[8] = ps->failures;
+    v[9] = ps->pipelined;
+    v[10] = ps->moved;
 }
 
 
@@ -179,13 +185,14 @@ send_json(request_rec *r, int npools)
                    ",\"requests\":%" APR_UINT64_T_FMT ",\"overflows\":%"
                    APR_UINT64_T_FMT ",\"timeouts\":%" APR_UINT64_T_FMT
                    ",\"replays\":%" APR_UINT64_T_FMT ",\"failures\":%"
-                   APR_UINT64_T_FMT "}",
+                   APR_UINT64_T_FMT ",\"pipelined\":%" APR_UINT64_T_FMT
+                   ",\"moved\":%" APR_UINT64_T_FMT "}",
                    i > 0 ? "," : "",
                    json_escape(r->pool, drover_slots_path(i)),
                    ps->active ? "true" : "false",
                    ps->active ? state_name(ps->state) : "plain",
                    ps->generation, v[0], v[1], v[2], v[3], v[4], v[5], v[6],
-                   v[7], v[8]);
+                   v[7], v[8], v[9], v[10]);
     }
 
     ap_rputs("]}\n", r);
@@ -304,6 +311,8 @@ send_html(request_rec *r, int npools)
         html_row(r, "503s, queue full", v[5]);
         html_row(r, "503s, queue timeout", v[6]);
         html_row(r, "502s and 504s from a slot", v[8]);
+        html_row(r, "pipelined", v[9]);
+        html_row(r, "pipelined, taken back", v[10]);
         ap_rputs("</table>\n</div>\n", r);
     }
 

@@ -68,12 +68,14 @@ LogLevel notice drover:debug
 <VirtualHost 127.0.0.1:%%PORT%%>
     ServerName q.test
     DroverQueue size=1 timeout=10s
+    DroverPipeline off
     DroverPass unix:%%DIR%%/q.sock
 </VirtualHost>
 
 <VirtualHost 127.0.0.1:%%PORT%%>
     ServerName deadline.test
     DroverQueue size=5 timeout=1s
+    DroverPipeline off
     DroverPass unix:%%DIR%%/q.sock
 </VirtualHost>
 

@@ -34,6 +34,8 @@ $t->write_apache_conf(<<'EOF', mpm => 'prefork', servers => 4)->run_apache;
 LogLevel notice drover:debug
 KeepAlive Off
 DroverQueue size=1 timeout=10s
+# the queue is the point here: nothing waits behind a running request
+DroverPipeline off
 DroverPass unix:%%DIR%%/kit.sock
 EOF
 
