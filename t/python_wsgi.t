@@ -84,7 +84,6 @@ my @cases = (
     ['an ETag', GET => '/etag', {}, 200],
     ['304', GET => '/etag', { headers => ['If-None-Match' => '"v1-abc"'] }, 304],
     ['GET', GET => '/head', {}, 200],
-    ['HEAD', HEAD => '/head', {}, 200],
     ['a generator response', GET => '/stream?n=200', {}, 200],
     ['write()', GET => '/write', {}, 200],
     ['abort(403)', GET => '/abort', {}, 403],
@@ -93,16 +92,20 @@ my @cases = (
     ['an exception before the response', GET => '/boom', {}, 500, body => 0],
 );
 
-for my $c (@cases) {
-    my ($label, $method, $uri, $opt, $status, %cmp) = @$c;
+sub same_answers {
+    for my $c (@_) {
+        my ($label, $method, $uri, $opt, $status, %cmp) = @$c;
 
-    my $u = ask_peer($method, $uri, %$opt);
-    is($u->{status}, $status, "gunicorn: $label: $status") or diag($u->{head} // $u->{error});
+        my $u = ask_peer($method, $uri, %$opt);
+        is($u->{status}, $status, "gunicorn: $label: $status") or diag($u->{head} // $u->{error});
 
-    next unless $drover;
-    my $d = ask_drover($method, $uri, %$opt);
-    compare("$label ($method $uri)", $d, $u, %cmp);
+        next unless $drover;
+        my $d = ask_drover($method, $uri, %$opt);
+        compare("$label ($method $uri)", $d, $u, %cmp);
+    }
 }
+
+same_answers(@cases);
 
 SKIP: {
     skip $no_runtime, 3 unless $drover;
@@ -233,6 +236,17 @@ for my $which ('gunicorn', 'droverd') {
         }, 10, 0.05);
         is($state, 'closed by the server', "$which: the server called the iterable's close()");
     }
+}
+
+# ---- HEAD, last: a slot a HEAD left busy would fail every request after it ----
+
+same_answers(
+    ['HEAD', HEAD => '/head', {}, 200],
+);
+SKIP: {
+    skip $no_runtime, 1 unless $drover;
+    my @s = map { ask_drover(GET => '/')->{status} // 'none' } 1 .. 3;
+    is("@s", '200 200 200', 'GETs after the HEADs are served (their slots were released)');
 }
 
 stop_peer($uv);

@@ -53,7 +53,9 @@ def delete_item(item_id):
 @app.get("/headers")
 def headers():
     h = request.headers
-    return jsonify({"x-one": h.get("X-One"), "x-dup": h.get("X-Dup"),
+    # a repeated header arrives joined: by ", " (nginx) or "," (gunicorn)
+    dup = ", ".join(v.strip() for v in h.get("X-Dup", "").split(","))
+    return jsonify({"x-one": h.get("X-One"), "x-dup": dup,
                     "user-agent": h.get("User-Agent"), "cookie": request.cookies,
                     "path": request.path, "query": request.query_string.decode("latin-1")})
 

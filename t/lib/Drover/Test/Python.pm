@@ -175,8 +175,8 @@ my @COMPARED = qw(content-type etag location set-cookie cache-control www-authen
                   content-encoding last-modified x-custom x-head x-length);
 
 # Compare response $got (the Drover side) with $want (the peer's) for
-# $label: status, the headers above, Content-Length when both sent one,
-# and the body (unless body => 0).  One test each.
+# $label: status, whether it came whole, the headers above, Content-Length
+# when both sent one, and the body (unless body => 0).  One test each.
 sub compare {
     my ($label, $got, $want, %o) = @_;
 
@@ -186,9 +186,14 @@ sub compare {
 
     for my $h (@COMPARED) {
         my ($g, $w) = ($got->{headers}{$h}, $want->{headers}{$h});
+        # Werkzeug lists a route's methods in its process's hash order
+        ($g, $w) = map { defined ? join(', ', sort split /,\s*/) : undef } $g, $w if $h eq 'allow';
         push @diff, "$h: " . ($g // '(none)') . ' vs ' . ($w // '(none)')
             if ($g // '') ne ($w // '');
     }
+
+    push @diff, 'complete ' . ($got->{complete} ? 'yes' : 'no') . ' vs ' . ($want->{complete} ? 'yes' : 'no')
+        if !$got->{complete} != !$want->{complete};
 
     my ($gl, $wl) = ($got->{headers}{'content-length'}, $want->{headers}{'content-length'});
     push @diff, "content-length $gl vs $wl" if defined $gl && defined $wl && $gl ne $wl;
