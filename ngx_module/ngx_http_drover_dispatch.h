@@ -35,6 +35,15 @@ typedef struct ngx_http_drover_dispatch_addr_s
     ngx_http_drover_dispatch_addr_t;
 
 
+/* a slot's socket address (ngx_http_drover_peer.c, _group.c) */
+
+struct ngx_http_drover_dispatch_addr_s {
+    ngx_sockaddr_t                    sockaddr;
+    socklen_t                         socklen;
+    ngx_str_t                         name;
+};
+
+
 /*
  * One per socket path (a pool) in each nginx worker's copy of the
  * configuration: what this worker knows and who waits here.  The state
@@ -54,6 +63,9 @@ typedef struct {
     ngx_queue_t                       waiting;     /* oldest first */
     ngx_event_t                       wake;        /* posted on a release */
     ngx_event_t                       poll;        /* for other workers' */
+
+    void                             *group;       /* drover_pass group:NAME
+                                                      (_group.c), or NULL */
 
     unsigned                          ever_checked:1;
     unsigned                          no_dispatch:1;  /* path too long */

@@ -28,6 +28,7 @@
 #include "ngx_http_drover_request.h"
 #include "ngx_http_drover_response.h"
 #include "ngx_http_drover_pipeline.h"
+#include "ngx_http_drover_group.h"
 
 
 static ngx_int_t ngx_http_drover_handler(ngx_http_request_t *r);
@@ -877,6 +878,19 @@ ngx_http_drover_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         return NGX_CONF_OK;
+    }
+
+    /* group:NAME: a drover_group's hosts (ngx_http_drover_group.c) */
+
+    if (value[1].len > 6
+        && ngx_strncmp(value[1].data, "group:", 6) == 0)
+    {
+        path.data = value[1].data + 6;
+        path.len = value[1].len - 6;
+
+        return ngx_http_drover_group_pass(cf, &path,
+                                          &dlcf->upstream.upstream,
+                                          &dlcf->dispatch);
     }
 
     /* a literal address: an implicit upstream, whose connections are kept */

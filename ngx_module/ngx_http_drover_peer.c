@@ -18,18 +18,12 @@
 #include "ngx_http_drover_slots.h"
 #include "ngx_http_drover_pipeline.h"
 #include "ngx_http_drover_peer.h"
+#include "ngx_http_drover_group.h"
 
 
 #define NGX_HTTP_DROVER_DISPATCH_IDEMPOTENT                                   \
     (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT|NGX_HTTP_DELETE                  \
      |NGX_HTTP_OPTIONS)
-
-
-struct ngx_http_drover_dispatch_addr_s {
-    ngx_sockaddr_t                    sockaddr;
-    socklen_t                         socklen;
-    ngx_str_t                         name;
-};
 
 
 /* a connection whose request was given up while the worker still runs it */
@@ -235,6 +229,10 @@ ngx_http_drover_dispatch_free_peer(ngx_peer_connection_t *pc, void *data,
                   "drover: request to slot %ui of \"%V\" failed before "
                   "any response byte, replaying", d->slot, &pool->path);
 
+    /* in a group, on another host while this one is asked again */
+
+    ngx_http_drover_group_suspect(pool, d->slot);
+
     d->retrying = 1;
 }
 
@@ -292,6 +290,10 @@ ngx_http_drover_dispatch_addr(ngx_http_drover_dispatch_pool_t *pool,
     size_t                            len;
     struct sockaddr_un               *sun;
     ngx_http_drover_dispatch_addr_t  *addr;
+
+    if (pool->group) {
+        return ngx_http_drover_group_addr(pool, k);
+    }
 
     if (pool->addrs[k]) {
         return pool->addrs[k];

@@ -84,6 +84,12 @@ ngx_http_drover_dispatch_refresh(ngx_http_drover_dispatch_pool_t *pool,
 
     ngx_http_drover_dispatch_reclaim(pool, log);
 
+    /* a group's slots come from its hosts' answers (_group.c) */
+
+    if (pool->group) {
+        return;
+    }
+
     fd = ngx_open_file(pool->slots_path.data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
                        NGX_FILE_OPEN, 0);
 
@@ -657,7 +663,8 @@ ngx_http_drover_dispatch_free_slot(ngx_http_drover_dispatch_pool_t *pool,
 /*
  * A replay goes to another free slot; when there is none it stays on the
  * slot it holds: droverd's new worker there accepts it from the socket's
- * backlog within milliseconds, and no other request was let in.
+ * backlog within milliseconds, and no other request was let in (in a
+ * group, it goes behind a busy slot of another host first).
  */
 
 void
@@ -674,6 +681,18 @@ ngx_http_drover_dispatch_switch(ngx_http_drover_dispatch_pool_t *pool,
     ngx_shmtx_lock(&pool->shpool->mutex);
 
     k = ngx_http_drover_dispatch_choose(sh, old, 1, 0);
+
+    /*
+     * In a group the slot held may be on a host that is gone: rather
+     * behind a busy worker of another host (the rescue timer may move it
+     * on) than on a socket nobody listens on
+     */
+
+    if (k == NGX_HTTP_DROVER_DISPATCH_NONE && pool->group) {
+        k = ngx_http_drover_dispatch_choose(sh, old,
+                                            NGX_HTTP_DROVER_DISPATCH_DEPTH,
+                                            NGX_MAX_INT32_VALUE);
+    }
 
     if (k != NGX_HTTP_DROVER_DISPATCH_NONE) {
         ngx_http_drover_dispatch_take(sh, d, k);

@@ -1,0 +1,175 @@
+#!/usr/bin/perl
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
+# drover_group over two droverd hosts on loopback addresses (127.0.0.1 and
+# 127.0.0.2, each with listen tcp: and status_listen): each host's slots
+# learned over the network, load on both, every process of one host
+# SIGKILLed under wrk -c16 with no non-2xx GET, the host marked down
+# within about a second, back and used again within 2 s; the group status
+# shows each host.  t/multihost_netns.t does the same across network
+# namespaces.
+
+use strict;
+use warnings;
+
+use IO::Socket::INET;
+use JSON::PP ();
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+use Drover::Test;
+
+my $t = Drover::Test->new->has(qw(droverd kit nginx module wrk));
+my $tb = Drover::Test->new;
+
+# N ports in a row, all free on 127.0.0.1 and 127.0.0.2, none of @taken
+sub free_run {
+    my ($n, @taken) = @_;
+
+    for my $try (1 .. 50) {
+        my $base = 20000 + int(rand(30000));
+        next if grep { $_ >= $base && $_ < $base + $n } @taken;
+        my @s = map {
+            my $p = $base + $_;
+            map { IO::Socket::INET->new(LocalAddr => $_, LocalPort => $p, Proto => 'tcp',
+                                        Listen => 1, ReuseAddr => 1) } '127.0.0.1', '127.0.0.2'
+        } 0 .. $n - 1;
+        return $base unless grep { !defined } @s;
+    }
+    die "no run of $n free ports";
+}
+
+my $port = free_run(3);
+my $sport = free_run(1, $port .. $port + 2);
+
+my %host = (a => { t => $t, ip => '127.0.0.1' }, b => { t => $tb, ip => '127.0.0.2' });
+
+for my $h (values %host) {
+    $h->{t}->write_conf(<<"EOF")->run;
+control unix:%%DIR%%/ctl.sock;
+status_listen tcp:$h->{ip}:$sport;
+
+pool kit {
+    app         %%APPS%%/kit.so;
+    listen      unix:%%DIR%%/kit.sock;
+    listen      tcp:$h->{ip}:$port;
+    allow_peers 127.0.0.0/8;
+    workers     2;
+}
+EOF
+    ok($h->{t}->alive, "host $h->{ip}: droverd runs");
+}
+
+$t->write_nginx_conf(<<"EOF", module => 1)->run_nginx;
+    drover_group kit {
+        server 127.0.0.1:$sport;
+        server 127.0.0.2:$sport pool=kit;
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+
+        location / {
+            drover_pass group:kit;
+        }
+
+        location = /group-status {
+            drover_group_status;
+        }
+    }
+EOF
+
+sub group {
+    my $r = $t->http(GET => '/group-status');
+    return undef unless ($r->{status} // 0) == 200;
+    my $j = eval { JSON::PP::decode_json($r->{body}) } or return undef;
+    return $j->{groups}[0];
+}
+
+sub host_state {
+    my ($ip) = @_;
+    my $g = group() or return '';
+    my ($h) = grep { $_->{server} eq "$ip:$sport" } @{ $g->{hosts} };
+    return $h ? $h->{state} : '';
+}
+
+# requests a host's droverd served, from its control socket
+sub served {
+    my ($h) = @_;
+    my ($code, $out) = $h->{t}->run_cmd([$t->build . '/droverctl', '-s', $h->{t}->dir . '/ctl.sock',
+                                         '--json', 'status'], 10);
+    my $j = eval { JSON::PP::decode_json($out) } or return -1;
+    return $j->{pools}[0]{requests_total} // -1;
+}
+
+ok($t->wait_for(sub { host_state('127.0.0.1') eq 'up' && host_state('127.0.0.2') eq 'up' }, 5, 0.05),
+   'both hosts up in the group status');
+
+my $g = group();
+is(scalar @{ $g->{hosts} }, 2, 'the status shows each host');
+is($g->{up}, 4, '4 slots up: 2 per host');
+like(join(',', map { "$_->{server}/$_->{pool}/$_->{slots}/$_->{port}" } @{ $g->{hosts} }),
+     qr/^127\.0\.0\.1:$sport\/kit\/2\/$port,127\.0\.0\.2:$sport\/kit\/2\/$port$/,
+     'each host: its server, pool, slots and shared port as droverd said');
+
+my $r = $t->http(GET => '/');
+is($r->{body}, "hello\n", 'GET / through the group');
+
+# ---- load spread over both hosts ----
+
+my %before = map { $_ => served($host{$_}) } qw(a b);
+my $url = 'http://127.0.0.1:' . $t->port . '/pid';
+my $w = $t->wrk_start('spread', '-c16', '-t2', '-d2s', $url);
+my ($done, undef, $report) = $t->wrk_wait('spread', $w, 20);
+$t->wrk_clean('wrk -c16 to the group', $report);
+my %after = map { $_ => served($host{$_}) } qw(a b);
+my ($na, $nb) = map { $after{$_} - $before{$_} } qw(a b);
+cmp_ok($na, '>', 100, "host a served $na requests");
+cmp_ok($nb, '>', 100, "host b served $nb requests");
+
+# ---- every process of host b killed under load ----
+
+$w = $t->wrk_start('kill', '-c16', '-t2', '-d5s', $url);
+sleep 1.5;
+
+my $root = $tb->pid;
+my @family = ($root, map { $_->[0] } $tb->descendants($root));
+my $killed_at = time;
+is(kill('KILL', @family), scalar @family, 'SIGKILL to droverd and every process of host b (' . scalar(@family) . ')');
+
+ok($t->wait_for(sub { host_state('127.0.0.2') eq 'down' }, 3, 0.02), 'host b marked down');
+my $down_s = time - $killed_at;
+cmp_ok($down_s, '<', 1.2, sprintf('... within about a second (%.2f s)', $down_s));
+
+($done, undef, $report) = $t->wrk_wait('kill', $w, 20);
+ok($done, 'wrk ran to its end');
+$t->wrk_clean('wrk -c16 while host b dies', $report);
+diag(sprintf('host b down after %.2f s; %s', $down_s, join ' ', $report =~ /(\d+ requests in \S+)/));
+
+$tb->wait_exit(5);
+$tb->{exit} = undef;     # killed on purpose: not a crash of droverd
+
+# ---- host b back: used again within 2 s ----
+
+$w = $t->wrk_start('back', '-c16', '-t2', '-d5s', $url);
+sleep 0.5;
+$tb->run;
+my $back_at = time;
+ok($tb->alive, 'host b runs again');
+
+my $base = served($host{b});
+ok($t->wait_for(sub { served($host{b}) > $base + 10 }, 2, 0.02), 'host b serves again');
+my $back_s = time - $back_at;
+cmp_ok($back_s, '<', 2, sprintf('... within 2 s of its start (%.2f s)', $back_s));
+diag(sprintf('host b used again %.2f s after it was ready', $back_s));
+
+($done, undef, $report) = $t->wrk_wait('back', $w, 20);
+$t->wrk_clean('wrk -c16 while host b comes back', $report);
+is(host_state('127.0.0.2'), 'up', 'host b up in the status');
+
+$g = group();
+cmp_ok($g->{replays}, '>', 0, "the group's replays counted ($g->{replays})");
+is($g->{failures}, 0, 'no failure that was not replayed');
+
+$tb->stop;
+$tb->check_logs;
+$t->done;
