@@ -44,7 +44,7 @@ ACL_LIBS    = -lacl
 DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev nginx-dev libacl1-dev \
              apache2-dev
 DEPS_TEST  = perl nginx libfcgi-bin wrk openssl curl systemd libio-socket-ssl-perl \
-             php-cgi libfcgi-dev acl \
+             php-cgi libfcgi-dev acl iproute2 \
              prometheus chromium mmdebstrap apache2 \
              python3-fastapi python3-starlette python3-uvicorn python3-uvloop \
              python3-httptools python3-flask gunicorn

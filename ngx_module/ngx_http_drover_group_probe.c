@@ -385,7 +385,7 @@ ngx_http_drover_group_parse(u_char *p, u_char *last,
                 && !((size_t) (eol - p) == sizeof("drover-slots 1") - 1
                      && ngx_strncmp(p, "drover-slots 1", eol - p) == 0))
             {
-                return "not \"drover-netslots 1\"";
+                return "not 'drover-netslots 1'";
             }
 
             continue;
@@ -451,7 +451,7 @@ ngx_http_drover_group_parse(u_char *p, u_char *last,
         }
 
         if (!have_slots) {
-            return "slot before \"slots\"";
+            return "slot before 'slots'";
         }
 
         if (ngx_http_drover_group_number(&p, eol, &k) != NGX_OK
@@ -468,7 +468,7 @@ ngx_http_drover_group_parse(u_char *p, u_char *last,
             p += 5;
 
         } else {
-            return "slot neither \"up\" nor \"down\"";
+            return "slot neither 'up' nor 'down'";
         }
 
         if (ngx_http_drover_group_number(&p, eol, &n) != NGX_OK) {
@@ -492,7 +492,7 @@ ngx_http_drover_group_parse(u_char *p, u_char *last,
     }
 
     if (!have_slots) {
-        return "no \"slots\" line";
+        return "no 'slots' line";
     }
 
     return NULL;
