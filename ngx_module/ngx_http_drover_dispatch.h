@@ -27,7 +27,7 @@
 #define NGX_HTTP_DROVER_DISPATCH_MAX_SLOTS  256
 
 /* requests in flight on one slot: the one run and those waiting behind */
-#define NGX_HTTP_DROVER_DISPATCH_DEPTH      4
+#define NGX_HTTP_DROVER_DISPATCH_DEPTH      8
 
 
 typedef struct ngx_http_drover_dispatch_sh_s  ngx_http_drover_dispatch_sh_t;
@@ -106,6 +106,7 @@ typedef struct {
     unsigned                          cleanup:1;
     unsigned                          moving:1;      /* rescue under way */
     unsigned                          shut:1;        /* SHUT_WR sent */
+    unsigned                          reused:1;      /* a kept connection */
 } ngx_http_drover_dispatch_req_t;
 
 

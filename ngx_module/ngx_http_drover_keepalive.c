@@ -314,6 +314,41 @@ found:
 }
 
 
+/* every cached connection to that address is closed */
+
+void
+ngx_http_drover_keepalive_purge(ngx_http_drover_keepalive_t *ka,
+    struct sockaddr *sockaddr, socklen_t socklen)
+{
+    ngx_queue_t                       *q, *next, *cache;
+    ngx_http_drover_keepalive_item_t  *item;
+
+    cache = &ka->cache;
+
+    for (q = ngx_queue_head(cache);
+         q != ngx_queue_sentinel(cache);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+
+        item = ngx_queue_data(q, ngx_http_drover_keepalive_item_t, queue);
+
+        if (ngx_memn2cmp((u_char *) &item->sockaddr, (u_char *) sockaddr,
+                         item->socklen, socklen)
+            != 0)
+        {
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_head(&ka->free, q);
+
+        ngx_http_drover_keepalive_close(item->connection);
+        item->connection = NULL;
+    }
+}
+
+
 /*
  * An idle peer sends nothing: NGX_AGAIN, it is alive; NGX_OK, it sent a
  * byte it should not have; NGX_DONE, it closed, or the connection failed

@@ -46,6 +46,8 @@ ngx_int_t ngx_http_drover_keepalive_init(ngx_conf_t *cf,
     ngx_array_t *caches);
 ngx_int_t ngx_http_drover_keepalive_get(ngx_http_drover_keepalive_t *ka,
     ngx_peer_connection_t *pc, ngx_uint_t check);
+void ngx_http_drover_keepalive_purge(ngx_http_drover_keepalive_t *ka,
+    struct sockaddr *sockaddr, socklen_t socklen);
 void ngx_http_drover_keepalive_free(ngx_http_drover_keepalive_t *ka,
     ngx_http_upstream_t *u, ngx_peer_connection_t *pc, ngx_uint_t state,
     ngx_msec_t timeout);

@@ -651,7 +651,7 @@ ngx_http_drover_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    ngx_conf_merge_value(conf->keepalive, prev->keepalive, 16);
+    ngx_conf_merge_value(conf->keepalive, prev->keepalive, 32);
 
     ngx_conf_merge_msec_value(conf->keepalive_timeout,
                               prev->keepalive_timeout, 60000);
@@ -663,7 +663,7 @@ ngx_http_drover_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->retries, prev->retries, 2);
 
-    ngx_conf_merge_uint_value(conf->pipeline, prev->pipeline, 1);
+    ngx_conf_merge_uint_value(conf->pipeline, prev->pipeline, 3);
 
     ngx_conf_merge_msec_value(conf->pipeline_timeout,
                               prev->pipeline_timeout, 5);

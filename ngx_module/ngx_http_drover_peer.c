@@ -88,6 +88,7 @@ ngx_http_drover_dispatch_get_peer(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_drover_dispatch_req_t  *d = data;
 
+    ngx_int_t                         rc;
     ngx_http_drover_dispatch_addr_t  *addr;
 
     if (d->retrying) {
@@ -131,8 +132,12 @@ ngx_http_drover_dispatch_get_peer(ngx_peer_connection_t *pc, void *data)
     pc->socklen = addr->socklen;
     pc->name = &addr->name;
 
+    d->reused = 0;
+
     if (d->keepalive) {
-        return ngx_http_drover_keepalive_get(d->keepalive, pc, 0);
+        rc = ngx_http_drover_keepalive_get(d->keepalive, pc, 0);
+        d->reused = (rc == NGX_DONE);
+        return rc;
     }
 
     return NGX_OK;
@@ -187,6 +192,29 @@ ngx_http_drover_dispatch_free_peer(ngx_peer_connection_t *pc, void *data,
             ngx_http_drover_dispatch_release(pool, d, 0);
         }
 
+        return;
+    }
+
+    /*
+     * A kept connection that took not a byte: its worker closed it while
+     * it was idle in the cache (a reload, a recycle, a crash).  The others
+     * kept to that socket date from the same worker: they go, and the
+     * request is sent again on a new connection without using up a try,
+     * or a deep pipeline's cache could spend every try on dead ones.
+     */
+
+    if (d->reused && !d->responded && pc->connection != NULL
+        && pc->connection->sent == 0)
+    {
+        ngx_http_drover_keepalive_purge(d->keepalive, pc->sockaddr,
+                                        pc->socklen);
+
+        ngx_log_error(NGX_LOG_INFO, pc->log, 0,
+                      "drover: a kept connection to slot %ui of \"%V\" "
+                      "was closed by droverd, sending on a new one",
+                      d->slot, &pool->path);
+
+        d->retrying = 1;
         return;
     }
 

@@ -239,4 +239,25 @@ like($prom, qr/^drover_pool_pipelined_requests_total\{pool="kit"\} [2-9]/m,
 like($prom, qr/^drover_pool_pipeline_moves_total\{pool="kit"\} [2-9]/m,
      'Prometheus: drover_pool_pipeline_moves_total');
 
+# ---- the depth: 1 to 7 ("drover_pipeline 8" and 0 are refused) ----
+
+for my $case ([7, 1], [8, 0], [0, 0]) {
+    my ($n, $ok) = @$case;
+    $t->write_file("depth$n.conf", 'load_module ' . $t->module . ";\n"
+        . "error_log /dev/null;\npid $dir/depth$n.pid;\n"
+        . "events { }\nhttp { server { listen 127.0.0.1:1;\n"
+        . "location / { drover_pipeline $n; drover_pass unix:$dir/kit.sock; } } }\n");
+    my %env = $t->sanitized ? $t->sanitizer_env : ();
+    local @ENV{keys %env} = values %env;
+    my ($code, $out) = $t->run_cmd(['/usr/sbin/nginx', '-t', '-p', $dir,
+                                    '-c', "$dir/depth$n.conf"], 10);
+    if ($ok) {
+        is($code, 0, "drover_pipeline $n: nginx -t accepts it") or diag($out);
+    } else {
+        isnt($code, 0, "drover_pipeline $n: nginx -t refuses it");
+        like($out, qr/invalid value "$n", expected "off" or a number from 1 to 7/,
+             "drover_pipeline $n: the message names the range");
+    }
+}
+
 $t->done;
