@@ -402,7 +402,8 @@ static ngx_int_t
 ngx_http_drover_fcgi_end_request(ngx_http_drover_fcgi_parser_t *p,
     ngx_log_t *log)
 {
-    char  *reason;
+    char        *reason;
+    ngx_uint_t   level;
 
     p->end_request = 1;
 
@@ -428,7 +429,16 @@ ngx_http_drover_fcgi_end_request(ngx_http_drover_fcgi_parser_t *p,
         break;
     }
 
-    ngx_log_error(NGX_LOG_ERR, log, 0,
+    /*
+     * droverd refuses unread, with FCGI_OVERLOADED, a pipelined request
+     * that nginx took back as the worker read it: the request goes on
+     * elsewhere (ngx_http_drover_peer.c logs the replay), no error
+     */
+
+    level = (p->protocol_status == NGX_HTTP_DROVER_FCGI_OVERLOADED)
+            ? NGX_LOG_INFO : NGX_LOG_ERR;
+
+    ngx_log_error(level, log, 0,
                   "upstream rejected FastCGI request: %s (%d)",
                   reason, p->protocol_status);
 
