@@ -169,6 +169,8 @@ deps:
 	@./scripts/deps.sh $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_FUZZ)
 
 test: deps
+	@[ -d build/k8s-tools/node_modules/kubernetes-models ] || $(MAKE) k8s-tools \
+	    || echo "k8s-tools: npm failed, t/k8s_manifests.t skips its schema checks"
 	$(MAKE) test-unit test-t
 	$(MAKE) test-asan
 	FUZZ_SECONDS=10 $(MAKE) fuzz
@@ -232,6 +234,14 @@ install: $(BUILD)/droverd $(BUILD)/droverctl $(MODULE) $(APACHE_MODULE)
 deb:
 	@./scripts/deps.sh $(DEPS_DEB)
 	@./scripts/build-deb.sh $(abspath build/deb)
+
+# offline checkers of conf.d/k8s/ for t/k8s_manifests.t, from npm: the
+# Kubernetes API schemas (kubernetes-models), a YAML parser, dockerfilelint
+K8S_TOOLS = kubernetes-models@5.1.0 js-yaml@4.1.0 dockerfilelint@1.8.0
+
+k8s-tools:
+	@command -v npm >/dev/null || ./scripts/deps.sh npm
+	npm install --no-audit --no-fund --prefix build/k8s-tools $(K8S_TOOLS)
 
 # the man pages: groff's warnings (and mandoc's, when installed) fail it
 man-lint:
