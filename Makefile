@@ -42,7 +42,7 @@ ACL_LIBS    = -lacl
 
 # Debian packages: to build, to test
 DEPS_BUILD = gcc make pkg-config libuv1-dev libjson-c-dev nginx-dev libacl1-dev \
-             apache2-dev
+             apache2-dev python3-dev
 DEPS_TEST  = perl nginx libfcgi-bin wrk openssl curl systemd libio-socket-ssl-perl \
              php-cgi libfcgi-dev acl iproute2 \
              prometheus chromium mmdebstrap apache2 \
@@ -67,6 +67,16 @@ CTL_SHARED = $(BUILD)/obj/buf.o $(BUILD)/obj/status_json.o
 APPS       = $(BUILD)/apps/hello.so $(BUILD)/apps/kit.so $(BUILD)/apps/model.so \
              $(BUILD)/apps/hostile.so $(BUILD)/apps/fdprobe.so \
              $(BUILD)/apps/privprobe.so
+
+# droverd's Python runtime (apps/python/, docs/python.md): CPython embedded,
+# from Debian's python3-dev (not a python3-config earlier in PATH); the
+# glue module (glue.py) compiled in as a byte array
+PYTHON_CONFIG ?= /usr/bin/python3-config
+PY_INCLUDES := $(shell $(PYTHON_CONFIG) --includes 2>/dev/null)
+PY_LIBS     := $(shell $(PYTHON_CONFIG) --embed --ldflags 2>/dev/null)
+PY_EXE      := $(shell $(PYTHON_CONFIG) --prefix 2>/dev/null)/bin/python3
+PYRT        = $(BUILD)/drover_python.so
+PYRT_SRC    = $(wildcard apps/python/*.c)
 
 UNIT_SRC   = $(wildcard worker_host/tests/test_*.c)
 UNIT_BIN   = $(patsubst worker_host/tests/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -96,7 +106,21 @@ MODULE     = $(BUILD)/ngx_http_drover_module.so
 MODULE_SRC = config $(wildcard ngx_module/*.c ngx_module/*.h)
 
 all: $(BUILD)/droverd $(BUILD)/droverctl $(APPS) $(UNIT_BIN) $(MODULE) \
-     $(APACHE_MODULE)
+     $(APACHE_MODULE) $(PYRT)
+
+# droverd's Python runtime: its glue module (glue.py) compiled in as a
+# byte array
+$(BUILD)/obj/python/glue.h: apps/python/glue.py
+	@mkdir -p $(dir $@)
+	{ echo 'static const unsigned char drover_glue_py[] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0x00 };'; } > $@
+
+$(PYRT): $(PYRT_SRC) apps/python/runtime.h $(BUILD)/obj/python/glue.h \
+         $(HOST_HDR)
+	$(CC) $(CFLAGS) $(PY_INCLUDES) -I$(BUILD)/obj/python \
+	    -DDROVER_PYTHON_EXE='"$(PY_EXE)"' -fPIC -shared $(LDFLAGS) \
+	    -o $@ $(PYRT_SRC) $(PY_LIBS)
 
 # against Debian's nginx-dev (/usr/share/nginx/src) with Debian's flags;
 # NGINX_SRC=/path/to/nginx-1.x.y builds against an upstream source tree
@@ -211,8 +235,9 @@ MODULEDIR ?= $(PREFIX)/lib/nginx/modules
 APACHE_MODULEDIR ?= $(PREFIX)/lib/apache2/modules
 MANPAGES   = docs/droverctl.1 docs/droverd.conf.5 docs/droverd.8
 
-install: $(BUILD)/droverd $(BUILD)/droverctl $(MODULE) $(APACHE_MODULE)
+install: $(BUILD)/droverd $(BUILD)/droverctl $(MODULE) $(APACHE_MODULE) $(PYRT)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(PREFIX)/lib/drover \
 	    $(DESTDIR)$(MODULEDIR) $(DESTDIR)$(PREFIX)/include \
 	    $(DESTDIR)$(APACHE_MODULEDIR) \
 	    $(DESTDIR)$(PREFIX)/share/man/man1 \
@@ -220,6 +245,7 @@ install: $(BUILD)/droverd $(BUILD)/droverctl $(MODULE) $(APACHE_MODULE)
 	    $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(BUILD)/droverd $(DESTDIR)$(PREFIX)/sbin/droverd
 	install -m 0755 $(BUILD)/droverctl $(DESTDIR)$(PREFIX)/bin/droverctl
+	install -m 0644 $(PYRT) $(DESTDIR)$(PREFIX)/lib/drover/drover_python.so
 	install -m 0644 $(MODULE) $(DESTDIR)$(MODULEDIR)/ngx_http_drover_module.so
 	install -m 0644 $(APACHE_MODULE) $(DESTDIR)$(APACHE_MODULEDIR)/mod_drover.so
 	install -m 0644 worker_host/include/drover.h \

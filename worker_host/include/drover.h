@@ -248,6 +248,13 @@ DROVER_API ssize_t drover_resp_printf(drover_req_t *req, const char *fmt, ...)
 DROVER_API int drover_resp_flush(drover_req_t *req);
 
 /*
+ * No default "Content-Type: text/plain" for this response: only the
+ * headers the app adds.  For runtimes whose frameworks set their own (a
+ * 204 has none).  Only before the first body byte.
+ */
+DROVER_API void drover_resp_no_default_type(drover_req_t *req);
+
+/*
  * End the request without ending its response, for a failure after the
  * response started: what was written is sent, then the connection to the
  * front end is closed without FCGI_END_REQUEST, so the front end sees a

@@ -2,8 +2,9 @@
 
 /*
  * python_req.c -- the request functions of the SDK that the Python runtime
- * (apps/python/) needed first, for any app: drover_req_abort(), and
- * drover_req_gone() / drover_req_fd() to see a client leave (drover.h).
+ * (apps/python/) needed first, for any app: drover_resp_no_default_type(),
+ * drover_req_abort(), and drover_req_gone() / drover_req_fd() to see a
+ * client leave (drover.h).
  */
 
 #include <errno.h>
@@ -11,6 +12,14 @@
 
 #include "log.h"
 #include "request.h"
+
+
+DROVER_API void
+drover_resp_no_default_type(drover_req_t *req)
+{
+    /* request_response.c adds the default only while this is unset */
+    req->content_type_set = 1;
+}
 
 
 DROVER_API void
