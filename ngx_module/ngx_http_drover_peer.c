@@ -367,6 +367,9 @@ ngx_http_drover_dispatch_drain(ngx_http_request_t *r,
     ngx_http_drover_dispatch_req_t *d, ngx_peer_connection_t *pc)
 {
     u_char                             abort[NGX_HTTP_DROVER_FCGI_HEADER_LEN];
+    u_char                            *p;
+    ngx_int_t                          rc;
+    ngx_str_t                          data;
     ngx_connection_t                  *c;
     ngx_http_upstream_t               *u;
     ngx_http_drover_ctx_t             *ctx;
@@ -375,6 +378,32 @@ ngx_http_drover_dispatch_drain(ngx_http_request_t *r,
     c = pc->connection;
     u = r->upstream;
     ctx = ngx_http_get_module_ctx(r, ngx_http_drover_module);
+
+    /*
+     * A header-only response (HEAD, 204, 304): upstream stops after the
+     * header, and what came behind it in the same read (the rest of the
+     * answer, FCGI_END_REQUEST) sits unparsed in its buffer, never to be
+     * read from the socket again: parse it here, or the drain would wait
+     * on the socket until the read timeout with the slot held
+     */
+
+    if (r->header_only && c != NULL && !ctx->parser.end_request
+        && !ctx->failed && u->buffer.pos < u->buffer.last)
+    {
+        p = u->buffer.pos;
+
+        do {
+            rc = ngx_http_drover_fcgi_parse(&ctx->parser, &p, u->buffer.last,
+                                            &data, pc->log);
+        } while (rc == NGX_OK);
+
+        u->buffer.pos = p;
+
+        if (rc != NGX_AGAIN) {
+            /* the answer is whole (or broken): nothing to drain */
+            return NGX_DECLINED;
+        }
+    }
 
     if (c == NULL
         || c->pool == NULL
