@@ -66,6 +66,8 @@ merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(retries, -1);
     MERGE(pipeline, -1);
     MERGE(pipeline_timeout, -1);
+    dc->status_path = add->status_path != NULL ? add->status_path
+                                               : base->status_path;
 
     return dc;
 }
@@ -233,6 +235,23 @@ set_retries(cmd_parms *cmd, void *conf, const char *arg)
 }
 
 
+/* DroverStatus unix:PATH: droverd's status socket, for drover-status */
+static const char *
+set_status(cmd_parms *cmd, void *conf, const char *arg)
+{
+    drover_dir_conf_t  *dc = conf;
+
+    if (strncmp(arg, "unix:", 5) != 0 || arg[5] != '/' || strlen(arg) > 100) {
+        return apr_psprintf(cmd->pool, "DroverStatus needs \"unix:/absolute/"
+                            "path\" (droverd's status_socket or control), got "
+                            "\"%s\"", arg);
+    }
+
+    dc->status_path = apr_pstrdup(cmd->pool, arg + 5);
+    return NULL;
+}
+
+
 /* DroverPipeline off | N [timeout=TIME] */
 static const char *
 set_pipeline(cmd_parms *cmd, void *conf, const char *arg, const char *opt)
@@ -297,6 +316,8 @@ static const command_rec drover_cmds[] = {
                   "answer"),
     AP_INIT_TAKE1("DroverRetries", set_retries, NULL, RSRC_CONF | ACCESS_CONF,
                   "N replays of a request lost before any response byte"),
+    AP_INIT_TAKE1("DroverStatus", set_status, NULL, RSRC_CONF | ACCESS_CONF,
+                  "unix:PATH: droverd's status socket, shown by drover-status"),
     AP_INIT_TAKE12("DroverPipeline", set_pipeline, NULL,
                    RSRC_CONF | ACCESS_CONF, "off | N [timeout=TIME]: a request "
                    "may wait behind N young ones on a busy slot"),

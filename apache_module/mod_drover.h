@@ -25,6 +25,7 @@
 #define DROVER_SLOTS_CHECK    apr_time_from_sec(1)
 #define DROVER_DEPTH          4               /* requests on a slot, at most */
 #define DROVER_KEEP_IDLE      4               /* idle connections per slot */
+#define DROVER_RECLAIM_STEP   apr_time_from_msec(100)
 
 /* the pool's state, as the PATH.slots "state" line says it */
 typedef enum {
@@ -55,6 +56,7 @@ typedef struct {
     int                  retries;
     int                  pipeline;         /* 0 off, N behind; -1 unset */
     apr_interval_time_t  pipeline_timeout; /* -1 unset */
+    const char          *status_path;      /* DroverStatus: droverd's socket */
 } drover_dir_conf_t;
 
 extern module AP_MODULE_DECLARE_DATA drover_module;
@@ -85,6 +87,7 @@ typedef struct {
     apr_off_t      size;
     apr_uint64_t   inode;
     apr_uint64_t   freed_seq;     /* counts frees: the most recent wins */
+    apr_time_t     reclaimed;     /* last look for dead holders (monotonic) */
     apr_uint64_t   requests, overflows, timeouts, replays, failures;
     apr_uint64_t   pipelined, moved;
     drover_slot_t  slot[DROVER_MAX_SLOTS];

@@ -14,6 +14,12 @@
 #include "http_protocol.h"
 #include "http_request.h"
 
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 APLOG_USE_MODULE(drover);
 
 #define DROVER_STATUS_HANDLER  "drover-status"
@@ -400,12 +406,164 @@ format_accept(request_rec *r)
 }
 
 
+/* ---- droverd's own status (DroverStatus unix:PATH) ---- */
+
+#define DROVER_STATUS_TIMEOUT   10              /* s, connect to the close */
+#define DROVER_STATUS_MAX       (16 * 1024 * 1024)
+
+static const char *const  format_cmd[] = { "html", "json", "prometheus" };
+
+
+/* {"cmd":"status",...,"queues":[this Apache's counters],"raw":true} */
+static const char *
+status_command(request_rec *r, format_t fmt)
+{
+    drover_pool_shm_t  *ps = apr_palloc(r->pool, sizeof(*ps));
+    apr_uint64_t        v[NMETRICS];
+    const char         *cmd, *sep = "";
+    int                 i;
+
+    cmd = apr_pstrcat(r->pool, "{\"cmd\":\"status\",\"format\":\"",
+                      format_cmd[fmt], "\",\"queues\":[", NULL);
+
+    for (i = 0; i < drover_slots_pools(); i++) {
+        drover_slots_snapshot(i, ps);
+        if (!ps->active) {
+            continue;                   /* plain mode: not droverd's slots */
+        }
+        pool_values(ps, v);
+
+        cmd = apr_psprintf(r->pool, "%s%s{\"listen\":\"%s\",\"queued\":%"
+                           APR_UINT64_T_FMT ",\"requests\":%" APR_UINT64_T_FMT
+                           ",\"overflows\":%" APR_UINT64_T_FMT ",\"timeouts\":%"
+                           APR_UINT64_T_FMT ",\"replays\":%" APR_UINT64_T_FMT
+                           ",\"failures\":%" APR_UINT64_T_FMT ",\"pipelined\":%"
+                           APR_UINT64_T_FMT ",\"moved\":%" APR_UINT64_T_FMT "}",
+                           cmd, sep, json_escape(r->pool, drover_slots_path(i)),
+                           v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10]);
+        sep = ",";
+    }
+
+    return apr_pstrcat(r->pool, cmd, "],\"raw\":true}\n", NULL);
+}
+
+
+/*
+ * droverd renders every format itself, with this Apache's counters merged
+ * into its pools ("dispatch", docs/status.md): the answer is
+ * "CODE CONTENT-TYPE\n" and the document, up to the close.
+ */
+static int
+send_droverd(request_rec *r, const char *sockpath, format_t fmt)
+{
+    struct sockaddr_un   sun;
+    struct timeval       tv;
+    const char          *cmd = status_command(r, fmt), *type;
+    char                *buf, *nl, *sp;
+    apr_size_t           len = 0, room = 64 * 1024, n;
+    ssize_t              got;
+    int                  fd, code;
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (strlen(sockpath) >= sizeof(sun.sun_path)) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    strcpy(sun.sun_path, sockpath);
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    tv.tv_sec = DROVER_STATUS_TIMEOUT;
+    tv.tv_usec = 0;
+    (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+    if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) == -1) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_FROM_OS_ERROR(errno), r,
+                      "drover-status: droverd is not running at %s: no "
+                      "answer on its status socket (start droverd, or check "
+                      "\"status_socket\" in its config and DroverStatus), 502",
+                      sockpath);
+        close(fd);
+        return HTTP_BAD_GATEWAY;
+    }
+
+    for (n = 0; n < strlen(cmd); n += (apr_size_t) got) {
+        got = send(fd, cmd + n, strlen(cmd) - n, MSG_NOSIGNAL);
+        if (got <= 0) {
+            goto fail;
+        }
+    }
+
+    buf = apr_palloc(r->pool, room + 1);
+    for (;;) {
+        if (len == room) {
+            char  *more;
+
+            if (room >= DROVER_STATUS_MAX) {
+                goto fail;
+            }
+            more = apr_palloc(r->pool, room * 2 + 1);
+            memcpy(more, buf, len);
+            buf = more;
+            room *= 2;
+        }
+        got = recv(fd, buf + len, room - len, 0);
+        if (got == 0) {
+            break;
+        }
+        if (got < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            goto fail;
+        }
+        len += (apr_size_t) got;
+    }
+    close(fd);
+    fd = -1;
+    buf[len] = '\0';
+
+    /* "CODE CONTENT-TYPE\n" */
+    nl = memchr(buf, '\n', len);
+    sp = nl != NULL ? memchr(buf, ' ', (apr_size_t) (nl - buf)) : NULL;
+    code = sp != NULL ? atoi(buf) : 0;
+    if (sp == NULL || code < 200 || code > 599) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "drover-status: \"%s\" "
+                      "did not answer as droverd's status socket does, 502",
+                      sockpath);
+        return HTTP_BAD_GATEWAY;
+    }
+
+    *nl = '\0';
+    type = apr_pstrdup(r->pool, sp + 1);
+    r->status = code;
+    ap_set_content_type(r, type);
+    ap_rwrite(nl + 1, (int) (len - (apr_size_t) (nl + 1 - buf)), r);
+    return OK;
+
+fail:
+
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_FROM_OS_ERROR(errno), r,
+                  "drover-status: the status exchange with droverd at %s "
+                  "failed, 502", sockpath);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return HTTP_BAD_GATEWAY;
+}
+
+
 /* SetHandler drover-status: ?format=html, json or prometheus; without it
  * the Accept header chooses, HTML by default */
 int
 drover_status_handler(request_rec *r)
 {
-    int  fmt;
+    const drover_dir_conf_t  *dc;
+    int                       fmt;
 
     if (r->handler == NULL || strcmp(r->handler, DROVER_STATUS_HANDLER) != 0) {
         return DECLINED;
@@ -430,6 +588,11 @@ drover_status_handler(request_rec *r)
 
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     apr_table_mergen(r->headers_out, "Vary", "Accept");
+
+    dc = ap_get_module_config(r->per_dir_config, &drover_module);
+    if (dc->status_path != NULL) {
+        return send_droverd(r, dc->status_path, (format_t) fmt);
+    }
 
     switch (fmt) {
     case FORMAT_JSON:

@@ -48,7 +48,7 @@ import time
 sys.dont_write_bytecode = True      # no __pycache__ in bench/
 # bench.py's names, and (BUILD, IS_ROOT, env_num, Service, sh, stop_pids, tcp_ready,
 # unix_ready, wait_for, fmt_int) what profiler.py reads through `import bench as B`
-from settings import (APACHE_ROWS, BUILD, CLK_TCK, CONNS, DISPATCH, DROVER_WORKERS, DURATION, HERE, IS_ROOT,
+from settings import (APACHE_DROVER_CONF, APACHE_ROWS, BUILD, CLK_TCK, CONNS, DISPATCH, DROVER_WORKERS, DURATION, HERE, IS_ROOT,
                       PY_WORKERS,
                       KEEP, KILL_EVERY, MAX_RETRIES, MODULE, POST_BYTES, PROFILE, QUICK,
                       QUIET_BELOW, QUIET_WAIT, RETRY_ABOVE, ROUNDS, ROWS, SLOW_MS, THREADS,
@@ -264,7 +264,9 @@ class Bench(Services):
         for r in rows:
             port = free_port()
             if r == "g":
-                body = "    <Location />\n        DroverPass unix:%s\n    </Location>\n" % t("kit.sock")
+                body = ("    <Location />\n%s        DroverPass unix:%s\n    </Location>\n"
+                        % ("".join("        %s\n" % l.strip() for l in APACHE_DROVER_CONF.split(";")
+                                   if l.strip()), t("kit.sock")))
             elif r == "h":
                 vhosts += ('<Proxy "fcgi://drover-h/" enablereuse=on max=%d>\n</Proxy>\n'
                            % UPSTREAM_KEEPALIVE)

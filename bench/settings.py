@@ -40,6 +40,8 @@ OUT = os.path.abspath(os.environ.get("BENCH_OUT", os.path.join(HERE, "results"))
 KEEP = os.environ.get("BENCH_KEEP", "") == "1"
 # extra http-level directives for the module's nginx, e.g. "drover_pipeline 3;"
 DROVER_CONF = os.environ.get("BENCH_DROVER_CONF", "").strip()
+# extra directives in (g)'s <Location>, ";"-separated, e.g. "DroverPipeline 3"
+APACHE_DROVER_CONF = os.environ.get("BENCH_APACHE_DROVER_CONF", "").strip()
 PROFILE = os.environ.get("BENCH_PROFILE", "0" if QUICK else "1") == "1"
 
 DROVER_WORKERS = 2

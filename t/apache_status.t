@@ -5,6 +5,10 @@
 # Prometheus text, else HTML), 200 text/html with the pool's figures,
 # a hostile pool path escaped, a bad ?format 400, and the page rendered
 # by headless Chromium (--dump-dom) when chromium is installed.
+# With "DroverStatus unix:PATH" (droverd's status socket) the page is
+# droverd's own, its workers and this Apache's counters beside them
+# ("dispatch"), in the three formats; promtool accepts the Prometheus text;
+# droverd not running: 502 and one line saying so.
 
 use strict;
 use warnings;
@@ -18,6 +22,8 @@ use Drover::Test::Apache;
 my $t = Drover::Test->new->has(qw(droverd kit))->has_apache;
 
 $t->write_conf(<<'EOF')->run;
+status_socket unix:%%DIR%%/status.sock mode=0666;
+
 pool kit {
     app       %%APPS%%/kit.so;
     listen    unix:%%DIR%%/kit.sock;
@@ -38,6 +44,20 @@ $t->write_apache_conf(<<"EOF")->run_apache;
 
     <Location /drover-status>
         SetHandler drover-status
+    </Location>
+</VirtualHost>
+
+<VirtualHost 127.0.0.1:%%PORT%%>
+    ServerName droverd.test
+    DroverPass unix:%%DIR%%/kit.sock
+
+    <Location /drover-status>
+        SetHandler drover-status
+        DroverStatus unix:%%DIR%%/status.sock
+    </Location>
+    <Location /nodroverd-status>
+        SetHandler drover-status
+        DroverStatus unix:%%DIR%%/no-such.sock
     </Location>
 </VirtualHost>
 
@@ -122,6 +142,42 @@ for my $a (@accept) {
     $r = $t->http(GET => '/drover-status', headers => [Accept => $a->[0]]);
     like($r->{headers}{'content-type'} // '', $a->[1], "Accept: $a->[0]");
 }
+
+# ---- DroverStatus: droverd's own status, this Apache's counters beside ----
+
+my @dh = (headers => ['Host' => 'droverd.test']);
+$r = $t->http(GET => '/drover-status?format=json', @dh);
+is($r->{status}, 200, 'DroverStatus, JSON: 200');
+like($r->{headers}{'content-type'} // '', qr{^application/json}, 'DroverStatus, JSON: application/json');
+my $st = eval { JSON::PP::decode_json($r->{body}) } || {};
+my ($dk) = grep { ($_->{name} // '') eq 'kit' } @{ $st->{pools} || [] };
+is(scalar @{ ($dk || {})->{workers_detail} || [] }, 2, "DroverStatus, JSON: droverd's two workers of kit");
+ok(defined(($dk || {})->{workers_detail}[0]{pid}), 'DroverStatus, JSON: with their pids');
+cmp_ok((($dk || {})->{dispatch} || {})->{requests} // 0, '>=', 7,
+       "DroverStatus, JSON: this Apache's dispatch counters beside them (dispatch.requests)");
+is((($dk || {})->{dispatch} || {})->{overflows}, 0, 'DroverStatus, JSON: dispatch.overflows');
+
+$r = $t->http(GET => '/drover-status?format=prometheus', @dh);
+like($r->{headers}{'content-type'} // '', qr{^text/plain; version=0\.0\.4}, 'DroverStatus, Prometheus: text');
+like($r->{body} // '', qr/^drover_worker_requests_total\{pool="kit",worker="0"\} \d/m, "DroverStatus, Prometheus: droverd's worker metrics");
+like($r->{body} // '', qr/^drover_pool_dispatched_requests_total\{pool="kit"\} [1-9]/m,
+     "DroverStatus, Prometheus: this Apache's counters");
+SKIP: {
+    skip 'promtool is not installed', 1 unless $t->can_do('promtool');
+    $t->write_file('droverd-metrics.txt', $r->{body} // '');
+    my ($code, $out) = $t->run_cmd(['promtool', 'check', 'metrics'], 20, stdin => $t->dir . '/droverd-metrics.txt');
+    is($code, 0, 'DroverStatus, Prometheus: promtool check metrics accepts it') or diag($out);
+}
+
+$r = $t->http(GET => '/drover-status', @dh);
+like($r->{headers}{'content-type'} // '', qr{^text/html}, 'DroverStatus, HTML by default');
+like($r->{body} // '', qr{\bkit\b}, "DroverStatus, HTML: droverd's page names the pool");
+
+my $mark = $t->apache_log_mark;
+$r = $t->http(GET => '/nodroverd-status?format=json', @dh);
+is($r->{status}, 502, 'DroverStatus to a socket nobody listens on: 502');
+ok($t->wait_apache_log(qr/drover-status: droverd is not running at .*no-such\.sock/, $mark, 5),
+   'and one line says droverd is not running there');
 
 # ---- the page in headless Chromium ----
 
