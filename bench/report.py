@@ -227,7 +227,7 @@ def report(b, started, finished):
     names = {"drover": ("droverd: manager + preloader + 2 workers", "(b), (c)"),
              "fcgi": ("libfcgi app x16", "(d)"), "php": ("php-fpm master + 2 children", "(e)"),
              "uv": ("uvicorn + FastAPI", "(f)"), "nginx-stock": ("nginx (stock): master + worker", "(a), (c)–(f)"),
-             "nginx-drover": ("nginx with the module: master + worker", "(b)"),
+             "nginx-drover": ("nginx with the module: master + worker", "(b), (j)"),
              "apache": ("Apache (mod_drover loaded): master + child", "(g)–(i)"),
              "pydrover": ("droverd python pool: manager + preloader + 2 workers", "(j)"),
              "uv2": ("uvicorn --workers 2: master + 2 workers", "(k)"),
@@ -287,7 +287,7 @@ def report(b, started, finished):
                 other))
     L.append("")
 
-    L.append("## Targets (issue 7; issue 16 for the Apache rows)\n")
+    L.append("## Targets (issue 7; issue 16 for the Apache rows, issue 17 for the Python ones)\n")
     L.append("| target | measured | status |\n|---|---|---|")
     for line in targets(b, medians):
         L.append(line)
