@@ -55,6 +55,7 @@ static char *ngx_http_drover_group_init_main_conf(ngx_conf_t *cf,
 static ngx_int_t ngx_http_drover_group_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static ngx_int_t ngx_http_drover_group_init_process(ngx_cycle_t *cycle);
+static void ngx_http_drover_group_exit_process(ngx_cycle_t *cycle);
 
 static ngx_int_t ngx_http_drover_group_status_handler(ngx_http_request_t *r);
 
@@ -104,7 +105,7 @@ ngx_module_t  ngx_http_drover_group_module = {
     ngx_http_drover_group_init_process,    /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_drover_group_exit_process,    /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -155,10 +156,20 @@ ngx_http_drover_group_get(ngx_conf_t *cf, ngx_str_t *name)
         }
     }
 
-    if (name->len == 0 || name->len > NGX_HTTP_DROVER_GROUP_NAME_MAX) {
+    for (i = 0; i < name->len; i++) {
+        if (!(isalnum(name->data[i]) || name->data[i] == '_'
+              || name->data[i] == '.' || name->data[i] == '-'))
+        {
+            break;
+        }
+    }
+
+    if (name->len == 0 || name->len > NGX_HTTP_DROVER_GROUP_NAME_MAX
+        || i < name->len)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "drover group name \"%V\" must have 1 to %d "
-                           "characters", name,
+                           "of A-Z a-z 0-9 _ . -", name,
                            NGX_HTTP_DROVER_GROUP_NAME_MAX);
         return NULL;
     }
@@ -265,6 +276,20 @@ ngx_http_drover_group_server(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
                            "drover_group \"%V\" has more than %d servers",
                            &g->name, NGX_HTTP_DROVER_GROUP_MAX_HOSTS);
         return NGX_CONF_ERROR;
+    }
+
+    /* the status page writes it into JSON as it is */
+
+    for (i = 0; i < value[1].len; i++) {
+        if (value[1].data[i] < 0x20 || value[1].data[i] >= 0x7f
+            || value[1].data[i] == '"' || value[1].data[i] == '\\')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "drover_group \"%V\": server \"%V\" has a "
+                               "quote, a backslash or a byte that is not "
+                               "printable ASCII", &g->name, &value[1]);
+            return NGX_CONF_ERROR;
+        }
     }
 
     host = ngx_array_push(&g->hosts);
@@ -608,6 +633,61 @@ ngx_http_drover_group_init_process(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A worker that exits drops the probes it has under way, unapplied (the
+ * host is not down because this worker goes), and gives their leases back
+ */
+
+static void
+ngx_http_drover_group_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                          i, j;
+    ngx_http_drover_group_t            *g, **gp;
+    ngx_http_drover_group_host_t       *host;
+    ngx_http_drover_group_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_drover_group_module);
+
+    if (gmcf == NULL) {
+        return;
+    }
+
+    gp = gmcf->groups.elts;
+
+    for (i = 0; i < gmcf->groups.nelts; i++) {
+        g = gp[i];
+
+        if (g->sh == NULL || g->addrs == NULL) {
+            continue;
+        }
+
+        host = g->hosts.elts;
+
+        for (j = 0; j < g->hosts.nelts; j++) {
+            if (!host[j].busy) {
+                continue;
+            }
+
+            if (host[j].deadline.timer_set) {
+                ngx_del_timer(&host[j].deadline);
+            }
+
+            if (host[j].peer.connection) {
+                ngx_close_connection(host[j].peer.connection);
+                host[j].peer.connection = NULL;
+            }
+
+            host[j].busy = 0;
+
+            ngx_shmtx_lock(&g->shpool->mutex);
+            g->sh->host[j].lease = 0;
+            ngx_shmtx_unlock(&g->shpool->mutex);
+        }
+    }
 }
 
 

@@ -5,7 +5,9 @@
 # learned over the network, load on both, every process of one host
 # SIGKILLed under wrk -c16 with no non-2xx GET, the host marked down
 # within about a second, back and used again within 2 s; the group status
-# shows each host.  t/multihost_netns.t does the same across network
+# shows each host; a group of a unix: host and a TCP host; a host that
+# never answers (its probe times out, requests wait and get 503, and nginx
+# stops cleanly with a probe under way).  t/multihost_netns.t does the same across network
 # namespaces.
 
 use strict;
@@ -43,6 +45,12 @@ my $sport = free_run(1, $port .. $port + 2);
 
 my %host = (a => { t => $t, ip => '127.0.0.1' }, b => { t => $tb, ip => '127.0.0.2' });
 
+# a "droverd" that takes the connection and never answers: its probe is
+# under way most of the time, also when nginx stops
+my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
+                                   Listen => 64, ReuseAddr => 1) or die "listen: $!";
+my $silent_port = $silent->sockport;
+
 for my $h (values %host) {
     $h->{t}->write_conf(<<"EOF")->run;
 control unix:%%DIR%%/ctl.sock;
@@ -76,7 +84,39 @@ $t->write_nginx_conf(<<"EOF", module => 1)->run_nginx;
             drover_group_status;
         }
     }
+
+    # host a by its unix socket (PATH.slots read), host b over the network
+    drover_group mixed {
+        server unix:@{[ $t->dir ]}/kit.sock pool=kit;
+        server 127.0.0.2:$sport pool=kit;
+    }
+
+    drover_group silent {
+        server 127.0.0.1:$silent_port pool=kit;
+    }
+
+    server {
+        listen 127.0.0.1:@{[ $t->port('mixed') ]};
+
+        location / {
+            drover_pass group:mixed;
+        }
+
+        location /silent/ {
+            drover_queue size=16 timeout=300ms;
+            drover_pass group:silent;
+        }
+    }
 EOF
+
+# requests a host's droverd served, from its control socket
+sub served {
+    my ($h) = @_;
+    my ($code, $out) = $h->{t}->run_cmd([$t->build . '/droverctl', '-s', $h->{t}->dir . '/ctl.sock',
+                                         '--json', 'status'], 10);
+    my $j = eval { JSON::PP::decode_json($out) } or return -1;
+    return $j->{pools}[0]{requests_total} // -1;
+}
 
 sub group {
     my $r = $t->http(GET => '/group-status');
@@ -92,15 +132,6 @@ sub host_state {
     return $h ? $h->{state} : '';
 }
 
-# requests a host's droverd served, from its control socket
-sub served {
-    my ($h) = @_;
-    my ($code, $out) = $h->{t}->run_cmd([$t->build . '/droverctl', '-s', $h->{t}->dir . '/ctl.sock',
-                                         '--json', 'status'], 10);
-    my $j = eval { JSON::PP::decode_json($out) } or return -1;
-    return $j->{pools}[0]{requests_total} // -1;
-}
-
 ok($t->wait_for(sub { host_state('127.0.0.1') eq 'up' && host_state('127.0.0.2') eq 'up' }, 5, 0.05),
    'both hosts up in the group status');
 
@@ -113,6 +144,38 @@ like(join(',', map { "$_->{server}/$_->{pool}/$_->{slots}/$_->{port}" } @{ $g->{
 
 my $r = $t->http(GET => '/');
 is($r->{body}, "hello\n", 'GET / through the group');
+
+# ---- a group of a unix: host and a TCP host ----
+
+{
+    my ($m) = grep { $_->{name} eq 'mixed' } @{ (JSON::PP::decode_json($t->http(GET => '/group-status')->{body}))->{groups} };
+    ok($t->wait_for(sub {
+        ($m) = grep { $_->{name} eq 'mixed' } @{ (JSON::PP::decode_json($t->http(GET => '/group-status')->{body}))->{groups} };
+        return $m && $m->{up} == 4;
+    }, 5, 0.05), 'group mixed: the unix: host\'s 2 slots and the TCP host\'s 2 are up');
+    is(join(',', map { "$_->{server}=$_->{state}" } @{ $m->{hosts} }),
+       'unix:' . $t->dir . "/kit.sock=up,127.0.0.2:$sport=up", '... both hosts up in the status');
+
+    my %before = map { $_ => served($host{$_}) } qw(a b);
+    my $w = $t->wrk_start('mixed', '-c16', '-t2', '-d1s', 'http://127.0.0.1:' . $t->port('mixed') . '/pid');
+    my (undef, undef, $report) = $t->wrk_wait('mixed', $w, 20);
+    $t->wrk_clean('wrk -c16 to group mixed', $report);
+    cmp_ok(served($host{$_}) - $before{$_}, '>', 100, "group mixed: host $_ served") for qw(a b);
+}
+
+# ---- a host that never answers ----
+
+{
+    my $st;
+    ok($t->wait_for(sub {
+        ($st) = grep { $_->{name} eq 'silent' } @{ (JSON::PP::decode_json($t->http(GET => '/group-status')->{body}))->{groups} };
+        return $st && $st->{hosts}[0]{probe_failures} >= 1;
+    }, 3, 0.05), 'group silent: its probe timed out');
+    is($st->{hosts}[0]{state}, 'unknown', '... the host never answered: unknown');
+    is($st->{hosts}[0]{error}, 'no answer within 500 ms', "... error: $st->{hosts}[0]{error}");
+    my $x = $t->http(GET => '/silent/', port => $t->port('mixed'));
+    is($x->{status}, 503, 'a request to the group waits in its queue, then 503');
+}
 
 # ---- load spread over both hosts ----
 
