@@ -108,7 +108,9 @@ async def ticks(n: int = 5):
         for i in range(n):
             yield "data: tick %d from %d\n\n" % (i, os.getpid())
             await asyncio.sleep(0.5)
-    return StreamingResponse(events(), media_type="text/event-stream")
+    # nginx buffers responses; this header lets the events through as made
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"X-Accel-Buffering": "no"})
 PY
 
 # as root, the pool and nginx's workers run as nobody; nginx's workers
