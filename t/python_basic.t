@@ -325,8 +325,7 @@ $r = $t->https(GET => '/w/nocontent', headers => \%W);
 ok($r->{status} == 204 && !defined $r->{headers}{'content-type'}, 'WSGI 204, no Content-Type')
     or diag($r->{head});
 
-# ---- HEAD, last: the module keeps a slot busy after a HEAD whose whole
-# answer came in one read (seen with kit too: reported), so nothing follows
+# ---- HEAD ----
 
 $r = $t->https(HEAD => '/api/hello', headers => { Host => 'localhost' });
 is($r->{status}, 200, 'ASGI HEAD: 200');
