@@ -180,7 +180,12 @@ for my $which ('gunicorn', 'droverd') {
         $want->add(sprintf('piece %08d ', $_) . ('x' x (65536 - 16)) . "\n") for 0 .. 159;
         is($sha, $want->hexdigest, "$which: the bytes of the pattern");
         diag("$which: peak RSS grew by $grew_up kB during the upload, $grew_down kB during the download");
-        cmp_ok($grew_up + $grew_down, '<', 4096, "$which: peak memory flat both ways (< 4 MB growth)");
+        SKIP: {
+            # ASan's quarantine holds freed memory back from reuse
+            skip 'a sanitizer build: freed memory is quarantined, not reused', 1
+                if $which eq 'droverd' && $t->sanitized;
+            cmp_ok($grew_up + $grew_down, '<', 4096, "$which: peak memory flat both ways (< 4 MB growth)");
+        }
     }
 }
 
