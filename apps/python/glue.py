@@ -7,6 +7,7 @@ worker worker_start(), handle() per request and worker_stop().
 """
 
 import asyncio
+import atexit
 import gc
 import importlib
 import inspect
@@ -115,8 +116,13 @@ def worker_start():
 
 
 def worker_stop():
+    """lifespan shutdown, then what interpreter exit would run (atexit)"""
     if lifespan is not None and lifespan.running:
         loop.run_until_complete(lifespan.shutdown())
+    try:
+        atexit._run_exitfuncs()
+    except BaseException:
+        log_exception("an atexit callback raised")
     sys.stdout.flush()
     sys.stderr.flush()
     return True
