@@ -261,6 +261,9 @@ EOF
          . "    listen unix:/" . ('p' x 120) . ".sock;\n}\n");
     seed($c, 'include-loop', "include droverd.conf;\n");
     seed($c, 'nul-byte', "pool x {\0}\n");
+    seed($c, 'tcp', "status_listen tcp:10.0.0.5:9090 allow=10.0.0.0/8,fd00::/8;\n"
+         . "pool t {\n    app app.so;\n    listen unix:/r/t.sock;\n    listen tcp:[::]:9000;\n"
+         . "    allow_peers 10.1.2.3/8 192.168.1.7 root;\n    workers 4;\n}\n");
 }
 
 # ---- fuzz_ngx_slots: a PATH.slots file ----
@@ -279,6 +282,24 @@ EOF
     seed($s, 'unknown-lines', "drover-slots 1\nfuture thing\nslots 1\n# comment\n0 down 0\n");
     seed($s, 'neither-up-nor-down', "drover-slots 1\nslots 1\n0 sideways 1\n");
     seed($s, 'empty', '');
+}
+
+# ---- fuzz_ngx_netslots: droverd's answer to "slots POOL" ----
+
+{
+    my $n = 'fuzz_ngx_netslots';
+    seed($n, 'fastcgi-md-example', "drover-netslots 1\npool kit\ngeneration 3\nstate serving\nslots 2\n"
+         . "port 9000\n0 up 1234 9001\n1 down 0 9002\n");
+    seed($n, 'slots-file', "drover-slots 1\npool kit\ngeneration 1\nslots 1\n0 up 5\n");
+    seed($n, 'slots-256', "drover-netslots 1\nslots 256\nport 65279\n"
+         . join('', map { "$_ up " . (1000 + $_) . ' ' . (9001 + $_) . "\n" } 0 .. 255));
+    seed($n, 'error-no-pool', "drover-netslots 1\nerror no pool \"x\"\n");
+    seed($n, 'port-past-65535', "drover-netslots 1\nslots 1\nport 65536\n0 up 5 70000\n");
+    seed($n, 'state-failing-stopped', "drover-netslots 1\nstate failing\nstate stopped\nslots 1\n0 down 0 0\n");
+    seed($n, 'ondemand-exec', "drover-netslots 1\nkind exec\nslots 2\nport 0\n0 down 0 0\n1 up 7 9\nondemand 2\n");
+    seed($n, 'no-final-newline', "drover-netslots 1\nslots 1\n0 up 5 9001");
+    seed($n, 'trailing-space', "drover-netslots 1\nslots 1\n0 up 5 \n");
+    seed($n, 'empty', '');
 }
 
 # ---- fuzz_control: what a client sends (a leading space: read-only) ----
