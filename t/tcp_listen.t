@@ -162,6 +162,33 @@ like(ask("ready\n"), qr/^not-ready pool only2 is stopped with 0 of 1 workers up\
 ($code) = ctl('start', 'only2');
 ok($t->wait_for(sub { (ctl('ready'))[0] == 0 }, 10, 0.05), 'ready again once only2 started');
 
+# ---- a reload drops listen tcp: and adds it back ----
+
+sub refused {
+    my ($p) = @_;
+    return !IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $p, Proto => 'tcp');
+}
+
+{
+    my $text = $t->read_file($t->conf_path);
+    (my $notcp = $text) =~ s/^\s*listen\s+tcp:127\.0\.0\.1:$port2;\n\s*allow_peers 127\.0\.0\.2;\n//m;
+    isnt($notcp, $text, 'only2 without listen tcp:');
+    $t->write_file($t->conf_path, $notcp);
+
+    # two pools' generations serve: kit's and only2's
+    is($t->reload(serves => 2), 'serves', 'reload: serves');
+    ok($t->wait_for(sub { refused($port2) && refused($port2 + 1) }, 10, 0.05),
+       'its TCP ports close once its old workers are gone');
+
+    $t->write_file($t->conf_path, $text);
+    is($t->reload(serves => 2), 'serves', 'reload with listen tcp: back: serves');
+    ok($t->wait_for(sub { (tcp_get($port2 + 1, '/', local_addr => '127.0.0.2')->{body} // '') eq "hello\n" }, 10, 0.05),
+       'served on its TCP ports again');
+
+    # kit was reloaded too: its workers are new
+    @unix = map { $t->slot_pid($_) } 0, 1;
+}
+
 # ---- nginx: stock fastcgi_pass, and the module's drover_pass ----
 
 SKIP: {
