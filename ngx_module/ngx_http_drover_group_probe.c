@@ -347,6 +347,12 @@ ngx_http_drover_group_done(ngx_http_drover_group_host_t *host, char *err)
     if (err == NULL) {
         err = ngx_http_drover_group_parse(host->buf, host->buf + host->len,
                                           &a);
+
+        /* a pool droverd serves on its unix socket only */
+
+        if (err == NULL && !host->unix_host && a.port == 0) {
+            err = "the pool has no listen tcp:";
+        }
     }
 
     ngx_http_drover_group_apply(host, &a, err, log);

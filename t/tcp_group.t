@@ -5,7 +5,8 @@
 # learned over the network, load on both, every process of one host
 # SIGKILLed under wrk -c16 with no non-2xx GET, the host marked down
 # within about a second, back and used again within 2 s; the group status
-# shows each host; a group of a unix: host and a TCP host; a host that
+# shows each host; a group of a unix: host and a TCP host; a pool that
+# droverd serves on its unix socket only; a host that
 # never answers (its probe times out, requests wait and get 503, and nginx
 # stops cleanly with a probe under way).  t/multihost_netns.t does the same across network
 # namespaces.
@@ -63,6 +64,12 @@ pool kit {
     allow_peers 127.0.0.0/8;
     workers     2;
 }
+
+pool plain {
+    app         %%APPS%%/kit.so;
+    listen      unix:%%DIR%%/plain.sock;
+    workers     1;
+}
 EOF
     ok($h->{t}->alive, "host $h->{ip}: droverd runs");
 }
@@ -91,6 +98,10 @@ $t->write_nginx_conf(<<"EOF", module => 1)->run_nginx;
         server 127.0.0.2:$sport pool=kit;
     }
 
+    drover_group notcp {
+        server 127.0.0.1:$sport pool=plain;
+    }
+
     drover_group silent {
         server 127.0.0.1:$silent_port pool=kit;
     }
@@ -100,6 +111,10 @@ $t->write_nginx_conf(<<"EOF", module => 1)->run_nginx;
 
         location / {
             drover_pass group:mixed;
+        }
+
+        location /notcp/ {
+            drover_pass group:notcp;
         }
 
         location /silent/ {
@@ -175,6 +190,18 @@ is($r->{body}, "hello\n", 'GET / through the group');
     is($st->{hosts}[0]{error}, 'no answer within 500 ms', "... error: $st->{hosts}[0]{error}");
     my $x = $t->http(GET => '/silent/', port => $t->port('mixed'));
     is($x->{status}, 503, 'a request to the group waits in its queue, then 503');
+}
+
+# ---- a pool without listen tcp: ----
+
+{
+    my $st;
+    ok($t->wait_for(sub {
+        ($st) = grep { $_->{name} eq 'notcp' } @{ (JSON::PP::decode_json($t->http(GET => '/group-status')->{body}))->{groups} };
+        return $st && $st->{hosts}[0]{probe_failures} >= 1;
+    }, 3, 0.05), 'group notcp: droverd answered for a pool without TCP');
+    is($st->{hosts}[0]{error}, 'the pool has no listen tcp:', "... error: $st->{hosts}[0]{error}");
+    is($st->{up}, 0, '... no slot of it is used');
 }
 
 # ---- load spread over both hosts ----
