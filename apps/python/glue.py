@@ -290,7 +290,8 @@ class HTTPCycle:
                 self.disconnected()
                 return
             if more:
-                if not _drover.flush():
+                # an aborted request swallows writes: ask whether it was
+                if not _drover.flush() or _drover.gone():
                     self.disconnected()
             else:
                 self.complete = True
@@ -481,7 +482,8 @@ def handle_wsgi():
         for data in result:
             if data:
                 resp.write(data)
-                if stream and not resp.gone and not _drover.flush():
+                # an aborted request swallows writes: ask whether it was
+                if stream and not resp.gone and (not _drover.flush() or _drover.gone()):
                     resp.gone = True
                 if resp.gone:
                     break
