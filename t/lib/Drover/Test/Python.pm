@@ -47,7 +47,12 @@ sub python_runtime {
 
     my $dir = $t->dir;
     my $user = $> == 0 ? "    user nobody;\n" : '';
+    # a real app, should -t ever import it
+    mkdir "$dir/probe";
+    chmod 0755, "$dir/probe";
+    $t->write_file('probe/probe.py', "async def app(scope, receive, send):\n    pass\n", 0644);
     $t->write_file('python-probe.conf', "pool probe {\n    python probe:app;\n"
+                   . "    python_path $dir/probe;\n"
                    . "    listen unix:$dir/probe.sock;\n$user}\n");
     my ($code, $out) = $t->droverd_cmd('-t', '-c', "$dir/python-probe.conf");
     return undef if $code == 0;
