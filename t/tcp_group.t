@@ -5,7 +5,8 @@
 # learned over the network, load on both, every process of one host
 # SIGKILLed under wrk -c16 with no non-2xx GET, the host marked down
 # within about a second, back and used again within 2 s; the group status
-# shows each host; a group of a unix: host and a TCP host; a pool that
+# shows each host (JSON, Prometheus text); a group of a unix: host and a
+# TCP host; a pool that
 # droverd serves on its unix socket only; a host that
 # never answers (its probe times out, requests wait and get 503, and nginx
 # stops cleanly with a probe under way).  t/multihost_netns.t does the same across network
@@ -159,6 +160,22 @@ like(join(',', map { "$_->{server}/$_->{pool}/$_->{slots}/$_->{port}" } @{ $g->{
 
 my $r = $t->http(GET => '/');
 is($r->{body}, "hello\n", 'GET / through the group');
+
+# ---- the status as Prometheus text ----
+
+$r = $t->http(GET => '/group-status?format=prometheus');
+is($r->{status}, 200, 'group status ?format=prometheus: 200');
+like($r->{headers}{'content-type'} // '', qr{^text/plain; version=0\.0\.4}, '... text/plain; version=0.0.4');
+like($r->{body}, qr/^drover_group_host_up\{group="kit",server="127\.0\.0\.2:$sport"\} 1$/m, '... host b up');
+like($r->{body}, qr/^drover_group_slots_up\{group="kit"\} 4$/m, '... 4 slots up in group kit');
+is($t->http(GET => '/group-status?format=xml')->{status}, 400, 'an unknown format: 400');
+
+SKIP: {
+    skip 'promtool is not installed', 1 unless $t->can_do('promtool');
+    my $file = $t->write_file($t->dir . '/group-metrics.txt', $r->{body});
+    my ($code, $out) = $t->run_cmd(['promtool', 'check', 'metrics'], 20, stdin => $file);
+    is($code, 0, 'promtool check metrics accepts it') or diag($out);
+}
 
 # ---- a group of a unix: host and a TCP host ----
 
