@@ -86,7 +86,7 @@ NGX_UNIT_SRC = $(wildcard ngx_module/tests/test_*.c)
 NGX_UNIT_BIN = $(patsubst ngx_module/tests/%.c,$(BUILD)/tests/ngx_%, \
                  $(NGX_UNIT_SRC))
 
-.PHONY: all deps test test-unit test-t test-asan demo demo-python bench clean fuzz \
+.PHONY: all deps k8s-tools test test-unit test-t test-asan demo demo-python bench clean fuzz \
         fuzz-build install man-lint deb
 
 # mod_drover, Apache httpd's front end (apache_module/, docs/apache.md): what
