@@ -94,8 +94,8 @@ SKIP: {
     my $dir = $t->dir;
     my $conf = $file{'nginx.conf'} // '';
     my $mod = $t->module;
-    $conf =~ s{/usr/lib/nginx/modules/ngx_http_drover_module.so}{$mod};
     $conf =~ s{/tmp/}{$dir/}g;
+    $conf =~ s{/usr/lib/nginx/modules/ngx_http_drover_module.so}{$mod};
     $conf =~ s{listen 8080;}{'listen 127.0.0.1:' . $t->port . ';'}e;
     my $path = $t->write_file("$dir/k8s-nginx.conf", $conf);
     # a sanitizer build of the module needs its runtimes in nginx
