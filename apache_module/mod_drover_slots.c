@@ -203,12 +203,22 @@ waiter_join(request_rec *r, int pool, waiter_t *w)
 {
     waitq_t  *q;
 
+    conn_rec  *c = r->connection;
+
     memset(w, 0, sizeof(*w));
 
-    if (wake_mutex == NULL
-        || apr_thread_cond_create(&w->cond, r->pool) != APR_SUCCESS)
-    {
+    if (wake_mutex == NULL) {
         return -1;
+    }
+
+    /* one condition variable per connection, made when it first waits
+     * (a kept-alive client's requests wait one at a time) */
+    w->cond = ap_get_module_config(c->conn_config, &drover_module);
+    if (w->cond == NULL) {
+        if (apr_thread_cond_create(&w->cond, c->pool) != APR_SUCCESS) {
+            return -1;
+        }
+        ap_set_module_config(c->conn_config, &drover_module, w->cond);
     }
 
     q = &waitq[pool];
@@ -226,9 +236,10 @@ waiter_join(request_rec *r, int pool, waiter_t *w)
 }
 
 
-/* w leaves the line, and whoever is first now is woken to look */
+/* w leaves the line; whoever is first now is woken to look when w took a
+ * place and another may be free (more) */
 static void
-waiter_leave(int pool, waiter_t *w)
+waiter_leave(int pool, waiter_t *w, int more)
 {
     waitq_t   *q = &waitq[pool];
     waiter_t  *prev = NULL, *it;
@@ -250,7 +261,7 @@ waiter_leave(int pool, waiter_t *w)
         }
     }
 
-    if (prev == NULL && q->head != NULL) {
+    if (prev == NULL && q->head != NULL && more) {
         q->head->woken = 1;
         apr_thread_cond_signal(q->head->cond);
     }
@@ -801,7 +812,7 @@ drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc, int avoid,
 {
     drover_pool_shm_t  *ps = &pools[dc->pool];
     apr_time_t          deadline = apr_time_now() + dc->queue_timeout;
-    int                 k, queued = 0, inline_ = -1, look = 1;
+    int                 k, queued = 0, inline_ = -1, look, more = 0;
     apr_uint32_t        waiting = 0;
     waiter_t            w;
     drover_pick_e       rc;
@@ -811,6 +822,19 @@ drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc, int avoid,
 
         if (queued && inline_ == 0) {
             look = waiter_first(dc->pool, &w);
+
+            /* not first: nothing to look at but the deadline, and not
+             * under the lock (a dozen waiters polling would contend) */
+            if (!look) {
+                if (apr_time_now() >= deadline) {
+                    lock();
+                    ps->timeouts++;
+                    rc = DROVER_PICK_TIMEOUT;
+                    goto cleanup;
+                }
+                waiter_wait(&w);
+                continue;
+            }
         }
 
         lock();
@@ -826,7 +850,7 @@ drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc, int avoid,
         }
 
         k = -1;
-        if (look && (queued || avoid >= 0 || ps->queued == 0)) {
+        if (queued || avoid >= 0 || ps->queued == 0) {
             k = choose(ps, avoid, 1, avoid >= 0 ? 1 : limit,
                        dc->pipeline_timeout);
             if (k < 0) {
@@ -839,6 +863,9 @@ drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc, int avoid,
         if (k >= 0) {
             take(ps, k, cl);
             rc = DROVER_PICK_SLOT;
+            /* is there a place for the next waiter too? */
+            more = queued && ps->queued > 1
+                   && choose(ps, -1, 0, limit, dc->pipeline_timeout) >= 0;
             goto cleanup;
         }
 
@@ -889,7 +916,9 @@ cleanup:
     unlock();
 
     if (inline_ == 0) {
-        waiter_leave(dc->pool, &w);
+        /* a waiter that gives up (a deadline, a failing pool) passes the
+         * turn on: the next one looks for itself */
+        waiter_leave(dc->pool, &w, more || rc != DROVER_PICK_SLOT);
     }
 
     return rc;
