@@ -8,7 +8,8 @@
 # Content-Type, lifespan state in each request and shutdown at the stop,
 # http.disconnect when the client leaves mid-stream.  WSGI: the environ
 # (SCRIPT_NAME = root_path, PATH_INFO under it), wsgi.input read in pieces
-# and by line, write(), the iterable's close().  Preload: the app imported
+# and by line, write(), the iterable's close().  A background task after
+# the response: the response is not held back by it.  Preload: the app imported
 # once, in the preloader; gc.freeze() ran; os.register_at_fork's callbacks
 # ran in the preloader (before, after_in_parent) and in each worker.
 
@@ -107,6 +108,16 @@ async def app(scope, receive, send):
     elif path == "/pid":
         await send(start)
         await send({"type": "http.response.body", "body": b"%d\\n" % os.getpid()})
+
+    elif path == "/bg":
+        # a background task after the response, as Starlette runs one
+        # (with a Content-Length, as Starlette's responses have)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain"), (b"content-length", b"5"),
+                                (b"x-accel-buffering", b"no")]})
+        await send({"type": "http.response.body", "body": b"done\\n"})
+        await asyncio.sleep(1.5)
+        note("bg")
 
     elif path == "/frozen":
         await send(start)
@@ -266,6 +277,14 @@ cmp_ok($pieces // 0, '>', 4, "receive() gave the body in pieces ($pieces)");
 $r = $t->https(GET => '/api/nocontent', headers => { Host => 'localhost' });
 is($r->{status}, 204, 'ASGI 204');
 is($r->{headers}{'content-type'}, undef, 'ASGI 204: no default Content-Type added');
+
+# ---- a background task: the response goes out first, the task finishes ----
+
+# (droverd sends the response before the task ends; nginx passes it on at
+# FCGI_END_REQUEST, Content-Length or not: reported)
+$r = $t->https(GET => '/api/bg', headers => { Host => 'localhost' }, timeout => 10);
+is($r->{body}, "done\n", 'background task: the response');
+ok($t->read_file('rec/bg') ne '', '... and the task ran to its end before the request ended');
 
 # ---- the client leaves mid-stream: http.disconnect ----
 

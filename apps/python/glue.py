@@ -11,6 +11,7 @@ import atexit
 import gc
 import importlib
 import inspect
+import os
 import sys
 import traceback
 
@@ -94,18 +95,30 @@ def freeze():
     return True
 
 
+def new_loop():
+    """asyncio's own loop: each request is a run_until_complete(), which
+    costs uvloop about 20 system calls (a socketpair for its signal wakeup,
+    made and closed per run) and asyncio's loop none; the request's I/O goes
+    through droverd, not the loop.  DROVER_PYTHON_LOOP=uvloop in the pool's
+    environment (`env`) picks uvloop for apps whose own I/O needs it."""
+    if os.environ.get("DROVER_PYTHON_LOOP") == "uvloop":
+        try:
+            import uvloop
+            return uvloop.new_event_loop()
+        except ImportError:
+            log(_drover.LOG_WARN, "DROVER_PYTHON_LOOP=uvloop but uvloop is not "
+                "installed: asyncio's loop")
+    return asyncio.new_event_loop()
+
+
 def worker_start():
-    """the worker's event loop (uvloop when installed), lifespan startup"""
+    """the worker's event loop, lifespan startup"""
     global loop, lifespan
 
     if interface != "asgi":
         return True
 
-    try:
-        import uvloop
-        loop = uvloop.new_event_loop()
-    except ImportError:
-        loop = asyncio.new_event_loop()
+    loop = new_loop()
     asyncio.set_event_loop(loop)
 
     if lifespan_mode == "off":
@@ -295,8 +308,10 @@ class HTTPCycle:
                     self.disconnected()
             else:
                 self.complete = True
-                _drover.flush()
                 self.wake()
+                # sent now only if the app goes on (a background task):
+                # else it leaves with FCGI_END_REQUEST, in one write
+                loop.call_soon(self.flush_if_busy, asyncio.current_task())
         elif kind == "http.response.start":
             if self.status is not None:
                 raise RuntimeError("ASGI: http.response.start sent twice")
@@ -304,6 +319,10 @@ class HTTPCycle:
             self.headers = message.get("headers", ())
         else:
             raise RuntimeError("ASGI: unexpected message %r on an http scope" % kind)
+
+    def flush_if_busy(self, task):
+        if task is not None and not task.done():
+            _drover.flush()
 
     async def run(self, scope):
         try:
