@@ -279,6 +279,20 @@ class Bench(Services):
             vhosts += self.vhost(port, body)
             ports.append(port)
             d[r] = {"port": port}
+            if r in "gh" and DISPATCH:
+                # the kill run's fresh droverd (kitk), through the same Apache
+                kport = free_port()
+                if r == "g":
+                    kbody = ("    <Location />\n        DroverPass unix:%s\n    </Location>\n"
+                             % t("kitk.sock"))
+                else:
+                    vhosts += ('<Proxy "fcgi://drover-hk/" enablereuse=on max=%d>\n</Proxy>\n'
+                               % UPSTREAM_KEEPALIVE)
+                    kbody = ('    <Location />\n        SetHandler "proxy:unix:%s|fcgi://drover-hk/"\n'
+                             '    </Location>\n' % t("kitk.sock"))
+                vhosts += self.vhost(kport, kbody)
+                ports.append(kport)
+                d[r]["kill_port"] = kport
         front = self.start_apache("apache", vhosts, ports, module="g" in rows)
         for r in rows:
             d[r]["front"] = front
@@ -554,7 +568,7 @@ class Bench(Services):
                 self.measure_memory()
             if not DISPATCH:
                 continue
-            for r in ("b", "c"):
+            for r in ("b", "c", "g", "h"):
                 if r not in self.rows or self.rows[r].get("no_dispatch"):
                     continue
                 res = self.slow_run(r, DURATION)

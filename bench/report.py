@@ -246,7 +246,7 @@ def report(b, started, finished):
              "random worker every %d ms during the run.\n" % (SLOW_MS, int(KILL_EVERY * 1000)))
     L.append("| row | test | req/s | p50 | p99 | max | non-2xx | socket errors (c/r/w/t) | other |")
     L.append("|---|---|---|---|---|---|---|---|---|")
-    for r in ("b", "c"):
+    for r in ("b", "c", "g", "h"):
         if not DISPATCH or r not in ROWS:
             continue
         if r not in b.rows:
