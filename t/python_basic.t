@@ -6,7 +6,8 @@
 # client, server, scheme https, http_version), a 1 MiB body streamed in
 # both ways (receive() in pieces, each echoed at once), HEAD, 204 without a
 # Content-Type, lifespan state in each request and shutdown at the stop,
-# http.disconnect when the client leaves mid-stream.  WSGI: the environ
+# http.disconnect when the client leaves mid-stream, WebSocket refused
+# (400, logged).  WSGI: the environ
 # (SCRIPT_NAME = root_path, PATH_INFO under it), wsgi.input read in pieces
 # and by line, write(), the iterable's close().  A background task after
 # the response: the response is not held back by it.  Preload: the app imported
@@ -285,6 +286,16 @@ is($r->{headers}{'content-type'}, undef, 'ASGI 204: no default Content-Type adde
 $r = $t->https(GET => '/api/bg', headers => { Host => 'localhost' }, timeout => 10);
 is($r->{body}, "done\n", 'background task: the response');
 ok($t->read_file('rec/bg') ne '', '... and the task ran to its end before the request ended');
+
+# ---- WebSocket: refused, with a line in the log ----
+
+$r = $t->https(GET => '/api/ws', headers => { Host => 'localhost', Upgrade => 'websocket',
+                                              Connection => 'Upgrade',
+                                              'Sec-WebSocket-Version' => '13',
+                                              'Sec-WebSocket-Key' => 'dGhlIHNhbXBsZSBub25jZQ==' });
+is($r->{status}, 400, 'a WebSocket request: 400');
+ok($t->wait_log(qr/pool asgi: worker \d: app: WebSocket request for \/api\/ws refused/, 5),
+   '... refused with a log line');
 
 # ---- the client leaves mid-stream: http.disconnect ----
 

@@ -356,7 +356,20 @@ class HTTPCycle:
         return -1
 
 
+def refuse_websocket():
+    """the FastCGI hop carries no WebSocket: 400, as uvicorn without a
+    WebSocket library answers, and a line in the log"""
+    log(_drover.LOG_WARN, "WebSocket request for %s refused: droverd's Python "
+        "runtime does not run WebSocket scopes yet" % _drover.param("REQUEST_URI"))
+    _drover.start(400, [(b"content-type", b"text/plain; charset=utf-8")])
+    _drover.write(b"WebSocket is not supported here yet\n")
+    return 0
+
+
 def handle_asgi():
+    upgrade = _drover.param("HTTP_UPGRADE")
+    if upgrade is not None and upgrade.lower() == "websocket":
+        return refuse_websocket()
     cycle = HTTPCycle()
     scope = _drover.scope()
     if lifespan is not None:

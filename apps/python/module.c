@@ -319,6 +319,33 @@ fail:
 }
 
 
+/* param(name): a FastCGI parameter as str (latin-1), or None */
+static PyObject *
+py_param_get(PyObject *self, PyObject *args)
+{
+    const char    *name, *value;
+    drover_req_t  *req;
+
+    (void) self;
+
+    if (!PyArg_ParseTuple(args, "s", &name)) {
+        return NULL;
+    }
+
+    req = py_request();
+    if (req == NULL) {
+        return NULL;
+    }
+
+    value = drover_req_param(req, name);
+    if (value == NULL) {
+        Py_RETURN_NONE;
+    }
+
+    return py_latin1(value);
+}
+
+
 static PyObject *
 py_content_length(PyObject *self, PyObject *unused)
 {
@@ -637,6 +664,7 @@ py_slot(PyObject *self, PyObject *unused)
 static PyMethodDef  py_methods[] = {
     { "scope", py_scope, METH_NOARGS, "the request's ASGI http scope" },
     { "environ", py_environ, METH_NOARGS, "the request's CGI variables" },
+    { "param", py_param_get, METH_VARARGS, "param(name): str or None" },
     { "content_length", py_content_length, METH_NOARGS,
       "CONTENT_LENGTH, or -1" },
     { "read", py_read, METH_VARARGS, "read(n): up to n body bytes" },
