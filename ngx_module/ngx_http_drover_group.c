@@ -58,6 +58,8 @@ static ngx_int_t ngx_http_drover_group_init_process(ngx_cycle_t *cycle);
 static void ngx_http_drover_group_exit_process(ngx_cycle_t *cycle);
 
 static ngx_int_t ngx_http_drover_group_status_handler(ngx_http_request_t *r);
+static size_t ngx_http_drover_group_len(
+    ngx_http_drover_group_main_conf_t *gmcf);
 static u_char *ngx_http_drover_group_json(u_char *p,
     ngx_http_drover_group_main_conf_t *gmcf);
 static u_char *ngx_http_drover_group_prometheus(u_char *p,
@@ -838,10 +840,8 @@ ngx_http_drover_group_status_handler(ngx_http_request_t *r)
     ngx_int_t                           rc;
     ngx_str_t                           format;
     ngx_buf_t                          *b;
-    ngx_uint_t                          i, j, prometheus;
+    ngx_uint_t                          prometheus;
     ngx_chain_t                         out;
-    ngx_http_drover_group_t           **gp;
-    ngx_http_drover_group_host_t       *host;
     ngx_http_drover_group_main_conf_t  *gmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -869,31 +869,23 @@ ngx_http_drover_group_status_handler(ngx_http_request_t *r)
     }
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_drover_group_module);
-    gp = gmcf->groups.elts;
 
-    /* Prometheus repeats the labels on every line: room for both forms */
-
-    len = 4096;
-
-    for (i = 0; i < gmcf->groups.nelts; i++) {
-        len += 1024 + 16 * gp[i]->name.len
-               + gp[i]->hosts.nelts * (1024 + NGX_HTTP_DROVER_GROUP_ERR_LEN);
-
-        host = gp[i]->hosts.elts;
-
-        for (j = 0; j < gp[i]->hosts.nelts; j++) {
-            len += 8 * (host[j].server.len + host[j].pool.len
-                        + gp[i]->name.len);
-        }
-    }
+    len = ngx_http_drover_group_len(gmcf);
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->last = prometheus ? ngx_http_drover_group_prometheus(b->last, gmcf)
-                         : ngx_http_drover_group_json(b->last, gmcf);
+    if (prometheus) {
+        b->last = ngx_http_drover_group_prometheus(b->last, gmcf);
+
+    } else {
+        b->last = ngx_cpymem(b->last, "{\"groups\":",
+                             sizeof("{\"groups\":") - 1);
+        b->last = ngx_http_drover_group_json(b->last, gmcf);
+        b->last = ngx_cpymem(b->last, "}\n", 2);
+    }
 
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
@@ -923,11 +915,72 @@ ngx_http_drover_group_status_handler(ngx_http_request_t *r)
 }
 
 
+size_t
+ngx_http_drover_group_status_len(ngx_cycle_t *cycle)
+{
+    ngx_http_drover_group_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_drover_group_module);
+    if (gmcf == NULL) {
+        return sizeof("[]") - 1;
+    }
+
+    return ngx_http_drover_group_len(gmcf);
+}
+
+
+u_char *
+ngx_http_drover_group_status_json(u_char *p, ngx_cycle_t *cycle)
+{
+    ngx_http_drover_group_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_drover_group_module);
+    if (gmcf == NULL) {
+        return ngx_cpymem(p, "[]", 2);
+    }
+
+    return ngx_http_drover_group_json(p, gmcf);
+}
+
+
+/* room for either form: Prometheus repeats the labels on every line */
+
+static size_t
+ngx_http_drover_group_len(ngx_http_drover_group_main_conf_t *gmcf)
+{
+    size_t                          len;
+    ngx_uint_t                      i, j;
+    ngx_http_drover_group_t       **gp;
+    ngx_http_drover_group_host_t   *host;
+
+    gp = gmcf->groups.elts;
+    len = 4096;
+
+    for (i = 0; i < gmcf->groups.nelts; i++) {
+        len += 1024 + 16 * gp[i]->name.len
+               + gp[i]->hosts.nelts * (1024 + NGX_HTTP_DROVER_GROUP_ERR_LEN);
+
+        host = gp[i]->hosts.elts;
+
+        for (j = 0; j < gp[i]->hosts.nelts; j++) {
+            len += 8 * (host[j].server.len + host[j].pool.len
+                        + gp[i]->name.len);
+        }
+    }
+
+    return len;
+}
+
+
+/* every group as a JSON array; each host with its slots up and busy */
+
 static u_char *
 ngx_http_drover_group_json(u_char *p,
     ngx_http_drover_group_main_conf_t *gmcf)
 {
-    ngx_uint_t                         i, j, n;
+    ngx_uint_t                         i, j, k, n, busy;
     ngx_http_drover_group_t           *g, **gp;
     ngx_http_drover_group_host_t      *host;
     ngx_http_drover_group_host_sh_t    hs;
@@ -935,7 +988,7 @@ ngx_http_drover_group_json(u_char *p,
 
     gp = gmcf->groups.elts;
 
-    p = ngx_cpymem(p, "{\"groups\":[", sizeof("{\"groups\":[") - 1);
+    *p++ = '[';
 
     for (n = 0, i = 0; i < gmcf->groups.nelts; i++) {
         g = gp[i];
@@ -964,12 +1017,23 @@ ngx_http_drover_group_json(u_char *p,
             hs = g->sh->host[j];
             ngx_shmtx_unlock(&g->shpool->mutex);
 
+            busy = 0;
+
+            ngx_shmtx_lock(&g->pool->shpool->mutex);
+
+            for (k = j * g->per; k < (j + 1) * g->per; k++) {
+                busy += (g->pool->sh->slot[k].busy != 0);
+            }
+
+            ngx_shmtx_unlock(&g->pool->shpool->mutex);
+
             p = ngx_sprintf(p, "%s{\"server\":\"%V\",\"pool\":\"%V\","
                             "\"state\":\"%s\",\"generation\":%ui,"
-                            "\"slots\":%ui,\"up\":%ui,\"port\":%ui,",
+                            "\"slots\":%ui,\"up\":%ui,\"busy\":%ui,"
+                            "\"port\":%ui,",
                             j ? "," : "", &host[j].server, &host[j].pool,
                             ngx_http_drover_group_state(&hs), hs.generation,
-                            hs.nslots, hs.up, (ngx_uint_t) hs.port);
+                            hs.nslots, hs.up, busy, (ngx_uint_t) hs.port);
 
             if (hs.answered) {
                 p = ngx_sprintf(p, "\"answered_ms_ago\":%M,",
@@ -977,6 +1041,15 @@ ngx_http_drover_group_json(u_char *p,
             } else {
                 p = ngx_cpymem(p, "\"answered_ms_ago\":null,",
                                sizeof("\"answered_ms_ago\":null,") - 1);
+            }
+
+            if (hs.since) {
+                p = ngx_sprintf(p, "\"since\":%T,\"state_ms\":%M,",
+                                hs.since_time, ngx_current_msec - hs.since);
+            } else {
+                p = ngx_cpymem(p, "\"since\":null,\"state_ms\":null,",
+                               sizeof("\"since\":null,\"state_ms\":null,")
+                               - 1);
             }
 
             p = ngx_sprintf(p, "\"probes\":%uL,\"probe_failures\":%uL,"
@@ -987,7 +1060,9 @@ ngx_http_drover_group_json(u_char *p,
         p = ngx_cpymem(p, "]}", 2);
     }
 
-    return ngx_cpymem(p, "]}\n", 3);
+    *p++ = ']';
+
+    return p;
 }
 
 

@@ -39,6 +39,14 @@ ngx_http_drover_dispatch_addr_t *ngx_http_drover_group_addr(
 void ngx_http_drover_group_suspect(ngx_http_drover_dispatch_pool_t *pool,
     ngx_uint_t k);
 
+/*
+ * drover_status's page (ngx_http_drover_status_module.c): every group as
+ * the JSON array drover_group_status shows, "[...]", written at p; len
+ * bytes are room enough for it.
+ */
+size_t ngx_http_drover_group_status_len(ngx_cycle_t *cycle);
+u_char *ngx_http_drover_group_status_json(u_char *p, ngx_cycle_t *cycle);
+
 
 /* ---- for ngx_http_drover_group*.c only ---- */
 
@@ -61,6 +69,8 @@ typedef struct {
     ngx_msec_t                        lease;      /* probed since; 0: no */
     ngx_msec_t                        next;       /* probe again from */
     ngx_msec_t                        answered;   /* last answer; 0: never */
+    ngx_msec_t                        since;      /* state seen; 0: never */
+    time_t                            since_time; /* the same, wall clock */
     ngx_uint_t                        alive;      /* the last probe answered */
     ngx_uint_t                        generation;
     ngx_uint_t                        state;      /* 1 failing, 2 stopped */

@@ -543,7 +543,7 @@ ngx_http_drover_group_apply(ngx_http_drover_group_host_t *host,
 {
     size_t                            len;
     ngx_uint_t                        i, j, k, up, was, failing, stopped;
-    ngx_uint_t                        nup;
+    ngx_uint_t                        nup, old;
     ngx_http_drover_group_t          *g;
     ngx_http_drover_dispatch_sh_t    *dsh;
     ngx_http_drover_group_host_sh_t  *hs;
@@ -554,6 +554,7 @@ ngx_http_drover_group_apply(ngx_http_drover_group_host_t *host,
     ngx_shmtx_lock(&g->shpool->mutex);
 
     was = hs->alive;
+    old = hs->state;
     hs->alive = (err == NULL);
     hs->probes++;
     hs->lease = 0;
@@ -576,6 +577,15 @@ ngx_http_drover_group_apply(ngx_http_drover_group_host_t *host,
         len = ngx_min(ngx_strlen(err), NGX_HTTP_DROVER_GROUP_ERR_LEN);
         ngx_memcpy(hs->err, err, len);
         hs->err_len = len;
+    }
+
+    /* since when the host is up, down, failing or stopped */
+
+    if (hs->since == 0 || was != hs->alive
+        || (hs->alive && old != hs->state))
+    {
+        hs->since = ngx_current_msec ? ngx_current_msec : 1;
+        hs->since_time = ngx_time();
     }
 
     /* the group cannot start only when every host says so */

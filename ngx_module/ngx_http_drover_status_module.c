@@ -18,6 +18,10 @@
  *     <- 200 text/html; charset=utf-8\n
  *     <- the document, up to the close
  *
+ * The request also carries what only nginx knows: "queues", each pool's
+ * dispatch numbers, and "groups", every drover_group with each of its
+ * hosts (left out when there is none), for droverd's page to show.
+ *
  * It is built on ngx_http_upstream, so connecting, reading and timeouts
  * never block the worker.
  */
@@ -28,6 +32,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_drover_dispatch.h"
+#include "ngx_http_drover_group.h"
 
 
 /* "CODE CONTENT-TYPE\n" is longer than this only when it is not droverd's */
@@ -43,7 +48,11 @@
 #define NGX_HTTP_DROVER_STATUS_CMD   "{\"cmd\":\"status\",\"format\":\""
 #define NGX_HTTP_DROVER_STATUS_POOL  "\",\"pool\":\""
 #define NGX_HTTP_DROVER_STATUS_QUEUES  "\",\"queues\":["
-#define NGX_HTTP_DROVER_STATUS_RAW   "],\"raw\":true}\n"
+#define NGX_HTTP_DROVER_STATUS_GROUPS  "],\"groups\":"
+#define NGX_HTTP_DROVER_STATUS_RAW   ",\"raw\":true}\n"
+
+/* the groups go along while the request stays under droverd's 64 KiB */
+#define NGX_HTTP_DROVER_STATUS_GROUPS_MAX  (48 * 1024)
 
 /* one pool's dispatch numbers, at most this long beside its path */
 #define NGX_HTTP_DROVER_STATUS_QUEUE_LEN                                     \
@@ -530,8 +539,9 @@ ngx_http_drover_status_type_format(u_char *p, size_t len)
 static ngx_int_t
 ngx_http_drover_status_create_request(ngx_http_request_t *r)
 {
-    size_t                              len;
+    size_t                              len, glen;
     ngx_buf_t                          *b;
+    u_char                             *groups;
     ngx_str_t                          *format;
     ngx_uint_t                          i, n;
     ngx_array_t                        *pools;
@@ -559,8 +569,35 @@ ngx_http_drover_status_create_request(ngx_http_request_t *r)
 
     pool = pools ? pools->elts : NULL;
 
+    /*
+     * And every drover_group with each of its hosts, written once into a
+     * buffer of its own: a group too big for droverd's line is left out
+     */
+
+    glen = ngx_http_drover_group_status_len((ngx_cycle_t *) ngx_cycle);
+
+    groups = ngx_pnalloc(r->pool, glen);
+    if (groups == NULL) {
+        return NGX_ERROR;
+    }
+
+    glen = ngx_http_drover_group_status_json(groups, (ngx_cycle_t *) ngx_cycle)
+           - groups;
+
+    if (glen > NGX_HTTP_DROVER_STATUS_GROUPS_MAX) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "drover status: the groups take %uz bytes, more than "
+                      "droverd takes: not shown", glen);
+        glen = 0;
+    }
+
+    if (glen <= 2) {
+        glen = 0;      /* none: the request is what it was without groups */
+    }
+
     len = sizeof(NGX_HTTP_DROVER_STATUS_CMD) - 1 + format->len
           + sizeof(NGX_HTTP_DROVER_STATUS_QUEUES) - 1
+          + sizeof(NGX_HTTP_DROVER_STATUS_GROUPS) - 1 + glen
           + sizeof(NGX_HTTP_DROVER_STATUS_RAW) - 1;
 
     if (ctx->pool.len) {
@@ -622,6 +659,15 @@ ngx_http_drover_status_create_request(ngx_http_request_t *r)
 
     if (b->last[-1] == ',') {
         b->last--;
+    }
+
+    if (glen) {
+        b->last = ngx_cpymem(b->last, NGX_HTTP_DROVER_STATUS_GROUPS,
+                             sizeof(NGX_HTTP_DROVER_STATUS_GROUPS) - 1);
+        b->last = ngx_cpymem(b->last, groups, glen);
+
+    } else {
+        *b->last++ = ']';
     }
 
     b->last = ngx_cpymem(b->last, NGX_HTTP_DROVER_STATUS_RAW,

@@ -133,6 +133,10 @@ $servers    }
         location = /group-status {
             drover_group_status;
         }
+
+        location = /status {
+            drover_status unix:@{[ $t->dir ]}/ctl.sock;
+        }
     }
 EOF
 
@@ -198,6 +202,26 @@ diag(sprintf('host 2 down after %.2f s; %s', $down_s, join ' ', $report =~ /(\d+
 
 $h2->{t}->wait_exit(5);
 $h2->{t}->{exit} = undef;     # killed on purpose: not a crash of droverd
+
+# ---- the status page (host 1's droverd, through nginx) shows every host ----
+
+{
+    my $r = $t->http(GET => '/status?format=json');
+    my $j = eval { JSON::PP::decode_json($r->{body}) } // {};
+    my ($pg) = @{ $j->{groups} // [] };
+    is(join(',', map { "$_->{server}=$_->{state}" } @{ $pg->{hosts} // [] }),
+       join(',', map { "$_->{ip}:9090=" . ($_ == $h2 ? 'down' : 'up') } @host),
+       'drover_status\'s page: the 3 hosts, host 2 down');
+
+    $r = $t->http(GET => '/status?format=html');
+    my @rows = $r->{body} =~ m{<tr class="host (\w+)"><td>([\d.:]+)</td>}g;
+    is("@rows", join(' ', map { ($_ == $h2 ? 'down' : 'up'), "$_->{ip}:9090" } @host),
+       '... in HTML: a row per host');
+
+    $r = $t->http(GET => '/status?format=prometheus');
+    my @up = $r->{body} =~ /^drover_group_host_up\{group="kit",server="[\d.:]+"\} (\d)$/mg;
+    is("@up", '1 0 1', '... in Prometheus text: drover_group_host_up per host');
+}
 
 # ---- host 2 back: used again within 2 s ----
 

@@ -91,6 +91,10 @@ $t->write_nginx_conf(<<"EOF", module => 1)->run_nginx;
         location = /group-status {
             drover_group_status;
         }
+
+        location = /status {
+            drover_status unix:@{[ $t->dir ]}/ctl.sock;
+        }
     }
 
     # host a by its unix socket (PATH.slots read), host b over the network
@@ -177,6 +181,59 @@ SKIP: {
     is($code, 0, 'promtool check metrics accepts it') or diag($out);
 }
 
+# ---- the groups on drover_status's page: JSON, Prometheus, HTML ----
+
+# group kit as host a's drover_status page shows it
+sub page_group {
+    my $r = $t->http(GET => '/status?format=json');
+    return undef unless ($r->{status} // 0) == 200;
+    my $j = eval { JSON::PP::decode_json($r->{body}) } or return undef;
+    my ($k) = grep { $_->{name} eq 'kit' } @{ $j->{groups} // [] };
+    return $k;
+}
+
+sub page_host {
+    my ($ip) = @_;
+    my $k = page_group() or return {};
+    my ($h) = grep { $_->{server} eq "$ip:$sport" } @{ $k->{hosts} };
+    return $h // {};
+}
+
+{
+    my $k = page_group();
+    ok($k, 'drover_status ?format=json: the page has group kit');
+    is(join(',', map { "$_->{server}=$_->{state}/$_->{up}/$_->{slots}" } @{ $k->{hosts} }),
+       "127.0.0.1:$sport=up/2/2,127.0.0.2:$sport=up/2/2", '... every host: up, 2 of 2 slots up');
+    is($k->{up}, 4, '... 4 slots up in the group');
+    my $h = $k->{hosts}[1];
+    ok(defined $h->{since} && abs($h->{since} - time) < 60, "... since when the host is up ($h->{since})");
+    ok(defined $h->{busy} && $h->{error} eq '', '... its busy slots and no error');
+    is(scalar(grep { $_->{name} eq 'mixed' || $_->{name} eq 'silent' } @{
+        JSON::PP::decode_json($t->http(GET => '/status?format=json')->{body})->{groups} }), 2,
+       '... and the other groups');
+
+    my $r = $t->http(GET => '/status?format=prometheus');
+    is($r->{status}, 200, 'drover_status ?format=prometheus: 200');
+    like($r->{body}, qr/^drover_group_host_up\{group="kit",server="127\.0\.0\.2:$sport"\} 1$/m,
+         '... host b up');
+    like($r->{body}, qr/^drover_group_host_slots_up\{group="kit",server="127\.0\.0\.1:$sport"\} 2$/m,
+         '... host a\'s 2 slots up');
+    like($r->{body}, qr/^drover_group_slots_up\{group="kit"\} 4$/m, '... 4 slots up in group kit');
+    like($r->{body}, qr/^drover_pool_failing\{pool="kit"\} 0$/m, '... beside host a\'s pools');
+
+    SKIP: {
+        skip 'promtool is not installed (Debian package prometheus)', 1 unless $t->can_do('promtool');
+        my ($code, $out) = $t->promtool_check($r->{body});
+        is($code, 0, '... promtool check metrics accepts the page') or diag($out);
+    }
+
+    $r = $t->http(GET => '/status?format=html');
+    is($r->{status}, 200, 'drover_status ?format=html: 200');
+    like($r->{body}, qr{<h2>group kit <span class="state">4 of 4 slots up</span></h2>}, '... group kit');
+    like($r->{body}, qr{<tr class="host up"><td>127\.0\.0\.2:$sport</td><td>kit</td><td>up</td><td>\d{4}-\d\d-\d\d [\d:]+ UTC \([\d.]+ (s|min)\)</td><td>2 of 2</td>},
+         '... host b: up, since when, 2 of 2 slots');
+}
+
 # ---- a group of a unix: host and a TCP host ----
 
 {
@@ -254,6 +311,33 @@ diag(sprintf('host b down after %.2f s; %s', $down_s, join ' ', $report =~ /(\d+
 
 $tb->wait_exit(5);
 $tb->{exit} = undef;     # killed on purpose: not a crash of droverd
+
+# ---- the page shows host b down ----
+
+{
+    my $h = page_host('127.0.0.2');
+    is($h->{state}, 'down', "drover_status's page: host b down");
+    ok($h->{error} ne '' && $h->{up} == 0, "... no slot up, its last error: $h->{error}");
+    cmp_ok($h->{since}, '>=', int($killed_at) - 1, '... since it died');
+    is(page_host('127.0.0.1')->{state}, 'up', '... host a still up');
+
+    my $r = $t->http(GET => '/status?format=prometheus');
+    like($r->{body}, qr/^drover_group_host_up\{group="kit",server="127\.0\.0\.2:$sport"\} 0$/m,
+         '... Prometheus: host b down');
+
+    SKIP: {
+        skip 'chromium is not installed (Debian package chromium)', 4 unless $t->can_do('chromium');
+
+        my ($code, $dom, $err) = $t->chromium('http://127.0.0.1:' . $t->port . '/status?format=html',
+                                              ['--dump-dom'], 60);
+        is($code, 0, 'chromium --dump-dom of the page: exit 0') or diag($err);
+        like($dom, qr{<h2>group kit <span class="state">2 of 4 slots up</span></h2>},
+             '... group kit: 2 of 4 slots up');
+        like($dom, qr{<tr class="host down"><td>127\.0\.0\.2:$sport</td><td>kit</td><td>down</td><td>[^<]+</td><td>0 of \d+</td><td>\d+</td><td class="wrap">\Q$h->{error}\E</td></tr>},
+             '... host b: down, 0 slots up, its last error');
+        like($dom, qr{<tr class="host up"><td>127\.0\.0\.1:$sport</td>}, '... host a: up');
+    }
+}
 
 # ---- host b back: used again within 2 s ----
 

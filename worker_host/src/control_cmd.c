@@ -278,6 +278,8 @@ control_cmd_status(control_client_t *cl, json_object *req, const char *pool,
     if (result != NULL) {
         drover_status_merge_dispatch(result,
             json_object_object_get(req, DROVER_SK_QUEUES));
+        drover_status_merge_groups(result,
+            json_object_object_get(req, "groups"));
     }
 
     if (json_object_object_get_ex(req, "raw", &v)

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 
 static void
@@ -223,6 +224,101 @@ html_pool(drover_buf_t *b, json_object *p)
 }
 
 
+/* a host's "since": the wall clock time of its last change, and how long */
+static void
+html_since(drover_buf_t *b, json_object *h)
+{
+    time_t     t;
+    struct tm  tm;
+    char       text[32];
+
+    if (!drover_json_number(h, "since", NULL)) {
+        return;
+    }
+
+    t = (time_t) drover_json_double(h, "since");
+
+    if (gmtime_r(&t, &tm) != NULL
+        && strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S UTC", &tm) > 0)
+    {
+        drover_buf_adds(b, text);
+    }
+
+    drover_buf_adds(b, " (");
+    html_duration(b, drover_json_double(h, "state_ms"));
+    drover_buf_adds(b, ")");
+}
+
+
+/* nginx's drover_group: the group's slots, then a row per host */
+static void
+html_group(drover_buf_t *b, json_object *g)
+{
+    size_t        j, nh;
+    double        slots;
+    const char   *st;
+    json_object  *hosts, *h;
+
+    /* the slots the hosts said they have, not the group's room for them */
+
+    hosts = drover_json_get(g, "hosts");
+    nh = drover_json_length(hosts);
+    slots = 0;
+
+    for (j = 0; j < nh; j++) {
+        slots += drover_json_double(json_object_array_get_idx(hosts, j),
+                                    "slots");
+    }
+
+    drover_buf_adds(b, "<section class=\"pool group\"><h2>group ");
+    html_escape(b, drover_json_string(g, DROVER_SK_NAME));
+    drover_buf_printf(b, " <span class=\"state\">%d of %.0f slots up</span>"
+                      "</h2>\n", (int) drover_json_double(g, "up"), slots);
+
+    drover_buf_printf(b, "<dl><dt>busy</dt><dd>%d</dd><dt>queue (nginx)</dt>"
+                      "<dd>%d waiting, %lld requests, %lld replays, %lld "
+                      "refused, %lld failed</dd></dl>\n",
+                      (int) drover_json_double(g, "busy"),
+                      (int) drover_json_double(g, DROVER_SK_QUEUED),
+                      (long long) drover_json_double(g, DROVER_SK_REQUESTS),
+                      (long long) drover_json_double(g, DROVER_SK_REPLAYS),
+                      (long long) (drover_json_double(g, DROVER_SK_OVERFLOWS)
+                                   + drover_json_double(g,
+                                                        DROVER_SK_TIMEOUTS)),
+                      (long long) drover_json_double(g, DROVER_SK_FAILURES));
+
+    drover_buf_adds(b, "<div class=\"scroll\"><table><thead><tr><th>host"
+                    "</th><th>pool</th><th>state</th><th>since</th><th>"
+                    "slots up</th><th>busy</th><th>last error</th></tr>"
+                    "</thead><tbody>\n");
+
+    for (j = 0; j < nh; j++) {
+        h = json_object_array_get_idx(hosts, j);
+        st = drover_json_string(h, DROVER_SK_STATE);
+
+        drover_buf_adds(b, "<tr class=\"host ");
+        html_escape(b, st ? st : "unknown");
+        drover_buf_adds(b, "\"><td>");
+        html_escape(b, drover_json_string(h, "server"));
+        drover_buf_adds(b, "</td><td>");
+        html_escape(b, drover_json_string(h, "pool"));
+        drover_buf_adds(b, "</td><td>");
+        html_escape(b, st ? st : "unknown");
+        drover_buf_adds(b, "</td><td>");
+        html_since(b, h);
+        drover_buf_printf(b, "</td><td>%d of %d</td><td>%d</td>"
+                          "<td class=\"wrap\">",
+                          (int) drover_json_double(h, "up"),
+                          (int) drover_json_double(h, "slots"),
+                          (int) drover_json_double(h, "busy"));
+        html_escape(b, drover_json_string(h, "error"));
+        drover_buf_adds(b, "</td></tr>\n");
+    }
+
+    drover_buf_adds(b, "</tbody></table></div></section>\n");
+}
+
+
 static const char  html_head[] =
     "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
     "<meta name=\"viewport\" content=\"width=device-width, "
@@ -251,14 +347,16 @@ static const char  html_head[] =
     "th,td{text-align:left;padding:4px 8px;border-top:1px solid #eef0f4;"
     "white-space:nowrap}td.wrap{white-space:normal;word-break:break-all}\n"
     "tr.busy td{background:#eef3ff}tr.empty td,tr.stopping td{color:#8a93a6}"
+    "\ntr.host.down td,tr.host.failing td{background:#fde2e1}"
+    "tr.host.unknown td,tr.host.stopped td{color:#8a93a6}"
     "\n</style></head><body>\n";
 
 
 int
 drover_render_html(json_object *status, char **out, size_t *len)
 {
-    size_t         i, n;
-    json_object   *pools, *d;
+    size_t         i, n, ng;
+    json_object   *pools, *d, *gs;
     drover_buf_t   b = DROVER_BUF_INIT;
 
     pools = drover_json_get(status, DROVER_SK_POOLS);
@@ -285,6 +383,13 @@ drover_render_html(json_object *status, char **out, size_t *len)
 
     if (n == 0) {
         drover_buf_adds(&b, "<p>No pools.</p>\n");
+    }
+
+    gs = drover_json_get(status, "groups");
+    ng = drover_json_length(gs);
+
+    for (i = 0; i < ng; i++) {
+        html_group(&b, json_object_array_get_idx(gs, i));
     }
 
     drover_buf_adds(&b, "</body></html>\n");

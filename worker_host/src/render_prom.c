@@ -241,6 +241,107 @@ prom_dispatch(drover_buf_t *b, json_object *pools)
 }
 
 
+/*
+ * nginx's drover_group, when the page came through nginx: each group's
+ * slots over every host, and each host's state
+ */
+static void
+prom_groups(drover_buf_t *b, json_object *groups)
+{
+    size_t        i, j, k, n, nh;
+    const char   *st;
+    json_object  *g, *hosts, *h;
+
+    static const struct {
+        const char  *key, *name, *type, *help;
+    } gm[] = {
+        { "up", "drover_group_slots_up", "gauge",
+          "Slots up over every host of the group." },
+        { "busy", "drover_group_busy", "gauge", "Slots with a request." },
+        { DROVER_SK_QUEUED, "drover_group_queued", "gauge",
+          "Requests waiting for a slot of the group." },
+        { DROVER_SK_REQUESTS, "drover_group_requests_total", "counter",
+          "Requests given a slot of the group." },
+        { DROVER_SK_REPLAYS, "drover_group_replays_total", "counter",
+          "Requests replayed after a failure before any response byte." },
+        { DROVER_SK_FAILURES, "drover_group_failures_total", "counter",
+          "Requests that failed and were not replayed." },
+    }, hm[] = {
+        { "up", "drover_group_host_slots_up", "gauge",
+          "The host's slots up." },
+        { "busy", "drover_group_host_busy", "gauge",
+          "The host's slots with a request." },
+        { "state_ms", "drover_group_host_state_seconds", "gauge",
+          "Time since the host's state (up, down, ...) last changed." },
+        { "probe_failures", "drover_group_host_probe_failures_total",
+          "counter", "Probes of the host that failed." },
+    };
+
+    n = json_object_array_length(groups);
+
+    for (i = 0; i < sizeof(gm) / sizeof(gm[0]); i++) {
+        prom_help(b, gm[i].name, gm[i].type, gm[i].help);
+
+        for (j = 0; j < n; j++) {
+            g = json_object_array_get_idx(groups, j);
+            drover_buf_printf(b, "%s{group=\"", gm[i].name);
+            prom_label(b, drover_json_string(g, DROVER_SK_NAME));
+            drover_buf_printf(b, "\"} %.17g\n",
+                              drover_json_double(g, gm[i].key));
+        }
+    }
+
+    prom_help(b, "drover_group_host_up", "gauge",
+              "1 when the host answered its last probe.");
+
+    for (j = 0; j < n; j++) {
+        g = json_object_array_get_idx(groups, j);
+        hosts = drover_json_get(g, "hosts");
+        nh = drover_json_length(hosts);
+
+        for (k = 0; k < nh; k++) {
+            h = json_object_array_get_idx(hosts, k);
+            st = drover_json_string(h, DROVER_SK_STATE);
+
+            drover_buf_printf(b, "drover_group_host_up{group=\"");
+            prom_label(b, drover_json_string(g, DROVER_SK_NAME));
+            drover_buf_printf(b, "\",server=\"");
+            prom_label(b, drover_json_string(h, "server"));
+            drover_buf_printf(b, "\"} %d\n",
+                              st != NULL && strcmp(st, "down") != 0
+                              && strcmp(st, "unknown") != 0);
+        }
+    }
+
+    for (i = 0; i < sizeof(hm) / sizeof(hm[0]); i++) {
+        prom_help(b, hm[i].name, hm[i].type, hm[i].help);
+
+        for (j = 0; j < n; j++) {
+            g = json_object_array_get_idx(groups, j);
+            hosts = drover_json_get(g, "hosts");
+            nh = drover_json_length(hosts);
+
+            for (k = 0; k < nh; k++) {
+                h = json_object_array_get_idx(hosts, k);
+
+                if (!drover_json_number(h, hm[i].key, NULL)) {
+                    continue;
+                }
+
+                drover_buf_printf(b, "%s{group=\"", hm[i].name);
+                prom_label(b, drover_json_string(g, DROVER_SK_NAME));
+                drover_buf_printf(b, "\",server=\"");
+                prom_label(b, drover_json_string(h, "server"));
+                drover_buf_printf(b, "\"} %.17g\n",
+                                  drover_json_double(h, hm[i].key)
+                                  * (strcmp(hm[i].key, "state_ms") == 0
+                                     ? 0.001 : 1));
+            }
+        }
+    }
+}
+
+
 /* each slot's state as a set of 0/1 samples, one per state */
 static void
 prom_worker_states(drover_buf_t *b, json_object *pools)
@@ -369,6 +470,10 @@ drover_render_prometheus(json_object *status, char **out, size_t *len)
     prom_dispatch(&b, pools);
     prom_worker_states(&b, pools);
     prom_worker_exits(&b, pools);
+
+    if (drover_json_get(status, "groups") != NULL) {
+        prom_groups(&b, drover_json_get(status, "groups"));
+    }
 
     if (b.failed) {
         drover_buf_free(&b);

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #define STATUS_QUEUES_MAX  1024         /* entries looked at */
+#define STATUS_GROUPS_MAX  64           /* groups, and hosts of each */
+#define STATUS_STRING_MAX  256          /* bytes of a string field */
 
 
 /* the whole non-negative integers of Q, copied: the "dispatch" object */
@@ -109,4 +111,110 @@ drover_status_merge_dispatch(json_object *status, json_object *queues)
 
         json_object_put(d);
     }
+}
+
+
+/* the fields of TO's KEYS that FROM has as a whole number >= 0 or a string */
+static void
+copy_fields(json_object *to, json_object *from, const char *const *keys,
+            size_t nkeys)
+{
+    size_t        j;
+    json_object  *v;
+
+    for (j = 0; j < nkeys; j++) {
+        if (!json_object_object_get_ex(from, keys[j], &v)) {
+            continue;
+        }
+
+        if (json_object_is_type(v, json_type_int)
+            && json_object_get_int64(v) >= 0)
+        {
+            json_object_object_add(to, keys[j],
+                                   json_object_new_int64(
+                                       json_object_get_int64(v)));
+
+        } else if (json_object_is_type(v, json_type_string)
+                   && json_object_get_string_len(v) <= STATUS_STRING_MAX)
+        {
+            json_object_object_add(to, keys[j], json_object_new_string(
+                                   json_object_get_string(v)));
+        }
+    }
+}
+
+
+void
+drover_status_merge_groups(json_object *status, json_object *groups)
+{
+    size_t        i, j, n, nh;
+    json_object  *out, *g, *c, *hosts, *chosts, *h, *ch, *v;
+
+    static const char *const  gkeys[] = {
+        DROVER_SK_NAME, "slots", "up", "busy", "inflight", DROVER_SK_QUEUED,
+        DROVER_SK_REQUESTS, DROVER_SK_WAITED, DROVER_SK_OVERFLOWS,
+        DROVER_SK_TIMEOUTS, DROVER_SK_REPLAYS, DROVER_SK_FAILURES
+    };
+
+    static const char *const  hkeys[] = {
+        "server", "pool", DROVER_SK_STATE, DROVER_SK_GENERATION, "slots",
+        "up", "busy", "port", "answered_ms_ago", "since", "state_ms",
+        "probes", "probe_failures", "error"
+    };
+
+    if (status == NULL || groups == NULL
+        || !json_object_is_type(groups, json_type_array))
+    {
+        return;
+    }
+
+    out = json_object_new_array();
+    n = json_object_array_length(groups);
+
+    for (i = 0; i < n && i < STATUS_GROUPS_MAX; i++) {
+        g = json_object_array_get_idx(groups, i);
+
+        if (!json_object_is_type(g, json_type_object)
+            || !json_object_object_get_ex(g, DROVER_SK_NAME, &v)
+            || !json_object_is_type(v, json_type_string))
+        {
+            continue;
+        }
+
+        c = json_object_new_object();
+        copy_fields(c, g, gkeys, sizeof(gkeys) / sizeof(gkeys[0]));
+
+        chosts = json_object_new_array();
+        hosts = NULL;
+
+        if (json_object_object_get_ex(g, "hosts", &hosts)
+            && json_object_is_type(hosts, json_type_array))
+        {
+            nh = json_object_array_length(hosts);
+
+            for (j = 0; j < nh && j < STATUS_GROUPS_MAX; j++) {
+                h = json_object_array_get_idx(hosts, j);
+
+                if (!json_object_is_type(h, json_type_object)) {
+                    continue;
+                }
+
+                ch = json_object_new_object();
+                copy_fields(ch, h, hkeys, sizeof(hkeys) / sizeof(hkeys[0]));
+                json_object_array_add(chosts, ch);
+            }
+        }
+
+        json_object_object_add(c, "hosts", chosts);
+        json_object_array_add(out, c);
+    }
+
+    /* an nginx without drover_group adds nothing */
+
+    if (json_object_array_length(out) == 0) {
+        json_object_put(out);
+        return;
+    }
+
+    json_object_object_add(status, "groups", out);
 }

@@ -18,4 +18,12 @@
  */
 void drover_status_merge_dispatch(json_object *status, json_object *queues);
 
+/*
+ * groups is the request's "groups":[{"name":G,...,"hosts":[{"server":S,
+ * "state":"up",...}]}] (nginx's drover_group, docs/module.md): its known
+ * fields are copied into status as "groups", for every format to show.
+ * Anything else is left out.
+ */
+void drover_status_merge_groups(json_object *status, json_object *groups);
+
 #endif /* DROVER_STATUS_DISPATCH_H */

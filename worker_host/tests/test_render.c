@@ -216,6 +216,78 @@ test_merge_dispatch(void)
 }
 
 
+/* nginx's drover_group: copied field by field, then on both pages */
+static void
+test_merge_groups(void)
+{
+    int           rc;
+    char         *text;
+    json_object  *st, *g, *gs, *h;
+
+    st = json_tokener_parse("{\"pools\":[]}");
+    g = json_tokener_parse("[7,{\"slots\":2},{\"name\":\"web\",\"up\":2,"
+                           "\"replays\":-1,\"evil\":\"x\",\"hosts\":[1,"
+                           "{\"server\":\"10.0.0.1:9090\",\"pool\":\"kit\","
+                           "\"state\":\"up\",\"slots\":2,\"up\":2,\"busy\":1,"
+                           "\"since\":1796310000,\"state_ms\":4200,"
+                           "\"error\":\"\"},{\"server\":\"<b>&:1\","
+                           "\"state\":\"down\",\"slots\":2,\"up\":0,"
+                           "\"error\":\"connection refused\",\"since\":null,"
+                           "\"probe_failures\":3}]}]");
+
+    drover_status_merge_groups(st, g);
+
+    gs = drover_json_get(st, "groups");
+    ASSERT_TRUE(drover_json_length(gs) == 1,
+                "groups: only the objects with a name are kept");
+    ASSERT_TRUE(drover_json_get(json_object_array_get_idx(gs, 0), "evil")
+                == NULL
+                && drover_json_get(json_object_array_get_idx(gs, 0),
+                                   "replays") == NULL,
+                "groups: an unknown field and a negative number are left out");
+    h = drover_json_get(json_object_array_get_idx(gs, 0), "hosts");
+    ASSERT_TRUE(drover_json_length(h) == 2,
+                "groups: a host that is not an object is left out");
+
+    text = render(0, st, &rc);
+    ASSERT_TRUE(rc == 0 && has(text, "<h2>group web <span class=\"state\">"
+                               "2 of 4 slots up</span></h2>"),
+                "groups html: the group, its slots up of every host's");
+    ASSERT_TRUE(has(text, "<tr class=\"host up\"><td>10.0.0.1:9090</td>"
+                    "<td>kit</td><td>up</td><td>2026-12-03 15:00:00 UTC "
+                    "(4.2 s)</td><td>2 of 2</td><td>1</td>"),
+                "groups html: a host up, since when, its slots and busy");
+    ASSERT_TRUE(has(text, "<tr class=\"host down\"><td>&lt;b&gt;&amp;:1</td>")
+                && has(text, "<td class=\"wrap\">connection refused</td>"),
+                "groups html: a host down, escaped, with its error");
+    free(text);
+
+    text = render(1, st, &rc);
+    ASSERT_TRUE(rc == 0
+                && has(text, "\ndrover_group_slots_up{group=\"web\"} 2\n")
+                && has(text, "\ndrover_group_host_up{group=\"web\","
+                       "server=\"10.0.0.1:9090\"} 1\n")
+                && has(text, "\ndrover_group_host_up{group=\"web\","
+                       "server=\"<b>&:1\"} 0\n")
+                && has(text, "\ndrover_group_host_state_seconds{group=\"web\","
+                       "server=\"10.0.0.1:9090\"} 4.2000000000000002\n"),
+                "groups prometheus: the group's and each host's samples");
+    free(text);
+
+    json_object_put(g);
+
+    g = json_tokener_parse("[]");
+    json_object_object_del(st, "groups");
+    drover_status_merge_groups(st, g);
+    drover_status_merge_groups(NULL, g);
+    ASSERT_TRUE(drover_json_get(st, "groups") == NULL,
+                "groups: none from nginx adds nothing");
+
+    json_object_put(g);
+    json_object_put(st);
+}
+
+
 int
 main(void)
 {
@@ -227,6 +299,7 @@ main(void)
     test_html(status);
     test_bad_input();
     test_merge_dispatch();
+    test_merge_groups();
 
     json_object_put(status);
     return tap_done();
