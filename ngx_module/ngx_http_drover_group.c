@@ -252,7 +252,9 @@ ngx_http_drover_group_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 /*
  * "server unix:PATH;" or "server ADDR:PORT [pool=NAME];" (droverd's
- * status_listen; the pool is the group's name unless told otherwise)
+ * status_listen; the pool is the group's name unless told otherwise).
+ * ADDR may be a host name: it is resolved here, once, as nginx's upstream
+ * servers are, and each of its addresses becomes a host of the group.
  */
 
 static char *
@@ -262,8 +264,8 @@ ngx_http_drover_group_server(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 
     u_char                        *p;
     ngx_url_t                      u;
-    ngx_str_t                     *value, pool;
-    ngx_uint_t                     i;
+    ngx_str_t                     *value, pool, server;
+    ngx_uint_t                     i, named;
     ngx_http_drover_group_host_t  *host;
 
     value = cf->args->elts;
@@ -300,17 +302,6 @@ ngx_http_drover_group_server(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         }
     }
 
-    host = ngx_array_push(&g->hosts);
-    if (host == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(host, sizeof(ngx_http_drover_group_host_t));
-
-    host->group = g;
-    host->index = g->hosts.nelts - 1;
-    host->server = value[1];
-
     pool = g->name;
 
     if (cf->args->nelts == 3) {
@@ -340,11 +331,20 @@ ngx_http_drover_group_server(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         }
     }
 
-    host->pool = pool;
-
     if (value[1].len > 5
         && ngx_strncasecmp(value[1].data, (u_char *) "unix:", 5) == 0)
     {
+        host = ngx_array_push(&g->hosts);
+        if (host == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(host, sizeof(ngx_http_drover_group_host_t));
+
+        host->group = g;
+        host->index = g->hosts.nelts - 1;
+        host->server = value[1];
+        host->pool = pool;
         host->unix_host = 1;
         host->path.data = value[1].data + 5;
         host->path.len = value[1].len - 5;
@@ -372,25 +372,77 @@ ngx_http_drover_group_server(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         return NGX_CONF_OK;
     }
 
-    /* an address, never a name: nothing is resolved at run time */
+    /*
+     * An address, or a name resolved now (nothing is resolved at run
+     * time: a name whose addresses change needs a reload)
+     */
 
     ngx_memzero(&u, sizeof(ngx_url_t));
 
     u.url = value[1];
-    u.no_resolve = 1;
 
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs != 1
-        || u.no_port)
-    {
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "drover_group \"%V\": server \"%V\": %s",
+                               &g->name, &value[1], u.err);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (u.naddrs == 0 || u.no_port || u.host.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "drover_group \"%V\": server \"%V\" must be "
-                           "unix:PATH or an IP address and droverd's "
-                           "status_listen port, as in 10.0.0.5:9090",
-                           &g->name, &value[1]);
+                           "unix:PATH or a host (an IP address or a name) "
+                           "and droverd's status_listen port, as in "
+                           "10.0.0.5:9090", &g->name, &value[1]);
         return NGX_CONF_ERROR;
     }
 
-    host->addr = u.addrs[0];
+    if (g->hosts.nelts + u.naddrs > NGX_HTTP_DROVER_GROUP_MAX_HOSTS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "drover_group \"%V\": server \"%V\" has %ui "
+                           "addresses, more than the %d servers of a group",
+                           &g->name, &value[1], u.naddrs,
+                           NGX_HTTP_DROVER_GROUP_MAX_HOSTS);
+        return NGX_CONF_ERROR;
+    }
+
+    /* a name's hosts are told apart by address: "NAME:PORT (ADDR:PORT)" */
+
+    named = (u.naddrs > 1
+             || u.addrs[0].name.len != value[1].len
+             || ngx_strncmp(u.addrs[0].name.data, value[1].data,
+                            value[1].len) != 0);
+
+    for (i = 0; i < u.naddrs; i++) {
+        server = value[1];
+
+        if (named) {
+            server.len = value[1].len + sizeof(" ()") - 1
+                         + u.addrs[i].name.len;
+            server.data = ngx_pnalloc(cf->pool, server.len);
+            if (server.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_sprintf(server.data, "%V (%V)", &value[1],
+                        &u.addrs[i].name);
+        }
+
+        host = ngx_array_push(&g->hosts);
+        if (host == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(host, sizeof(ngx_http_drover_group_host_t));
+
+        host->group = g;
+        host->index = g->hosts.nelts - 1;
+        host->server = server;
+        host->pool = pool;
+        host->addr = u.addrs[i];
+    }
 
     return NGX_CONF_OK;
 }

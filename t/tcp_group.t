@@ -16,6 +16,7 @@ use strict;
 use warnings;
 
 use IO::Socket::INET;
+use Socket ();
 use JSON::PP ();
 use Test::More;
 use Time::HiRes qw(time sleep);
@@ -107,6 +108,11 @@ $t->write_nginx_conf(<<"EOF", module => 1)->run_nginx;
         server 127.0.0.1:$sport pool=plain;
     }
 
+    # a host name, resolved when nginx reads its configuration
+    drover_group named {
+        server localhost:$sport pool=kit;
+    }
+
     drover_group silent {
         server 127.0.0.1:$silent_port pool=kit;
     }
@@ -120,6 +126,10 @@ $t->write_nginx_conf(<<"EOF", module => 1)->run_nginx;
 
         location /notcp/ {
             drover_pass group:notcp;
+        }
+
+        location /named/ {
+            drover_pass group:named;
         }
 
         location /silent/ {
@@ -250,6 +260,55 @@ sub page_host {
     my (undef, undef, $report) = $t->wrk_wait('mixed', $w, 20);
     $t->wrk_clean('wrk -c16 to group mixed', $report);
     cmp_ok(served($host{$_}) - $before{$_}, '>', 100, "group mixed: host $_ served") for qw(a b);
+}
+
+# ---- a server given by a host name ----
+
+{
+    my @addrs = do {
+        my ($err, @res) = Socket::getaddrinfo('localhost', $sport, { socktype => Socket::SOCK_STREAM() });
+        map { my (undef, $ip, $p) = Socket::getnameinfo($_->{addr}, Socket::NI_NUMERICHOST() | Socket::NI_NUMERICSERV());
+              $ip =~ /:/ ? "[$ip]:$p" : "$ip:$p" } @res;
+    };
+    my $named;
+    ok($t->wait_for(sub {
+        ($named) = grep { $_->{name} eq 'named' } @{ (JSON::PP::decode_json($t->http(GET => '/group-status')->{body}))->{groups} };
+        return $named && grep { $_->{state} eq 'up' } @{ $named->{hosts} };
+    }, 5, 0.05), 'group named (server localhost:PORT): a host up');
+    is(join(',', map { $_->{server} } @{ $named->{hosts} }),
+       join(',', map { "localhost:$sport ($_)" } @addrs),
+       "... a host per address of the name: @addrs");
+    my ($v4) = grep { $_->{server} eq "localhost:$sport (127.0.0.1:$sport)" } @{ $named->{hosts} };
+    is($v4 && $v4->{up}, 2, '... 127.0.0.1: 2 slots up');
+    my $nr = $t->http(GET => '/named/', port => $t->port('mixed'));
+    like($nr->{body}, qr{^kit: no route /named/}, '... and the kit app on it answers');
+}
+
+# a name that does not resolve: nginx -t fails with a clear [emerg]
+{
+    $t->write_file('badname.conf', $t->expand(<<"EOF"));
+load_module %%MODULE%%;
+pid %%DIR%%/nginx-t.pid;
+error_log %%DIR%%/nginx-t.log;
+events { }
+http {
+    drover_group bad {
+        server no-such-host.invalid:$sport;
+    }
+    server {
+        listen 127.0.0.1:@{[ $t->port('badname') ]};
+        location / {
+            drover_pass group:bad;
+        }
+    }
+}
+EOF
+    my ($code, $out) = $t->run_cmd([$Drover::Test::NGINX, '-t', '-p', $t->dir . '/',
+                                    '-c', $t->dir . '/badname.conf', '-e', $t->dir . '/nginx-t.log'], 30,
+                                   env => { $t->sanitized ? $t->sanitizer_env : () });
+    isnt($code, 0, 'a server name that does not resolve: nginx -t fails');
+    like($out, qr/\[emerg\] .*drover_group "bad": server "no-such-host\.invalid:$sport": host not found/,
+         '... [emerg] drover_group "bad": server "...": host not found') or diag($out);
 }
 
 # ---- a host that never answers ----
