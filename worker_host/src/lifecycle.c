@@ -71,8 +71,9 @@ static const char  *pool_names[POOL_NSTATES] = {
 static const unsigned  pool_next[POOL_NSTATES] = {
     [POOL_STARTING]     = BIT(POOL_SERVING) | BIT(POOL_START_FAILED)
                           | BIT(POOL_STOPPED) | TO_REMOVING,
+    /* a reload replaces a first generation that keeps failing */
     [POOL_START_FAILED] = BIT(POOL_SERVING) | BIT(POOL_STOPPED)
-                          | TO_REMOVING,
+                          | BIT(POOL_STARTING) | TO_REMOVING,
     [POOL_SERVING]      = BIT(POOL_LOADING) | BIT(POOL_STOPPED)
                           | TO_REMOVING,
     /* the new generation failed, or is ready: the canary starts */

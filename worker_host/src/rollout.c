@@ -435,8 +435,13 @@ manager_busy(drover_manager_t *m)
 {
     drover_pool_t  *p;
 
+    /*
+     * A pool whose first start keeps failing (its preloader dies and is
+     * retried with backoff) has a pending generation that will never
+     * serve: it must not hold back a reload, which is how its fix comes
+     */
     for (p = m->pools; p != NULL; p = p->next) {
-        if (!drover_pool_removing(p)
+        if (!drover_pool_removing(p) && p->state != POOL_START_FAILED
             && (drover_pool_rolling(p) || p->pending != NULL))
         {
             return 1;
@@ -547,6 +552,17 @@ drover_manager_reload(drover_manager_t *m)
         g = drover_gen_create(p, ref, pc);
         if (g == NULL) {
             continue;
+        }
+
+        if (p->state == POOL_START_FAILED && p->pending != NULL) {
+            /* its first start kept failing: the new generation replaces it */
+            drover_log_error(DROVER_LOG_NOTICE, 0, "pool %s: generation %u "
+                             "never started; generation %u replaces it",
+                             p->name, p->pending->id, g->id);
+
+            drover_gen_retire(p->pending);
+            p->pending = NULL;
+            drover_pool_set_state(p, POOL_STARTING, "reload");
         }
 
         drover_pool_begin_gen(p, g);

@@ -48,7 +48,7 @@ log_take(void)
 static const unsigned  pool_expect[POOL_NSTATES] = {
     [POOL_STARTING]     = B(POOL_SERVING) | B(POOL_START_FAILED)
                           | B(POOL_STOPPED) | B(POOL_REMOVING),
-    [POOL_START_FAILED] = B(POOL_SERVING) | B(POOL_STOPPED)
+    [POOL_START_FAILED] = B(POOL_SERVING) | B(POOL_STOPPED) | B(POOL_STARTING)
                           | B(POOL_REMOVING),
     [POOL_SERVING]      = B(POOL_LOADING) | B(POOL_STOPPED)
                           | B(POOL_REMOVING),
