@@ -91,27 +91,32 @@ connect_unix(exchange_t *x)
         return rv;
     }
 
+    /* non-blocking from here on, kept so: apr_poll() does the waiting */
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1) {
+        rv = APR_FROM_OS_ERROR(errno);
+        close(fd);
+        return rv;
+    }
+
     x->fd = fd;
     return APR_SUCCESS;
 }
 
 
-/* the connection as an apr_socket_t of the request, non-blocking: the
- * descriptor stays ours (apr_os_sock_put registers no cleanup) */
+/*
+ * The connection as an apr_socket_t of the request: the descriptor stays
+ * ours (apr_os_sock_put registers no cleanup). It is non-blocking already,
+ * while APR takes it for a blocking one with no timeout: its send and recv
+ * then give EAGAIN at once rather than wait, which is what is wanted, and
+ * no fcntl pair is spent on each request of a kept connection.
+ */
 static apr_status_t
 wrap_socket(exchange_t *x)
 {
     apr_os_sock_t  os = x->fd;
-    apr_status_t   rv;
 
     x->sock = NULL;
-    rv = apr_os_sock_put(&x->sock, &os, x->ex->r->pool);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-
-    /* apr_poll() does the waiting */
-    return apr_socket_timeout_set(x->sock, 0);
+    return apr_os_sock_put(&x->sock, &os, x->ex->r->pool);
 }
 
 

@@ -236,8 +236,9 @@ waiter_join(request_rec *r, int pool, waiter_t *w)
 }
 
 
-/* w leaves the line; whoever is first now is woken to look when w took a
- * place and another may be free (more) */
+/* w leaves the line; whoever is first now is woken: to look at once when
+ * w took a place and another may be free (more), else to wait as the
+ * first does (a step at a time) */
 static void
 waiter_leave(int pool, waiter_t *w, int more)
 {
@@ -261,8 +262,8 @@ waiter_leave(int pool, waiter_t *w, int more)
         }
     }
 
-    if (prev == NULL && q->head != NULL && more) {
-        q->head->woken = 1;
+    if (prev == NULL && q->head != NULL) {
+        q->head->woken = more;
         apr_thread_cond_signal(q->head->cond);
     }
 
@@ -285,13 +286,21 @@ waiter_first(int pool, waiter_t *w)
 }
 
 
-/* until woken, or the step */
+/* until woken; the first of the line also every step (places freed by
+ * other children), the others at most until their deadline (they are
+ * woken when they become first) */
 static void
-waiter_wait(waiter_t *w)
+waiter_wait(int pool, waiter_t *w, apr_time_t deadline)
 {
+    apr_interval_time_t  t = DROVER_POLL_STEP;
+
     apr_thread_mutex_lock(wake_mutex);
     if (!w->woken) {
-        apr_thread_cond_timedwait(w->cond, wake_mutex, DROVER_POLL_STEP);
+        if (waitq[pool].head != w) {
+            t = deadline - apr_time_now();
+            t = t > 0 ? t : 0;
+        }
+        apr_thread_cond_timedwait(w->cond, wake_mutex, t);
     }
     w->woken = 0;
     apr_thread_mutex_unlock(wake_mutex);
@@ -832,7 +841,7 @@ drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc, int avoid,
                     rc = DROVER_PICK_TIMEOUT;
                     goto cleanup;
                 }
-                waiter_wait(&w);
+                waiter_wait(dc->pool, &w, deadline);
                 continue;
             }
         }
@@ -901,7 +910,7 @@ drover_slots_acquire(request_rec *r, const drover_dir_conf_t *dc, int avoid,
 
         /* a timer, not a spin: only while requests wait */
         if (inline_ == 0) {
-            waiter_wait(&w);
+            waiter_wait(dc->pool, &w, deadline);
         } else {
             apr_sleep(DROVER_POLL_STEP);
         }
