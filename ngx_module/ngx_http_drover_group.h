@@ -152,6 +152,11 @@ typedef struct {
 } ngx_http_drover_group_answer_t;
 
 
+/* ngx_http_drover_group_status.c: the drover_group_status directive */
+char *ngx_http_drover_group_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
 /* ngx_http_drover_group_probe.c */
 ngx_int_t ngx_http_drover_group_probe_init(ngx_http_drover_group_t *g,
     ngx_cycle_t *cycle);
