@@ -35,7 +35,7 @@ typedef struct {
     drover_response_t      resp;
     int                    got_any;       /* a response byte came back */
     int                    send_done;
-    int                    stage;         /* 0 head, 1 prefix, 2 stream */
+    int                    stage;         /* 0 head and prefix, 2 stream, 3 end */
     const char            *out;           /* bytes waiting to be sent */
     apr_size_t             out_len;
     char                  *stdin_buf;     /* a STDIN record being built */
@@ -181,17 +181,14 @@ next_out(exchange_t *x)
     switch (x->stage) {
 
     case 0:
-        x->out = ex->head;
-        x->out_len = ex->head_len;
-        x->stage = 1;
-        return APR_SUCCESS;
-
-    case 1:
-        /* the prefix, in records of at most 32 KiB, and the end if whole */
-        room = body->prefix_len + (body->prefix_len / 32768 + 2)
-                                  * DROVER_FCGI_HEADER_LEN;
+        /* the head, the prefix in records of at most 32 KiB, and the end
+         * if it is whole: one write */
+        room = ex->head_len + body->prefix_len
+               + (body->prefix_len / 32768 + 2) * DROVER_FCGI_HEADER_LEN;
         w = apr_palloc(ex->r->pool, room);
         x->out = w;
+        memcpy(w, ex->head, ex->head_len);
+        w += ex->head_len;
         for (chunk = 0; chunk < body->prefix_len; chunk += 32768) {
             apr_size_t  len = body->prefix_len - chunk;
 
