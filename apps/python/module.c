@@ -363,18 +363,24 @@ py_content_length(PyObject *self, PyObject *unused)
 }
 
 
-/* up to n bytes of the body; b"" at its end; OSError when it cannot be read */
+/*
+ * read(n, fill=False): up to n bytes of the body, b"" at its end; with fill
+ * until n are in (the body's length is known to hold them), so a 16 KiB
+ * body that came in several FastCGI records is one bytes object, one
+ * receive(); OSError when it cannot be read
+ */
 static PyObject *
 py_read(PyObject *self, PyObject *args)
 {
-    ssize_t        got;
+    int            fill = 0;
+    ssize_t        got, more;
     PyObject      *buf;
     Py_ssize_t     n;
     drover_req_t  *req;
 
     (void) self;
 
-    if (!PyArg_ParseTuple(args, "n", &n)) {
+    if (!PyArg_ParseTuple(args, "n|p", &n, &fill)) {
         return NULL;
     }
 
@@ -394,6 +400,17 @@ py_read(PyObject *self, PyObject *args)
 
     Py_BEGIN_ALLOW_THREADS
     got = drover_req_read(req, PyBytes_AS_STRING(buf), (size_t) n);
+
+    while (fill && got > 0 && got < n) {
+        more = drover_req_read(req, PyBytes_AS_STRING(buf) + got,
+                               (size_t) (n - got));
+        if (more <= 0) {
+            got = more < 0 ? more : got;
+            break;
+        }
+
+        got += more;
+    }
     Py_END_ALLOW_THREADS
 
     if (got < 0) {
@@ -667,7 +684,8 @@ static PyMethodDef  py_methods[] = {
     { "param", py_param_get, METH_VARARGS, "param(name): str or None" },
     { "content_length", py_content_length, METH_NOARGS,
       "CONTENT_LENGTH, or -1" },
-    { "read", py_read, METH_VARARGS, "read(n): up to n body bytes" },
+    { "read", py_read, METH_VARARGS,
+      "read(n, fill=False): up to n body bytes (with fill: n unless it ends)" },
     { "start", py_start, METH_VARARGS, "start(status, headers)" },
     { "write", py_write, METH_VARARGS, "write(data): False when gone" },
     { "flush", py_flush, METH_NOARGS, "send what was written" },
