@@ -70,6 +70,75 @@ py_set(PyObject *d, const char *key, PyObject *v)
 }
 
 
+/*
+ * The scope's keys and its constant values, made once per process: a
+ * scope is then a dict filled with interned keys (their hashes cached),
+ * no str made per key per request.
+ */
+enum {
+    PY_K_TYPE, PY_K_ASGI, PY_K_HTTP_VERSION, PY_K_METHOD, PY_K_SCHEME,
+    PY_K_PATH, PY_K_RAW_PATH, PY_K_QUERY_STRING, PY_K_ROOT_PATH,
+    PY_K_HEADERS, PY_K_CLIENT, PY_K_SERVER, PY_K_VERSION, PY_K_SPEC_VERSION,
+    PY_V_HTTP, PY_V_HTTPS, PY_V_3_0, PY_V_2_3, PY_V_1_0, PY_V_1_1, PY_V_2,
+    PY_V_3, PY_V_GET, PY_V_POST, PY_NSTR
+};
+
+static const char  *py_str_text[PY_NSTR] = {
+    "type", "asgi", "http_version", "method", "scheme", "path", "raw_path",
+    "query_string", "root_path", "headers", "client", "server", "version",
+    "spec_version", "http", "https", "3.0", "2.3", "1.0", "1.1", "2", "3",
+    "GET", "POST"
+};
+
+static PyObject  *py_str[PY_NSTR];
+static PyObject  *py_root_path_str;
+
+
+static int
+py_strings(void)
+{
+    int  i;
+
+    if (py_str[0] != NULL) {
+        return 0;
+    }
+
+    for (i = 0; i < PY_NSTR; i++) {
+        py_str[i] = PyUnicode_InternFromString(py_str_text[i]);
+        if (py_str[i] == NULL) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* d[py_str[key]] = v, consuming v (a new reference, NULL: failed) */
+static int
+py_put(PyObject *d, int key, PyObject *v)
+{
+    int  rc;
+
+    if (v == NULL) {
+        return -1;
+    }
+
+    rc = PyDict_SetItem(d, py_str[key], v);
+    Py_DECREF(v);
+    return rc;
+}
+
+
+/* a cached str, as a new reference */
+static PyObject *
+py_const(int i)
+{
+    Py_INCREF(py_str[i]);
+    return py_str[i];
+}
+
+
 /* HTTP_ACCEPT_ENCODING -> b"accept-encoding" (ASGI: lowercased names) */
 static PyObject *
 py_header_name(const char *name)
@@ -93,36 +162,64 @@ py_header_name(const char *name)
 }
 
 
+/* the HTTP_* parameters, and CONTENT_TYPE/CONTENT_LENGTH when not empty */
+static const char *
+py_header_param(const char *name, const char *value)
+{
+    if (name[0] == 'H' && strncmp(name, "HTTP_", 5) == 0) {
+        return name + 5;
+    }
+
+    if (name[0] == 'C' && value[0] != '\0'
+        && (strcmp(name, "CONTENT_TYPE") == 0
+            || strcmp(name, "CONTENT_LENGTH") == 0))
+    {
+        return name;
+    }
+
+    return NULL;
+}
+
+
 static PyObject *
 py_headers(drover_req_t *req)
 {
     size_t       iter = 0;
-    PyObject    *list, *pair;
-    const char  *name, *value;
+    PyObject    *list, *pair, *k, *v;
+    Py_ssize_t   n = 0, i = 0;
+    const char  *name, *value, *h;
 
-    list = PyList_New(0);
+    while (drover_req_param_next(req, &iter, &name, &value)) {
+        n += py_header_param(name, value) != NULL;
+    }
+
+    list = PyList_New(n);
     if (list == NULL) {
         return NULL;
     }
 
-    while (drover_req_param_next(req, &iter, &name, &value)) {
-        if (strncmp(name, "HTTP_", 5) == 0) {
-            name += 5;
-        } else if ((strcmp(name, "CONTENT_TYPE") != 0
-                    && strcmp(name, "CONTENT_LENGTH") != 0)
-                   || value[0] == '\0')
-        {
+    iter = 0;
+
+    while (i < n && drover_req_param_next(req, &iter, &name, &value)) {
+        h = py_header_param(name, value);
+        if (h == NULL) {
             continue;
         }
 
-        pair = Py_BuildValue("(Ny)", py_header_name(name), value);
-        if (pair == NULL || PyList_Append(list, pair) != 0) {
-            Py_XDECREF(pair);
+        k = py_header_name(h);
+        v = k != NULL ? PyBytes_FromString(value) : NULL;
+        pair = v != NULL ? PyTuple_New(2) : NULL;
+
+        if (pair == NULL) {
+            Py_XDECREF(k);
+            Py_XDECREF(v);
             Py_DECREF(list);
             return NULL;
         }
 
-        Py_DECREF(pair);
+        PyTuple_SET_ITEM(pair, 0, k);
+        PyTuple_SET_ITEM(pair, 1, v);
+        PyList_SET_ITEM(list, i++, pair);
     }
 
     return list;
@@ -147,39 +244,80 @@ py_addr(drover_req_t *req, const char *addr, const char *port)
 
 
 /* "HTTP/1.1" -> "1.1", "HTTP/2.0" -> "2" (ASGI's spellings) */
-static const char *
+static int
 py_http_version(drover_req_t *req)
 {
     const char  *proto = py_param(req, "SERVER_PROTOCOL", "HTTP/1.1");
 
     if (strcmp(proto, "HTTP/1.0") == 0) {
-        return "1.0";
+        return PY_V_1_0;
     }
 
     if (strncmp(proto, "HTTP/2", 6) == 0) {
-        return "2";
+        return PY_V_2;
     }
 
     if (strncmp(proto, "HTTP/3", 6) == 0) {
-        return "3";
+        return PY_V_3;
     }
 
-    return "1.1";
+    return PY_V_1_1;
 }
 
 
-static const char *
+static int
 py_scheme(drover_req_t *req)
 {
     const char  *s = drover_req_param(req, "REQUEST_SCHEME");
     const char  *https = drover_req_param(req, "HTTPS");
 
-    if (s != NULL && (strcmp(s, "https") == 0 || strcmp(s, "http") == 0)) {
-        return s;
+    if (s != NULL && strcmp(s, "https") == 0) {
+        return PY_V_HTTPS;
+    }
+
+    if (s != NULL && strcmp(s, "http") == 0) {
+        return PY_V_HTTP;
     }
 
     return (https != NULL && https[0] != '\0' && strcmp(https, "off") != 0)
-           ? "https" : "http";
+           ? PY_V_HTTPS : PY_V_HTTP;
+}
+
+
+static PyObject *
+py_method(const char *m)
+{
+    if (strcmp(m, "GET") == 0) {
+        return py_const(PY_V_GET);
+    }
+
+    if (strcmp(m, "POST") == 0) {
+        return py_const(PY_V_POST);
+    }
+
+    return PyUnicode_FromString(m);
+}
+
+
+/* {"version": "3.0", "spec_version": "2.3"}: the app may change it */
+static PyObject *
+py_asgi(void)
+{
+    PyObject  *d;
+
+    d = PyDict_New();
+    if (d == NULL) {
+        return NULL;
+    }
+
+    if (PyDict_SetItem(d, py_str[PY_K_VERSION], py_str[PY_V_3_0]) != 0
+        || PyDict_SetItem(d, py_str[PY_K_SPEC_VERSION], py_str[PY_V_2_3]) != 0)
+    {
+        Py_DECREF(d);
+        return NULL;
+    }
+
+    return d;
 }
 
 
@@ -200,6 +338,20 @@ py_scope(PyObject *self, PyObject *unused)
         return NULL;
     }
 
+    if (py_strings() != 0) {
+        return NULL;
+    }
+
+    if (py_root_path_str == NULL
+        || strcmp(PyUnicode_AsUTF8(py_root_path_str), py_root_path) != 0)
+    {
+        Py_CLEAR(py_root_path_str);
+        py_root_path_str = PyUnicode_FromString(py_root_path);
+        if (py_root_path_str == NULL) {
+            return NULL;
+        }
+    }
+
     d = PyDict_New();
     if (d == NULL) {
         return NULL;
@@ -210,27 +362,26 @@ py_scope(PyObject *self, PyObject *unused)
     n = q != NULL ? (size_t) (q - uri) : strlen(uri);
     path = drover_req_path(req);
 
-    if (py_set(d, "type", PyUnicode_FromString("http")) != 0
-        || py_set(d, "asgi", Py_BuildValue("{ssss}", "version", "3.0",
-                                           "spec_version", "2.3")) != 0
-        || py_set(d, "http_version",
-                  PyUnicode_FromString(py_http_version(req))) != 0
-        || py_set(d, "method",
-                  PyUnicode_FromString(drover_req_method(req))) != 0
-        || py_set(d, "scheme", PyUnicode_FromString(py_scheme(req))) != 0
-        || py_set(d, "path", PyUnicode_DecodeUTF8(path,
-                                                  (Py_ssize_t) strlen(path),
-                                                  "replace")) != 0
-        || py_set(d, "raw_path",
+    Py_INCREF(py_root_path_str);
+
+    if (py_put(d, PY_K_TYPE, py_const(PY_V_HTTP)) != 0
+        || py_put(d, PY_K_ASGI, py_asgi()) != 0
+        || py_put(d, PY_K_HTTP_VERSION, py_const(py_http_version(req))) != 0
+        || py_put(d, PY_K_METHOD, py_method(drover_req_method(req))) != 0
+        || py_put(d, PY_K_SCHEME, py_const(py_scheme(req))) != 0
+        || py_put(d, PY_K_PATH,
+                  PyUnicode_DecodeUTF8(path, (Py_ssize_t) strlen(path),
+                                       "replace")) != 0
+        || py_put(d, PY_K_RAW_PATH,
                   PyBytes_FromStringAndSize(uri, (Py_ssize_t) n)) != 0
-        || py_set(d, "query_string",
+        || py_put(d, PY_K_QUERY_STRING,
                   PyBytes_FromString(drover_req_query(req))) != 0
-        || py_set(d, "root_path", PyUnicode_FromString(py_root_path)) != 0
-        || py_set(d, "headers", py_headers(req)) != 0
-        || py_set(d, "client", py_addr(req, "REMOTE_ADDR", "REMOTE_PORT"))
-           != 0
-        || py_set(d, "server", py_addr(req, "SERVER_ADDR", "SERVER_PORT"))
-           != 0)
+        || py_put(d, PY_K_ROOT_PATH, py_root_path_str) != 0
+        || py_put(d, PY_K_HEADERS, py_headers(req)) != 0
+        || py_put(d, PY_K_CLIENT,
+                  py_addr(req, "REMOTE_ADDR", "REMOTE_PORT")) != 0
+        || py_put(d, PY_K_SERVER,
+                  py_addr(req, "SERVER_ADDR", "SERVER_PORT")) != 0)
     {
         Py_DECREF(d);
         return NULL;
