@@ -312,7 +312,7 @@ class HTTPCycle:
                 _drover.start(self.status, self.headers)
             body = message.get("body", b"")
             more = message.get("more_body", False)
-            if body and not _drover.write(body):
+            if body and not _drover.write(body, not more):
                 self.disconnected()
                 return
             if more:

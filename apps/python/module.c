@@ -693,17 +693,32 @@ py_start(PyObject *self, PyObject *args)
 }
 
 
-/* True when written (or swallowed by an aborted request), False: gone */
+/*
+ * A response's last piece up to this long is copied in pieces under
+ * request_response.c's REQ_DIRECT_MIN (8 KiB, from which it sends a write
+ * straight from the caller's memory): it then stays in the open record and
+ * leaves with FCGI_END_REQUEST in one sendmsg(), not two (post16k's echo).
+ */
+#define PY_LAST_COPY_MAX  32768
+#define PY_LAST_PIECE     8000
+
+
+/*
+ * write(data, last=False): True when written (or swallowed by an aborted
+ * request), False: gone
+ */
 static PyObject *
 py_write(PyObject *self, PyObject *args)
 {
+    int            last = 0;
+    size_t         off, piece;
     ssize_t        n;
     Py_buffer      data;
     drover_req_t  *req;
 
     (void) self;
 
-    if (!PyArg_ParseTuple(args, "y*", &data)) {
+    if (!PyArg_ParseTuple(args, "y*|p", &data, &last)) {
         return NULL;
     }
 
@@ -714,7 +729,23 @@ py_write(PyObject *self, PyObject *args)
     }
 
     Py_BEGIN_ALLOW_THREADS
-    n = drover_resp_write(req, data.buf, (size_t) data.len);
+
+    if (last && data.len > PY_LAST_PIECE && data.len <= PY_LAST_COPY_MAX) {
+        n = 0;
+
+        for (off = 0; off < (size_t) data.len && n >= 0; off += piece) {
+            piece = (size_t) data.len - off;
+            if (piece > PY_LAST_PIECE) {
+                piece = PY_LAST_PIECE;
+            }
+
+            n = drover_resp_write(req, (const char *) data.buf + off, piece);
+        }
+
+    } else {
+        n = drover_resp_write(req, data.buf, (size_t) data.len);
+    }
+
     Py_END_ALLOW_THREADS
 
     PyBuffer_Release(&data);
@@ -838,7 +869,8 @@ static PyMethodDef  py_methods[] = {
     { "read", py_read, METH_VARARGS,
       "read(n, fill=False): up to n body bytes (with fill: n unless it ends)" },
     { "start", py_start, METH_VARARGS, "start(status, headers)" },
-    { "write", py_write, METH_VARARGS, "write(data): False when gone" },
+    { "write", py_write, METH_VARARGS,
+      "write(data, last=False): False when gone" },
     { "flush", py_flush, METH_NOARGS, "send what was written" },
     { "abort", py_abort, METH_NOARGS, "end the request, response cut" },
     { "gone", py_gone, METH_NOARGS, "True when the client left" },
