@@ -20,7 +20,7 @@ use Time::HiRes ();
 
 use Drover::Test;
 use Drover::Test::Python qw(python_needs python_runtime app_dir start_peer stop_peer compare
-                            proc_kb peer_pids python_pool_conf);
+                            proc_kb peer_pids python_pool_conf leave_stream);
 
 my $t = Drover::Test->new->has(qw(droverd nginx module https));
 python_needs($t, qw(flask gunicorn));
@@ -197,33 +197,9 @@ for my $which ('gunicorn', 'droverd') {
         my $ask = $which eq 'gunicorn' ? \&ask_peer : \&ask_drover;
         my %o = $which eq 'gunicorn' ? (port => $uport) : (tls => 1);
 
-        my $id = "leave-$which";
-        my $c = $t->http_connect(%o);
-        $c->send_raw("GET /slowstream?id=$id&n=400&ms=50 HTTP/1.1\r\nHost: localhost\r\n\r\n");
-        # read the head and the first piece, then close
-        eval { $c->read_response(Time::HiRes::time() + 10, 0, sink => sub { die "enough\n" }) };
-        my ($pid) = $c->received =~ /^x-pid:\s*(\d+)/mi;
-        $c->close;
-        ok($pid, "$which: the stream started (pid $pid), the client left");
-
-        # the state is in the process that streamed: ask until it answers.
-        # Through drover_pass, two asks at once: one at a time would always
-        # go to the worker freed last, the other one, once it served an
-        # ask after the streaming worker was freed
-        my $state = '';
-        $t->wait_for(sub {
-            my @c = map { $t->http_connect(%o) } 1 .. ($which eq 'droverd' ? 2 : 1);
-            $_ && $_->send_raw("GET /streams/$id HTTP/1.1\r\nHost: localhost\r\n"
-                               . "Connection: close\r\n\r\n") for @c;
-            for my $c (grep { $_ } @c) {
-                my $s = eval { $c->read_response(Time::HiRes::time() + 10, 0) } || {};
-                $c->close;
-                my ($p) = ($s->{head} // '') =~ /^x-pid:\s*(\d+)/mi;
-                next unless $p && $pid && $p == $pid;
-                $state = ($json->decode($s->{body} || '{}'))->{state} // '';
-            }
-            return $state ne '' && $state ne 'running';
-        }, 18, 0.1);     # the stream would end by itself after 20 s
+        my ($pid, $state) = leave_stream($t, "leave-$which", %o,
+                                         asks => $which eq 'droverd' ? 2 : 1);
+        ok($pid, "$which: the stream started (pid " . ($pid // '-') . "), the client left");
         is($state, 'closed early', "$which: the app's generator was closed when the client left")
             or diag($which eq 'droverd' ? $t->log : '');
         is($ask->(GET => '/')->{status}, 200, "$which: serves on");

@@ -13,13 +13,14 @@ use warnings;
 use Carp qw(croak);
 use Exporter 'import';
 use File::Copy qw(copy);
+use JSON::PP ();
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Test::More;
 use Time::HiRes qw(time);
 
 our @EXPORT_OK = qw(python_needs python_runtime app_dir start_peer stop_peer compare
-                    proc_kb peer_pids python_pool_conf);
+                    proc_kb peer_pids python_pool_conf leave_stream);
 
 our $PYTHON = '/usr/bin/python3';
 
@@ -218,6 +219,47 @@ sub _short {
     $s = substr($s, 0, 160) . '...' if length $s > 160;
     $s =~ s/([^\x20-\x7e])/sprintf '\\x%02x', ord $1/ge;
     return "\"$s\"";
+}
+
+# A client that leaves mid-stream: GET /slowstream?id=ID (the test apps'
+# 400 pieces 50 ms apart), read the head and the first piece, close; then
+# ask GET /streams/ID until the process that streamed (its X-Pid) says the
+# state is no longer "running", for up to 18 s (the stream would end by
+# itself after 20).  %o goes to http_connect (port => P, or tls => 1);
+# asks => 2 sends two asks at once: through drover_pass one at a time
+# would always go to the other worker, once it served an ask after the
+# streaming worker was freed (the worker freed last is taken first).
+# Returns (pid, state): state '' if that process never answered.
+sub leave_stream {
+    my ($t, $id, %o) = @_;
+
+    my $asks = delete $o{asks} || 1;
+
+    my $c = $t->http_connect(%o);
+    $c->send_raw("GET /slowstream?id=$id&n=400&ms=50 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    eval { $c->read_response(time + 10, 0, sink => sub { die "enough\n" }) };
+    my ($pid) = $c->received =~ /^x-pid:\s*(\d+)/mi;
+    $c->close;
+
+    return (undef, '') unless $pid;
+
+    my $state = '';
+    $t->wait_for(sub {
+        my @c = grep { $_ } map { $t->http_connect(%o) } 1 .. $asks;
+        $_->send_raw("GET /streams/$id HTTP/1.1\r\nHost: localhost\r\n"
+                     . "Connection: close\r\n\r\n") for @c;
+        for my $a (@c) {
+            my $s = eval { $a->read_response(time + 10, 0) } || {};
+            $a->close;
+            my ($p) = ($s->{head} // '') =~ /^x-pid:\s*(\d+)/mi;
+            next unless $p && $p == $pid;
+            my $st = eval { JSON::PP->new->decode($s->{body} || '{}') } || {};
+            $state = $st->{state} // '';
+        }
+        return $state ne '' && $state ne 'running';
+    }, 18, 0.1);
+
+    return ($pid, $state);
 }
 
 1;
