@@ -33,8 +33,6 @@ static void ngx_http_drover_group_done(ngx_http_drover_group_host_t *host,
     char *err);
 static char *ngx_http_drover_group_parse(u_char *p, u_char *last,
     ngx_http_drover_group_answer_t *a);
-static ngx_int_t ngx_http_drover_group_number(u_char **pp, u_char *last,
-    ngx_uint_t *n);
 static void ngx_http_drover_group_apply(ngx_http_drover_group_host_t *host,
     ngx_http_drover_group_answer_t *a, char *err, ngx_log_t *log);
 
@@ -404,7 +402,7 @@ ngx_http_drover_group_parse(u_char *p, u_char *last,
         if (eol - p > 11 && ngx_strncmp(p, "generation ", 11) == 0) {
             p += 11;
 
-            if (ngx_http_drover_group_number(&p, eol, &a->generation)
+            if (ngx_http_drover_dispatch_number(&p, eol, &a->generation)
                 != NGX_OK || p != eol)
             {
                 return "bad generation";
@@ -430,7 +428,7 @@ ngx_http_drover_group_parse(u_char *p, u_char *last,
         if (eol - p > 5 && ngx_strncmp(p, "port ", 5) == 0) {
             p += 5;
 
-            if (ngx_http_drover_group_number(&p, eol, &a->port) != NGX_OK
+            if (ngx_http_drover_dispatch_number(&p, eol, &a->port) != NGX_OK
                 || p != eol || a->port > 65535)
             {
                 return "bad port";
@@ -442,7 +440,7 @@ ngx_http_drover_group_parse(u_char *p, u_char *last,
         if (eol - p > 6 && ngx_strncmp(p, "slots ", 6) == 0) {
             p += 6;
 
-            if (ngx_http_drover_group_number(&p, eol, &a->nslots) != NGX_OK
+            if (ngx_http_drover_dispatch_number(&p, eol, &a->nslots) != NGX_OK
                 || p != eol || a->nslots > NGX_HTTP_DROVER_GROUP_SLOTS)
             {
                 return "bad slot count";
@@ -460,7 +458,7 @@ ngx_http_drover_group_parse(u_char *p, u_char *last,
             return "slot before 'slots'";
         }
 
-        if (ngx_http_drover_group_number(&p, eol, &k) != NGX_OK
+        if (ngx_http_drover_dispatch_number(&p, eol, &k) != NGX_OK
             || k >= a->nslots || p == eol || *p++ != ' ')
         {
             return "bad slot number";
@@ -477,7 +475,7 @@ ngx_http_drover_group_parse(u_char *p, u_char *last,
             return "slot neither 'up' nor 'down'";
         }
 
-        if (ngx_http_drover_group_number(&p, eol, &n) != NGX_OK) {
+        if (ngx_http_drover_dispatch_number(&p, eol, &n) != NGX_OK) {
             return "bad pid";
         }
 
@@ -487,7 +485,7 @@ ngx_http_drover_group_parse(u_char *p, u_char *last,
 
         if (p < eol) {
             if (*p++ != ' '
-                || ngx_http_drover_group_number(&p, eol, &n) != NGX_OK
+                || ngx_http_drover_dispatch_number(&p, eol, &n) != NGX_OK
                 || p != eol || n > 65535)
             {
                 return "bad slot port";
@@ -504,30 +502,6 @@ ngx_http_drover_group_parse(u_char *p, u_char *last,
     return NULL;
 }
 
-
-static ngx_int_t
-ngx_http_drover_group_number(u_char **pp, u_char *last, ngx_uint_t *n)
-{
-    u_char  *p;
-
-    *n = 0;
-
-    for (p = *pp; p < last && *p >= '0' && *p <= '9'; p++) {
-        if (*n > 99999999) {
-            return NGX_ERROR;
-        }
-
-        *n = *n * 10 + (*p - '0');
-    }
-
-    if (p == *pp) {
-        return NGX_ERROR;
-    }
-
-    *pp = p;
-
-    return NGX_OK;
-}
 
 
 /*

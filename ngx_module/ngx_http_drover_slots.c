@@ -41,8 +41,6 @@ typedef struct {
 
 static char *ngx_http_drover_dispatch_parse(u_char *p, u_char *last,
     ngx_http_drover_dispatch_file_t *f, ngx_uint_t *line);
-static ngx_int_t ngx_http_drover_dispatch_number(u_char **pp, u_char *last,
-    ngx_uint_t *n);
 static void ngx_http_drover_dispatch_reclaim(
     ngx_http_drover_dispatch_pool_t *pool, ngx_log_t *log);
 
@@ -337,30 +335,6 @@ ngx_http_drover_dispatch_parse(u_char *p, u_char *last,
     return NULL;
 }
 
-
-static ngx_int_t
-ngx_http_drover_dispatch_number(u_char **pp, u_char *last, ngx_uint_t *n)
-{
-    u_char  *p;
-
-    *n = 0;
-
-    for (p = *pp; p < last && *p >= '0' && *p <= '9'; p++) {
-        if (*n > 99999999) {
-            return NGX_ERROR;
-        }
-
-        *n = *n * 10 + (*p - '0');
-    }
-
-    if (p == *pp) {
-        return NGX_ERROR;
-    }
-
-    *pp = p;
-
-    return NGX_OK;
-}
 
 
 /*

@@ -104,4 +104,34 @@ void ngx_http_drover_dispatch_switch(ngx_http_drover_dispatch_pool_t *pool,
     ngx_http_drover_dispatch_req_t *d);
 
 
+/*
+ * A decimal number of at most 9 digits at *pp, before last: the .slots
+ * file's and the network slots answer's (ngx_http_drover_group_probe.c)
+ */
+
+static ngx_inline ngx_int_t
+ngx_http_drover_dispatch_number(u_char **pp, u_char *last, ngx_uint_t *n)
+{
+    u_char  *p;
+
+    *n = 0;
+
+    for (p = *pp; p < last && *p >= '0' && *p <= '9'; p++) {
+        if (*n > 99999999) {
+            return NGX_ERROR;
+        }
+
+        *n = *n * 10 + (*p - '0');
+    }
+
+    if (p == *pp) {
+        return NGX_ERROR;
+    }
+
+    *pp = p;
+
+    return NGX_OK;
+}
+
+
 #endif /* _NGX_HTTP_DROVER_SLOTS_H_INCLUDED_ */
