@@ -78,6 +78,8 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
 {
 #if (NGX_LINUX && defined SIOCOUTQ)
     int                               unread;
+    ngx_err_t                         err;
+    ngx_uint_t                        level;
     ngx_msec_t                        head;
     ngx_uint_t                        k, old, ticket, freed;
     ngx_connection_t                 *c;
@@ -143,8 +145,17 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
     d->shut = 1;
 
     if (shutdown(c->fd, SHUT_WR) == -1) {
-        ngx_log_error(NGX_LOG_ALERT, ev->log, ngx_socket_errno,
-                      "shutdown(SHUT_WR) failed");
+        err = ngx_socket_errno;
+
+        /*
+         * ENOTCONN: a TCP peer reset the connection (its host died); the
+         * read side sees the error next and replays the request under the
+         * usual rules, so the request stays where it is until then
+         */
+
+        level = (err == NGX_ENOTCONN) ? NGX_LOG_INFO : NGX_LOG_ALERT;
+
+        ngx_log_error(level, ev->log, err, "shutdown(SHUT_WR) failed");
         unread = 0;
 
     } else if (ngx_http_drover_dispatch_unread(c, ev->log, &unread)
