@@ -11,7 +11,6 @@
 
 #include "httpd.h"
 #include "http_config.h"
-#include "apr_global_mutex.h"
 #include "apr_network_io.h"
 #include "apr_shm.h"
 #include "apr_tables.h"
@@ -23,8 +22,8 @@
 #define DROVER_STDERR_MAX     (64 * 1024)     /* logged per request */
 #define DROVER_POLL_STEP      apr_time_from_msec(2)
 #define DROVER_SLOTS_CHECK    apr_time_from_sec(1)
-#define DROVER_DEPTH          4               /* requests on a slot, at most */
-#define DROVER_KEEP_IDLE      4               /* idle connections per slot */
+#define DROVER_DEPTH          8               /* requests on a slot, at most */
+#define DROVER_KEEP_IDLE      8               /* idle connections per slot */
 #define DROVER_RECLAIM_STEP   apr_time_from_msec(100)
 
 /* the pool's state, as the PATH.slots "state" line says it */

@@ -7,14 +7,23 @@
  * table in shared memory, which slot is busy, and the bounded queue. */
 
 /*
- * Why apr_shm and an apr_global_mutex rather than mod_slotmem_shm: a pick
- * reads every slot of the pool and then marks one busy, and the queue's
- * count and the slots' flags change together; slotmem gives slots of one
- * fixed size with no lock over several of them (and needs its provider
- * module loaded and persists files we do not want). One anonymous block,
- * made before the children fork, and one mutex around each decision is
- * all the dispatch needs; the mutex is held for a few microseconds, never
- * across I/O but the rare read of a changed .slots file (16 KiB at most).
+ * Why apr_shm and one lock in it rather than mod_slotmem_shm: a pick reads
+ * every slot of the pool and then marks one busy, and the queue's count and
+ * the slots' flags change together; slotmem gives slots of one fixed size
+ * with no lock over several of them (and needs its provider module loaded
+ * and persists files we do not want). One anonymous block, made before the
+ * children fork, and one mutex around each decision is all the dispatch
+ * needs; the mutex is held for a few microseconds, never across I/O but the
+ * rare read of a changed .slots file (16 KiB at most).
+ *
+ * The lock is a robust process-shared pthread mutex at the head of the
+ * block, not an apr_global_mutex: httpd's `Mutex file:DIR default` (in
+ * Debian's apache2.conf, and so in most setups) makes every global mutex a
+ * file lock, two fcntl() a lock taken behind a thread mutex that a child's
+ * threads queue on while the holder is in the kernel (6 fcntl and 15 futex
+ * calls a request on hello against 0 and 7). Uncontended, this one costs no
+ * system call; a child that dies holding it leaves it to the next taker
+ * (EOWNERDEAD), and reclaim_orphans() frees that child's places.
  */
 
 #include "mod_drover.h"
@@ -26,22 +35,26 @@
 #include "apr_thread_mutex.h"
 #include "http_log.h"
 #include "http_protocol.h"
-#include "util_mutex.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <time.h>
 #include <signal.h>
 #include <unistd.h>
 
 APLOG_USE_MODULE(drover);
 
-#define DROVER_MUTEX_TYPE "drover-shm"
+/* the head of the shared block: the lock, on a cache line of its own */
+typedef union {
+    pthread_mutex_t  mutex;
+    char             pad[128];
+} shm_lock_t;
 
 /* per process: the pool paths (from the config, so the same in every
- * child), the shared block and its mutex */
+ * child), the shared block and its lock */
 static apr_array_header_t  *pool_paths;
 static drover_pool_shm_t   *pools;
-static apr_global_mutex_t  *mutex;
+static pthread_mutex_t     *mutex;
 
 /*
  * Per child, per pool: the requests waiting for a place, in order of
@@ -78,8 +91,7 @@ drover_slots_pre_config(apr_pool_t *pconf)
     pools = NULL;
     mutex = NULL;
 
-    return ap_mutex_register(pconf, DROVER_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT,
-                             0);
+    return APR_SUCCESS;
 }
 
 
@@ -112,15 +124,19 @@ drover_slots_path(int pool)
 apr_status_t
 drover_slots_post_config(apr_pool_t *pconf, server_rec *s)
 {
-    apr_shm_t     *shm;
-    apr_status_t   rv;
-    apr_size_t     size;
+    apr_shm_t            *shm;
+    apr_status_t          rv;
+    apr_size_t            size;
+    pthread_mutexattr_t   attr;
+    shm_lock_t           *head;
+    int                   err;
 
     if (pool_paths->nelts == 0) {
         return APR_SUCCESS;
     }
 
-    size = sizeof(drover_pool_shm_t) * (apr_size_t) pool_paths->nelts;
+    size = sizeof(shm_lock_t)
+           + sizeof(drover_pool_shm_t) * (apr_size_t) pool_paths->nelts;
 
     rv = apr_shm_create(&shm, size, NULL, pconf);
     if (rv != APR_SUCCESS) {
@@ -130,25 +146,29 @@ drover_slots_post_config(apr_pool_t *pconf, server_rec *s)
         return rv;
     }
 
-    pools = apr_shm_baseaddr_get(shm);
-    memset(pools, 0, size);
+    head = apr_shm_baseaddr_get(shm);
+    memset(head, 0, size);
+    pools = (drover_pool_shm_t *) (head + 1);
 
-    /*
-     * httpd's global mutex, as the Mutex directive ("drover-shm") sets it:
-     * a thread mutex in front of the process lock, so at most one thread
-     * of a child waits on it. Measured against a robust process-shared
-     * pthread mutex in the block itself (APR's "pthread"), which every
-     * thread of every child waits on directly: hello through 32 threads
-     * to 2 workers went from about 7,000 to 11,000-12,800 req/s with the
-     * default file lock, so the mechanism is left to the admin.
-     */
-    rv = ap_global_mutex_create(&mutex, NULL, DROVER_MUTEX_TYPE, NULL, s,
-                                pconf, 0);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                     "drover: cannot create the global mutex");
-        return rv;
+    err = pthread_mutexattr_init(&attr);
+    if (err == 0) {
+        err = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+        if (err == 0) {
+            err = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+        }
+        if (err == 0) {
+            err = pthread_mutex_init(&head->mutex, &attr);
+        }
+        (void) pthread_mutexattr_destroy(&attr);
     }
+
+    if (err != 0) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, APR_FROM_OS_ERROR(err), s,
+                     "drover: cannot make the slot table's mutex");
+        return APR_FROM_OS_ERROR(err);
+    }
+
+    mutex = &head->mutex;
 
     return APR_SUCCESS;
 }
@@ -157,19 +177,12 @@ drover_slots_post_config(apr_pool_t *pconf, server_rec *s)
 void
 drover_slots_child_init(apr_pool_t *p, server_rec *s)
 {
-    apr_status_t  rv;
+    (void) s;
 
     my_pid = (apr_int32_t) getpid();
 
     if (mutex == NULL) {
         return;
-    }
-
-    rv = apr_global_mutex_child_init(&mutex, apr_global_mutex_lockfile(mutex),
-                                     p);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     "drover: cannot attach the global mutex in a child");
     }
 
     if (apr_thread_mutex_create(&wake_mutex, APR_THREAD_MUTEX_DEFAULT, p)
@@ -183,17 +196,21 @@ drover_slots_child_init(apr_pool_t *p, server_rec *s)
 }
 
 
+/* a holder that died mid-change left at worst a counter off by one and
+ * its places taken, which reclaim_orphans() gives back */
 static void
 lock(void)
 {
-    apr_global_mutex_lock(mutex);
+    if (pthread_mutex_lock(mutex) == EOWNERDEAD) {
+        (void) pthread_mutex_consistent(mutex);
+    }
 }
 
 
 static void
 unlock(void)
 {
-    apr_global_mutex_unlock(mutex);
+    (void) pthread_mutex_unlock(mutex);
 }
 
 
