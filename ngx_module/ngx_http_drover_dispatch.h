@@ -91,6 +91,9 @@ typedef struct {
     ngx_msec_t                        window;
     ngx_event_t                       rescue;
 
+    /* DROVER_WITHDRAW_AFTER sent: us of CLOCK_MONOTONIC, or 0 */
+    uint64_t                          withdraw_after;
+
     ngx_http_drover_keepalive_t      *keepalive;
     ngx_msec_t                        keepalive_timeout;
 

@@ -30,6 +30,7 @@
 
 
 #if (NGX_LINUX && defined SIOCOUTQ)
+static uint64_t ngx_http_drover_dispatch_now(void);
 static ngx_int_t ngx_http_drover_dispatch_unread(ngx_connection_t *c,
     ngx_log_t *log, int *unread);
 static ssize_t ngx_http_drover_dispatch_withdrawn(ngx_connection_t *c,
@@ -64,6 +65,52 @@ ngx_http_drover_dispatch_limit(ngx_http_request_t *r, ngx_uint_t pipeline)
 
 
 /*
+ * DROVER_WITHDRAW_AFTER: the earliest time, in microseconds of the host's
+ * CLOCK_MONOTONIC, at which the rescue below may shut the connection.
+ * droverd runs a request it read whole before that time without looking
+ * whether the connection was shut (no poll() per request), so the rescue
+ * never shuts before it.  A bit under the timeout, so that the rescue
+ * timer, armed a little later from nginx's cached time, rarely finds it
+ * still ahead.  Only for a pool of this host's Unix sockets: a group's
+ * hosts have clocks of their own (NGX_DECLINED, and droverd looks).
+ */
+
+ngx_int_t
+ngx_http_drover_dispatch_withdraw_after(ngx_http_request_t *r,
+    ngx_http_drover_dispatch_req_t *d, ngx_str_t *value)
+{
+#if (NGX_LINUX && defined SIOCOUTQ)
+    uint64_t  now, margin;
+
+    if (d->pool == NULL || d->pool->group || d->window == 0) {
+        return NGX_DECLINED;
+    }
+
+    now = ngx_http_drover_dispatch_now();
+    if (now == 0) {
+        return NGX_DECLINED;
+    }
+
+    margin = (d->window >= 2) ? 1000 : 500;
+
+    d->withdraw_after = now + (uint64_t) d->window * 1000 - margin;
+
+    value->data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    value->len = ngx_sprintf(value->data, "%uL", d->withdraw_after)
+                 - value->data;
+
+    return NGX_OK;
+#else
+    return NGX_DECLINED;
+#endif
+}
+
+
+/*
  * "drover_pipeline timeout" after a request went to its slot, and again
  * as long as it waits: while its bytes are all still in the socket (no
  * worker read it: the one there runs a long request) and a slot that is
@@ -78,6 +125,7 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
 {
 #if (NGX_LINUX && defined SIOCOUTQ)
     int                               unread;
+    uint64_t                          now;
     ngx_err_t                         err;
     ngx_uint_t                        level;
     ngx_msec_t                        head;
@@ -105,6 +153,17 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
 
     if (c == NULL || c->read->eof || c->read->error) {
         return;
+    }
+
+    if (d->withdraw_after) {
+        now = ngx_http_drover_dispatch_now();
+
+        if (now < d->withdraw_after) {
+            /* droverd may still run it unlooked: not yet */
+            ngx_add_timer(ev, (ngx_msec_t)
+                              ((d->withdraw_after - now + 999) / 1000));
+            return;
+        }
     }
 
     if (ngx_http_drover_dispatch_unread(c, ev->log, &unread) != NGX_OK
@@ -214,6 +273,21 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
 
 
 #if (NGX_LINUX && defined SIOCOUTQ)
+
+/* CLOCK_MONOTONIC in microseconds, read now (not nginx's cached time) */
+
+static uint64_t
+ngx_http_drover_dispatch_now(void)
+{
+    struct timespec  ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1) {
+        return 0;
+    }
+
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
 
 /* what the worker has not read yet of what was sent on c, in kernel units */
 

@@ -16,6 +16,7 @@
 #include <ngx_http.h>
 #include "ngx_http_drover_module.h"
 #include "ngx_http_drover_request.h"
+#include "ngx_http_drover_pipeline.h"
 
 
 static ngx_int_t ngx_http_drover_frame_body(ngx_http_request_t *r,
@@ -40,6 +41,8 @@ ngx_int_t
 ngx_http_drover_create_request(ngx_http_request_t *r)
 {
     size_t                       len, size;
+    ngx_int_t                    rc;
+    ngx_str_t                    value;
     ngx_buf_t                   *b;
     ngx_chain_t                 *cl, *body;
     ngx_array_t                 *pairs;
@@ -78,6 +81,30 @@ ngx_http_drover_create_request(ngx_http_request_t *r)
 
         len += ngx_http_drover_fcgi_pair_size(pair->key.len,
                                               pair->value.len);
+
+        /*
+         * The earliest time nginx may take it back: droverd runs a request
+         * it read whole before then without looking at the connection
+         */
+
+        rc = ngx_http_drover_dispatch_withdraw_after(r, &ctx->dispatch,
+                                                     &value);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            pair = ngx_array_push(pairs);
+            if (pair == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_str_set(&pair->key, "DROVER_WITHDRAW_AFTER");
+            pair->value = value;
+
+            len += ngx_http_drover_fcgi_pair_size(pair->key.len,
+                                                  pair->value.len);
+        }
     }
 
     size = NGX_HTTP_DROVER_FCGI_BEGIN_LEN

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fcgi.h"
 #include "log.h"
@@ -15,6 +16,7 @@
 
 
 static int req_finish(drover_req_t *req, int ret);
+static int req_kept(drover_req_t *req);
 
 
 int
@@ -54,7 +56,9 @@ drover__request_run(drover__worker_t *w, drover__conn_t *c)
      * shutting the connection's sending side, if it sees bytes of it still
      * unread.  So the request is read whole first (its body is at most
      * 64 KiB), then run only if that side is still open: a request whose
-     * last byte was read after the shutdown went to another worker.
+     * last byte was read after the shutdown went to another worker.  Read
+     * whole before DROVER_WITHDRAW_AFTER, it cannot have been taken back:
+     * no look at that side (req_kept).
      */
     if (c->slot && drover_req_param(req, "DROVER_WITHDRAWABLE") != NULL) {
         req->pre_checked = 1;
@@ -68,7 +72,7 @@ drover__request_run(drover__worker_t *w, drover__conn_t *c)
             goto cleanup;
         }
 
-        if (c->stdin_eof && drover__conn_peer_shut(c)) {
+        if (c->stdin_eof && !req_kept(req) && drover__conn_peer_shut(c)) {
             rc = DROVER__REQ_WITHDRAWN;
             goto cleanup;
         }
@@ -93,6 +97,48 @@ cleanup:
     req->pre = NULL;
 
     return rc;
+}
+
+
+/*
+ * 1 when the front end cannot have shut the connection yet: the request
+ * carries DROVER_WITHDRAW_AFTER, the earliest time (microseconds of
+ * CLOCK_MONOTONIC) at which it may take the request back, and that time
+ * is still ahead.  It was read whole before this look, so nginx, which
+ * shuts only after that time and then sees none of it unread, waits for
+ * the answer.  Only on the Unix slot socket: the clock is this host's.
+ */
+static int
+req_kept(drover_req_t *req)
+{
+    uint64_t          at, now;
+    const char       *s;
+    struct timespec   ts;
+
+    if (req->conn->tcp) {
+        return 0;
+    }
+
+    s = drover_req_param(req, "DROVER_WITHDRAW_AFTER");
+    if (s == NULL || *s == '\0') {
+        return 0;
+    }
+
+    for (at = 0; *s; s++) {
+        if (*s < '0' || *s > '9' || at > (UINT64_MAX - 9) / 10) {
+            return 0;
+        }
+
+        at = at * 10 + (uint64_t) (*s - '0');
+    }
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
+        return 0;
+    }
+
+    now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+
+    return now < at;
 }
 
 

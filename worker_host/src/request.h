@@ -95,6 +95,7 @@ struct drover__conn_s {
     unsigned               fresh:1;      /* no request finished on it yet:
                                             its first one is on the way */
     unsigned               slot:1;       /* accepted on the slot socket */
+    unsigned               tcp:1;        /* accepted on a TCP listener */
     unsigned               late:1;       /* stopping: a request sent after
                                             the stop was served on it */
     unsigned               shut:1;       /* stopping: shutdown(SHUT_RD) */

@@ -284,6 +284,7 @@ static void
 listen_readable_cb(uv_poll_t *handle, int status, int events)
 {
     int                fd, n, err, tcp, one;
+    drover__conn_t    *c;
     drover__worker_t  *w;
 
     (void) events;
@@ -313,9 +314,13 @@ listen_readable_cb(uv_poll_t *handle, int status, int events)
                                   sizeof(one));
             }
 
-            drover__conn_accept(w, cfd, w->nlisteners >= 2
-                                        && (handle == &w->listeners[0]
-                                            || handle == &w->listeners[2]));
+            c = drover__conn_accept(w, cfd, w->nlisteners >= 2
+                                            && (handle == &w->listeners[0]
+                                                || handle == &w->listeners[2]));
+            if (c != NULL) {
+                c->tcp = tcp;
+            }
+
             continue;
         }
 

@@ -3,7 +3,8 @@
 /*
  * test_worker_refused.c -- requests a worker refuses for what they are (params
  * over 128 KiB, over 1024 pairs, malformed): a FastCGI answer, the connection
- * kept, the app never called.  The worker and the client: worker_fixture.h.
+ * kept, the app never called; and requests the front end took back
+ * (DROVER_WITHDRAWABLE).  The worker and the client: worker_fixture.h.
  */
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,6 +30,9 @@
 #include "tap.h"
 #include "worker.h"
 #include "worker_fixture.h"
+
+
+static pid_t  worker_pid;
 
 
 /* ---- requests refused for what they are (too big, too many, malformed) */
@@ -332,6 +337,142 @@ test_refused(void)
 }
 
 
+/* ---- a request the front end may take back (DROVER_WITHDRAWABLE) ---- */
+
+static uint64_t
+mono_us(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+
+/* 1 when the worker's main thread sits in poll(): waiting for more input */
+static int
+worker_in_poll(void)
+{
+    long  nr;
+    char  path[64];
+    FILE  *f;
+
+    snprintf(path, sizeof(path), "/proc/%ld/syscall", (long) worker_pid);
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+
+    if (fscanf(f, "%ld", &nr) != 1) {
+        nr = -1;
+    }
+
+    fclose(f);
+
+#ifdef SYS_poll
+    if (nr == SYS_poll) {
+        return 1;
+    }
+#endif
+
+    return nr == SYS_ppoll;
+}
+
+
+/*
+ * A withdrawable request (`after`: a DROVER_WITHDRAW_AFTER pair, or NULL)
+ * whose body the worker waits for, its head read; then, the worker
+ * stopped, the rest of its body and the shutdown of its sending side, so
+ * that the worker reads it whole and then looks: the case of a request
+ * nginx shut after the worker read its last byte.  Its answer in r.
+ */
+static void
+withdraw_case(const char *after, reply_t *r)
+{
+    int           fd, ok;
+    buf_t         b = { 0 };
+    uint64_t      deadline;
+    const char   *params[] = { "REQUEST_URI=/", "CONTENT_LENGTH=4",
+                               "DROVER_WITHDRAWABLE=1", after, NULL };
+
+    fd = client_connect(slot_path);
+
+    add_begin(&b, 1, DROVER_FCGI_RESPONDER, 0);
+    add_params(&b, 1, params, 65535);
+    add_record(&b, DROVER_FCGI_PARAMS, 1, NULL, 0, 0);
+    add_record(&b, DROVER_FCGI_STDIN, 1, "ab", 2, 6);
+    ASSERT_EQ(write(fd, b.data, b.len), (ssize_t) b.len,
+              "withdraw: the head and half the body sent");
+
+    deadline = now_ms() + WAIT_MS;
+    while (!(ok = worker_in_poll()) && now_ms() < deadline) {
+        poll(NULL, 0, 1);
+    }
+
+    ASSERT_TRUE(ok, "withdraw: the worker waits for the rest of the body");
+
+    kill(worker_pid, SIGSTOP);
+
+    b.len = 0;
+    add_record(&b, DROVER_FCGI_STDIN, 1, "cd", 2, 6);
+    add_record(&b, DROVER_FCGI_STDIN, 1, NULL, 0, 0);
+    ASSERT_EQ(write(fd, b.data, b.len), (ssize_t) b.len,
+              "withdraw: the rest sent");
+    ASSERT_EQ(shutdown(fd, SHUT_WR), 0, "withdraw: the sending side shut");
+
+    kill(worker_pid, SIGCONT);
+
+    reply_init(r, DROVER_FCGI_END_REQUEST, 1);
+    (void) exchange(fd, NULL, 0, NULL, 0, r, WAIT_MS);
+
+    close(fd);
+    free(b.data);
+}
+
+
+static void
+test_withdraw(void)
+{
+    char     after[64];
+    reply_t  r;
+
+    /* today's rule: read whole, then the look finds the side shut */
+    withdraw_case(NULL, &r);
+    ASSERT_TRUE(r.got_end
+                && r.protocol_status == DROVER_FCGI_OVERLOADED
+                && r.out.len == 0,
+                "shut once read: refused unrun, FCGI_OVERLOADED");
+    reply_free(&r);
+
+    /* read whole before DROVER_WITHDRAW_AFTER: run, no look */
+    snprintf(after, sizeof(after), "DROVER_WITHDRAW_AFTER=%llu",
+             (unsigned long long) (mono_us() + 60000000));
+    withdraw_case(after, &r);
+    ASSERT_TRUE(r.got_end && r.protocol_status == 0,
+                "read before DROVER_WITHDRAW_AFTER: run");
+    ASSERT_STR_EQ(reply_body(&r), "hello\n", "its answer");
+    reply_free(&r);
+
+    /* that time passed: the look decides */
+    snprintf(after, sizeof(after), "DROVER_WITHDRAW_AFTER=%llu",
+             (unsigned long long) (mono_us() - 1000000));
+    withdraw_case(after, &r);
+    ASSERT_TRUE(r.got_end
+                && r.protocol_status == DROVER_FCGI_OVERLOADED,
+                "DROVER_WITHDRAW_AFTER passed: refused unrun");
+    reply_free(&r);
+
+    /* a value that is not a number promises nothing */
+    withdraw_case("DROVER_WITHDRAW_AFTER=9x99999999999", &r);
+    ASSERT_TRUE(r.got_end
+                && r.protocol_status == DROVER_FCGI_OVERLOADED,
+                "a malformed DROVER_WITHDRAW_AFTER: refused unrun");
+    reply_free(&r);
+}
+
+
 int
 main(void)
 {
@@ -351,7 +492,10 @@ main(void)
 
     pid = start_worker(slot_fd, shared_fd, getpid(), 1);
 
+    worker_pid = pid;
+
     test_refused();
+    test_withdraw();
 
     ASSERT_EQ(wait_exit(pid, 0), -1, "worker survived all of it");
     kill(pid, SIGTERM);
