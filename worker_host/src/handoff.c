@@ -28,6 +28,14 @@
 /* adoptions per wakeup of the loop, like ACCEPT_BATCH */
 #define ADOPT_BATCH  64
 
+/*
+ * How long the watcher keeps waking every DROVER_HANDOFF_DELAY_MS after the
+ * last request began, before it sleeps until one is armed: while requests
+ * come faster than that, drover__handoff_arm() has no thread to wake (one
+ * wakeup per DELAY instead of a futex round trip per request).
+ */
+#define WATCH_LINGER_MS  (2 * DROVER_HANDOFF_DELAY_MS)
+
 /* connections watched per request (the rest stay with the busy worker) */
 #define WATCH_MAX    DROVER_WORKER_MAX_CONNS
 
@@ -303,7 +311,10 @@ drover__handoff_disarm(drover__worker_t *w)
  * The watcher: waits for a request that has run DROVER_HANDOFF_DELAY_MS,
  * then polls its connections and sends each that becomes readable.  Every
  * send is decided under mu with the request still running, so a connection
- * is never both given and read by the main thread.
+ * is never both given and read by the main thread.  Its next wakeup is never
+ * later than DELAY after the start of a request armed meanwhile: it sleeps
+ * until the running request's start + DELAY, or for DELAY while requests
+ * came within WATCH_LINGER_MS (arm then wakes nobody), or until arm signals.
  */
 static void *
 watcher_main(void *arg)
@@ -320,15 +331,21 @@ watcher_main(void *arg)
             break;
         }
 
-        if (!h->running) {
-            h->idle = 1;
-            pthread_cond_wait(&h->cv, &h->mu);
-            h->idle = 0;
-            continue;
-        }
-
         now = mono_ms();
-        at = h->start_ms + DROVER_HANDOFF_DELAY_MS;
+
+        if (!h->running) {
+            if (now >= h->start_ms + WATCH_LINGER_MS) {
+                h->idle = 1;
+                pthread_cond_wait(&h->cv, &h->mu);
+                h->idle = 0;
+                continue;
+            }
+
+            at = now + DROVER_HANDOFF_DELAY_MS;
+
+        } else {
+            at = h->start_ms + DROVER_HANDOFF_DELAY_MS;
+        }
 
         if (now < at) {
             /* a request that ends first leaves nothing to do */
