@@ -48,8 +48,10 @@ static void ngx_http_drover_log_stderr(ngx_http_request_t *r,
  * FCGI_STDERR ones, split anywhere.  The content of FCGI_STDOUT is moved
  * down over the framing so that the header text is contiguous in
  * u->buffer (see ngx_http_drover_ctx_t); FCGI_STDERR is logged and
- * dropped.  So the header may use all of drover_buffer_size, and no more:
- * past it, upstream answers "too big header".
+ * dropped.  So the header may use all of drover_buffer_size but what
+ * precedes its first text (that record's 8-byte header, and any
+ * FCGI_STDERR before it), and no more: past it, upstream answers "too big
+ * header".
  */
 
 ngx_int_t
@@ -122,7 +124,23 @@ ngx_http_drover_process_header(ngx_http_request_t *r)
             return NGX_HTTP_UPSTREAM_INVALID_HEADER;
         }
 
-        ctx->text_last = ngx_movemem(ctx->text_last, data.data, data.len);
+        if (ctx->text_last == b->start) {
+
+            /*
+             * The first text: it stays where it is, after its record's
+             * header.  Moved down, it would leave as many bytes free at
+             * the end of the buffer, and the pipe would read the body
+             * into them first: one more readv() per response, and a
+             * memmove() of up to drover_buffer_size
+             */
+
+            ctx->text_pos = data.data;
+            ctx->text_last = data.data + data.len;
+
+        } else {
+            ctx->text_last = ngx_movemem(ctx->text_last, data.data,
+                                         data.len);
+        }
 
         rc = ngx_http_drover_parse_header_lines(r, ctx);
 
