@@ -1,9 +1,11 @@
 #!/usr/bin/perl
 # Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
-# Dispatch to a free worker: kit with 2 workers, one /sleep?ms=300 always in
+# Dispatch to a free worker: kit with 2 workers, one /sleep?ms=1000 always in
 # flight (a background loop), and /pid requests meanwhile.  Through
 # drover_pass each /pid goes to the worker that is free: none waits for the
-# sleeping one (all under 100 ms; one that did would wait up to 300 ms),
+# sleeping one (all under 250 ms; one that did would wait up to 1000 ms,
+# 500 on average; 250, not less, so a loaded machine's scheduling delays
+# are not taken for a wait: CI once saw one /pid take 134 ms),
 # and all come from the one free worker.
 # The same through stock fastcgi_pass with upstream keepalive is measured
 # and reported (head-of-line blocking: a kept-alive connection is pinned
@@ -73,7 +75,7 @@ sub slow_loop {
     if ($pid == 0) {
         my $end = time + 30;
         while (time < $end) {
-            $t->http(GET => '/sleep?ms=300', timeout => 5, port => $port);
+            $t->http(GET => '/sleep?ms=1000', timeout => 5, port => $port);
         }
         POSIX::_exit(0);
     }
@@ -118,9 +120,9 @@ sub fast_requests {
 sub summary {
     my ($lat) = @_;
     my @s = sort { $a <=> $b } @$lat;
-    return sprintf('p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d of %d over 100 ms',
+    return sprintf('p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d of %d over 250 ms',
                    $s[int(@s / 2)], $s[int(@s * 0.99)], $s[-1],
-                   scalar(grep { $_ > 100 } @s), scalar @s);
+                   scalar(grep { $_ > 250 } @s), scalar @s);
 }
 
 my $slow = slow_loop($t->port);
@@ -132,13 +134,13 @@ my ($lat, $pids, $bad) = fast_requests($t->port, 100);
 stop_loop($slow);
 
 is($bad, 0, 'drover_pass: 100 /pid with a slow request in flight, all 200');
-my $over = grep { $_ > 100 } @$lat;
-is($over, 0, 'drover_pass: no /pid waited for the busy worker (all < 100 ms)')
+my $over = grep { $_ > 250 } @$lat;
+is($over, 0, 'drover_pass: no /pid waited for the busy worker (all < 250 ms)')
     or diag(summary($lat));
 diag('drover_pass: ' . summary($lat) . '; pids ' . join(' ', map { "$_ x$pids->{$_}" } sort keys %$pids));
 
 my $sleeps = () = $t->read_file('nginx-access.log') =~ m{GET /sleep}g;
-cmp_ok($sleeps, '>=', 4, "the slow loop ran meanwhile ($sleeps /sleep requests)");
+cmp_ok($sleeps, '>=', 2, "the slow loop ran meanwhile ($sleeps /sleep requests)");
 
 # ---- the same through stock fastcgi_pass: reported only ----
 
