@@ -421,18 +421,24 @@ no_replay_reason(drover_exchange_t *ex, drover_ex_e how, int tries)
  * (not "kind exec": one request per connection there, nor plain mode,
  * where a kept connection would tie a php-fpm child), and
  * DROVER_WITHDRAWABLE=1 for a request that may be pipelined, which droverd
- * then reads whole before it runs it (docs/dispatch.md#pipelining).
+ * then reads whole before it runs it (docs/dispatch.md#pipelining), with
+ * DROVER_WITHDRAW_AFTER, the monotonic instant (us) before which it is never
+ * taken back: a worker that read it whole before then runs it without a
+ * look at the connection (exchange.c's rescue() waits for that instant).
  */
 static const char *
-make_head(request_rec *r, apr_table_t *params, int keep, int withdrawable,
-          apr_size_t *len)
+make_head(request_rec *r, apr_table_t *params, int keep,
+          apr_time_t withdraw_after, apr_size_t *len)
 {
     char        *begin, *pbytes, *head;
     apr_size_t   begin_len, params_len;
 
-    if (withdrawable) {
+    if (withdraw_after != 0) {
         params = apr_table_copy(r->pool, params);
         apr_table_setn(params, "DROVER_WITHDRAWABLE", "1");
+        apr_table_setn(params, "DROVER_WITHDRAW_AFTER",
+                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
+                                    withdraw_after));
     }
 
     begin = drover_fcgi_begin(r->pool, keep, &begin_len);
@@ -532,7 +538,10 @@ drover_handler(request_rec *r)
 
         if (keep) {
             if (head_slot == NULL) {
-                head_slot = make_head(r, params, 1, limit > 1,
+                ex.withdraw_after = limit > 1
+                                    ? drover_slots_now() + dc->pipeline_timeout
+                                    : 0;
+                head_slot = make_head(r, params, 1, ex.withdraw_after,
                                       &head_slot_len);
             }
             ex.head = head_slot;

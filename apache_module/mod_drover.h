@@ -237,6 +237,8 @@ typedef struct {
     int                        keep_conn;
     drover_claim_t            *claim;      /* NULL in plain mode */
     int                        limit;      /* 1 + DroverPipeline, or 1 */
+    apr_time_t                 withdraw_after; /* DROVER_WITHDRAW_AFTER sent
+                                              (drover_slots_now()), or 0 */
     const char                *head;       /* BEGIN_REQUEST and PARAMS */
     apr_size_t                 head_len;
     drover_body_t             *body;

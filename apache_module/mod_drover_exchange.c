@@ -484,8 +484,10 @@ rescue(exchange_t *x)
     drover_exchange_t  *ex = x->ex;
     drover_claim_t      to;
 
-    if (unread(x) == 0 || drover_slots_move_begin(ex->dc, ex->limit,
-                                                  ex->claim, &to) != 0)
+    /* not before the instant the request told droverd: a worker that read
+     * it whole before then runs it without looking at the connection */
+    if (drover_slots_now() < ex->withdraw_after || unread(x) == 0
+        || drover_slots_move_begin(ex->dc, ex->limit, ex->claim, &to) != 0)
     {
         return 0;
     }

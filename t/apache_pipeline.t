@@ -27,7 +27,7 @@ use IO::Socket::UNIX ();
 use JSON::PP ();
 use POSIX ();
 use Test::More;
-use Time::HiRes qw(time);
+use Time::HiRes qw(time clock_gettime CLOCK_MONOTONIC);
 
 use Drover::Test;
 use Drover::Test::Apache;
@@ -181,6 +181,25 @@ sub sockets {
     ok(@first && $s{$first[0]}, 'kept-alive: the first connection is still there');
     my $new = grep { !$base{$_} } keys %s;
     cmp_ok($new, '<=', 4, "kept-alive: 51 requests over $new connection(s)");
+}
+
+# ---- the parameters of a request that may be pipelined ----
+
+# DROVER_WITHDRAWABLE=1 and DROVER_WITHDRAW_AFTER, the monotonic instant
+# (us) before which it is never taken back: the timeout after the request
+# was made, so droverd can run it without a look at the connection
+{
+    my $before = int(clock_gettime(CLOCK_MONOTONIC) * 1e6);
+    my $p = eval { $json->decode($t->http(GET => '/params')->{body}) } || {};
+    my $after = int(clock_gettime(CLOCK_MONOTONIC) * 1e6);
+    is($p->{DROVER_WITHDRAWABLE}, '1', 'params: DROVER_WITHDRAWABLE=1');
+    my $at = $p->{DROVER_WITHDRAW_AFTER} // '';
+    like($at, qr/^\d+$/, "params: DROVER_WITHDRAW_AFTER is a number ($at)");
+    ok($at =~ /^\d+$/ && $at >= $before + 250_000 && $at <= $after + 250_000,
+       'params: DROVER_WITHDRAW_AFTER is the 250 ms timeout after the request, on CLOCK_MONOTONIC');
+    my $off = eval { $json->decode($t->http(GET => '/params', headers => ['Host' => 'off.test'])->{body}) } || {};
+    ok(exists $off->{SERVER_NAME} && !exists $off->{DROVER_WITHDRAWABLE} && !exists $off->{DROVER_WITHDRAW_AFTER},
+       'params: neither with DroverPipeline off');
 }
 
 # ---- a GET behind the long sleep is taken back ----
