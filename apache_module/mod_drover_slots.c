@@ -35,6 +35,7 @@
 #include "apr_thread_mutex.h"
 #include "http_log.h"
 #include "http_protocol.h"
+#include "util_mutex.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -91,7 +92,10 @@ drover_slots_pre_config(apr_pool_t *pconf)
     pools = NULL;
     mutex = NULL;
 
-    return APR_SUCCESS;
+    /* the slot table's lock was once httpd's global mutex "drover-shm": a
+     * `Mutex ... drover-shm` line is still accepted (and has no effect)
+     * rather than stop Apache from starting */
+    return ap_mutex_register(pconf, "drover-shm", NULL, APR_LOCK_DEFAULT, 0);
 }
 
 

@@ -6,7 +6,9 @@
 # (a new file renamed in) is used within about a second; a malformed file
 # is logged once and the slots read before stay in use; "state stopped"
 # with no slot up gives 503 + Retry-After: 30 at once; "ondemand 1" makes
-# the down slot 0 usable; the file gone is plain mode again.
+# the down slot 0 usable; the file gone is plain mode again.  The config
+# keeps a "Mutex ... drover-shm" line (the slot table's lock was once that
+# httpd mutex): still accepted, Apache starts.
 
 use strict;
 use warnings;
@@ -52,6 +54,7 @@ sub becomes {
 }
 
 $t->write_apache_conf(<<'EOF')->run_apache;
+Mutex pthread drover-shm
 DroverQueue size=10 timeout=10s
 DroverPass unix:%%DIR%%/p.sock
 EOF
