@@ -137,11 +137,23 @@ set_pass(cmd_parms *cmd, void *conf, const char *arg)
 static const char *
 set_param(cmd_parms *cmd, void *conf, const char *name, const char *value)
 {
+    const char         *err = NULL;
+    ap_expr_info_t     *expr = NULL;
     drover_dir_conf_t  *dc = conf;
     drover_param_t     *dp;
 
     if (*name == '\0') {
         return "DroverParam needs a NAME";
+    }
+
+    /* as Header's values: %{VAR}, %{HTTP:Header}, %{env:NAME}, ... */
+    if (ap_strstr_c(value, "%{") != NULL) {
+        expr = ap_expr_parse_cmd(cmd, value, AP_EXPR_FLAG_STRING_RESULT,
+                                 &err, NULL);
+        if (err != NULL) {
+            return apr_psprintf(cmd->pool, "DroverParam %s: cannot parse "
+                                "\"%s\": %s", name, value, err);
+        }
     }
 
     if (dc->params == NULL) {
@@ -151,6 +163,7 @@ set_param(cmd_parms *cmd, void *conf, const char *name, const char *value)
     dp = apr_array_push(dc->params);
     dp->name = apr_pstrdup(cmd->pool, name);
     dp->value = apr_pstrdup(cmd->pool, value);
+    dp->expr = expr;
     return NULL;
 }
 
@@ -301,7 +314,8 @@ static const command_rec drover_cmds[] = {
                   "unix:PATH: droverd's listen socket (or any FastCGI "
                   "server's)"),
     AP_INIT_TAKE2("DroverParam", set_param, NULL, RSRC_CONF | ACCESS_CONF,
-                  "NAME VALUE: a FastCGI parameter, added or replaced"),
+                  "NAME VALUE: a FastCGI parameter, added or replaced; VALUE may hold "
+                  "%{...} expressions"),
     AP_INIT_TAKE_ARGV("DroverQueue", set_queue, NULL, RSRC_CONF | ACCESS_CONF,
                       "size=N timeout=TIME: the wait for a free worker"),
     AP_INIT_TAKE1("DroverConnectTimeout", set_timeout,

@@ -11,6 +11,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "ap_expr.h"
 #include "apr_network_io.h"
 #include "apr_shm.h"
 #include "apr_tables.h"
@@ -39,8 +40,9 @@ typedef enum {
 /* ---- configuration (mod_drover.c) ---- */
 
 typedef struct {
-    const char *name;
-    const char *value;
+    const char      *name;
+    const char      *value;
+    ap_expr_info_t  *expr;      /* VALUE with %{...}, NULL: a literal */
 } drover_param_t;
 
 typedef struct {

@@ -11,9 +11,12 @@
 #include "apr_lib.h"
 #include "apr_strings.h"
 #include "http_core.h"
+#include "http_log.h"
 #include "http_protocol.h"
 #include "http_ssl.h"
 #include "ap_release.h"
+
+APLOG_USE_MODULE(drover);
 
 
 /* [A-Za-z0-9-] only: a name with "_" could pose as another header once
@@ -142,7 +145,7 @@ drover_params_build(request_rec *r, const drover_dir_conf_t *dc,
 {
     apr_table_t           *params = apr_table_make(r->pool, 48);
     conn_rec              *c = r->connection;
-    const char            *v;
+    const char            *v, *err;
     const drover_param_t  *dp;
     int                    i;
 
@@ -199,7 +202,22 @@ drover_params_build(request_rec *r, const drover_dir_conf_t *dc,
     if (dc->params != NULL) {
         dp = (const drover_param_t *) dc->params->elts;
         for (i = 0; i < dc->params->nelts; i++) {
-            apr_table_setn(params, dp[i].name, dp[i].value);
+            if (dp[i].expr == NULL) {
+                apr_table_setn(params, dp[i].name, dp[i].value);
+                continue;
+            }
+
+            err = NULL;
+            v = ap_expr_str_exec(r, dp[i].expr, &err);
+            if (err != NULL || v == NULL) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              "DroverParam %s: cannot evaluate \"%s\": %s; "
+                              "the parameter is not sent", dp[i].name,
+                              dp[i].value, err ? err : "no value");
+                continue;
+            }
+
+            apr_table_setn(params, dp[i].name, v);
         }
     }
 

@@ -62,6 +62,9 @@ DroverPass unix:%%DIR%%/kit.sock
     DroverParam SERVER_NAME overridden.example
     DroverParam HTTP_HOST forced.example
     DroverParam APP_EXTRA "two words"
+    DroverParam APP_UA "ua=%{HTTP:User-Agent}"
+    DroverParam APP_PATH "%{REQUEST_URI}"
+    DroverParam APP_PERCENT "100%"
 </Location>
 EOF
 
@@ -118,12 +121,31 @@ $r = $t->http(GET => '/params', headers => ['X-Probe' => '1']);
 is(params_of($r)->{HTTP_X_PROBE}, '1', 'server-level DroverPass');
 
 # DroverParam, inherited by a nested <Location> with the DroverPass above
-$r = $t->http(GET => '/fake/set/x?y=1');
+$r = $t->http(GET => '/fake/set/x?y=1', headers => ['User-Agent' => 'probe/2']);
 $p = params_of($r);
 is($p->{SERVER_NAME}, 'overridden.example', 'DroverParam replaces SERVER_NAME');
 is($p->{HTTP_HOST}, 'forced.example', 'DroverParam replaces HTTP_HOST');
 is($p->{APP_EXTRA}, 'two words', 'DroverParam adds APP_EXTRA');
+is($p->{APP_UA}, 'ua=probe/2', 'DroverParam with %{HTTP:User-Agent}: evaluated per request');
+is($p->{APP_PATH}, '/fake/set/x', 'DroverParam with %{REQUEST_URI}');
+is($p->{APP_PERCENT}, '100%', 'a value without %{ is a literal');
 is($p->{QUERY_STRING}, 'y=1', 'the defaults stay');
+$r = $t->http(GET => '/fake/set/other');
+is(params_of($r)->{APP_UA}, 'ua=', '... a header the request lacks: empty');
+
+# a DroverParam expression that does not parse stops the configuration
+{
+    my $dir = $t->dir;
+    my $conf = $t->read_file('apache.conf');
+    my $bad = '    DroverParam APP_BAD "%' . '{HTTP:Unclosed"';
+    $conf =~ s|(<Location /fake/set/>\n)|$1$bad\n|;
+    $t->write_file('bad.conf', $conf);
+    my %san = $t->{apache_san} ? $t->sanitizer_env : ();   # as run_apache
+    local @ENV{keys %san} = values %san;
+    my $out = `$Drover::Test::APACHE -t -d $dir -f $dir/bad.conf 2>&1`;
+    isnt($? >> 8, 0, 'apache2 -t refuses a DroverParam expression that does not parse');
+    like($out, qr/DroverParam APP_BAD: cannot parse "%\x7bHTTP:Unclosed"/, '... and says which: ' . (split /\n/, $out)[0]);
+}
 
 # ---- the app's answers ----
 
