@@ -49,7 +49,7 @@ sys.dont_write_bytecode = True      # no __pycache__ in bench/
 # bench.py's names, and (BUILD, IS_ROOT, env_num, Service, sh, stop_pids, tcp_ready,
 # unix_ready, wait_for, fmt_int) what profiler.py reads through `import bench as B`
 from settings import (APACHE_DROVER_CONF, APACHE_ROWS, BUILD, CLK_TCK, CONNS, DISPATCH, DROVER_WORKERS, DURATION, HERE, IS_ROOT,
-                      PY_WORKERS,
+                      PY_APP, PY_WORKERS,
                       KEEP, KILL_EVERY, MAX_RETRIES, MODULE, POST_BYTES, PROFILE, QUICK,
                       QUIET_BELOW, QUIET_WAIT, RETRY_ABOVE, ROUNDS, ROWS, SLOW_MS, THREADS,
                       UPSTREAM_KEEPALIVE, WARMUP, WORKLOADS, env_num, log)
@@ -638,6 +638,9 @@ def main():
                        "\"discarded\" in the .json)" % (QUIET_WAIT, QUIET_BELOW, b.retries, RETRY_ABOVE))
         if getattr(b, "uvicorn_impl", None):
             b.notes.append("uvicorn ran with --loop %s --http %s" % b.uvicorn_impl)
+        if PY_APP != "fastapi_app:app" and any(r in ROWS for r in "jkl"):
+            b.notes.append("the Python rows (j, k, l) ran bench/peers/%s.py (BENCH_PY_APP=%s), "
+                           "not the FastAPI app their names say" % (PY_APP.split(":")[0], PY_APP))
         for name in ("nginx-stock", "nginx-drover", "apache"):
             errlog = b.path(name + "-error.log")
             if os.path.exists(errlog):

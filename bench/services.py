@@ -11,7 +11,8 @@ import shutil
 import subprocess
 
 from settings import (APACHE_MODULE, APACHE_MODULES, APACHE_THREADS, BUILD, DROVER_CONF,
-                      DROVER_WORKERS, FCGI_PROCS, HERE, IS_ROOT, MODULE, PHP_CHILDREN, PY_WORKERS)
+                      DROVER_WORKERS, FCGI_PROCS, HERE, IS_ROOT, MODULE, PHP_CHILDREN, PY_APP,
+                      PY_WORKERS)
 from procs import Service, sh, tcp_ready, unix_ready, wait_for
 
 
@@ -43,14 +44,14 @@ class Services:
         appdir = self.path("py")
         os.makedirs(appdir, exist_ok=True)
         os.chmod(appdir, 0o755)
-        shutil.copy(os.path.join(HERE, "peers", "fastapi_app.py"), appdir)
+        shutil.copy(os.path.join(HERE, "peers", PY_APP.split(":")[0] + ".py"), appdir)
         user = "    user nobody;\n" if IS_ROOT else ""
         conf = self.path(name + ".conf")
         with open(conf, "w") as f:
             f.write("log_level info;\nrun_dir %s;\n"
-                    "pool %s {\n    python fastapi_app:app;\n    python_path %s;\n"
+                    "pool %s {\n    python %s;\n    python_path %s;\n"
                     "    listen unix:%s mode=0666;\n%s    workers %d;\n    preload on;\n}\n"
-                    % (self.tmp, name, appdir, sock, user, PY_WORKERS))
+                    % (self.tmp, name, PY_APP, appdir, sock, user, PY_WORKERS))
         return conf
 
     def start_droverd(self, name, sock, extra="", conf=None):
@@ -133,7 +134,7 @@ class Services:
         py, loop, httpimpl, env = self.python_peer()
         sock = self.path(sock_name)
         svc = self.service(name, [py, "-m", "uvicorn", "--app-dir", os.path.join(HERE, "peers"),
-                                  "fastapi_app:app", "--uds", sock, "--loop", loop, "--http",
+                                  PY_APP, "--uds", sock, "--loop", loop, "--http",
                                   httpimpl, "--workers", str(workers), "--no-access-log",
                                   "--log-level", "warning"],
                            self.path(name + ".log"), env=env)
@@ -151,7 +152,7 @@ class Services:
         svc = self.service("gunicorn", [py, "-m", "gunicorn", "-k", "uvicorn.workers.UvicornWorker",
                                         "-w", str(workers), "-b", "unix:" + sock,
                                         "--chdir", os.path.join(HERE, "peers"),
-                                        "--log-level", "warning", "fastapi_app:app"],
+                                        "--log-level", "warning", PY_APP],
                            self.path("gunicorn.log"), env=env)
         if not wait_for(lambda: unix_ready(sock) and len(svc.pids()) >= workers + 1, 20):
             raise RuntimeError("gunicorn did not start: %s" % svc.log_tail())

@@ -82,6 +82,9 @@ ROW_TITLES = {
 }
 APACHE_ROWS = "ghi"
 PY_WORKERS = 2
+# the Python rows' app, MODULE:ATTR in bench/peers/: fastapi_app:app (the
+# rows' own), or raw_asgi:app (no framework: what the server itself costs)
+PY_APP = os.environ.get("BENCH_PY_APP", "fastapi_app:app").strip()
 
 
 def log(msg):
