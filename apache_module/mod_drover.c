@@ -101,7 +101,7 @@ effective_conf(request_rec *r)
         out->retries = 2;
     }
     if (out->pipeline < 0) {
-        out->pipeline = 7;
+        out->pipeline = 3;
     }
     if (out->pipeline_timeout < 0) {
         out->pipeline_timeout = apr_time_from_msec(5);
