@@ -17,6 +17,7 @@
 
 static int req_finish(drover_req_t *req, int ret);
 static int req_kept(drover_req_t *req);
+static int64_t req_param_number(drover_req_t *req, const char *name);
 
 
 int
@@ -111,32 +112,23 @@ cleanup:
 static int
 req_kept(drover_req_t *req)
 {
-    uint64_t          at, now;
-    const char       *s;
+    int64_t           at, now;
     struct timespec   ts;
 
     if (req->conn->tcp) {
         return 0;
     }
 
-    s = drover_req_param(req, "DROVER_WITHDRAW_AFTER");
-    if (s == NULL || *s == '\0') {
+    at = req_param_number(req, "DROVER_WITHDRAW_AFTER");
+    if (at < 0) {
         return 0;
-    }
-
-    for (at = 0; *s; s++) {
-        if (*s < '0' || *s > '9' || at > (UINT64_MAX - 9) / 10) {
-            return 0;
-        }
-
-        at = at * 10 + (uint64_t) (*s - '0');
     }
 
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
         return 0;
     }
 
-    now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+    now = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 
     return now < at;
 }
@@ -350,10 +342,18 @@ fail:
 DROVER_API int64_t
 drover_req_content_length(drover_req_t *req)
 {
+    return req_param_number(req, "CONTENT_LENGTH");
+}
+
+
+/* a parameter that is a decimal number: -1 when absent, empty or not one */
+static int64_t
+req_param_number(drover_req_t *req, const char *name)
+{
     int64_t      v;
     const char  *s;
 
-    s = drover_req_param(req, "CONTENT_LENGTH");
+    s = drover_req_param(req, name);
     if (s == NULL || *s == '\0') {
         return -1;
     }
