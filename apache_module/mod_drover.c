@@ -100,8 +100,10 @@ effective_conf(request_rec *r)
     if (out->retries < 0) {
         out->retries = 2;
     }
+    /* deeper than nginx's 3: a request waiting in our queue costs its
+     * thread a sleep and a wake-up (docs/apache.md#droverpipeline) */
     if (out->pipeline < 0) {
-        out->pipeline = 3;
+        out->pipeline = 7;
     }
     if (out->pipeline_timeout < 0) {
         out->pipeline_timeout = apr_time_from_msec(5);
@@ -480,6 +482,7 @@ drover_handler(request_rec *r)
     apr_size_t                head_slot_len = 0, head_one_len = 0;
     apr_table_t              *params;
     int                       rc, avoid = -1, tries, limit, keep;
+    int                       unread_replays = 0;
 
     if (r->handler == NULL || strcmp(r->handler, DROVER_HANDLER) != 0) {
         return DECLINED;
@@ -578,6 +581,8 @@ drover_handler(request_rec *r)
         }
 
         ex.keep_conn = keep;
+        ex.withdrawable = keep && ex.withdraw_after != 0;
+        ex.unread = 0;
         ex.sent_any = 0;
         ex.why = NULL;
         ex.err = APR_SUCCESS;
@@ -634,6 +639,25 @@ drover_handler(request_rec *r)
         case DROVER_EX_OVERLOADED:
         case DROVER_EX_MOVED:
             break;
+        }
+
+        /*
+         * Lost with bytes of it unread by a worker that went (it waited
+         * behind a request that crashed the worker, or the worker was
+         * killed): the app never saw it, so no try is used up, or a crash
+         * would cost every request pipelined behind it one. Bounded, so a
+         * worker killed again and again cannot keep a request forever.
+         */
+        if (how == DROVER_EX_LOST && ex.unread && claim.slot >= 0
+            && unread_replays < DROVER_UNREAD_REPLAYS)
+        {
+            unread_replays++;
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, ex.err, r, "drover: the "
+                          "worker of %s went before it read the request, "
+                          "replaying (no try used)", where);
+            drover_slots_count(dc, 1, 0);
+            avoid = claim.slot;
+            continue;
         }
 
         reason = claim.slot >= 0 ? no_replay_reason(&ex, how, tries)

@@ -24,6 +24,7 @@
 #define DROVER_POLL_STEP      apr_time_from_msec(2)
 #define DROVER_SLOTS_CHECK    apr_time_from_sec(1)
 #define DROVER_DEPTH          8               /* requests on a slot, at most */
+#define DROVER_UNREAD_REPLAYS 8               /* replays using no try, at most */
 #define DROVER_KEEP_IDLE      8               /* idle connections per slot */
 #define DROVER_RECLAIM_STEP   apr_time_from_msec(100)
 
@@ -245,6 +246,9 @@ typedef struct {
     apr_size_t                 head_len;
     drover_body_t             *body;
     int                        sent_any;   /* a byte of the request went out */
+    int                        withdrawable; /* DROVER_WITHDRAWABLE sent */
+    int                        unread;     /* lost with bytes of it unread:
+                                              the app never saw it */
     const char                *why;        /* for the log line */
     apr_status_t               err;
 } drover_exchange_t;

@@ -45,6 +45,7 @@ typedef struct {
     int                    abort;         /* given up early: ABORT_REQUEST */
     int                    fd;
     int                    shut;          /* SHUT_WR: carries nothing more */
+    int                    send_refused;  /* EPIPE or reset on a send */
     apr_time_t             sent_at;       /* the whole request went out */
     apr_time_t             last_io;       /* for the read timeout */
 } exchange_t;
@@ -314,6 +315,18 @@ lost(exchange_t *x, apr_status_t rv, const char *why)
     x->ex->why = why;
 
     if (!x->got_any) {
+        /*
+         * A withdrawable request is read whole before it runs. A worker
+         * that went while bytes of it lay unread in its socket makes the
+         * kernel reset the connection (or refuse our sends), where one
+         * that read it all gives EOF: then the app never saw it. Nothing
+         * else is sent on the connection while the request is out.
+         */
+        if (x->ex->withdrawable && !x->shut && !x->abort
+            && (APR_STATUS_IS_ECONNRESET(rv) || x->send_refused))
+        {
+            x->ex->unread = 1;
+        }
         return DROVER_EX_LOST;
     }
 
@@ -611,6 +624,8 @@ drover_exchange_run(drover_exchange_t *ex)
                 /* the app may have answered before reading it all: read */
                 x.send_done = 1;
                 x.out_len = 0;
+                x.send_refused = APR_STATUS_IS_EPIPE(rv)
+                                 || APR_STATUS_IS_ECONNRESET(rv);
                 ex->err = rv;
             }
             if (x.send_done) {

@@ -8,7 +8,8 @@
  *   /params           every FastCGI parameter as one JSON object
  *   /echo             the request body back, streamed, same Content-Type
  *   /sleep?ms=N       sleeps N ms (wall clock), then "slept N ms\n"
- *   /crash            dies of a real SIGSEGV (a store through NULL)
+ *   /crash            dies of a real SIGSEGV (a store through NULL);
+ *                     ?ms=N sleeps N ms first
  *   /exit?code=N      _exit(N) in the middle of the request
  *   /leak?kb=N        allocates N KiB, writes every page, never frees it
  *   /big?kb=N         N KiB of the pattern described at kit_big()
@@ -498,7 +499,16 @@ kit_tzlock(drover_req_t *req)
 static int
 kit_crash(drover_req_t *req)
 {
-    (void) req;
+    char       buf[32];
+    long long  ms;
+
+    if (drover_req_arg(req, "ms", buf, sizeof(buf)) >= 0) {
+        if (kit_arg_int(req, "ms", 0, KIT_MAX_MS, &ms) != 0) {
+            return 0;
+        }
+
+        kit_sleep_ms(ms);
+    }
 
     kit_segfault();
 }

@@ -85,6 +85,7 @@ typedef struct {
     ngx_uint_t                        slot;
     ngx_uint_t                        ticket;      /* its place there */
     ngx_uint_t                        attempts;
+    ngx_uint_t                        unread_replays; /* tries not spent */
 
     /* 1, or 1 + drover_pipeline when the request may wait behind one */
     ngx_uint_t                        limit;

@@ -21,6 +21,10 @@
 #include "ngx_http_drover_group.h"
 
 
+/* replays of a request lost unread that use up no try, at most */
+#define NGX_HTTP_DROVER_DISPATCH_UNREAD_REPLAYS  8
+
+
 #define NGX_HTTP_DROVER_DISPATCH_IDEMPOTENT                                   \
     (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT|NGX_HTTP_DELETE                  \
      |NGX_HTTP_OPTIONS)
@@ -41,6 +45,8 @@ static ngx_int_t ngx_http_drover_dispatch_get_peer(ngx_peer_connection_t *pc,
 static void ngx_http_drover_dispatch_free_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
 static char *ngx_http_drover_dispatch_unreplayable(ngx_http_request_t *r,
+    ngx_http_drover_dispatch_req_t *d, ngx_peer_connection_t *pc);
+static ngx_uint_t ngx_http_drover_dispatch_lost_unread(
     ngx_http_drover_dispatch_req_t *d, ngx_peer_connection_t *pc);
 static ngx_http_drover_dispatch_addr_t *ngx_http_drover_dispatch_addr(
     ngx_http_drover_dispatch_pool_t *pool, ngx_uint_t k);
@@ -159,6 +165,7 @@ ngx_http_drover_dispatch_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_http_drover_dispatch_req_t  *d = data;
 
     char                             *reason;
+    ngx_uint_t                        unread;
     ngx_http_request_t               *r;
     ngx_http_drover_dispatch_pool_t  *pool;
 
@@ -168,6 +175,9 @@ ngx_http_drover_dispatch_free_peer(ngx_peer_connection_t *pc, void *data,
     if (d->rescue.timer_set) {
         ngx_del_timer(&d->rescue);
     }
+
+    unread = (state & NGX_PEER_FAILED)
+             && ngx_http_drover_dispatch_lost_unread(d, pc);
 
     if (d->keepalive) {
 
@@ -218,6 +228,31 @@ ngx_http_drover_dispatch_free_peer(ngx_peer_connection_t *pc, void *data,
         return;
     }
 
+    /*
+     * A request droverd reads whole before it runs (DROVER_WITHDRAWABLE)
+     * whose worker went with bytes of it unread: the app never saw it.
+     * It may have waited behind a request that crashed the worker, or the
+     * worker was killed; either way it does not use up a try, or a crash
+     * would cost every request pipelined behind it one.  Bounded, so a
+     * worker killed again and again cannot keep a request forever.
+     */
+
+    if (unread) {
+        d->unread_replays++;
+
+        ngx_shmtx_lock(&pool->shpool->mutex);
+        pool->sh->replays++;
+        ngx_shmtx_unlock(&pool->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_WARN, pc->log, 0,
+                      "drover: the worker of slot %ui of \"%V\" went before "
+                      "it read the request, replaying (no try used)",
+                      d->slot, &pool->path);
+
+        d->retrying = 1;
+        return;
+    }
+
     if (pc->tries) {
         pc->tries--;
     }
@@ -262,6 +297,38 @@ ngx_http_drover_dispatch_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_http_drover_group_suspect(pool, d->slot);
 
     d->retrying = 1;
+}
+
+
+/*
+ * 1 when the worker of a withdrawable request went while bytes of the
+ * request lay unread in its socket: the kernel then resets a Unix stream
+ * connection (the read fails with ECONNRESET) or refuses further sends
+ * (EPIPE), where a worker that read it all and ended gives EOF.  Nothing
+ * else is ever sent on the connection while the request runs (an abort
+ * ends it without a replay), so unread bytes are this request's.
+ */
+
+static ngx_uint_t
+ngx_http_drover_dispatch_lost_unread(ngx_http_drover_dispatch_req_t *d,
+    ngx_peer_connection_t *pc)
+{
+    ngx_connection_t  *c;
+
+    c = pc->connection;
+
+    if (d->limit < 2 || d->responded || d->shut || c == NULL
+        || pc->sockaddr == NULL || pc->sockaddr->sa_family != AF_UNIX
+        || d->unread_replays >= NGX_HTTP_DROVER_DISPATCH_UNREAD_REPLAYS)
+    {
+        return 0;
+    }
+
+    if (c->read->timedout || c->write->timedout) {
+        return 0;
+    }
+
+    return c->read->error || c->write->error;
 }
 
 

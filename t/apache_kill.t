@@ -105,10 +105,12 @@ unlike($out, qr/Non-2xx or 3xx responses/, 'zero non-2xx responses') or diag($ou
 is($sockerr, 0, 'zero socket errors') or diag($out);
 
 my $log = $t->apache_log_since($mark);
-my $replays = () = $log =~ /failed before any response byte .*replaying/g;
+my $replays = () = $log =~ /(?:failed before any response byte|went before it read the request).*replaying/g;
 my $lost = () = $log =~ /not replayed/g;
 cmp_ok($replays, '>', 0, "requests lost to a kill were replayed ($replays)");
 is($lost, 0, 'none given up');
-diag("$requests requests, $kills kills, $replays replays");
+my $unread = () = $log =~ /went before it read the request/g;
+diag("$requests requests, $kills kills, $replays replays ($unread of requests "
+     . "lost unread, which use no try)");
 
 $t->apache_done;
