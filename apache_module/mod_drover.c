@@ -602,7 +602,15 @@ drover_handler(request_rec *r)
                                                claim.slot, path)
                                 : apr_psprintf(r->pool, "\"%s\"", path);
 
-        if (claim.slot >= 0) {
+        if (ex.drain_fd >= 0
+            && drover_drain_add(dc, &claim, how != DROVER_EX_CLIENT_GONE,
+                                ex.drain_fd, &ex.drain_reader) != 0)
+        {
+            close(ex.drain_fd);         /* no drain thread: freed now */
+            ex.drain_fd = -1;
+        }
+
+        if (claim.slot >= 0 && ex.drain_fd < 0) {
             drover_slots_release(dc, &claim,
                                  how != DROVER_EX_DONE
                                  && how != DROVER_EX_CLIENT_GONE);
@@ -732,6 +740,7 @@ drover_child_init(apr_pool_t *p, server_rec *s)
 {
     drover_slots_child_init(p, s);
     drover_conns_child_init(p);
+    drover_drain_child_init(p, s);
 }
 
 

@@ -137,6 +137,10 @@ void drover_conns_child_init(apr_pool_t *p);
 int drover_conns_get(int pool, int slot);
 void drover_conns_put(int pool, int slot, int fd);
 
+/* ---- given-up requests' connections (mod_drover_drain.c) ---- */
+
+void drover_drain_child_init(apr_pool_t *p, server_rec *s);
+
 /* ---- the drover-status handler (mod_drover_status.c) ---- */
 
 int drover_status_handler(request_rec *r);
@@ -179,6 +183,11 @@ char *drover_fcgi_params(apr_pool_t *p, const apr_table_t *params,
 apr_status_t drover_fcgi_read(drover_fcgi_reader_t *rd, const char *buf,
                               apr_size_t len, drover_fcgi_data_pt data,
                               void *ctx, const char **why);
+
+/* a given-up request's connection, watched until its worker is done with
+ * it; 0 when taken, -1: the caller closes fd and frees the slot */
+int drover_drain_add(const drover_dir_conf_t *dc, const drover_claim_t *claim,
+                     int failed, int fd, const drover_fcgi_reader_t *reader);
 
 /* ---- the FastCGI parameters (mod_drover_params.c) ---- */
 
@@ -246,6 +255,9 @@ typedef struct {
     apr_size_t                 head_len;
     drover_body_t             *body;
     int                        sent_any;   /* a byte of the request went out */
+    int                        drain_fd;   /* out: given up after an abort,
+                                              the worker may still run it */
+    drover_fcgi_reader_t       drain_reader; /* where its answer stands */
     int                        withdrawable; /* DROVER_WITHDRAWABLE sent */
     int                        unread;     /* lost with bytes of it unread:
                                               the app never saw it */

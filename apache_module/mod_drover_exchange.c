@@ -398,73 +398,6 @@ send_abort(exchange_t *x)
 }
 
 
-static apr_status_t
-discard_data(void *ctx, int type, const char *data, apr_size_t len)
-{
-    (void) ctx;
-    (void) type;
-    (void) data;
-    (void) len;
-
-    return APR_SUCCESS;
-}
-
-
-/*
- * After an abort the worker may still be running the request: keep its
- * slot ours until the worker ends it (FCGI_END_REQUEST, or it closes the
- * connection) or one more read timeout passed, so the next request does
- * not queue behind it in the slot's socket.
- */
-static void
-drain(exchange_t *x, char *buf)
-{
-    apr_time_t           deadline = apr_time_now() + x->ex->dc->read_timeout;
-    apr_interval_time_t  left;
-    apr_pollfd_t         pfd;
-    apr_int32_t          nready;
-    apr_size_t           n;
-    apr_status_t         rv;
-
-    memset(&pfd, 0, sizeof(pfd));
-    pfd.p = x->ex->r->pool;
-    pfd.desc_type = APR_POLL_SOCKET;
-    pfd.desc.s = x->sock;
-    pfd.reqevents = APR_POLLIN;
-
-    for (;;) {
-        left = deadline - apr_time_now();
-        if (left <= 0) {
-            return;
-        }
-
-        rv = apr_poll(&pfd, 1, &nready, left);
-        if (APR_STATUS_IS_EINTR(rv)) {
-            continue;
-        }
-        if (rv != APR_SUCCESS) {
-            return;
-        }
-
-        n = DROVER_IO_BUF;
-        rv = apr_socket_recv(x->sock, buf, &n);
-        if (n > 0) {
-            const char  *why = NULL;
-
-            if (drover_fcgi_read(&x->reader, buf, n, discard_data, x, &why)
-                != APR_SUCCESS || x->reader.ended)
-            {
-                return;                 /* the worker is done with it */
-            }
-            continue;
-        }
-        if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
-            return;                     /* EOF or reset: the worker is done */
-        }
-    }
-}
-
-
 /* bytes sent on the connection that no worker has read yet */
 static int
 unread(exchange_t *x)
@@ -576,6 +509,7 @@ drover_exchange_run(drover_exchange_t *ex)
     x.ex = ex;
     x.fd = ex->fd;
     ex->fd = -1;
+    ex->drain_fd = -1;
     drover_response_init(&x.resp, ex->r);
 
     if (x.fd < 0) {
@@ -733,9 +667,15 @@ cleanup:
     if (x.abort && !x.reader.ended) {
         send_abort(&x);
 
-        /* nobody waits for this answer; a 504 must not wait for it */
-        if (rc == DROVER_EX_CLIENT_GONE) {
-            drain(&x, buf);
+        /*
+         * The worker may still run it: its slot stays taken until the
+         * worker is done with it (mod_drover_drain.c), so that the next
+         * request does not queue behind it in the slot's socket
+         */
+        if (ex->claim != NULL) {
+            ex->drain_fd = x.fd;
+            ex->drain_reader = x.reader;
+            return rc;
         }
     }
 
