@@ -18,8 +18,11 @@ use Drover::FCGI qw(fcgi_request_bytes);
 my $t = Drover::Test->new->has(qw(droverd kit));
 my $dir = $t->dir;
 
+# a control socket of its own: the default one may be held by another
+# droverd on the machine, and the check below is about the pool sockets
 $t->write_conf(<<'EOF')->run;
 log_level info;
+control   unix:%%DIR%%/droverd.ctl;
 
 pool pre {
     app     %%APPS%%/kit.so;
