@@ -21,11 +21,10 @@ use strict;
 use warnings;
 
 use JSON::PP ();
-use POSIX ();
 use Test::More;
-use Time::HiRes qw(time);
 
 use Drover::Test;
+use Drover::Test::PipelineLost;
 
 my $t = Drover::Test->new->has(qw(droverd kit nginx module));
 my $dir = $t->dir;
@@ -84,108 +83,11 @@ sub worker {
     return $w || {};
 }
 
-# connections of process $pid with bytes waiting to be read, from ss
-sub waiting_in {
-    my ($pid) = @_;
-    my ($code, $out) = $t->run_cmd(['ss', '-xpnH'], 10);
-    return scalar grep { /^u_str\s+\S+\s+([1-9]\d*)\s/ && /pid=$pid,/ }
-        split /\n/, $out // '';
-}
-
-# a request in a child of its own; its answer goes to a file
-my @kids;
-sub spawn {
-    my ($method, $uri, $name, %opt) = @_;
-
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        my $r = $t->http($method => $uri, timeout => 30, %opt);
-        $t->write_file("$name.tmp", sprintf("%s %s", $r->{status} || 0,
-                                            $r->{body} // ''));
-        rename "$dir/$name.tmp", "$dir/$name";
-        POSIX::_exit(0);
-    }
-
-    push @kids, $pid;
-}
-
-sub result {
-    my ($name) = @_;
-    $t->wait_for(sub { -e "$dir/$name" }, 30);
-    my ($status, $body) = split / /, $t->read_file($name) // '', 2;
-    return ($status || 0, $body // '');
-}
-
-ok($t->wait_for(sub { (worker()->{state} || '') eq 'idle' }, 10), 'the worker is up');
-
-# nginx keeps up to 4 connections to the slot: made by 4 requests at once,
-# then kept, and accepted by the worker, so that later requests' bytes wait
-# in connections the worker holds, not in the socket's backlog (where the
-# next worker would find them: no replay at all)
-sub warm_up {
-    my ($name) = @_;
-
-    spawn(GET => '/sleep?ms=300', "${name}warm0");
-    ok($t->wait_for(sub { (worker()->{current_uri} || '') =~ m{^/sleep} }, 5, 0.005),
-       "$name: warm-up sleep runs");
-    spawn(GET => '/pid', "${name}warm$_") for 1 .. 3;
-    for my $n (0 .. 3) {
-        my ($status) = result("${name}warm$n");
-        is($status, 200, "$name: warm-up request $n served");
-    }
-}
-
-for my $case (['crash', '/crash?ms=1500'], ['kill', '/sleep?ms=20000']) {
-    my ($name, $uri) = @$case;
-
-    warm_up($name);
-    my $old = worker()->{pid} || 0;
-    ok($old, "$name: the worker's pid ($old)");
-    my $mark = $t->nginx_log_mark;
-    my $pipelined0 = counter('pipelined');
-
-    spawn(GET => $uri, "${name}A");
-    ok($t->wait_for(sub { (worker()->{current_uri} || '') =~ m{^/(crash|sleep)} }, 5, 0.005),
-       "$name: $uri runs");
-
-    spawn(GET => '/pid', "${name}B1");
-    spawn(GET => '/pid', "${name}B2");
-    spawn(POST => '/echo', "${name}B3", body => "posted once $name");
-
-    ok($t->wait_for(sub { counter('pipelined') - $pipelined0 >= 3 }, 5, 0.01),
-       "$name: three requests sent behind it");
-    ok($t->wait_for(sub { waiting_in($old) >= 3 }, 5, 0.01),
-       "$name: their bytes wait unread in the worker's connections");
-
-    kill 'KILL', $old if $name eq 'kill';
-
-    my ($status) = result("${name}A");
-    is($status, 502, "$name: the request that took the worker down: 502");
-
-    my $new;
-    for my $b (qw(B1 B2)) {
-        my ($st, $body) = result("$name$b");
-        is($st, 200, "$name: $b, behind it, replayed and served");
-        ($new) = $body =~ /^(\d+)$/;
-        isnt($new // $old, $old, "$name: $b answered by the next worker");
-    }
-    my ($st, $body) = result("${name}B3");
-    is($st, 200, "$name: the POST behind it replayed and served");
-    is($body, "posted once $name", "$name: the POST's body reached the app");
-
-    my $log = $t->nginx_log_since($mark);
-    my $free = () = $log =~ /went before it read the request, replaying \(no try used\)/g;
-    is($free, 3, "$name: three replays that used no try, logged");
-    like($log, qr/not replayed: drover_retries reached/,
-         "$name: the request the worker ran is not replayed");
-    unlike($log, qr/not idempotent/, "$name: the POST was not given up");
-
-    ok($t->wait_for(sub { (worker()->{state} || '') eq 'idle' }, 10),
-       "$name: the next worker is idle");
-}
-
-waitpid($_, 0) for @kids;
+Drover::Test::PipelineLost::run($t,
+    worker    => \&worker,
+    counter   => \&counter,
+    log_mark  => sub { $t->nginx_log_mark },
+    log_since => sub { $t->nginx_log_since($_[0]) },
+    retries   => 'drover_retries reached');
 
 $t->done;
