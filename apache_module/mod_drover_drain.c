@@ -30,6 +30,7 @@ APLOG_USE_MODULE(drover);
 
 #define DRAIN_MAX   128                 /* watched at once, per child */
 #define DRAIN_BUF   (16 * 1024)
+#define DRAIN_READS 4                   /* per connection and turn */
 
 typedef struct drain_s  drain_t;
 
@@ -87,14 +88,19 @@ finish(drain_t *d)
 }
 
 
-/* 1 when the request ended (END_REQUEST, EOF, an error), else 0 */
+/*
+ * 1 when the request ended (END_REQUEST, EOF, an error), else 0. At most
+ * DRAIN_READS reads a turn: an app that keeps writing after the abort must
+ * not keep the thread from the other connections and the deadlines.
+ */
 static int
 read_some(drain_t *d, char *buf)
 {
     const char  *why = NULL;
     ssize_t      n;
+    int          reads;
 
-    for (;;) {
+    for (reads = 0; reads < DRAIN_READS; reads++) {
         n = read(d->fd, buf, DRAIN_BUF);
 
         if (n > 0) {
@@ -113,6 +119,8 @@ read_some(drain_t *d, char *buf)
 
         return !(n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK));
     }
+
+    return 0;
 }
 
 
