@@ -15,7 +15,12 @@
 #     request at once (the old module waited in that child until the worker
 #     answered), from the other worker, and the slot stays busy until the
 #     sleep ends;
-#   - the same two under mpm_event.
+#   - an exec pool whose program (flood.pl, raw FastCGI in Perl) ignores
+#     the abort and writes STDERR records as fast as it can: its slot is
+#     freed one read timeout after the abort all the same, and the Apache
+#     child serves meanwhile (the drain thread reads a bounded amount per
+#     connection and turn);
+#   - the same under mpm_event.
 
 use strict;
 use warnings;
@@ -31,6 +36,44 @@ use Drover::Test::Apache;
 my $t = Drover::Test->new->has(qw(droverd kit))->has_apache;
 my $dir = $t->dir;
 
+# a FastCGI responder on fd 0 (exec mode) that reads a request, sleeps past
+# the front end's read timeout, then writes STDERR records until the
+# connection is gone (from before the drain deadline on)
+$t->write_file('flood.pl', <<'EOF');
+use strict;
+use warnings;
+
+$SIG{PIPE} = 'IGNORE';
+open(my $l, '+<&=', 0) or die "fd 0: $!";
+
+sub need {
+    my ($c, $n) = @_;
+    my $buf = '';
+    while (length $buf < $n) {
+        my $got = sysread($c, $buf, $n - length $buf, length $buf);
+        return undef unless $got;
+    }
+    return $buf;
+}
+
+while (accept(my $c, $l)) {
+    my $id = 1;
+    for (;;) {
+        my $h = need($c, 8) // last;
+        my (undef, $type, $rid, $len, $pad) = unpack('CCnnC', $h);
+        need($c, $len + $pad) // last if $len + $pad;
+        $id = $rid;
+        last if $type == 5 && $len == 0;
+    }
+    select(undef, undef, undef, 1.3);   # past the 1 s read timeout
+    my $rec = pack('CCnnCC', 1, 7, $id, 8000, 0, 0) . ('x' x 8000);
+    my $burst = $rec x 8;
+    while (defined syswrite($c, $burst)) { }
+    close $c;
+}
+EOF
+chmod 0644, "$dir/flood.pl";
+
 $t->write_conf(<<'EOF')->run(timeout => 30);
 status_socket unix:%%DIR%%/status.sock mode=0666;
 
@@ -39,9 +82,15 @@ pool kit {
     listen  unix:%%DIR%%/kit.sock mode=0666;
     workers 2;
 }
+
+pool flood {
+    exec    /usr/bin/perl %%DIR%%/flood.pl;
+    listen  unix:%%DIR%%/flood.sock mode=0666;
+    workers 1;
+}
 EOF
 
-$t->wait_for(sub { -e "$dir/kit.sock.slots" }, 5);
+$t->wait_for(sub { -e "$dir/kit.sock.slots" && -e "$dir/flood.sock.slots" }, 5);
 
 my $json = JSON::PP->new;
 
@@ -60,6 +109,12 @@ LogLevel notice drover:info
 </VirtualHost>
 
 <VirtualHost 127.0.0.1:%%PORT%%>
+    ServerName flood.test
+    DroverReadTimeout 1s
+    DroverPass unix:%%DIR%%/flood.sock
+</VirtualHost>
+
+<VirtualHost 127.0.0.1:%%PORT%%>
     ServerName short.test
     DroverPipeline off
     DroverReadTimeout 1s
@@ -67,11 +122,13 @@ LogLevel notice drover:info
 </VirtualHost>
 EOF
 
-# mod_drover's slots busy now
+# mod_drover's slots of a pool (kit by default) busy now
 sub busy {
+    my ($sock) = @_;
+    $sock = "$dir/" . ($sock || 'kit') . '.sock';
     my $r = $t->http(GET => '/drover-status?format=json', timeout => 5);
     my $st = eval { $json->decode($r->{body} || '') } || {};
-    my ($p) = @{ $st->{pools} || [] };
+    my ($p) = grep { ($_->{socket} || '') eq $sock } @{ $st->{pools} || [] };
     return ($p || {})->{busy} // -1;
 }
 
@@ -125,6 +182,18 @@ for my $mpm (qw(prefork event)) {
     is(busy(), 1, "$mpm: the left request's slot is still busy");
     ok($t->wait_for(sub { busy() == 0 }, 5, 0.02), "$mpm: free once the worker is done");
     cmp_ok(time - $t0, '>=', 1.5, sprintf("$mpm: not before the sleep ended (%.2f s)", time - $t0));
+
+    # ---- a program that floods after the abort ----
+
+    $t0 = time;
+    $r = $t->http(GET => '/', timeout => 10, headers => { Host => 'flood.test' });
+    is($r->{status}, 504, "$mpm: flood: 504 after the read timeout");
+    is(busy('flood'), 1, "$mpm: flood: its slot is busy while the program writes");
+    my $kit = $t->http(GET => '/pid', timeout => 5);
+    is($kit->{status}, 200, "$mpm: flood: the child serves meanwhile");
+    ok($t->wait_for(sub { busy('flood') == 0 }, 5, 0.02),
+       sprintf("$mpm: flood: freed one read timeout after the abort (%.2f s)", time - $t0));
+    cmp_ok(time - $t0, '<', 3.5, "$mpm: flood: not later");
 
     my $log = $t->apache_log;
     like($log, qr/timed out, 504/, "$mpm: the timeout is logged");
