@@ -161,6 +161,8 @@ struct drover_pool_conf_s {
     unsigned long long     rlimit_core;    /* default 0: no core files */
     unsigned long long     rlimit_nproc;   /* 0: droverd's own */
     int                    no_new_privs;   /* default 1 */
+    int                    cpu_scheduling; /* SCHED_BATCH (default),
+                                              SCHED_OTHER or SCHED_IDLE */
     char                  *file;           /* where `pool` was declared */
     unsigned               line;
     drover_pool_conf_t    *next;
@@ -229,6 +231,9 @@ int drover_conf_dump_pool(const drover_conf_t *conf,
  * /run/drover.
  */
 const char *drover_conf_run_dir(const drover_conf_t *conf);
+
+/* `cpu_scheduling`'s name of a policy (SCHED_BATCH -> "batch") */
+const char *drover_conf_cpu_scheduling_name(int policy);
 
 /* the pool named NAME, or NULL */
 drover_pool_conf_t *drover_conf_find_pool(const drover_conf_t *conf,

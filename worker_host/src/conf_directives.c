@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -200,6 +201,10 @@ const drover__conf_command_t  drover__conf_commands[CONF_NCMDS] = {
     [CONF_CMD_NO_NEW_PRIVS] = { "no_new_privs", CONF_POOL, 0,
       1, 1, "no_new_privs on|off;", drover__conf_set_no_new_privs },
 
+    [CONF_CMD_CPU_SCHEDULING] = { "cpu_scheduling", CONF_POOL, 0,
+      1, 1, "cpu_scheduling batch|normal|idle;",
+      drover__conf_set_cpu_scheduling },
+
     [CONF_CMD_MIN_UID] = { "min_uid", CONF_MAIN, 0,
       1, 1, "min_uid 1000;", drover__conf_set_min_uid },
 
@@ -322,6 +327,7 @@ conf_set_pool(drover__conf_parser_t *p, drover__conf_file_t *f,
     pool->busy_high = 90;
     pool->umask = CONF_UMASK;
     pool->no_new_privs = 1;
+    pool->cpu_scheduling = SCHED_BATCH;
     pool->workers_auto = 1;
     pool->line = d->line;
     pool->name = strdup(name);

@@ -73,6 +73,7 @@ enum {
     CONF_CMD_RLIMIT_CORE,
     CONF_CMD_RLIMIT_NPROC,
     CONF_CMD_NO_NEW_PRIVS,
+    CONF_CMD_CPU_SCHEDULING,
     CONF_CMD_MIN_UID,
     CONF_CMD_ALLOW_PEERS,
     CONF_CMD_PYTHON,
@@ -212,6 +213,9 @@ int drover__conf_set_working_dir(drover__conf_parser_t *p,
     drover__conf_directive_t *d);
 int drover__conf_set_umask(drover__conf_parser_t *p, drover__conf_file_t *f,
     drover__conf_block_t *b, drover__conf_directive_t *d);
+int drover__conf_set_cpu_scheduling(drover__conf_parser_t *p,
+    drover__conf_file_t *f, drover__conf_block_t *b,
+    drover__conf_directive_t *d);
 int drover__conf_set_rlimit(drover__conf_parser_t *p, drover__conf_file_t *f,
     drover__conf_block_t *b, drover__conf_directive_t *d);
 int drover__conf_set_no_new_privs(drover__conf_parser_t *p,

@@ -2,7 +2,8 @@
 
 /*
  * conf_proc.c -- the directives of a pool's processes (conf_int.h): `env`,
- * `working_dir`, `umask`, the `rlimit_*`, `no_new_privs`, and `min_uid`.
+ * `working_dir`, `umask`, the `rlimit_*`, `no_new_privs`, `cpu_scheduling`
+ * and `min_uid`.
  */
 
 #include "conf.h"
@@ -10,6 +11,7 @@
 #include "env.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -97,6 +99,58 @@ drover__conf_set_umask(drover__conf_parser_t *p, drover__conf_file_t *f,
 
     b->pool->umask = (mode_t) v;
     return 0;
+}
+
+
+static const struct {
+    const char  *name;
+    int          policy;
+} conf_policies[] = {
+    { "batch",  SCHED_BATCH },
+    { "normal", SCHED_OTHER },
+    { "idle",   SCHED_IDLE },
+};
+
+
+/*
+ * The Linux scheduling policy of the pool's processes (proc.c sets it).
+ * batch, the default: a worker woken by a request does not preempt the
+ * process that woke it (nginx, Apache) but runs on an idle CPU or at that
+ * process's next sleep (docs/droverd.conf.md#cpu_scheduling).
+ */
+int
+drover__conf_set_cpu_scheduling(drover__conf_parser_t *p,
+    drover__conf_file_t *f, drover__conf_block_t *b,
+    drover__conf_directive_t *d)
+{
+    size_t  i;
+
+    for (i = 0; i < sizeof(conf_policies) / sizeof(conf_policies[0]); i++) {
+        if (strcmp(d->args[0], conf_policies[i].name) == 0) {
+            b->pool->cpu_scheduling = conf_policies[i].policy;
+            return 0;
+        }
+    }
+
+    return drover__conf_error(p, f->name, d->arg_lines[0],
+                              "\"cpu_scheduling\" needs \"batch\", "
+                              "\"normal\" or \"idle\", got \"%s\"",
+                              d->args[0]);
+}
+
+
+const char *
+drover_conf_cpu_scheduling_name(int policy)
+{
+    size_t  i;
+
+    for (i = 0; i < sizeof(conf_policies) / sizeof(conf_policies[0]); i++) {
+        if (conf_policies[i].policy == policy) {
+            return conf_policies[i].name;
+        }
+    }
+
+    return "normal";
 }
 
 
@@ -295,6 +349,8 @@ drover__conf_dump_proc(const drover_pool_conf_t *pool, FILE *f)
     }
 
     fprintf(f, "    no_new_privs %s;\n", pool->no_new_privs ? "on" : "off");
+    fprintf(f, "    cpu_scheduling %s;\n",
+            drover_conf_cpu_scheduling_name(pool->cpu_scheduling));
 
     return ferror(f) ? -EIO : 0;
 }

@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,6 +306,35 @@ proc_set_limits(const drover_pool_conf_t *pool, char *err, size_t errlen)
 }
 
 
+/*
+ * `cpu_scheduling` (docs/droverd.conf.md): batch by default, so that a
+ * worker a request wakes does not preempt the front end that wrote it;
+ * normal and batch need no privilege, so the app may change it back.
+ */
+static int
+proc_set_scheduling(const drover_pool_conf_t *pool, char *err,
+    size_t errlen)
+{
+    struct sched_param  sp;
+
+    if (sched_getscheduler(0) == pool->cpu_scheduling) {
+        return 0;
+    }
+
+    memset(&sp, 0, sizeof(sp));
+
+    if (sched_setscheduler(0, pool->cpu_scheduling, &sp) != 0) {
+        snprintf(err, errlen, "pool \"%s\": cannot set cpu_scheduling %s: "
+                 "%s", pool->name,
+                 drover_conf_cpu_scheduling_name(pool->cpu_scheduling),
+                 strerror(errno));
+        return -errno;
+    }
+
+    return 0;
+}
+
+
 static int
 proc_gid_cmp(const void *a, const void *b)
 {
@@ -566,6 +596,12 @@ drover_proc_drop_privileges(const drover_pool_conf_t *pool, char *err,
 
     /* limits first: as root, a hard limit can still be raised */
     rc = proc_set_limits(pool, err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
+
+    /* inherited by the workers the preloader forks and across exec */
+    rc = proc_set_scheduling(pool, err, errlen);
     if (rc != 0) {
         return rc;
     }

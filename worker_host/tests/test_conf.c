@@ -18,10 +18,10 @@
 #include <ftw.h>
 #include <limits.h>
 #include <pwd.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -480,6 +480,7 @@ pools_equal(const drover_pool_conf_t *a, const drover_pool_conf_t *b)
         || a->rlimit_core != b->rlimit_core
         || a->rlimit_nproc != b->rlimit_nproc
         || a->no_new_privs != b->no_new_privs
+        || a->cpu_scheduling != b->cpu_scheduling
         || (a->working_dir == NULL) != (b->working_dir == NULL)
         || (a->working_dir != NULL
             && strcmp(a->working_dir, b->working_dir) != 0))
@@ -734,6 +735,7 @@ test_proc(void)
         "    rlimit_core unlimited;\n"
         "    rlimit_nproc 100;\n"
         "    no_new_privs off;\n"
+        "    cpu_scheduling idle;\n"
         "}\n");
 
     conf = load_ok("proc", "proc.conf");
@@ -754,6 +756,8 @@ test_proc(void)
                     && pool->rlimit_core == DROVER_CONF_RLIM_INFINITY
                     && pool->rlimit_nproc == 100 && pool->no_new_privs == 0,
                     "umask, rlimits, no_new_privs");
+        ASSERT_TRUE(pool->cpu_scheduling == SCHED_IDLE,
+                    "cpu_scheduling idle");
         drover_conf_free(conf);
     }
 
@@ -767,9 +771,10 @@ test_proc(void)
         ASSERT_TRUE(pool->nenv == 0 && pool->working_dir == NULL
                     && pool->umask == 0027 && pool->rlimit_files == 0
                     && pool->rlimit_core == 0 && pool->rlimit_nproc == 0
-                    && pool->no_new_privs == 1 && conf->min_uid == 1000,
+                    && pool->no_new_privs == 1 && conf->min_uid == 1000
+                    && pool->cpu_scheduling == SCHED_BATCH,
                     "proc defaults: no env, /, 0027, core 0, no_new_privs, "
-                    "min_uid 1000");
+                    "min_uid 1000, cpu_scheduling batch");
         drover_conf_free(conf);
     }
     round_trip("proc defaults round trip", "procd.conf", "d");
@@ -783,6 +788,17 @@ test_proc(void)
         drover_conf_free(conf);
     }
     round_trip("min_uid round trip", "minuid.conf", "m");
+
+    put("sched.conf", "pool s { app app.so; listen unix:s.sock; @U "
+        "cpu_scheduling normal; }\n");
+    conf = load_ok("cpu_scheduling normal", "sched.conf");
+    if (conf != NULL) {
+        ASSERT_TRUE(conf->pools->cpu_scheduling == SCHED_OTHER,
+                    "cpu_scheduling normal is SCHED_OTHER");
+        drover_conf_free(conf);
+    }
+    round_trip("cpu_scheduling round trip", "sched.conf", "s");
+    unlink(at("sched.conf"));
     unlink(at("minuid.conf"));
 
     expect_error("env_bad_name", "pool p {\n app app.so;\n listen "
@@ -806,6 +822,13 @@ test_proc(void)
     expect_error("no_new_privs_bad", "pool p {\n app app.so;\n listen "
                  "unix:p.sock;\n @U\n no_new_privs yes;\n}\n", 5,
                  "\"no_new_privs\" needs \"on\" or \"off\"");
+    expect_error("cpu_scheduling_bad", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n cpu_scheduling fifo;\n}\n", 5,
+                 "\"cpu_scheduling\" needs \"batch\", \"normal\" or "
+                 "\"idle\", got \"fifo\"");
+    expect_error("cpu_scheduling_args", "pool p {\n app app.so;\n listen "
+                 "unix:p.sock;\n @U\n cpu_scheduling batch idle;\n}\n", 5,
+                 "cpu_scheduling");
     expect_error("working_dir_missing", "pool p {\n app app.so;\n listen "
                  "unix:p.sock;\n @U\n working_dir nope;\n}\n", 5,
                  "No such file or directory");
