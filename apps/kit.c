@@ -29,6 +29,9 @@
  *                     description it shares), writes 64 lines (3968 B) to
  *                     it, then "wrote N bytes to stderr, M lost\n"
  *   /fds              the worker's open fds, "N TARGET\n" each
+ *   /sched?to=P       tries to move this worker to scheduling policy P
+ *                     (normal, batch, idle, fifo), as a hostile app would:
+ *                     "to P: ok|ERROR, now Q\n"
  *   /fd1, /fd2        raw bytes to fd 1 / fd 2 (not FastCGI stderr):
  *                     ?text=T as given, ?bytes=N one line of N bytes,
  *                     ?lines=N N lines "kit fdF line K\n"
@@ -45,6 +48,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -92,6 +96,7 @@ static int kit_localtime(drover_req_t *req);
 static int kit_tzlock(drover_req_t *req);
 static int kit_nonblock_stderr(drover_req_t *req);
 static int kit_fds(drover_req_t *req);
+static int kit_sched(drover_req_t *req);
 static int kit_fd1(drover_req_t *req);
 static int kit_fd2(drover_req_t *req);
 
@@ -115,6 +120,7 @@ static const kit_route_t  kit_routes[] = {
     { "/tzlock",  kit_tzlock },
     { "/nonblock-stderr", kit_nonblock_stderr },
     { "/fds",     kit_fds },
+    { "/sched",   kit_sched },
     { "/fd1",     kit_fd1 },
     { "/fd2",     kit_fd2 },
 };
@@ -275,6 +281,62 @@ static int
 kit_pid(drover_req_t *req)
 {
     return kit_reply(req, 200, "%ld\n", (long) getpid());
+}
+
+
+static const char *
+kit_policy_name(int policy)
+{
+    switch (policy & ~SCHED_RESET_ON_FORK) {
+    case SCHED_OTHER:
+        return "normal";
+    case SCHED_BATCH:
+        return "batch";
+    case SCHED_IDLE:
+        return "idle";
+    case SCHED_FIFO:
+        return "fifo";
+    case SCHED_RR:
+        return "rr";
+    default:
+        return "other";
+    }
+}
+
+
+static int
+kit_sched(drover_req_t *req)
+{
+    int                 policy, rc;
+    char                to[16];
+    struct sched_param  sp;
+
+    if (drover_req_arg(req, "to", to, sizeof(to)) < 0) {
+        return kit_reply(req, 400, "kit: /sched needs ?to=normal|batch|idle|"
+                         "fifo\n");
+    }
+
+    memset(&sp, 0, sizeof(sp));
+
+    if (strcmp(to, "normal") == 0) {
+        policy = SCHED_OTHER;
+    } else if (strcmp(to, "batch") == 0) {
+        policy = SCHED_BATCH;
+    } else if (strcmp(to, "idle") == 0) {
+        policy = SCHED_IDLE;
+    } else if (strcmp(to, "fifo") == 0) {
+        policy = SCHED_FIFO;
+        sp.sched_priority = 1;
+    } else {
+        return kit_reply(req, 400, "kit: /sched needs ?to=normal|batch|idle|"
+                         "fifo\n");
+    }
+
+    rc = sched_setscheduler(0, policy, &sp);
+
+    return kit_reply(req, 200, "to %s: %s, now %s\n", to,
+                     rc == 0 ? "ok" : strerror(errno),
+                     kit_policy_name(sched_getscheduler(0)));
 }
 
 

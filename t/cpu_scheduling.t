@@ -5,7 +5,11 @@
 # /proc/PID/stat (field 41, the policy) for the preloader and workers of an
 # app pool, for an exec pool's program, and after a reload that changes the
 # policy; the workers serve meanwhile. A bad value is refused by
-# `droverd -t` with the file and line.
+# `droverd -t` with the file and line. The app as an attacker (kit's
+# /sched): a batch worker may go to normal (nothing gained) but not to a
+# real-time policy; an idle worker cannot leave idle, even though droverd
+# was started with RLIMIT_NICE 20 (which sched(7) would let it use): an
+# idle pool's processes get RLIMIT_NICE 0.
 
 use strict;
 use warnings;
@@ -80,6 +84,14 @@ sub served {
     return $r->{complete} && $r->{body} =~ /^\d+\n$/;
 }
 
+# what an idle worker could use to leave idle, were it inherited (raising
+# it takes CAP_SYS_RESOURCE, which a container may not grant)
+my ($pr_code, $pr_out) = $t->run_cmd(['prlimit', "--pid=$$", '--nice=20:20'], 10);
+my $nice_raised = $pr_code == 0;
+chomp $pr_out;
+diag("cannot raise RLIMIT_NICE here ($pr_out): the idle checks below run with the "
+     . "inherited 0, so they do not tell droverd's RLIMIT_NICE 0 from it") unless $nice_raised;
+
 # the exec pool's own socket is not bound, so run() is not left to wait for it
 $t->write_conf(conf('normal'))->run(wait => 0);
 
@@ -101,19 +113,47 @@ is_deeply(\%pre_policy, { batch => 1, normal => 1 },
           'the preloaders of kit (batch) and kit2 (normal); idle has none (preload off)')
     or diag(join ' ', map { "$_=" . policy($_) } @preloaders);
 
-is(policy((up_pids('kit2'))[0]), 'normal', 'cpu_scheduling normal: the worker');
+my @kit2_before = up_pids('kit2');
+is(policy($kit2_before[0]), 'normal', 'cpu_scheduling normal: the worker');
 is(policy((up_pids('idle'))[0]), 'idle', 'cpu_scheduling idle, preload off: the worker');
 is(policy((up_pids('prog'))[0]), 'normal', 'cpu_scheduling normal: an exec pool\'s program');
 
 ok(served('kit'), 'a batch worker serves');
 ok(served('idle'), 'an idle worker serves');
 
+# ---- the app tries to change its own policy ----
+
+sub sched {
+    my ($pool, $to) = @_;
+    my $r = $t->get("/sched?to=$to", pool => $pool, timeout => 5);
+    return $r->{complete} ? $r->{body} : "no answer: " . ($r->{error} // '');
+}
+
+like(sched('idle', 'normal'), qr/^to normal: Operation not permitted, now idle$/,
+     'an idle worker cannot move itself to normal');
+like(sched('idle', 'batch'), qr/^to batch: Operation not permitted, now idle$/,
+     'nor to batch');
+SKIP: {
+    skip 'RLIMIT_NICE could not be raised for droverd (no CAP_SYS_RESOURCE)', 2
+        unless $nice_raised;
+    like($t->read_file('/proc/' . $t->pid . '/limits') // '',
+         qr/^Max nice priority\s+20\s+20\s*$/m, 'droverd runs with RLIMIT_NICE 20');
+    like($t->read_file('/proc/' . (up_pids('idle'))[0] . '/limits') // '',
+         qr/^Max nice priority\s+0\s+0\s*$/m, 'the idle worker\'s RLIMIT_NICE is 0');
+}
+like(sched('kit', 'fifo'), qr/^to fifo: Operation not permitted, now batch$/,
+     'a batch worker cannot make itself real-time');
+like(sched('kit2', 'batch'), qr/^to batch: ok, now batch$/,
+     'a normal worker may move itself to batch (no privilege, nothing gained)');
+
 # ---- a reload that changes the policy: new workers get it ----
 
 $t->write_conf(conf('batch'));
 is($t->reload(serves => 1), 'serves', 'reload with kit2 at batch');
-my @old = @kit;
-ok($t->wait_for(sub { my @p = up_pids('kit2'); @p == 1 && policy($p[0]) eq 'batch' }, 10),
+# (kit2's worker moved itself to batch above: the new worker proves the reload)
+my ($kit2_old) = @kit2_before;
+ok($t->wait_for(sub { my @p = up_pids('kit2'); @p == 1 && $p[0] != $kit2_old
+                                             && policy($p[0]) eq 'batch' }, 10),
    'kit2\'s new worker: batch');
 ok(served('kit2'), 'it serves');
 is_deeply([map { policy($_) } up_pids('kit')], [qw(batch batch)], 'kit: still batch');

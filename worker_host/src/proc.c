@@ -308,14 +308,25 @@ proc_set_limits(const drover_pool_conf_t *pool, char *err, size_t errlen)
 
 /*
  * `cpu_scheduling` (docs/droverd.conf.md): batch by default, so that a
- * worker a request wakes does not preempt the front end that wrote it;
- * normal and batch need no privilege, so the app may change it back.
+ * worker a request wakes does not preempt the front end that wrote it.
+ * The app may move between batch and normal (no privilege needed, nothing
+ * gained); out of idle only with an RLIMIT_NICE above 0 (sched(7)), so an
+ * idle pool gets 0, soft and hard, set here while still root.
  */
 static int
 proc_set_scheduling(const drover_pool_conf_t *pool, char *err,
     size_t errlen)
 {
+    int                 rc;
     struct sched_param  sp;
+
+    if (pool->cpu_scheduling == SCHED_IDLE) {
+        rc = proc_set_rlimit(RLIMIT_NICE, "RLIMIT_NICE", 0, pool, err,
+                             errlen);
+        if (rc != 0) {
+            return rc;
+        }
+    }
 
     if (sched_getscheduler(0) == pool->cpu_scheduling) {
         return 0;
