@@ -48,7 +48,7 @@ import time
 sys.dont_write_bytecode = True      # no __pycache__ in bench/
 # bench.py's names, and (BUILD, IS_ROOT, env_num, Service, sh, stop_pids, tcp_ready,
 # unix_ready, wait_for, fmt_int) what profiler.py reads through `import bench as B`
-from settings import (APACHE_DROVER_CONF, APACHE_ROWS, BUILD, CLK_TCK, CONNS, DISPATCH, DROVER_WORKERS, DURATION, HERE, IS_ROOT,
+from settings import (APACHE_DROVER_CONF, DROVERD_SCHED, PEER_SCHED, APACHE_ROWS, BUILD, CLK_TCK, CONNS, DISPATCH, DROVER_WORKERS, DURATION, HERE, IS_ROOT,
                       PY_APP, PY_WORKERS,
                       KEEP, KILL_EVERY, MAX_RETRIES, MODULE, POST_BYTES, PROFILE, QUICK,
                       QUIET_BELOW, QUIET_WAIT, RETRY_ABOVE, ROUNDS, ROWS, SLOW_MS, THREADS,
@@ -622,6 +622,10 @@ def main():
     b.versions = versions()       # before anything starts: what the rows run
     la = open("/proc/loadavg").read().split()[:3]
     b.notes.append("load average at the start: %s" % " ".join(la))
+    b.notes.append("droverd's pools (b, c, g, h) ran with cpu_scheduling %s; the peers (d, e) %s"
+                   % (DROVERD_SCHED or "batch (its default)",
+                      "under `chrt %s` (BENCH_PEER_SCHED)" % PEER_SCHED if PEER_SCHED
+                      else "under SCHED_OTHER, as started by default"))
     try:
         b.setup()
         for r in ROWS:

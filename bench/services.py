@@ -11,9 +11,19 @@ import shutil
 import subprocess
 
 from settings import (APACHE_MODULE, APACHE_MODULES, APACHE_THREADS, BUILD, DROVER_CONF,
-                      DROVER_WORKERS, FCGI_PROCS, HERE, IS_ROOT, MODULE, PHP_CHILDREN, PY_APP,
-                      PY_WORKERS)
+                      DROVER_WORKERS, DROVERD_SCHED, FCGI_PROCS, HERE, IS_ROOT, MODULE,
+                      PEER_SCHED, PHP_CHILDREN, PY_APP, PY_WORKERS)
 from procs import Service, sh, tcp_ready, unix_ready, wait_for
+
+
+def peer_sched():
+    """BENCH_PEER_SCHED: the argv prefix that starts a peer under that policy"""
+    if not PEER_SCHED:
+        return []
+    flags = {"batch": "-b", "normal": "-o", "idle": "-i"}
+    if PEER_SCHED not in flags:
+        raise RuntimeError("BENCH_PEER_SCHED must be batch, normal or idle, got %r" % PEER_SCHED)
+    return ["chrt", flags[PEER_SCHED], "0"]
 
 
 class Services:
@@ -34,9 +44,11 @@ class Services:
         with open(conf, "w") as f:
             f.write("log_level info;\nrun_dir %s;\n"
                     "pool %s {\n    app %s;\n    listen unix:%s mode=0666;\n%s"
-                    "    workers %d;\n%s}\n"
+                    "    workers %d;\n%s%s}\n"
                     % (self.tmp, name, os.path.join(BUILD, "apps", "kit.so"), sock,
-                       user, DROVER_WORKERS, extra))
+                       user, DROVER_WORKERS,
+                       "    cpu_scheduling %s;\n" % DROVERD_SCHED if DROVERD_SCHED else "",
+                       extra))
         return conf
 
     def python_conf(self, name, sock):
@@ -84,6 +96,7 @@ class Services:
         if IS_ROOT:
             argv += ["-u", "nobody", "-g", "nogroup"]
         argv += ["--", binary]
+        argv = peer_sched() + argv
         if not shutil.which("spawn-fcgi"):
             raise RuntimeError("spawn-fcgi is not installed")
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
@@ -112,7 +125,7 @@ class Services:
                     % (self.path("php-fpm.pid"), self.path("php-fpm-error.log"),
                        "user = nobody\ngroup = nogroup\n" if IS_ROOT else "",
                        sock, PHP_CHILDREN))
-        svc = self.service("php-fpm", [binary, "-F", "-y", conf, "-d", "opcache.enable=1"],
+        svc = self.service("php-fpm", peer_sched() + [binary, "-F", "-y", conf, "-d", "opcache.enable=1"],
                            self.path("php-fpm.log"))
         if not wait_for(lambda: unix_ready(sock) and len(svc.pids()) >= PHP_CHILDREN + 1, 15):
             raise RuntimeError("php-fpm did not start: %s" % svc.log_tail())

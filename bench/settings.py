@@ -42,6 +42,11 @@ KEEP = os.environ.get("BENCH_KEEP", "") == "1"
 DROVER_CONF = os.environ.get("BENCH_DROVER_CONF", "").strip()
 # extra directives in (g)'s <Location>, ";"-separated, e.g. "DroverPipeline 3"
 APACHE_DROVER_CONF = os.environ.get("BENCH_APACHE_DROVER_CONF", "").strip()
+# droverd's pools: cpu_scheduling (empty: droverd's default, batch)
+DROVERD_SCHED = os.environ.get("BENCH_DROVERD_SCHED", "").strip()
+# BENCH_PEER_SCHED=batch: the FastCGI peers (spawn-fcgi's libfcgi, php-fpm) under
+# `chrt -b 0`, as droverd's pools run by default, for a like-for-like figure
+PEER_SCHED = os.environ.get("BENCH_PEER_SCHED", "").strip()
 PROFILE = os.environ.get("BENCH_PROFILE", "0" if QUICK else "1") == "1"
 
 DROVER_WORKERS = 2
