@@ -1,0 +1,166 @@
+#!/bin/bash
+# Copyright (C) 2026 the Drover authors; BSD-2-Clause, see LICENSE.
+#
+# bench/ab.sh: interleaved A/B rounds of nginx front-end settings against one
+# droverd (kit, 2 workers), with the nginx worker's CPU and context switches
+# per request from /proc. For questions the full bench is too coarse for
+# (bench/README.md, "The module's cost per request, profiled").
+#
+#   bench/ab.sh [ROUNDS [SECONDS [hello|post [sched]]]]
+#
+# Rows, one nginx, one port each: b3 drover_pass (its default pipeline 3),
+# b7 drover_pipeline 7, boff drover_pipeline off, c stock fastcgi_pass +
+# keepalive 16 to droverd's shared socket. With "sched", every round runs
+# the rows twice, the workers flipped between SCHED_OTHER and SCHED_BATCH
+# with chrt. Needs a built tree (make), nginx, wrk; as root the pool runs
+# as nobody. Everything lives in a temp dir and is stopped by its own pid.
+
+set -eu
+
+ROUNDS=${1:-6}
+SECS=${2:-3}
+LOAD=${3:-hello}
+FLIP=${4:-}
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${DROVER_BUILD:-$TOP/build}
+BASE=${AB_PORT:-18181}
+
+[ -x "$BUILD/droverd" ] && [ -f "$BUILD/ngx_http_drover_module.so" ] \
+    || { echo "ab.sh: build first (make)" >&2; exit 1; }
+command -v wrk > /dev/null || { echo "ab.sh: wrk is not installed" >&2; exit 1; }
+[ "$ROUNDS" -ge 1 ] && [ "$ROUNDS" -le 50 ] && [ "$SECS" -ge 1 ] && [ "$SECS" -le 60 ] \
+    || { echo "ab.sh: ROUNDS 1..50, SECONDS 1..60" >&2; exit 1; }
+
+T=$(mktemp -d /tmp/drover-ab-XXXXXX)
+chmod 755 "$T"
+DPID=
+NPID=
+
+stop() {
+    [ -n "$NPID" ] && kill -QUIT "$NPID" 2> /dev/null || true
+    [ -n "$DPID" ] && kill -TERM "$DPID" 2> /dev/null && wait "$DPID" 2> /dev/null || true
+    rm -rf "$T"
+}
+trap stop EXIT
+
+USER_LINE=
+[ "$(id -u)" = 0 ] && USER_LINE="user nobody;"
+
+cat > "$T/droverd.conf" <<EOF
+control unix:$T/droverd.ctl;
+run_dir $T;
+pool kit {
+    app     $BUILD/apps/kit.so;
+    listen  unix:$T/kit.sock mode=0666;
+    $USER_LINE
+    workers 2;
+}
+EOF
+
+cat > "$T/nginx.conf" <<EOF
+load_module $BUILD/ngx_http_drover_module.so;
+worker_processes 1;
+daemon off;
+error_log $T/error.log notice;
+pid $T/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_buffer_size 64k;
+    client_body_temp_path $T;
+    fastcgi_temp_path $T;
+    proxy_temp_path $T;
+    fastcgi_buffer_size 16k;
+    fastcgi_buffers 8 16k;
+    drover_buffer_size 16k;
+    drover_buffers 8 16k;
+    upstream shared { server unix:$T/kit.sock; keepalive 16; }
+    server {
+        listen 127.0.0.1:$BASE;
+        location / { drover_pass unix:$T/kit.sock; }
+    }
+    server {
+        listen 127.0.0.1:$((BASE + 1));
+        location / { drover_pipeline 7; drover_pass unix:$T/kit.sock; }
+    }
+    server {
+        listen 127.0.0.1:$((BASE + 2));
+        location / { drover_pipeline off; drover_pass unix:$T/kit.sock; }
+    }
+    server {
+        listen 127.0.0.1:$((BASE + 3));
+        location / {
+            fastcgi_pass shared;
+            fastcgi_keep_conn on;
+            include /etc/nginx/fastcgi_params;
+        }
+    }
+}
+EOF
+
+cat > "$T/post.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = string.rep("x", 16384)
+wrk.headers["Content-Type"] = "application/octet-stream"
+EOF
+
+"$BUILD/droverd" -c "$T/droverd.conf" > "$T/droverd.log" 2>&1 &
+DPID=$!
+/usr/sbin/nginx -c "$T/nginx.conf" > "$T/nginx.out" 2>&1 &
+NPID=$!
+
+for _ in $(seq 1 100); do
+    [ -e "$T/kit.sock.slots" ] && [ "$(grep -c ' up ' "$T/kit.sock.slots")" = 2 ] \
+        && [ -n "$(pgrep -P "$NPID" || true)" ] && break
+    sleep 0.1
+done
+
+NW=$(pgrep -P "$NPID" | head -1)
+WORKERS=$(awk '/ up /{print $3}' "$T/kit.sock.slots" 2> /dev/null || true)
+[ -n "$NW" ] && [ -n "$WORKERS" ] \
+    || { echo "ab.sh: nginx or droverd did not start:" >&2; cat "$T"/*.log "$T/nginx.out" >&2; exit 1; }
+
+switches() { awk '/^voluntary_ctxt/{v=$2}/^nonvoluntary_ctxt/{n=$2}END{print v, n}' "/proc/$NW/status"; }
+ticks() { awk '{print $14 + $15}' "/proc/$NW/stat"; }
+HZ=$(getconf CLK_TCK)
+
+echo "# round policy row req/s p99 | nginx worker per 1000 requests: voluntary, involuntary switches | nginx CPU us per request"
+
+run_row() {
+    local round=$1 policy=$2 name=$3 port=$4 args out n v0 n0 c0 v1 n1 c1 p99
+
+    if [ "$LOAD" = post ]; then
+        args="-s $T/post.lua http://127.0.0.1:$port/echo"
+    else
+        args="http://127.0.0.1:$port/"
+    fi
+
+    wrk -t1 -c16 -d1s $args > /dev/null
+    read -r v0 n0 < <(switches)
+    c0=$(ticks)
+    out=$(wrk -t1 -c16 -d"${SECS}s" --latency $args)
+    read -r v1 n1 < <(switches)
+    c1=$(ticks)
+
+    n=$(echo "$out" | awk '/requests in/{print $1}')
+    p99=$(echo "$out" | awk '/ 99%/{print $2}')
+    [ -n "$n" ] && [ "$n" -gt 0 ] || { echo "$round $policy $name: no requests"; return; }
+
+    echo "$round $policy $name $((n / SECS)) $p99 | $(((v1 - v0) * 1000 / n)) $(((n1 - n0) * 1000 / n)) | $(awk -v t=$((c1 - c0)) -v n="$n" -v hz="$HZ" 'BEGIN{printf "%.1f", t * 1e6 / hz / n}')"
+}
+
+for r in $(seq 1 "$ROUNDS"); do
+    for policy in ${FLIP:+other} batch; do
+        if [ -n "$FLIP" ]; then
+            for p in $WORKERS; do chrt "$([ $policy = other ] && echo -o || echo -b)" -p 0 "$p"; done
+        else
+            policy=default
+        fi
+        run_row "$r" $policy b3 "$BASE"
+        run_row "$r" $policy b7 $((BASE + 1))
+        run_row "$r" $policy boff $((BASE + 2))
+        run_row "$r" $policy c $((BASE + 3))
+        [ -z "$FLIP" ] && break
+    done
+done
