@@ -74,7 +74,9 @@ while (accept(my $c, $l)) {
 EOF
 chmod 0644, "$dir/flood.pl";
 
-$t->write_conf(<<'EOF')->run(timeout => 30);
+# run() would wait for every pool's own socket, and an exec pool's is never
+# bound: the slots files below say when the pools are up
+$t->write_conf(<<'EOF')->run(wait => 0);
 status_socket unix:%%DIR%%/status.sock mode=0666;
 
 pool kit {
@@ -90,7 +92,11 @@ pool flood {
 }
 EOF
 
-$t->wait_for(sub { -e "$dir/kit.sock.slots" && -e "$dir/flood.sock.slots" }, 5);
+sub ups {
+    my ($pool) = @_;
+    return scalar grep { / up \d+$/ } split /\n/, $t->read_file("$pool.sock.slots") // '';
+}
+ok($t->wait_for(sub { ups('kit') == 2 && ups('flood') == 1 }, 30), 'droverd up: kit 2 workers, flood 1');
 
 my $json = JSON::PP->new;
 

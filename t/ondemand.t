@@ -103,6 +103,9 @@ is(scalar(grep { /process_max 1 reached/ } split /\n/, $t->log_since($mark)), 1,
 
 # (on a slow machine nopre's first worker may idle out before the slow
 # request, which then starts another: either way one stops before pre starts)
+# The worker may answer before droverd has logged it started (the preloader
+# reports the fork on its channel): wait for that line, then compare.
+$t->wait_log(qr/pool pre: worker 0 started/, 5, 1, $mark);
 my $log = $t->log_since($mark);
 my $stopped = $log =~ /pool nopre: worker 0 \(pid \d+\) exited/ ? $-[0] : -1;
 my $started = index($log, 'pool pre: worker 0 started');
