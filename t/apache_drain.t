@@ -92,11 +92,8 @@ pool flood {
 }
 EOF
 
-sub ups {
-    my ($pool) = @_;
-    return scalar grep { / up \d+$/ } split /\n/, $t->read_file("$pool.sock.slots") // '';
-}
-ok($t->wait_for(sub { ups('kit') == 2 && ups('flood') == 1 }, 30), 'droverd up: kit 2 workers, flood 1');
+ok($t->wait_for(sub { $t->up_pids('kit') == 2 && $t->up_pids('flood') == 1 }, 30),
+   'droverd up: kit 2 workers, flood 1');
 
 my $json = JSON::PP->new;
 

@@ -41,31 +41,23 @@ EOF
 $t->apache_started;
 is($t->http(GET => '/')->{status}, 200, 'served before the killing starts');
 
-sub up_pids {
-    return grep { $_ > 0 } map { /^\d+ up (\d+)$/ ? $1 : () }
-        split /\n/, $t->read_file('kit.sock.slots');
-}
-
 # SIGKILL to a random up worker every 100 ms for at most 30 s, until
-# killed itself; the count in a file.  A worker is spared until the killer
-# has seen it up for one step (100 ms): droverd's backoff keeps both
+# killed itself; the count in a file.  A worker is spared for its first
+# 100 ms (its age from /proc): droverd's backoff keeps both
 # workers down at times, and a killer that shot each worker the moment it
 # came back would kill it while it runs its first request, the replay it
 # was given.  Three workers dying in a row while running the same request
 # is what a request that crashes workers looks like, and DroverRetries
-# gives it up on purpose (t/apache_hostile.t); that is not what this test
-# is about.
+# gives it up on purpose (the /crash case below); that is not what the
+# killer is about.
 sub killer {
     my $pid = fork;
     die "fork: $!" unless defined $pid;
     return $pid if $pid;
 
-    my ($kills, $end, %seen) = (0, time + 30);
+    my ($kills, $end) = (0, time + 30);
     while (time < $end) {
-        my $now = time;
-        my @up = up_pids();
-        $seen{$_} //= $now for @up;
-        my @old = grep { $now - $seen{$_} >= 0.09 } @up;
+        my @old = grep { ($t->process_age($_) // 0) >= 0.1 } $t->up_pids;
         if (@old) {
             $kills += kill 'KILL', $old[int rand @old];
             $t->write_file('kills', "$kills\n");
@@ -83,7 +75,7 @@ my $body = 'x' x 1000;
 $c->send_raw($c->request_bytes(POST => '/sleep?ms=3000', body => $body, close => 1));
 my $victim;
 ok($t->wait_for(sub {
-    ($victim) = grep { $t->read_file("/proc/$_/syscall") =~ /^(35|230) / } up_pids();
+    ($victim) = grep { $t->read_file("/proc/$_/syscall") =~ /^(35|230) / } $t->up_pids;
     $victim;
 }, 5), 'a POST runs in a worker');
 kill 'KILL', $victim if $victim;
@@ -92,7 +84,7 @@ is($r->{status}, 502, 'its worker killed after the body was sent: 502, not repla
 ok($t->wait_apache_log(qr/not replayed: the method is not idempotent/, $mark),
    'the log says why');
 
-ok($t->wait_for(sub { up_pids() == 2 }, 10), 'both workers up again');
+ok($t->wait_for(sub { $t->up_pids == 2 }, 10), 'both workers up again');
 
 # ---- a GET that crashes every worker it runs in: tried 1 + DroverRetries times ----
 
@@ -105,7 +97,7 @@ ok($t->wait_apache_log(qr/not replayed: DroverRetries reached/, $mark),
 my $crash_replays = () = $t->apache_log_since($mark) =~ /failed before any response byte.*replaying/g;
 is($crash_replays, 2, 'it was replayed twice (DroverRetries 2)');
 is(scalar $t->wait_log(qr/killed by signal 11/, 10, 3, $dmark), 3, 'three workers died of it');
-ok($t->wait_for(sub { up_pids() == 2 }, 10), 'both workers up again');
+ok($t->wait_for(sub { $t->up_pids == 2 }, 10), 'both workers up again');
 
 # ---- GETs under kill -9 ----
 

@@ -583,6 +583,16 @@ sub get {
 }
 
 # the pid answering kit's /pid on slot $k, or undef
+# the pids of the up slots in the .slots file of $pool (the first pool's
+# when undef), as droverd wrote it last: no request is sent
+sub up_pids {
+    my ($self, $pool) = @_;
+
+    my $path = $self->socket_path($pool) . '.slots';
+    return grep { $_ > 0 } map { /^\d+ up (\d+)$/ ? $1 : () }
+        split /\n/, $self->read_file($path) // '';
+}
+
 sub slot_pid {
     my ($self, $k, %a) = @_;
 
