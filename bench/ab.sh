@@ -8,8 +8,8 @@
 #
 #   bench/ab.sh [ROUNDS [SECONDS [hello|post [sched]]]]
 #
-# Rows, one nginx, one port each: b3 drover_pass (its default pipeline 3),
-# b7 drover_pipeline 7, boff drover_pipeline off, c stock fastcgi_pass +
+# Rows, one nginx, one port each: b3 drover_pipeline 3, b7 drover_pass
+# (its default pipeline 7), boff drover_pipeline off, c stock fastcgi_pass +
 # keepalive 16 to droverd's shared socket. With "sched", every round runs
 # the rows twice, the workers flipped between SCHED_OTHER and SCHED_BATCH
 # with chrt. Needs a built tree (make), nginx, wrk; as root the pool runs
@@ -78,7 +78,7 @@ http {
     upstream shared { server unix:$T/kit.sock; keepalive 16; }
     server {
         listen 127.0.0.1:$BASE;
-        location / { drover_pass unix:$T/kit.sock; }
+        location / { drover_pipeline 3; drover_pass unix:$T/kit.sock; }
     }
     server {
         listen 127.0.0.1:$((BASE + 1));

@@ -663,7 +663,7 @@ ngx_http_drover_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->retries, prev->retries, 2);
 
-    ngx_conf_merge_uint_value(conf->pipeline, prev->pipeline, 3);
+    ngx_conf_merge_uint_value(conf->pipeline, prev->pipeline, 7);
 
     ngx_conf_merge_msec_value(conf->pipeline_timeout,
                               prev->pipeline_timeout, 5);
