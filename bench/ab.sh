@@ -12,7 +12,8 @@
 # (its default pipeline 7), boff drover_pipeline off, c stock fastcgi_pass +
 # keepalive 16 to droverd's shared socket. With "sched", every round runs
 # the rows twice, the workers flipped between SCHED_OTHER and SCHED_BATCH
-# with chrt. Needs a built tree (make), nginx, wrk; as root the pool runs
+# with chrt. AB_PERF=DIR also records the nginx worker with perf during
+# each measured run, into DIR/ROW-ROUND.data (perf report -i ...). Needs a built tree (make), nginx, wrk; as root the pool runs
 # as nobody. Everything lives in a temp dir and is stopped by its own pid.
 
 set -eu
@@ -139,7 +140,14 @@ run_row() {
     wrk -t1 -c16 -d1s $args > /dev/null
     read -r v0 n0 < <(switches)
     c0=$(ticks)
+    local perf=
+    if [ -n "${AB_PERF:-}" ]; then
+        perf record -q -g -e cpu-clock -p "$NW" -o "$AB_PERF/$name-$round.data" \
+            -- sleep "$SECS" > /dev/null 2>&1 &
+        perf=$!
+    fi
     out=$(wrk -t1 -c16 -d"${SECS}s" --latency $args)
+    [ -z "$perf" ] || wait "$perf" || true
     read -r v1 n1 < <(switches)
     c1=$(ticks)
 
