@@ -248,16 +248,21 @@ def callgrind_droverd(tmp, build):
     wrapper = os.path.join(tmp, "vgexe.sh")
     with open(wrapper, "w") as f:
         f.write('#!/bin/sh\nif [ "$1" = "--preloader" ]; then\n    unset LD_PRELOAD\n'
-                '    exec valgrind --tool=callgrind --collect-atstart=no --toggle-collect=uv_run '
+                '    exec /usr/bin/valgrind --tool=callgrind --collect-atstart=no --toggle-collect=uv_run '
                 '--callgrind-out-file=%s/cg.drover.%%p %s "$@"\nfi\nexec %s "$@"\n'
                 % (tmp, os.path.join(build, "droverd"), os.path.join(build, "droverd")))
     os.chmod(wrapper, 0o755)
-    sock = os.path.join(tmp, "cg.sock")
-    conf = os.path.join(tmp, "cg.conf")
+    # the sockets and run_dir apart from tmp (1777 for callgrind's output):
+    # droverd refuses a socket directory anyone may write to
+    run = os.path.join(tmp, "run")
+    os.makedirs(run, mode=0o755, exist_ok=True)
+    os.chmod(run, 0o755)
+    sock = os.path.join(run, "cg.sock")
+    conf = os.path.join(run, "cg.conf")
     with open(conf, "w") as f:
         f.write("log_level info;\nrun_dir %s;\npool cg {\n    app %s;\n    listen unix:%s mode=0666;\n%s"
                 "    workers 1;\n    stop_timeout 30s;\n}\n"
-                % (tmp, os.path.join(build, "apps", "kit.so"), sock, "    user nobody;\n" if B.IS_ROOT else ""))
+                % (run, os.path.join(build, "apps", "kit.so"), sock, "    user nobody;\n" if B.IS_ROOT else ""))
     env = dict(os.environ, LD_PRELOAD=shim, DROVER_BENCH_EXEC=wrapper)
     logpath = os.path.join(tmp, "cg.log")
     svc = B.Service("droverd-cg", [os.path.join(build, "droverd"), "-c", conf], logpath, env=env).start()
