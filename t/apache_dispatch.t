@@ -88,12 +88,6 @@ EOF
 
 $t->apache_started('with two children');
 
-# the up workers of a pool's .slots file
-sub up_pids {
-    my ($pool) = @_;
-    return map { /^\d+ up (\d+)$/ ? $1 : () } split /\n/, $t->read_file("$pool.sock.slots");
-}
-
 # true while $pid is in its nanosleep (kit's /sleep): the request runs
 sub sleeping {
     my ($pid) = @_;
@@ -122,7 +116,7 @@ for (1 .. 10) {
     $pids{$r->{body} =~ /^(\d+)/ ? $1 : 'none'}++;
 }
 is(scalar keys %pids, 1, 'idle: ten requests in a row, one worker serves them all');
-my @kit = up_pids('kit');
+my @kit = $t->up_pids('kit');
 ok((grep { exists $pids{$_} } @kit), 'a worker of the .slots file');
 
 # ---- a slow request beside fast ones ----
@@ -148,7 +142,7 @@ is(read_only($slow)->{status}, 200, 'the slow one: 200');
 
 # ---- the queue: full, and its deadline ----
 
-my ($qpid) = up_pids('q');
+my ($qpid) = $t->up_pids('q');
 my $mark = $t->apache_log_mark;
 
 my $c1 = send_only('/sleep?ms=1500', 'q.test');

@@ -39,11 +39,6 @@ EOF
 $t->apache_started;
 is($t->http(GET => '/pid')->{status}, 200, 'GET /pid through DroverPass: 200');
 
-sub up_pids {
-    return grep { $_ > 0 } map { /^\d+ up (\d+)$/ ? $1 : () }
-        split /\n/, $t->read_file('kit.sock.slots');
-}
-
 # ms from wrk's --latency line "99%  1.23ms" (us, ms or s)
 sub ms_of {
     my ($report, $what) = @_;
@@ -59,7 +54,7 @@ my $c = $t->http_connect;
 $c->send_raw($c->request_bytes(GET => '/sleep?ms=3000', close => 1));
 my $sleeper;
 ok($t->wait_for(sub {
-    ($sleeper) = grep { ($t->read_file("/proc/$_/syscall") // '') =~ /^(35|230) / } up_pids();
+    ($sleeper) = grep { ($t->read_file("/proc/$_/syscall") // '') =~ /^(35|230) / } $t->up_pids;
     $sleeper;
 }, 5), 'the slow request sleeps in a worker');
 my $slow_start = time;
