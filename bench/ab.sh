@@ -13,7 +13,8 @@
 # keepalive 16 to droverd's shared socket. With "sched", every round runs
 # the rows twice, the workers flipped between SCHED_OTHER and SCHED_BATCH
 # with chrt. AB_PERF=DIR also records the nginx worker with perf during
-# each measured run, into DIR/ROW-ROUND.data (perf report -i ...). Needs a built tree (make), nginx, wrk; as root the pool runs
+# each measured run, into DIR/ROW-ROUND.data (perf report -i ...); the
+# event is cpu-clock or AB_PERF_EVENT (sched:sched_waking, say). Needs a built tree (make), nginx, wrk; as root the pool runs
 # as nobody. Everything lives in a temp dir and is stopped by its own pid.
 
 set -eu
@@ -69,9 +70,9 @@ events { worker_connections 1024; }
 http {
     access_log off;
     client_body_buffer_size 64k;
-    client_body_temp_path $T;
-    fastcgi_temp_path $T;
-    proxy_temp_path $T;
+    client_body_temp_path $T/tmp;
+    fastcgi_temp_path $T/tmp;
+    proxy_temp_path $T/tmp;
     fastcgi_buffer_size 16k;
     fastcgi_buffers 8 16k;
     drover_buffer_size 16k;
@@ -142,7 +143,7 @@ run_row() {
     c0=$(ticks)
     local perf=
     if [ -n "${AB_PERF:-}" ]; then
-        perf record -q -g -e cpu-clock -p "$NW" -o "$AB_PERF/$name-$round.data" \
+        perf record -q -g -e "${AB_PERF_EVENT:-cpu-clock}" -p "$NW" -o "$AB_PERF/$name-$round.data" \
             -- sleep "$SECS" > /dev/null 2>&1 &
         perf=$!
     fi
