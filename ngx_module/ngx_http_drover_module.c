@@ -666,7 +666,7 @@ ngx_http_drover_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->pipeline, prev->pipeline, 7);
 
     ngx_conf_merge_msec_value(conf->pipeline_timeout,
-                              prev->pipeline_timeout, 5);
+                              prev->pipeline_timeout, 2);
 
     hash.max_size = 512;
     hash.bucket_size = ngx_align(64, ngx_cacheline_size);
