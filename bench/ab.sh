@@ -6,7 +6,11 @@
 # per request from /proc. For questions the full bench is too coarse for
 # (bench/README.md, "The module's cost per request, profiled").
 #
-#   bench/ab.sh [ROUNDS [SECONDS [hello|post [sched]]]]
+#   bench/ab.sh [ROUNDS [SECONDS [hello|post|slow [sched]]]]
+#
+# slow: hello, with one GET /sleep?ms=300 always in flight beside it (a
+# curl loop through the same row, bounded by the run's length), as the
+# bench's "slow" dispatch row; the p99 is then the fast requests'.
 #
 # Rows, one nginx, one port each: b3 drover_pipeline 3, b7 drover_pass
 # (its default pipeline 7), boff drover_pipeline off, c stock fastcgi_pass +
@@ -147,7 +151,16 @@ run_row() {
             -- sleep "$SECS" > /dev/null 2>&1 &
         perf=$!
     fi
+    local slow=
+    if [ "$LOAD" = slow ]; then
+        (end=$((SECONDS + SECS + 1))
+         while [ "$SECONDS" -lt "$end" ]; do
+             curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$port/sleep?ms=300" || break
+         done) &
+        slow=$!
+    fi
     out=$(wrk -t1 -c16 -d"${SECS}s" --latency $args)
+    [ -z "$slow" ] || wait "$slow" || true
     [ -z "$perf" ] || wait "$perf" || true
     read -r v1 n1 < <(switches)
     c1=$(ticks)
