@@ -12,14 +12,17 @@
 # curl loop through the same row, bounded by the run's length), as the
 # bench's "slow" dispatch row; the p99 is then the fast requests'.
 #
-# Rows, one nginx, one port each: b3 drover_pipeline 3, b7 drover_pass
-# (its default pipeline 7), boff drover_pipeline off, c stock fastcgi_pass +
-# keepalive 16 to droverd's shared socket. With "sched", every round runs
-# the rows twice, the workers flipped between SCHED_OTHER and SCHED_BATCH
-# with chrt. AB_PERF=DIR also records the nginx worker with perf during
-# each measured run, into DIR/ROW-ROUND.data (perf report -i ...); the
-# event is cpu-clock or AB_PERF_EVENT (sched:sched_waking, say). Needs a built tree (make), nginx, wrk; as root the pool runs
-# as nobody. Everything lives in a temp dir and is stopped by its own pid.
+# Rows, one nginx, one port each: b3 "drover_pipeline 3" (AB_B3 replaces
+# its arguments, e.g. AB_B3="7 timeout=5ms"), b7 "drover_pipeline 7" (the
+# default depth, the default window), boff "drover_pipeline off", c stock
+# fastcgi_pass + keepalive 16 to droverd's shared socket. With "sched",
+# every round runs the rows twice, the workers flipped between SCHED_OTHER
+# and SCHED_BATCH with chrt. AB_PERF=DIR also records the nginx worker with
+# perf during each measured run, into DIR/ROW-ROUND.data (perf report -i
+# ...); the event is cpu-clock or AB_PERF_EVENT (sched:sched_waking, say).
+# Needs a built tree (make), nginx, wrk (and curl for slow); as root the
+# pool runs as nobody. Everything lives in a temp dir and is stopped by its
+# own pid.
 
 set -eu
 
@@ -35,6 +38,17 @@ BASE=${AB_PORT:-18181}
 [ -x "$BUILD/droverd" ] && [ -f "$BUILD/ngx_http_drover_module.so" ] \
     || { echo "ab.sh: build first (make)" >&2; exit 1; }
 command -v wrk > /dev/null || { echo "ab.sh: wrk is not installed" >&2; exit 1; }
+case "$LOAD" in
+    hello|post) ;;
+    slow) command -v curl > /dev/null || { echo "ab.sh: slow needs curl" >&2; exit 1; } ;;
+    *) echo "ab.sh: the load is hello, post or slow, not \"$LOAD\"" >&2; exit 1 ;;
+esac
+[ -z "$FLIP" ] || [ "$FLIP" = sched ] \
+    || { echo "ab.sh: the 4th argument is sched or nothing, not \"$FLIP\"" >&2; exit 1; }
+B3=${AB_B3:-3}
+case "$B3" in
+    *[!0-9a-z=\ ]*) echo "ab.sh: AB_B3 is drover_pipeline's arguments, e.g. \"7 timeout=5ms\"" >&2; exit 1 ;;
+esac
 [ "$ROUNDS" -ge 1 ] && [ "$ROUNDS" -le 50 ] && [ "$SECS" -ge 1 ] && [ "$SECS" -le 60 ] \
     || { echo "ab.sh: ROUNDS 1..50, SECONDS 1..60" >&2; exit 1; }
 
@@ -84,7 +98,7 @@ http {
     upstream shared { server unix:$T/kit.sock; keepalive 16; }
     server {
         listen 127.0.0.1:$BASE;
-        location / { drover_pipeline 3; drover_pass unix:$T/kit.sock; }
+        location / { drover_pipeline $B3; drover_pass unix:$T/kit.sock; }
     }
     server {
         listen 127.0.0.1:$((BASE + 1));
@@ -131,6 +145,7 @@ switches() { awk '/^voluntary_ctxt/{v=$2}/^nonvoluntary_ctxt/{n=$2}END{print v, 
 ticks() { awk '{print $14 + $15}' "/proc/$NW/stat"; }
 HZ=$(getconf CLK_TCK)
 
+echo "# b3 is \"drover_pipeline $B3\""
 echo "# round policy row req/s p99 | nginx worker per 1000 requests: voluntary, involuntary switches | nginx CPU us per request"
 
 run_row() {

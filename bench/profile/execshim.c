@@ -16,21 +16,26 @@
 #include <string.h>
 #include <unistd.h>
 
+/* where an exec of path goes: $DROVER_BENCH_EXEC for droverd's own */
+static const char *
+target(const char *path)
+{
+    const char  *to = getenv("DROVER_BENCH_EXEC");
+
+    return (to != NULL && strcmp(path, "/proc/self/exe") == 0) ? to : path;
+}
+
+
 int
 execv(const char *path, char *const argv[])
 {
     static int (*real)(const char *, char *const[]);
-    const char  *to = getenv("DROVER_BENCH_EXEC");
 
     if (real == NULL) {
         real = (int (*)(const char *, char *const[])) dlsym(RTLD_NEXT, "execv");
     }
 
-    if (to != NULL && strcmp(path, "/proc/self/exe") == 0) {
-        path = to;
-    }
-
-    return real(path, argv);
+    return real(target(path), argv);
 }
 
 
@@ -38,16 +43,11 @@ int
 execve(const char *path, char *const argv[], char *const envp[])
 {
     static int (*real)(const char *, char *const[], char *const[]);
-    const char  *to = getenv("DROVER_BENCH_EXEC");
 
     if (real == NULL) {
         real = (int (*)(const char *, char *const[], char *const[]))
                    dlsym(RTLD_NEXT, "execve");
     }
 
-    if (to != NULL && strcmp(path, "/proc/self/exe") == 0) {
-        path = to;
-    }
-
-    return real(path, argv, envp);
+    return real(target(path), argv, envp);
 }
