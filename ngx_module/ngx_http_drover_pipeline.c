@@ -30,7 +30,6 @@
 
 
 #if (NGX_LINUX && defined SIOCOUTQ)
-static uint64_t ngx_http_drover_dispatch_now(void);
 static ngx_int_t ngx_http_drover_dispatch_unread(ngx_connection_t *c,
     ngx_log_t *log, int *unread);
 static ssize_t ngx_http_drover_dispatch_withdrawn(ngx_connection_t *c,
@@ -86,7 +85,7 @@ ngx_http_drover_dispatch_withdraw_after(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    now = ngx_http_drover_dispatch_now();
+    now = ngx_http_drover_dispatch_usec();
     if (now == 0) {
         return NGX_DECLINED;
     }
@@ -125,7 +124,7 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
 {
 #if (NGX_LINUX && defined SIOCOUTQ)
     int                               unread;
-    uint64_t                          now;
+    uint64_t                          now, last;
     ngx_err_t                         err;
     ngx_uint_t                        level;
     ngx_msec_t                        head;
@@ -156,7 +155,7 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
     }
 
     if (d->withdraw_after) {
-        now = ngx_http_drover_dispatch_now();
+        now = ngx_http_drover_dispatch_usec();
 
         if (now < d->withdraw_after) {
             /* droverd may still run it unlooked: not yet */
@@ -239,11 +238,13 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
 
         head = sh->slot[old].head;
         freed = sh->slot[old].freed;
+        last = sh->slot[old].last_us;
 
         ngx_http_drover_dispatch_leave(sh, old, ticket, 0);
 
         sh->slot[old].head = head;
         sh->slot[old].freed = freed;
+        sh->slot[old].last_us = last;
 
         sh->requests--;
         sh->moved++;
@@ -273,21 +274,6 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
 
 
 #if (NGX_LINUX && defined SIOCOUTQ)
-
-/* CLOCK_MONOTONIC in microseconds, read now (not nginx's cached time) */
-
-static uint64_t
-ngx_http_drover_dispatch_now(void)
-{
-    struct timespec  ts;
-
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1) {
-        return 0;
-    }
-
-    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
 
 /* what the worker has not read yet of what was sent on c, in kernel units */
 

@@ -470,13 +470,21 @@ ngx_http_drover_dispatch_cannot_start(ngx_http_drover_dispatch_sh_t *sh)
  * With a limit above 1, else one with fewer than "limit" requests whose
  * running request began less than "window" ago: the fewest waiting, then
  * the youngest.
+ *
+ * One exception, for a pool whose requests are measured to take less
+ * than NGX_HTTP_DROVER_DISPATCH_FAST_US: there a busy slot whose worker
+ * finished or began a request less than that ago goes before a free one.
+ * That worker is awake and reads the request within microseconds, while
+ * a free worker sleeps in epoll_wait() and writing to it costs nginx a
+ * wake-up (bench/README.md, "Why hello still trails: wake-ups").
  */
 
 ngx_uint_t
 ngx_http_drover_dispatch_choose(ngx_http_drover_dispatch_sh_t *sh,
     ngx_uint_t except, ngx_uint_t limit, ngx_msec_t window)
 {
-    ngx_uint_t                        k, n, best;
+    uint64_t                          now;
+    ngx_uint_t                        k, n, best, fast, sa, ba;
     ngx_http_drover_dispatch_slot_t  *s, *b;
 
     best = NGX_HTTP_DROVER_DISPATCH_NONE;
@@ -484,6 +492,16 @@ ngx_http_drover_dispatch_choose(ngx_http_drover_dispatch_sh_t *sh,
 
     if (sh->exec) {
         limit = 1;      /* never behind another request: "kind exec" */
+    }
+
+    now = 0;
+    fast = (limit > 1 && window > 0
+            && sh->service_n >= NGX_HTTP_DROVER_DISPATCH_FAST_SAMPLES
+            && sh->service_us < NGX_HTTP_DROVER_DISPATCH_FAST_US);
+
+    if (fast) {
+        now = ngx_http_drover_dispatch_usec();
+        fast = (now != 0);
     }
 
     for (k = 0; k < n; k++) {
@@ -521,6 +539,21 @@ ngx_http_drover_dispatch_choose(ngx_http_drover_dispatch_sh_t *sh,
             continue;
         }
 
+        /* in a fast pool, an awake worker before a sleeping one */
+
+        if (fast) {
+            sa = ngx_http_drover_dispatch_awake(s, now);
+            ba = ngx_http_drover_dispatch_awake(b, now);
+
+            if (sa != ba) {
+                if (sa) {
+                    best = k;
+                }
+
+                continue;
+            }
+        }
+
         if (s->busy < b->busy
             || (s->busy == b->busy && s->busy == 0 && s->freed > b->freed)
             || (s->busy == b->busy && s->busy != 0
@@ -555,6 +588,7 @@ ngx_http_drover_dispatch_take(ngx_http_drover_dispatch_sh_t *sh,
 
     if (s->busy == 0) {
         s->head = ngx_current_msec;
+        s->last_us = ngx_http_drover_dispatch_usec();
         d->behind = 0;
 
     } else {
@@ -581,6 +615,7 @@ void
 ngx_http_drover_dispatch_leave(ngx_http_drover_dispatch_sh_t *sh,
     ngx_uint_t k, ngx_uint_t ticket, ngx_uint_t failed)
 {
+    uint64_t                          now, took;
     ngx_http_drover_dispatch_slot_t  *s;
 
     s = &sh->slot[k];
@@ -593,6 +628,49 @@ ngx_http_drover_dispatch_leave(ngx_http_drover_dispatch_sh_t *sh,
     s->busy--;
     s->head = ngx_current_msec;
     s->freed = failed ? 0 : ++sh->freed_seq;
+
+    /*
+     * The request's time on the slot: since the one before it ended, or
+     * since it began on an idle worker.  A mean over about 8 requests;
+     * a failure or a time over a second counts as a second, so a pool
+     * that fails or turns slow stops being fast at once.
+     */
+
+    now = ngx_http_drover_dispatch_usec();
+
+    if (now == 0) {
+        s->last_us = 0;
+        return;
+    }
+
+    took = (s->last_us == 0 || failed || now - s->last_us > 1000000)
+           ? 1000000 : now - s->last_us;
+
+    s->last_us = now;
+
+    if (sh->service_n < NGX_HTTP_DROVER_DISPATCH_FAST_SAMPLES) {
+        sh->service_n++;
+        sh->service_us = (sh->service_n == 1) ? took
+                         : (sh->service_us + took) / 2;
+        return;
+    }
+
+    sh->service_us = sh->service_us - sh->service_us / 8 + took / 8;
+}
+
+
+/* CLOCK_MONOTONIC in microseconds, read now (not nginx's cached time) */
+
+uint64_t
+ngx_http_drover_dispatch_usec(void)
+{
+    struct timespec  ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1) {
+        return 0;
+    }
+
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
 

@@ -23,6 +23,14 @@
 
 #define NGX_HTTP_DROVER_DISPATCH_NONE     ((ngx_uint_t) -1)
 
+/*
+ * A pool is fast while its requests take less than this on a slot, on a
+ * mean of at least FAST_SAMPLES: a request there goes to an awake busy
+ * worker before a sleeping free one (ngx_http_drover_dispatch_choose())
+ */
+#define NGX_HTTP_DROVER_DISPATCH_FAST_US       100
+#define NGX_HTTP_DROVER_DISPATCH_FAST_SAMPLES  16
+
 
 typedef struct {
     /* the nginx worker of each request in flight; 0: a free place */
@@ -34,6 +42,12 @@ typedef struct {
 
     /* when the request the worker runs began, as nginx saw it */
     ngx_msec_t                        head;
+
+    /*
+     * when the worker last began a request from idle or finished one, in
+     * microseconds of CLOCK_MONOTONIC: it is awake if that is recent
+     */
+    uint64_t                          last_us;
 
     u_char                            up;
     u_char                            busy;    /* requests in flight */
@@ -63,6 +77,10 @@ struct ngx_http_drover_dispatch_sh_s {
     ngx_uint_t                        queued;
     ngx_uint_t                        freed_seq;
 
+    /* a moving mean of a request's time on a slot, microseconds */
+    uint64_t                          service_us;
+    ngx_uint_t                        service_n;
+
     uint64_t                          requests;
     uint64_t                          waited;
     uint64_t                          wait_ms;
@@ -83,6 +101,7 @@ struct ngx_http_drover_dispatch_sh_s {
 
 /* the caller holds the zone's lock for choose, take and leave */
 
+uint64_t ngx_http_drover_dispatch_usec(void);
 void ngx_http_drover_dispatch_refresh(ngx_http_drover_dispatch_pool_t *pool,
     ngx_log_t *log);
 ngx_int_t ngx_http_drover_dispatch_acquire(
@@ -102,6 +121,20 @@ void ngx_http_drover_dispatch_free_slot(ngx_http_drover_dispatch_pool_t *pool,
     ngx_uint_t k, ngx_uint_t ticket, ngx_uint_t failed);
 void ngx_http_drover_dispatch_switch(ngx_http_drover_dispatch_pool_t *pool,
     ngx_http_drover_dispatch_req_t *d);
+
+
+/*
+ * Under the lock: the slot's worker runs a request and finished or began
+ * one less than NGX_HTTP_DROVER_DISPATCH_FAST_US ago, at "now"
+ */
+
+static ngx_inline ngx_uint_t
+ngx_http_drover_dispatch_awake(ngx_http_drover_dispatch_slot_t *s,
+    uint64_t now)
+{
+    return s->busy && s->last_us && now >= s->last_us
+           && now - s->last_us < NGX_HTTP_DROVER_DISPATCH_FAST_US;
+}
 
 
 /*

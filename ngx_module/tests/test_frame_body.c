@@ -26,24 +26,11 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include "tap.h"
 
 
-static int     tap_n;
-static int     tap_failed;
 static void   *allocs[1 << 16];
 static size_t  nallocs;
-
-
-static void
-ok(int cond, const char *name)
-{
-    tap_n++;
-    printf("%s %d - %s\n", cond ? "ok" : "not ok", tap_n, name);
-
-    if (!cond) {
-        tap_failed = 1;
-    }
-}
 
 
 static void *
@@ -347,6 +334,5 @@ main(void)
 
     fclose(f);
 
-    printf("1..%d\n", tap_n);
-    return tap_failed ? 1 : 0;
+    return tap_done();
 }
