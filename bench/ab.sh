@@ -6,7 +6,10 @@
 # per request from /proc. For questions the full bench is too coarse for
 # (bench/README.md, "The module's cost per request, profiled").
 #
-#   bench/ab.sh [ROUNDS [SECONDS [hello|post|slow [sched]]]]
+#   bench/ab.sh [ROUNDS [SECONDS [hello|post|big|slow [sched]]]]
+#
+# post: the bench's post16k (a 16 KiB body echoed); big: its 64k (GET
+# /big?kb=64, a 64 KiB answer).
 #
 # slow: hello, with one GET /sleep?ms=300 always in flight beside it (a
 # curl loop through the same row, bounded by the run's length), as the
@@ -39,9 +42,9 @@ BASE=${AB_PORT:-18181}
     || { echo "ab.sh: build first (make)" >&2; exit 1; }
 command -v wrk > /dev/null || { echo "ab.sh: wrk is not installed" >&2; exit 1; }
 case "$LOAD" in
-    hello|post) ;;
+    hello|post|big) ;;
     slow) command -v curl > /dev/null || { echo "ab.sh: slow needs curl" >&2; exit 1; } ;;
-    *) echo "ab.sh: the load is hello, post or slow, not \"$LOAD\"" >&2; exit 1 ;;
+    *) echo "ab.sh: the load is hello, post, big or slow, not \"$LOAD\"" >&2; exit 1 ;;
 esac
 [ -z "$FLIP" ] || [ "$FLIP" = sched ] \
     || { echo "ab.sh: the 4th argument is sched or nothing, not \"$FLIP\"" >&2; exit 1; }
@@ -153,6 +156,8 @@ run_row() {
 
     if [ "$LOAD" = post ]; then
         args="-s $T/post.lua http://127.0.0.1:$port/echo"
+    elif [ "$LOAD" = big ]; then
+        args="http://127.0.0.1:$port/big?kb=64"
     else
         args="http://127.0.0.1:$port/"
     fi
