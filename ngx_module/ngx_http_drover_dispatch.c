@@ -133,6 +133,7 @@ ngx_http_drover_dispatch_add(ngx_conf_t *cf, ngx_array_t *pools,
     }
 
     ngx_queue_init(&pool->waiting);
+    ngx_queue_init(&pool->rescues);
 
     pool->wake.handler = ngx_http_drover_dispatch_wake;
     pool->wake.data = pool;

@@ -61,6 +61,8 @@ typedef struct {
     ngx_http_drover_dispatch_addr_t **addrs;       /* by slot, on demand */
 
     ngx_queue_t                       waiting;     /* oldest first */
+    ngx_queue_t                       rescues;     /* to take back, found
+                                                      no place (pipeline.c) */
     ngx_event_t                       wake;        /* posted on a release */
     ngx_event_t                       poll;        /* for other workers' */
 
@@ -91,6 +93,7 @@ typedef struct {
     ngx_uint_t                        limit;
     ngx_msec_t                        window;
     ngx_event_t                       rescue;
+    ngx_queue_t                       rescue_link; /* in pool->rescues */
 
     /* DROVER_WITHDRAW_AFTER sent: us of CLOCK_MONOTONIC, or 0 */
     uint64_t                          withdraw_after;
@@ -109,6 +112,7 @@ typedef struct {
                                                         droverctl stop */
     unsigned                          cleanup:1;
     unsigned                          moving:1;      /* rescue under way */
+    unsigned                          rescue_listed:1;
     unsigned                          shut:1;        /* SHUT_WR sent */
     unsigned                          reused:1;      /* a kept connection */
 } ngx_http_drover_dispatch_req_t;

@@ -172,9 +172,7 @@ ngx_http_drover_dispatch_free_peer(ngx_peer_connection_t *pc, void *data,
     r = d->request;
     pool = d->pool;
 
-    if (d->rescue.timer_set) {
-        ngx_del_timer(&d->rescue);
-    }
+    ngx_http_drover_dispatch_rescue_stop(d);
 
     unread = (state & NGX_PEER_FAILED)
              && ngx_http_drover_dispatch_lost_unread(d, pc);
@@ -511,9 +509,7 @@ ngx_http_drover_dispatch_drain(ngx_http_request_t *r,
 
     d->held = 0;
 
-    if (d->rescue.timer_set) {
-        ngx_del_timer(&d->rescue);
-    }
+    ngx_http_drover_dispatch_rescue_stop(d);
     pc->connection = NULL;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,

@@ -117,6 +117,12 @@ ngx_http_drover_dispatch_withdraw_after(ngx_http_request_t *r,
  * is taken back.  Its connection fails without a log line, the upstream
  * closes it (droverd drops a request closed before it read a byte of it)
  * and connects again, to the new slot.  No try is used up.
+ *
+ * A request that found no place is listed in pool->rescues, and the
+ * next release in this nginx worker tries it before the queue
+ * (ngx_http_drover_dispatch_wake()): it was dispatched before any
+ * waiter, and a waiter given that place would leave it behind the long
+ * request until that one ends.
  */
 
 void
@@ -124,11 +130,10 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
 {
 #if (NGX_LINUX && defined SIOCOUTQ)
     int                               unread;
-    uint64_t                          now, last;
+    uint64_t                          now;
     ngx_err_t                         err;
     ngx_uint_t                        level;
-    ngx_msec_t                        head;
-    ngx_uint_t                        k, old, ticket, freed;
+    ngx_uint_t                        k, old, ticket;
     ngx_connection_t                 *c;
     ngx_http_request_t               *r;
     ngx_http_upstream_t              *u;
@@ -141,6 +146,11 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
     u = r->upstream;
     pool = d->pool;
     sh = pool->sh;
+
+    if (d->rescue_listed) {
+        ngx_queue_remove(&d->rescue_link);
+        d->rescue_listed = 0;
+    }
 
     if (!d->held || d->responded || d->moving || d->shut || u == NULL
         || !u->request_sent || !u->request_body_sent)
@@ -189,6 +199,10 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
 
     if (k == NGX_HTTP_DROVER_DISPATCH_NONE) {
         ngx_add_timer(ev, d->window);
+
+        ngx_queue_insert_tail(&pool->rescues, &d->rescue_link);
+        d->rescue_listed = 1;
+
         return;
     }
 
@@ -225,8 +239,10 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
     ngx_shmtx_lock(&pool->shpool->mutex);
 
     if (unread == 0) {
-        ngx_http_drover_dispatch_leave(sh, k, d->ticket, 0);
-        sh->requests--;
+
+        /* the worker may run it: the new place goes back unused */
+
+        ngx_http_drover_dispatch_unhold(sh, k, d->ticket);
 
         d->slot = old;
         d->ticket = ticket;
@@ -236,25 +252,14 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
 
         /* the old slot's worker still runs the request it began */
 
-        head = sh->slot[old].head;
-        freed = sh->slot[old].freed;
-        last = sh->slot[old].last_us;
-
-        ngx_http_drover_dispatch_leave(sh, old, ticket, 0);
-
-        sh->slot[old].head = head;
-        sh->slot[old].freed = freed;
-        sh->slot[old].last_us = last;
-
-        sh->requests--;
+        ngx_http_drover_dispatch_unhold(sh, old, ticket);
         sh->moved++;
     }
 
     ngx_shmtx_unlock(&pool->shpool->mutex);
 
-    ngx_http_drover_dispatch_post_wake(pool);
-
     if (unread == 0) {
+        ngx_http_drover_dispatch_post_wake(pool);
         return;
     }
 
@@ -269,7 +274,36 @@ ngx_http_drover_dispatch_rescue(ngx_event_t *ev)
     c->read->ready = 1;
 
     ngx_post_event(c->read, &ngx_posted_events);
+
+    /*
+     * The waiters after it: it connects to the new slot when its read
+     * event runs, and its bytes should reach that worker before theirs.
+     * A wake posted already (by a release in this same cycle, when the
+     * poll timer ran this) moves behind the read event.
+     */
+
+    if (pool->wake.posted) {
+        ngx_delete_posted_event(&pool->wake);
+    }
+
+    ngx_http_drover_dispatch_post_wake(pool);
 #endif
+}
+
+
+/* no more take-back for d: its timer stopped, off the pool's list */
+
+void
+ngx_http_drover_dispatch_rescue_stop(ngx_http_drover_dispatch_req_t *d)
+{
+    if (d->rescue.timer_set) {
+        ngx_del_timer(&d->rescue);
+    }
+
+    if (d->rescue_listed) {
+        ngx_queue_remove(&d->rescue_link);
+        d->rescue_listed = 0;
+    }
 }
 
 

@@ -26,6 +26,7 @@ ngx_uint_t ngx_http_drover_dispatch_limit(ngx_http_request_t *r,
 ngx_int_t ngx_http_drover_dispatch_withdraw_after(ngx_http_request_t *r,
     ngx_http_drover_dispatch_req_t *d, ngx_str_t *value);
 void ngx_http_drover_dispatch_rescue(ngx_event_t *ev);
+void ngx_http_drover_dispatch_rescue_stop(ngx_http_drover_dispatch_req_t *d);
 
 char *ngx_http_drover_pipeline(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

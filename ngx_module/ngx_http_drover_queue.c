@@ -221,7 +221,9 @@ ngx_http_drover_dispatch_unqueue(ngx_http_drover_dispatch_req_t *d)
 void
 ngx_http_drover_dispatch_post_wake(ngx_http_drover_dispatch_pool_t *pool)
 {
-    if (ngx_queue_empty(&pool->waiting) || pool->wake.posted) {
+    if ((ngx_queue_empty(&pool->waiting) && ngx_queue_empty(&pool->rescues))
+        || pool->wake.posted)
+    {
         return;
     }
 
@@ -252,6 +254,35 @@ ngx_http_drover_dispatch_wake(ngx_event_t *ev)
     sh = pool->sh;
 
     ngx_http_drover_dispatch_refresh(pool, ev->log);
+
+    /*
+     * Requests to take back from behind a long one first: they were
+     * dispatched before anyone here waited (ngx_http_drover_dispatch_rescue()
+     * lists those that found no place)
+     */
+
+    while (!ngx_queue_empty(&pool->rescues)) {
+        q = ngx_queue_head(&pool->rescues);
+        d = ngx_queue_data(q, ngx_http_drover_dispatch_req_t, rescue_link);
+
+        ngx_http_drover_dispatch_rescue_stop(d);
+        ngx_http_drover_dispatch_rescue(&d->rescue);
+
+        if (d->rescue_listed) {
+            break;              /* still no place */
+        }
+
+        if (d->moving) {
+
+            /*
+             * Taken back: it connects to its new slot when its posted
+             * read event runs, and the rescue posted this handler again
+             * after that event, for the waiters
+             */
+
+            return;
+        }
+    }
 
     while (!ngx_queue_empty(&pool->waiting)) {
 
@@ -421,6 +452,7 @@ ngx_http_drover_dispatch_cleanup(void *data)
         ngx_del_timer(&d->deadline);
     }
 
+    ngx_http_drover_dispatch_rescue_stop(d);
     ngx_http_drover_dispatch_release(d->pool, d, d->retrying);
 }
 

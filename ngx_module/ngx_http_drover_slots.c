@@ -17,6 +17,7 @@
 #include "ngx_http_drover_module.h"
 #include "ngx_http_drover_slots.h"
 #include "ngx_http_drover_queue.h"
+#include "ngx_http_drover_pipeline.h"
 
 
 /* how often a worker looks at PATH.slots (ms) */
@@ -659,6 +660,35 @@ ngx_http_drover_dispatch_leave(ngx_http_drover_dispatch_sh_t *sh,
 }
 
 
+/*
+ * Under the lock: a place given back unused, by a take-back
+ * (ngx_http_drover_dispatch_rescue()).  No request ended there: the
+ * worker still runs the one it began, or never saw this one.  So only
+ * the place goes, as if take() had not been; the slot's head, its
+ * "freed" order and the pool's measured service time stay.
+ */
+
+void
+ngx_http_drover_dispatch_unhold(ngx_http_drover_dispatch_sh_t *sh,
+    ngx_uint_t k, ngx_uint_t ticket)
+{
+    ngx_http_drover_dispatch_slot_t  *s;
+
+    s = &sh->slot[k];
+
+    if (s->owner[ticket] == 0 || s->busy == 0) {
+        return;
+    }
+
+    s->owner[ticket] = 0;
+    s->busy--;
+
+    if (sh->requests) {
+        sh->requests--;
+    }
+}
+
+
 /* CLOCK_MONOTONIC in microseconds, read now (not nginx's cached time) */
 
 uint64_t
@@ -690,9 +720,7 @@ ngx_http_drover_dispatch_release(ngx_http_drover_dispatch_pool_t *pool,
 
     d->held = 0;
 
-    if (d->rescue.timer_set) {
-        ngx_del_timer(&d->rescue);
-    }
+    ngx_http_drover_dispatch_rescue_stop(d);
 
     ngx_http_drover_dispatch_free_slot(pool, d->slot, d->ticket, failed);
 }

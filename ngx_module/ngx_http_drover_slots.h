@@ -99,7 +99,7 @@ struct ngx_http_drover_dispatch_sh_s {
 };
 
 
-/* the caller holds the zone's lock for choose, take and leave */
+/* the caller holds the zone's lock for choose, take, leave and unhold */
 
 uint64_t ngx_http_drover_dispatch_usec(void);
 void ngx_http_drover_dispatch_refresh(ngx_http_drover_dispatch_pool_t *pool,
@@ -115,6 +115,8 @@ void ngx_http_drover_dispatch_take(ngx_http_drover_dispatch_sh_t *sh,
     ngx_http_drover_dispatch_req_t *d, ngx_uint_t k);
 void ngx_http_drover_dispatch_leave(ngx_http_drover_dispatch_sh_t *sh,
     ngx_uint_t k, ngx_uint_t ticket, ngx_uint_t failed);
+void ngx_http_drover_dispatch_unhold(ngx_http_drover_dispatch_sh_t *sh,
+    ngx_uint_t k, ngx_uint_t ticket);
 void ngx_http_drover_dispatch_release(ngx_http_drover_dispatch_pool_t *pool,
     ngx_http_drover_dispatch_req_t *d, ngx_uint_t failed);
 void ngx_http_drover_dispatch_free_slot(ngx_http_drover_dispatch_pool_t *pool,

@@ -165,6 +165,37 @@ is($w{$long->{slot}}{requests}, $long_requests + 1,
    'the worker it was taken from never ran it: one request more, the sleep');
 result('shortget', 10);
 
+# ---- a request to take back gets a freed worker before the queue ----
+#
+# The GET behind the long sleep finds no place when its timeout comes (the
+# short sleep is older than that too); a sleep that comes next waits in
+# nginx's queue.  When the short sleep ends, its worker goes to the GET
+# first: the GET was dispatched earlier, and given to the queued sleep the
+# worker would keep the GET waiting until that sleep ended as well.
+
+($pipelined0, $moved0) = (counter('pipelined'), counter('moved'));
+($short, $long) = two_sleeps('first', 1200, 4000);
+$t0 = time;
+spawn(GET => '/pid', 'pidfirst');
+ok($t->wait_for(sub { counter('pipelined') - $pipelined0 >= 1 }, 5, 0.005),
+   'first: the GET went behind a sleep');
+ok($t->wait_for(sub { %w = workers(); ($w{$short->{slot}}{current_ms} // 0) >= 400 }, 5, 0.01),
+   'first: the short sleep is older than the timeout');
+spawn(GET => '/sleep?ms=2500', 'queuedfirst');
+ok($t->wait_for(sub { (status()->{dispatch}{queued} // 0) >= 1 }, 5, 0.005),
+   'first: a sleep sent next waits in the queue')
+    or diag(JSON::PP->new->canonical->encode(status()));
+my @first = result('pidfirst', 10);
+is($first[0], 200, 'first: the GET is served');
+is($first[2], "$short->{pid}\n", "first: by the worker of the short sleep ($short->{pid})");
+cmp_ok($first[1], '<', 2.2,
+       sprintf('first: when the short sleep ended, not after the queued one (%.2f s)', $first[1]));
+is(counter('moved') - $moved0, 1, 'first: taken back once');
+@res = result('queuedfirst', 10);
+is($res[0], 200, 'first: the queued sleep is served after it');
+is((result('longfirst', 10))[0], 200, 'first: the long sleep completed');
+result('shortfirst', 10);
+
 # ---- a small POST is taken back too, and runs once ----
 
 ($pipelined0, $moved0) = (counter('pipelined'), counter('moved'));

@@ -82,8 +82,9 @@ pool_is_fast(ngx_http_drover_dispatch_sh_t *sh)
 int
 main(void)
 {
-    uint64_t                         now;
-    ngx_uint_t                       k, i;
+    uint64_t                         now, mean, last, requests;
+    ngx_uint_t                       k, i, n, freed;
+    ngx_msec_t                       head;
     ngx_http_drover_dispatch_sh_t   *sh;
     ngx_http_drover_dispatch_req_t   a, b;
 
@@ -216,6 +217,44 @@ main(void)
     ok(sh->slot[0].busy == 0 && sh->service_us == now
        && sh->service_n == 1,
        "a place given back twice: counted once");
+    free(sh);
+
+    /*
+     * a take-back gives a place back unused (unhold): no request ended,
+     * so neither the measured time nor the slot's head, order or last
+     * wake moves, only the place
+     */
+
+    sh = pool_new(2);
+    pool_fast(sh);
+    ngx_memzero(&a, sizeof(a));
+    ngx_memzero(&b, sizeof(b));
+    ngx_http_drover_dispatch_take(sh, &a, 0);
+    ngx_http_drover_dispatch_take(sh, &b, 0);
+
+    mean = sh->service_us;
+    n = sh->service_n;
+    last = sh->slot[0].last_us;
+    head = sh->slot[0].head;
+    freed = sh->slot[0].freed;
+    requests = sh->requests;
+
+    ngx_current_msec += 5;
+    ngx_http_drover_dispatch_unhold(sh, 0, b.ticket);
+
+    ok(sh->slot[0].busy == 1 && sh->slot[0].owner[b.ticket] == 0
+       && sh->slot[0].owner[a.ticket] == ngx_pid,
+       "unhold: the place behind goes, the running request stays");
+    ok(sh->service_us == mean && sh->service_n == n,
+       "unhold: the measured service time does not move");
+    ok(sh->slot[0].last_us == last && sh->slot[0].head == head
+       && sh->slot[0].freed == freed,
+       "unhold: nor the slot's last wake, head and freed order");
+    ok(sh->requests == requests - 1, "unhold: one request less");
+
+    ngx_http_drover_dispatch_unhold(sh, 0, b.ticket);
+    ok(sh->slot[0].busy == 1 && sh->requests == requests - 1,
+       "unhold twice: once");
     free(sh);
 
     return tap_done();
