@@ -146,13 +146,14 @@ WORKERS=$(awk '/ up /{print $3}' "$T/kit.sock.slots" 2> /dev/null || true)
 
 switches() { awk '/^voluntary_ctxt/{v=$2}/^nonvoluntary_ctxt/{n=$2}END{print v, n}' "/proc/$NW/status"; }
 ticks() { awk '{print $14 + $15}' "/proc/$NW/stat"; }
+wticks() { local p t=0; for p in $WORKERS; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 HZ=$(getconf CLK_TCK)
 
 echo "# b3 is \"drover_pipeline $B3\""
-echo "# round policy row req/s p99 | nginx worker per 1000 requests: voluntary, involuntary switches | nginx CPU us per request"
+echo "# round policy row req/s p99 | nginx worker per 1000 requests: voluntary, involuntary switches | nginx CPU us per request | droverd workers' CPU us per request"
 
 run_row() {
-    local round=$1 policy=$2 name=$3 port=$4 args out n v0 n0 c0 v1 n1 c1 p99
+    local round=$1 policy=$2 name=$3 port=$4 args out n v0 n0 c0 w0 v1 n1 c1 w1 p99
 
     if [ "$LOAD" = post ]; then
         args="-s $T/post.lua http://127.0.0.1:$port/echo"
@@ -165,6 +166,7 @@ run_row() {
     wrk -t1 -c16 -d1s $args > /dev/null
     read -r v0 n0 < <(switches)
     c0=$(ticks)
+    w0=$(wticks)
     local perf=
     if [ -n "${AB_PERF:-}" ]; then
         perf record -q -g -e "${AB_PERF_EVENT:-cpu-clock}" -p "$NW" -o "$AB_PERF/$name-$round.data" \
@@ -184,12 +186,13 @@ run_row() {
     [ -z "$perf" ] || wait "$perf" || true
     read -r v1 n1 < <(switches)
     c1=$(ticks)
+    w1=$(wticks)
 
     n=$(echo "$out" | awk '/requests in/{print $1}')
     p99=$(echo "$out" | awk '/ 99%/{print $2}')
     [ -n "$n" ] && [ "$n" -gt 0 ] || { echo "$round $policy $name: no requests"; return; }
 
-    echo "$round $policy $name $((n / SECS)) $p99 | $(((v1 - v0) * 1000 / n)) $(((n1 - n0) * 1000 / n)) | $(awk -v t=$((c1 - c0)) -v n="$n" -v hz="$HZ" 'BEGIN{printf "%.1f", t * 1e6 / hz / n}')"
+    echo "$round $policy $name $((n / SECS)) $p99 | $(((v1 - v0) * 1000 / n)) $(((n1 - n0) * 1000 / n)) | $(awk -v t=$((c1 - c0)) -v n="$n" -v hz="$HZ" 'BEGIN{printf "%.1f", t * 1e6 / hz / n}') | $(awk -v t=$((w1 - w0)) -v n="$n" -v hz="$HZ" 'BEGIN{printf "%.1f", t * 1e6 / hz / n}')"
 }
 
 for r in $(seq 1 "$ROUNDS"); do
