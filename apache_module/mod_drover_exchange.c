@@ -320,9 +320,12 @@ lost(exchange_t *x, apr_status_t rv, const char *why)
          * that went while bytes of it lay unread in its socket makes the
          * kernel reset the connection (or refuse our sends), where one
          * that read it all gives EOF: then the app never saw it. Nothing
-         * else is sent on the connection while the request is out.
+         * else is sent on the connection while the request is out. So
+         * also after rescue()'s shutdown: a worker that closes on seeing
+         * it before reading a byte drops the bytes from its socket, and a
+         * look at SIOCOUTQ just then finds none unread.
          */
-        if (x->ex->withdrawable && !x->shut && !x->abort
+        if (x->ex->withdrawable && !x->abort
             && (APR_STATUS_IS_ECONNRESET(rv) || x->send_refused))
         {
             x->ex->unread = 1;

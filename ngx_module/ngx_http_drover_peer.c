@@ -305,6 +305,13 @@ ngx_http_drover_dispatch_free_peer(ngx_peer_connection_t *pc, void *data,
  * (EPIPE), where a worker that read it all and ended gives EOF.  Nothing
  * else is ever sent on the connection while the request runs (an abort
  * ends it without a replay), so unread bytes are this request's.
+ *
+ * That holds for a request the rescue shut and left there too (none of
+ * it was unread just after the shutdown): droverd, seeing the shutdown
+ * before it read a byte, closes the connection, and the bytes it drops
+ * from its socket no longer count as unread.  If nginx looked in between,
+ * it waits for an answer that never comes; the reset tells it the worker
+ * never read the request.
  */
 
 static ngx_uint_t
@@ -315,7 +322,7 @@ ngx_http_drover_dispatch_lost_unread(ngx_http_drover_dispatch_req_t *d,
 
     c = pc->connection;
 
-    if (d->limit < 2 || d->responded || d->shut || c == NULL
+    if (d->limit < 2 || d->responded || c == NULL
         || pc->sockaddr == NULL || pc->sockaddr->sa_family != AF_UNIX
         || d->unread_replays >= NGX_HTTP_DROVER_DISPATCH_UNREAD_REPLAYS)
     {
