@@ -44,6 +44,8 @@ static char *ngx_http_drover_dispatch_parse(u_char *p, u_char *last,
     ngx_http_drover_dispatch_file_t *f, ngx_uint_t *line);
 static void ngx_http_drover_dispatch_reclaim(
     ngx_http_drover_dispatch_pool_t *pool, ngx_log_t *log);
+static ngx_uint_t ngx_http_drover_dispatch_drop(
+    ngx_http_drover_dispatch_slot_t *s, ngx_uint_t ticket);
 
 
 /*
@@ -621,12 +623,10 @@ ngx_http_drover_dispatch_leave(ngx_http_drover_dispatch_sh_t *sh,
 
     s = &sh->slot[k];
 
-    if (s->owner[ticket] == 0 || s->busy == 0) {
+    if (!ngx_http_drover_dispatch_drop(s, ticket)) {
         return;
     }
 
-    s->owner[ticket] = 0;
-    s->busy--;
     s->head = ngx_current_msec;
     s->freed = failed ? 0 : ++sh->freed_seq;
 
@@ -672,20 +672,30 @@ void
 ngx_http_drover_dispatch_unhold(ngx_http_drover_dispatch_sh_t *sh,
     ngx_uint_t k, ngx_uint_t ticket)
 {
-    ngx_http_drover_dispatch_slot_t  *s;
-
-    s = &sh->slot[k];
-
-    if (s->owner[ticket] == 0 || s->busy == 0) {
+    if (!ngx_http_drover_dispatch_drop(&sh->slot[k], ticket)) {
         return;
+    }
+
+    if (sh->requests) {
+        sh->requests--;
+    }
+}
+
+
+/* the place "ticket" goes; 0 if it was not held (a second release) */
+
+static ngx_uint_t
+ngx_http_drover_dispatch_drop(ngx_http_drover_dispatch_slot_t *s,
+    ngx_uint_t ticket)
+{
+    if (s->owner[ticket] == 0 || s->busy == 0) {
+        return 0;
     }
 
     s->owner[ticket] = 0;
     s->busy--;
 
-    if (sh->requests) {
-        sh->requests--;
-    }
+    return 1;
 }
 
 
