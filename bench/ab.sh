@@ -146,7 +146,16 @@ WORKERS=$(awk '/ up /{print $3}' "$T/kit.sock.slots" 2> /dev/null || true)
 
 switches() { awk '/^voluntary_ctxt/{v=$2}/^nonvoluntary_ctxt/{n=$2}END{print v, n}' "/proc/$NW/status"; }
 ticks() { awk '{print $14 + $15}' "/proc/$NW/stat"; }
-wticks() { local p t=0; for p in $WORKERS; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+# the droverd workers' ticks; a worker gone since the start (a crash, a
+# recycle) counts no more, rather than stopping the script
+wticks() {
+    local p n t=0
+    for p in $WORKERS; do
+        n=$(awk '{print $14 + $15}' "/proc/$p/stat" 2> /dev/null || true)
+        t=$((t + ${n:-0}))
+    done
+    echo $t
+}
 HZ=$(getconf CLK_TCK)
 
 echo "# b3 is \"drover_pipeline $B3\""

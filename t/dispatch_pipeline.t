@@ -175,7 +175,6 @@ result('shortget', 10);
 
 ($pipelined0, $moved0) = (counter('pipelined'), counter('moved'));
 ($short, $long) = two_sleeps('first', 1200, 4000);
-$t0 = time;
 spawn(GET => '/pid', 'pidfirst');
 ok($t->wait_for(sub { counter('pipelined') - $pipelined0 >= 1 }, 5, 0.005),
    'first: the GET went behind a sleep');
